@@ -1,0 +1,115 @@
+// The uringbpf command line: `build` (TypeScript -> BPF object, or its disassembly/IR), `check` (every
+// compile-time check, nothing written), and `run` (registered by cli/run.ts). Exit codes: 0 success,
+// 1 diagnostics (bad input), 2 usage or internal errors.
+
+import * as fs from "fs";
+import * as path from "path";
+import { Command, CommanderError } from "commander";
+import { packageRoot } from "../compiler/paths";
+import { compileFile, formatDiagnostics, programAsm, writeFileAtomic, type CompileResult } from "../compiler/index";
+
+function useColor(opt: boolean | undefined): boolean {
+  if (opt !== undefined) return opt;
+  return !!process.stderr.isTTY && !process.env.NO_COLOR;
+}
+
+function report(res: CompileResult, json: boolean, color: boolean, extra: Record<string, unknown> = {}): void {
+  if (json) {
+    const programs = res.programs.map((p) => ({ name: p.name, slots: p.slots, stack: p.stackSize }));
+    process.stdout.write(JSON.stringify({ ok: res.ok, diagnostics: res.diagnostics, programs, ...extra }) + "\n");
+  } else if (!res.ok) {
+    process.stderr.write(formatDiagnostics(res.diagnostics, { color, cwdRelative: (f) => path.relative(process.cwd(), path.resolve(f)) || f }) + "\n");
+  }
+}
+
+/** Default output path: FILE.ts -> FILE.o beside it. */
+function defaultOut(input: string): string {
+  return input.replace(/\.(ts|mts|cts)$/, "") + ".o";
+}
+
+/** Build the command tree. Exported for tests. */
+export function makeProgram(setExit: (code: number) => void): Command {
+  const program = new Command();
+  program
+    .name("uringbpf")
+    .description("Compile io_uring loop_step programs written in TypeScript to BPF objects, and run them.")
+    .version(JSON.parse(fs.readFileSync(path.join(packageRoot(), "package.json"), "utf8")).version as string)
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+
+  program
+    .command("build")
+    .description("compile FILE.ts to a BPF ELF object that libbpf-based loaders accept")
+    .argument("<file>", "the DSL source file (TypeScript)")
+    .option("-o, --output <file>", "where to write the object (default: FILE.o beside the source)")
+    .option("--emit <kind>", "what to produce: obj (the object), asm (disassembly with the TypeScript lines), ir (the IR)", "obj")
+    .option("--json", "print the result and diagnostics as one JSON line")
+    .option("--no-typecheck", "skip the TypeScript type checker (DSL checks still run)")
+    .option("--color", "colour diagnostics (default: when stderr is a terminal)")
+    .option("--no-color", "never colour diagnostics")
+    .addHelpText("after", "\nExamples:\n  uringbpf build samples/nops.ts -o nops.o\n  uringbpf build samples/cp.ts --emit asm\n\nExit status: 0 on success, 1 when the program has errors, 2 on usage errors.")
+    .action((file: string, o: { output?: string; emit: string; json?: boolean; typecheck: boolean; color?: boolean }) => {
+      if (!["obj", "asm", "ir"].includes(o.emit)) {
+        process.stderr.write(`uringbpf: --emit must be obj, asm or ir (got '${o.emit}')\n`);
+        return setExit(2);
+      }
+      const res = compileFile(file, { typeCheck: o.typecheck, ir: o.emit === "ir" });
+      if (!res.ok || !res.object) {
+        report(res, !!o.json, useColor(o.color));
+        return setExit(1);
+      }
+      if (o.emit === "asm" || o.emit === "ir") {
+        const text = res.programs.map((p) => (o.emit === "asm" ? `${p.name}:  // ${p.slots} instruction slots, ${p.stackSize} bytes of stack\n${programAsm(p)}` : p.ir)).join("\n\n") + "\n";
+        if (o.output) writeFileAtomic(o.output, text);
+        else process.stdout.write(text);
+        if (o.json) report(res, true, false, { output: o.output ?? null });
+        return setExit(0);
+      }
+      const out = o.output ?? defaultOut(file);
+      writeFileAtomic(out, res.object);
+      if (o.json) report(res, true, false, { output: out });
+      return setExit(0);
+    });
+
+  program
+    .command("check")
+    .description("type-check FILE.ts and run every compile-time check without writing anything")
+    .argument("<file>", "the DSL source file")
+    .option("--json", "print the result and diagnostics as one JSON line")
+    .option("--color", "colour diagnostics")
+    .option("--no-color", "never colour diagnostics")
+    .action((file: string, o: { json?: boolean; color?: boolean }) => {
+      const res = compileFile(file);
+      report(res, !!o.json, useColor(o.color));
+      if (res.ok && !o.json) process.stdout.write(`${file}: ok (${res.programs.map((p) => `${p.name}: ${p.slots} slots`).join(", ")})\n`);
+      setExit(res.ok ? 0 : 1);
+    });
+
+  // `run` lives in its own module (it needs the loader and the VM).
+  const runModule = path.join(__dirname, "run.js");
+  if (fs.existsSync(runModule) || fs.existsSync(path.join(__dirname, "run.ts"))) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { registerRun } = require("./run") as { registerRun: (p: Command, setExit: (code: number) => void) => void };
+    registerRun(program, setExit);
+  }
+  return program;
+}
+
+/** Run the CLI; resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = makeProgram((c) => (code = c));
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    const err = e as Error;
+    process.stderr.write(`uringbpf: internal error: ${err.message}\n`);
+    if (process.env.UBPF_DEBUG) process.stderr.write(`${err.stack}\n`);
+    else process.stderr.write("(set UBPF_DEBUG=1 for the stack trace; please report this with the input file)\n");
+    return 2;
+  }
+  return code;
+}
+
+if (require.main === module) main(process.argv).then((c) => process.exit(c));

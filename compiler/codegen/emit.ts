@@ -1,0 +1,182 @@
+// Instruction selection and emission: IR with allocated registers to BPF instructions. 32-bit values use
+// ALU32/JMP32 (so the verifier keeps their bounds), 64-bit values and pointers ALU64/JMP. Calls move their
+// arguments into r1-r5 as a parallel move; blocks are laid out in order with fall-through, inverting
+// branches where that saves a jump, and chains of empty jump blocks are threaded first.
+
+import * as I from "../bpf/insn";
+import type { Insn, InsnOrLabel, JmpOpName, Reg } from "../bpf/insn";
+import { isImm, successors, type Block, type IrFunction, type IrInsn, type Operand, type Terminator, type VReg } from "../ir/ir";
+import { allocate, FP } from "./regalloc";
+
+const INVERT: Record<JmpOpName, JmpOpName> = {
+  JEQ: "JNE", JNE: "JEQ", JGT: "JLE", JLE: "JGT", JGE: "JLT", JLT: "JGE",
+  JSGT: "JSLE", JSLE: "JSGT", JSGE: "JSLT", JSLT: "JSGE", JSET: "JSET", JA: "JA",
+};
+const COMMUTATIVE = new Set(["ADD", "MUL", "AND", "OR", "XOR"]);
+const ARG1: VReg = { id: -2, width: 64, ptr: true, name: "r1" };
+const RESULT: VReg = { id: -3, width: 64, ptr: false, name: "r0" };
+
+/** The result of code generation for one function. */
+export interface FunctionCode {
+  insns: Insn[];
+  stackSize: number;
+}
+
+/** Skip blocks that only jump elsewhere. */
+function threadJumps(fn: IrFunction): void {
+  const final = (b: Block): Block => {
+    const seen = new Set<Block>();
+    while (b.insns.length === 0 && b.term?.op === "jmp" && !seen.has(b)) {
+      seen.add(b);
+      b = b.term.target;
+    }
+    return b;
+  };
+  for (const b of fn.blocks) {
+    const t = b.term;
+    if (t?.op === "jmp") t.target = final(t.target);
+    if (t?.op === "br") {
+      t.then = final(t.then);
+      t.else = final(t.else);
+      if (t.then === t.else) b.term = { op: "jmp", target: t.then, pos: t.pos, depth: t.depth };
+    }
+  }
+  const entry = fn.entry;
+  const reach = new Set<Block>();
+  const work = [entry];
+  while (work.length) {
+    const b = work.pop()!;
+    if (reach.has(b)) continue;
+    reach.add(b);
+    work.push(...successors(b));
+  }
+  fn.blocks = fn.blocks.filter((b) => reach.has(b));
+}
+
+/** Generate BPF instructions for an IR function. Throws StackOverflow when the frame exceeds 512 bytes. */
+export function generate(fn: IrFunction): FunctionCode {
+  threadJumps(fn);
+  const alloc = allocate(fn);
+  const scratchSlot = alloc.stackSize + 8;
+  let usedScratch = false;
+  // Fixed registers: r10 for the frame pointer, r1 for the context argument, r0 for call results.
+  const R = (v: { id: number }): Reg => {
+    if (v.id === FP.id) return 10;
+    if (v.id === ARG1.id) return 1;
+    if (v.id === RESULT.id) return 0;
+    const r = alloc.reg.get(v.id);
+    if (r === undefined) throw new Error(`internal: no register for %${v.id} in ${fn.name}`);
+    return r;
+  };
+  const out: InsnOrLabel[] = [];
+  let pos: I.SourcePos | undefined;
+  const put = (insn: Insn) => {
+    if (pos) insn.pos = pos;
+    out.push(insn);
+  };
+  const movImm = (dst: Reg, v: bigint, width: 32 | 64) => {
+    if (width === 32) put(I.alu32Imm("MOV", dst, Number(BigInt.asIntN(32, v))));
+    else if (BigInt.asIntN(64, v) === BigInt.asIntN(32, v)) put(I.alu64Imm("MOV", dst, Number(BigInt.asIntN(32, v))));
+    else put(I.ldImm64(dst, v));
+  };
+  const movOp = (dst: Reg, src: Operand, width: 32 | 64, srcWidth: 32 | 64 = width) => {
+    if (isImm(src)) return movImm(dst, src.imm, width);
+    const s = R(src.reg);
+    if (s === dst && (width === 64 || srcWidth === 32)) return;
+    put(width === 32 ? I.alu32Reg("MOV", dst, s) : I.alu64Reg("MOV", dst, s));
+  };
+  const label = (b: Block) => `b${b.id}`;
+
+  const emitInsn = (it: IrInsn) => {
+    switch (it.op) {
+      case "param": return movOp(R(it.dst), { reg: ARG1 }, 64);
+      case "mov": return movOp(R(it.dst), it.src, it.dst.width, isImm(it.src) ? it.dst.width : it.src.reg.width);
+      case "neg": {
+        movOp(R(it.dst), it.a, it.width);
+        return put(it.width === 32 ? I.neg32(R(it.dst)) : I.neg64(R(it.dst)));
+      }
+      case "alu": {
+        let a = it.a;
+        let b = it.b;
+        const d = R(it.dst);
+        if (isImm(a) && COMMUTATIVE.has(it.alu)) [a, b] = [b, a];
+        if (!isImm(b) && R(b.reg) === d && !(!isImm(a) && R(a.reg) === d)) {
+          if (!COMMUTATIVE.has(it.alu)) throw new Error("internal: non-commutative operand clobbered");
+          [a, b] = [b, a];
+        }
+        movOp(d, a, it.width);
+        if (isImm(b)) {
+          const imm = Number(BigInt.asIntN(32, b.imm));
+          return put(it.width === 32 ? I.alu32Imm(it.alu, d, imm) : I.alu64Imm(it.alu, d, imm));
+        }
+        return put(it.width === 32 ? I.alu32Reg(it.alu, d, R(b.reg)) : I.alu64Reg(it.alu, d, R(b.reg)));
+      }
+      case "load": return put(I.ldx(it.size, R(it.dst), R(it.base), it.off));
+      case "store":
+        if (isImm(it.src)) return put(I.st(it.size, R(it.base), it.off, Number(BigInt.asIntN(32, it.src.imm))));
+        return put(I.stx(it.size, R(it.base), it.off, R(it.src.reg)));
+      case "addr": return put(I.ldGlobalAddr(R(it.dst), it.symbol, it.offset));
+      case "call": {
+        parallelMove(it.args);
+        put(it.kind === "kfunc" ? I.callKfunc(it.name) : I.callHelper(it.helperId!));
+        if (it.dst) movOp(R(it.dst), { reg: RESULT }, it.dst.width, 64);
+        return;
+      }
+    }
+  };
+
+  // Arguments into r1..r5: emit moves whose destination no pending move still reads; break cycles
+  // through a stack scratch slot.
+  const parallelMove = (args: Operand[]) => {
+    const pending: { dst: Reg; src: Reg | "scratch" }[] = [];
+    args.forEach((a, i) => {
+      if (!isImm(a) && R(a.reg) !== i + 1) pending.push({ dst: (i + 1) as Reg, src: R(a.reg) });
+    });
+    while (pending.length) {
+      const idx = pending.findIndex((m) => !pending.some((o) => o !== m && o.src === m.dst));
+      if (idx >= 0) {
+        const m = pending.splice(idx, 1)[0];
+        if (m.src === "scratch") put(I.ldx("DW", m.dst, 10, -scratchSlot));
+        else put(I.alu64Reg("MOV", m.dst, m.src));
+        continue;
+      }
+      const m = pending[0];
+      put(I.stx("DW", 10, -scratchSlot, m.src as Reg));
+      usedScratch = true;
+      m.src = "scratch";
+    }
+    args.forEach((a, i) => {
+      if (isImm(a)) movImm((i + 1) as Reg, a.imm, 64);
+    });
+  };
+
+  const blocks = fn.blocks;
+  blocks.forEach((b, bi) => {
+    out.push(I.label(label(b)));
+    for (const it of b.insns) {
+      pos = it.pos;
+      emitInsn(it);
+    }
+    const t = b.term as Terminator;
+    pos = t.pos;
+    const next = blocks[bi + 1];
+    if (t.op === "jmp") {
+      if (t.target !== next) put(I.ja(label(t.target)));
+    } else if (t.op === "ret") {
+      movOp(0, t.value, 32);
+      put(I.exit());
+    } else {
+      const wide = t.width === 64;
+      const cond = (op: JmpOpName, target: Block) =>
+        isImm(t.b) ? put(I.jmpImm(op, R(t.a), Number(BigInt.asIntN(32, t.b.imm)), label(target), wide)) : put(I.jmpReg(op, R(t.a), R(t.b.reg), label(target), wide));
+      if (t.then === next) cond(INVERT[t.cmp], t.else);
+      else {
+        cond(t.cmp, t.then);
+        if (t.else !== next) put(I.ja(label(t.else)));
+      }
+    }
+  });
+  const insns = I.resolveLabels(out);
+  return { insns, stackSize: alloc.stackSize + (usedScratch ? 8 : 0) };
+}
+

@@ -1,0 +1,118 @@
+// The lowering context shared by the front end's expression and statement lowering: name bindings (globals,
+// constants, locals of the current inlined frame), loop targets for break/continue, the IR builder, and
+// diagnostics with source ranges taken from ts-morph nodes.
+
+import { Node, SourceFile } from "ts-morph";
+import type { SourcePos } from "../bpf/insn";
+import { diag, type Diagnostic, type DiagnosticCode, type SourceRange } from "../diagnostics/diagnostics";
+import { IrBuilder } from "../ir/builder";
+import type { Block, Operand, VReg } from "../ir/ir";
+import type { RingGlobal } from "./ring";
+import type { BoolType, DslType, IntType } from "./types";
+
+/** A value during lowering: its type and where it is. `literal` marks an untyped integer constant. */
+export interface Value {
+  type: DslType;
+  op: Operand;
+  literal?: "number" | "bigint";
+}
+
+/** A global variable in one of the data sections. */
+export interface GlobalVar {
+  name: string;
+  section: ".rodata" | ".bss" | ".data";
+  type: IntType | BoolType;
+  init: bigint;
+  exported: boolean;
+  /** config<T>() values and hidden ring values are const volatile. */
+  config: boolean;
+  offset: number;
+}
+
+export type Binding =
+  | { kind: "local"; type: DslType; reg: VReg; mutable: boolean }
+  | { kind: "global"; global: GlobalVar }
+  | { kind: "const"; type: IntType | BoolType | null; value: bigint; literal?: "number" | "bigint" }
+  | { kind: "func"; decl: Node }
+  | { kind: "import"; name: string };
+
+/** Thrown to abandon the current statement after recording a diagnostic. */
+export class LowerAbort extends Error {}
+
+/** One inlined function body (the program itself is the outermost frame). */
+export interface Frame {
+  locals: Map<object, Binding>;
+  /** For inlined helpers: where `return` goes and which register receives the value. */
+  ret?: { block: Block; reg?: VReg; type: DslType; fnName: string };
+  fnDecl?: Node;
+}
+
+export class LowerContext {
+  readonly b: IrBuilder;
+  readonly diagnostics: Diagnostic[];
+  readonly frames: Frame[] = [];
+  readonly loops: { brk: Block; cont: Block | null }[] = [];
+  /** Virtual registers for the kernel's io_ring_ctx and the iou_loop_params pointers. */
+  ringCtx!: VReg;
+  lp!: VReg;
+
+  constructor(
+    readonly sf: SourceFile,
+    readonly fileName: string,
+    readonly globals: Map<object, Binding>,
+    readonly useRingGlobal: (g: RingGlobal) => GlobalVar,
+    programName: string,
+    diagnostics: Diagnostic[],
+  ) {
+    this.b = new IrBuilder(programName);
+    this.diagnostics = diagnostics;
+  }
+
+  get frame(): Frame {
+    return this.frames[this.frames.length - 1];
+  }
+
+  /** Record a diagnostic at a node and abandon the current statement. */
+  fail(node: Node, code: DiagnosticCode, detail?: string, hint?: string): never {
+    this.diagnostics.push(diag(code, rangeOf(this.sf, this.fileName, node), detail, hint));
+    throw new LowerAbort();
+  }
+
+  /** Stamp following instructions with this node's source line. */
+  at(node: Node): void {
+    this.b.pos = posOf(this.sf, this.fileName, node);
+  }
+
+  /** Find what an identifier refers to. */
+  resolve(id: Node): Binding | undefined {
+    const sym = id.getSymbol();
+    const decl = sym?.getDeclarations()[0];
+    if (!decl) return undefined;
+    const key = decl.compilerNode;
+    return this.frame?.locals.get(key) ?? this.globals.get(key);
+  }
+}
+
+const lineCache = new WeakMap<SourceFile, string[]>();
+function lines(sf: SourceFile): string[] {
+  let l = lineCache.get(sf);
+  if (!l) lineCache.set(sf, (l = sf.getFullText().split(/\r?\n/)));
+  return l;
+}
+
+/** The source range of a node (first line only) for diagnostics. */
+export function rangeOf(sf: SourceFile, file: string, node: Node): SourceRange {
+  const start = node.getStart();
+  const { line, column } = sf.getLineAndColumnAtPos(start);
+  const lineText = lines(sf)[line - 1] ?? "";
+  const len = Math.max(1, Math.min(node.getEnd() - start, lineText.length - (column - 1)));
+  return { file, line, col: column, length: len, lineText };
+}
+
+/** The source position of a node for line_info. */
+export function posOf(sf: SourceFile, file: string, node: Node): SourcePos {
+  const start = node.getStart();
+  const { line, column } = sf.getLineAndColumnAtPos(start);
+  const text = (lines(sf)[line - 1] ?? "").trimEnd();
+  return { file, line, col: column, text };
+}

@@ -1,0 +1,224 @@
+// Front end entry: parse and type-check a DSL file with ts-morph (in memory, against the runtime's
+// declarations and a minimal lib so checking stays fast), read its top level (imports, constants, config
+// values, globals, helper functions, loopStep programs) and lower each program to IR.
+
+import * as fs from "fs";
+import * as path from "path";
+import { Node, Project, ts, type SourceFile, type VariableDeclaration } from "ts-morph";
+import { packageRoot } from "../paths";
+import { diag, type Diagnostic } from "../diagnostics/diagnostics";
+import type { IrFunction } from "../ir/ir";
+import { LowerAbort, LowerContext, rangeOf, type Binding, type GlobalVar } from "./context";
+import { convert, lowerExpr } from "./expressions";
+import { RING_GLOBAL_DEFAULTS, type RingGlobal } from "./ring";
+import { declaredType } from "./ringapi";
+import { lowerBody } from "./statements";
+import { T, view, type BoolType, type IntType } from "./types";
+
+/** What the front end hands on: one IR function per program, and the globals with their sections. */
+export interface FrontendResult {
+  programs: { name: string; fn: IrFunction }[];
+  globals: GlobalVar[];
+  diagnostics: Diagnostic[];
+}
+
+/** Just enough global types for the checker to run without the standard library. */
+const MINI_LIB = `
+interface Array<T> { length: number; [n: number]: T; }
+interface Boolean {} interface Function {} interface CallableFunction {} interface NewableFunction {}
+interface IArguments {} interface Number {} interface Object {} interface RegExp {} interface String {}
+interface BigInt {} interface Symbol {} interface TemplateStringsArray {} interface Promise<T> {}
+`;
+
+let runtimeDecls: string | undefined;
+function runtimeDeclarations(): string {
+  if (runtimeDecls === undefined) {
+    runtimeDecls = fs.readFileSync(path.join(packageRoot(), "runtime", "index.d.ts"), "utf8");
+  }
+  return runtimeDecls;
+}
+
+/** Parse and type-check `text` as the DSL file `fileName`. */
+export function parseProgram(fileName: string, text: string, typeCheck = true): { sf: SourceFile; diagnostics: Diagnostic[] } {
+  const project = new Project({
+    useInMemoryFileSystem: true,
+    compilerOptions: {
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.ESNext,
+      moduleResolution: ts.ModuleResolutionKind.Bundler,
+      strict: true,
+      noLib: true,
+      types: [],
+      skipLibCheck: true,
+      noImplicitReturns: false,
+    },
+  });
+  project.createSourceFile("/lib.uringbpf.d.ts", MINI_LIB);
+  project.createSourceFile("/node_modules/uringbpf/index.d.ts", runtimeDeclarations());
+  project.createSourceFile("/node_modules/uringbpf/package.json", '{"name":"uringbpf","types":"index.d.ts"}');
+  const virtualPath = "/src/" + path.basename(fileName);
+  const sf = project.createSourceFile(virtualPath, text);
+  const diagnostics: Diagnostic[] = [];
+  if (typeCheck) {
+    for (const d of [...sf.getPreEmitDiagnostics()]) {
+      if (d.getSourceFile()?.getFilePath() !== sf.getFilePath()) continue;
+      const start = d.getStart() ?? 0;
+      const { line, column } = sf.getLineAndColumnAtPos(start);
+      const lineText = sf.getFullText().split(/\r?\n/)[line - 1] ?? "";
+      const msg = d.getMessageText();
+      const message = typeof msg === "string" ? msg : ts.flattenDiagnosticMessageText(msg.compilerObject, "\n  ");
+      diagnostics.push(diag(1000, { file: fileName, line, col: column, length: Math.max(1, d.getLength() ?? 1), lineText }, `TS${d.getCode()}: ${message}`));
+    }
+  }
+  return { sf, diagnostics };
+}
+
+/** Lower a parsed DSL file to IR. */
+export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
+  const diagnostics: Diagnostic[] = [];
+  const globals = new Map<object, Binding>();
+  const globalVars: GlobalVar[] = [];
+  const ringGlobals = new Map<RingGlobal, GlobalVar>();
+  const useRingGlobal = (g: RingGlobal): GlobalVar => {
+    let v = ringGlobals.get(g);
+    if (!v) {
+      v = { name: g, section: ".rodata", type: T.u32, init: BigInt(RING_GLOBAL_DEFAULTS[g]), exported: true, config: true, offset: 0 };
+      ringGlobals.set(g, v);
+    }
+    return v;
+  };
+  const fail = (node: Node, code: Parameters<typeof diag>[0], detail?: string, hint?: string): never => {
+    diagnostics.push(diag(code, rangeOf(sf, fileName, node), detail, hint));
+    throw new LowerAbort();
+  };
+  // A scratch context for evaluating top-level constant expressions (code it emits is thrown away).
+  const constCx = () => {
+    const cx = new LowerContext(sf, fileName, globals, useRingGlobal, "<const>", diagnostics);
+    cx.frames.push({ locals: new Map() });
+    return cx;
+  };
+  const constValue = (node: Node, init: Node, t: IntType | BoolType | undefined) => {
+    const cx = constCx();
+    const v = lowerExpr(cx, init as never);
+    if (!("imm" in v.op) || (v.type.kind !== "int" && v.type.kind !== "bool")) return fail(init, 2022);
+    const type = t ?? (v.literal ? undefined : (v.type as IntType | BoolType));
+    const value = type ? (convert(cx, init, v, type).op as { imm: bigint }).imm : v.op.imm;
+    return { type, value, literal: v.literal };
+  };
+  const programs: { name: string; decl: VariableDeclaration; fn: Node }[] = [];
+  const calleeImport = (init: Node | undefined): string | undefined => {
+    if (!init || !Node.isCallExpression(init)) return undefined;
+    const c = init.getExpression();
+    if (!Node.isIdentifier(c)) return undefined;
+    const d = c.getSymbol()?.getDeclarations()[0];
+    const b = d && globals.get(d.compilerNode);
+    return b?.kind === "import" ? b.name : undefined;
+  };
+
+  for (const st of sf.getStatements()) {
+    try {
+      if (Node.isImportDeclaration(st)) {
+        if (st.getModuleSpecifierValue() !== "uringbpf") fail(st.getModuleSpecifier(), 2010, st.getModuleSpecifierValue());
+        if (st.getDefaultImport() || st.getNamespaceImport()) fail(st, 2010, "default or namespace import");
+        for (const spec of st.getNamedImports()) globals.set(spec.compilerNode, { kind: "import", name: spec.getName() });
+        continue;
+      }
+      if (Node.isTypeAliasDeclaration(st) || Node.isInterfaceDeclaration(st)) continue;
+      if (Node.isFunctionDeclaration(st)) {
+        if (!st.getBody()) fail(st, 2011, "function without a body");
+        if (st.isAsync() || st.isGenerator()) fail(st, 2009);
+        if (st.getTypeParameters().length) fail(st, 2003, "generic functions");
+        globals.set(st.compilerNode, { kind: "func", decl: st });
+        continue;
+      }
+      if (Node.isVariableStatement(st)) {
+        const kind = st.getDeclarationKind() as string;
+        const exported = st.isExported();
+        for (const d of st.getDeclarations()) {
+          const nameNode = d.getNameNode();
+          if (!Node.isIdentifier(nameNode)) fail(nameNode, 2006, "destructuring");
+          const init = d.getInitializer();
+          const typeNode = d.getTypeNode();
+          const annotated = typeNode ? (declaredType(constCx(), typeNode, typeNode.getText()) as IntType | BoolType) : undefined;
+          if (annotated && annotated.kind !== "int" && annotated.kind !== "bool") fail(typeNode!, 2003);
+          const callee = calleeImport(init);
+          if (callee === "loopStep") {
+            if (kind !== "const") fail(d, 2011, "programs are declared with const");
+            const args = (init as import("ts-morph").CallExpression).getArguments();
+            const fn = args[0];
+            if (args.length !== 1 || !(Node.isArrowFunction(fn) || Node.isFunctionExpression(fn))) fail(init!, 2023);
+            programs.push({ name: d.getName(), decl: d, fn: args[0] });
+            continue;
+          }
+          if (callee === "config") {
+            if (kind !== "const") fail(d, 2011, "config values are declared with const");
+            const call = init as import("ts-morph").CallExpression;
+            const targ = call.getTypeArguments()[0];
+            const t = targ ? (declaredType(constCx(), targ, targ.getText()) as IntType | BoolType) : annotated;
+            if (call.getArguments().length !== 1) fail(call, 2017, "config() takes the default value");
+            const c = constValue(d, call.getArguments()[0], t);
+            const type = t ?? c.type ?? (c.literal === "bigint" ? T.i64 : T.i32);
+            const g: GlobalVar = { name: d.getName(), section: ".rodata", type, init: c.value, exported: true, config: true, offset: 0 };
+            globalVars.push(g);
+            globals.set(d.compilerNode, { kind: "global", global: g });
+            continue;
+          }
+          if (!init) fail(d, 2011, "globals need an initial value");
+          const c = constValue(d, init!, annotated);
+          if (kind === "const") {
+            globals.set(d.compilerNode, { kind: "const", type: c.type ?? null, value: c.value, literal: c.literal });
+            continue;
+          }
+          const type = c.type ?? (c.literal === "bigint" ? T.i64 : T.i32);
+          const g: GlobalVar = { name: d.getName(), section: c.value === 0n ? ".bss" : ".data", type, init: c.value, exported, config: false, offset: 0 };
+          globalVars.push(g);
+          globals.set(d.compilerNode, { kind: "global", global: g });
+        }
+        continue;
+      }
+      if (Node.isClassDeclaration(st)) fail(st, 2006);
+      if (Node.isEnumDeclaration(st)) fail(st, 2011, "enum", "use top-level constants");
+      fail(st, 2011, st.getKindName());
+    } catch (e) {
+      if (!(e instanceof LowerAbort)) throw e;
+    }
+  }
+
+  const out: { name: string; fn: IrFunction }[] = [];
+  for (const p of programs) {
+    const cx = new LowerContext(sf, fileName, globals, useRingGlobal, p.name, diagnostics);
+    try {
+      const fnNode = p.fn as import("ts-morph").ArrowFunction;
+      const params = fnNode.getParameters();
+      if (params.length !== 2) fail(fnNode, 2023);
+      cx.at(fnNode);
+      const ctxArr = cx.b.vreg(64, "ctx", true);
+      cx.b.emit({ op: "param", dst: ctxArr, index: 0 });
+      cx.ringCtx = cx.b.vreg(64, "ring", true);
+      cx.lp = cx.b.vreg(64, "lp", true);
+      cx.b.emit({ op: "load", dst: cx.ringCtx, base: ctxArr, off: 0, size: "DW" });
+      cx.b.emit({ op: "load", dst: cx.lp, base: ctxArr, off: 8, size: "DW" });
+      const locals = new Map<object, Binding>();
+      locals.set(params[0].compilerNode, { kind: "local", type: view("ring"), reg: cx.ringCtx, mutable: false });
+      locals.set(params[1].compilerNode, { kind: "local", type: view("lp"), reg: cx.lp, mutable: false });
+      cx.frames.push({ locals });
+      lowerBody(cx, fnNode.getBody());
+      if (cx.b.current) fail(fnNode, 2024, `${p.name} can reach its end without returning`, "end with `return CONTINUE;` or `return STOP;`");
+      out.push({ name: p.name, fn: cx.b.finish() });
+    } catch (e) {
+      if (!(e instanceof LowerAbort)) throw e;
+    }
+  }
+  if (programs.length === 0 && diagnostics.length === 0) diagnostics.push(diag(2016, undefined));
+
+  // Lay out the sections: hidden ring values first in .rodata, then config values; .bss; .data.
+  const all = [...ringGlobals.values(), ...globalVars];
+  const offsets: Record<string, number> = { ".rodata": 0, ".bss": 0, ".data": 0 };
+  for (const g of all) {
+    const size = g.type.kind === "bool" ? 1 : g.type.bits / 8;
+    const off = Math.ceil(offsets[g.section] / size) * size;
+    g.offset = off;
+    offsets[g.section] = off + size;
+  }
+  return { programs: out, globals: all, diagnostics };
+}

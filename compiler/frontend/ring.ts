@@ -1,0 +1,103 @@
+// The io_uring memory layouts the DSL's ring views map onto: one table for the SQE (struct io_uring_sqe),
+// one for the CQE, the hidden .rodata ring-geometry values the loader fills in from io_uring_params, the
+// kfuncs, and the UAPI constants programs may import. Prep helpers are generated from the SQE table.
+
+import type { SizeName } from "../bpf/insn";
+import { T, type IntType } from "./types";
+
+/** A field of a ring structure: byte offset, access size and DSL type. */
+export interface Field {
+  off: number;
+  size: SizeName;
+  type: IntType;
+  readonly?: boolean;
+}
+
+/** struct io_uring_sqe (64 bytes), by DSL field name. */
+export const SQE_FIELDS: Record<string, Field> = {
+  opcode: { off: 0, size: "B", type: T.u8 },
+  flags: { off: 1, size: "B", type: T.u8 },
+  ioprio: { off: 2, size: "H", type: T.u16 },
+  fd: { off: 4, size: "W", type: T.i32 },
+  off: { off: 8, size: "DW", type: T.u64 },
+  addr: { off: 16, size: "DW", type: T.u64 },
+  len: { off: 24, size: "W", type: T.u32 },
+  opFlags: { off: 28, size: "W", type: T.u32 },
+  userData: { off: 32, size: "DW", type: T.u64 },
+  bufIndex: { off: 40, size: "H", type: T.u16 },
+  personality: { off: 42, size: "H", type: T.u16 },
+  spliceFdIn: { off: 44, size: "W", type: T.i32 },
+  addr3: { off: 48, size: "DW", type: T.u64 },
+};
+export const SQE_SIZE = 64;
+/** The 8-byte words a prep helper clears before setting its fields: 40 (buf_index, personality,
+ *  splice_fd_in), 48 (addr3) and 56 (pad). Words 0-39 are written field by field. */
+export const SQE_CLEAR_WORDS = [40, 48, 56];
+
+/** struct io_uring_cqe (16 bytes). */
+export const CQE_FIELDS: Record<string, Field> = {
+  userData: { off: 0, size: "DW", type: T.u64, readonly: true },
+  res: { off: 8, size: "W", type: T.i32, readonly: true },
+  flags: { off: 12, size: "W", type: T.u32, readonly: true },
+};
+export const CQE_SHIFT = 4;
+export const SQE_SHIFT = 6;
+
+/** Hidden `.rodata` values the loader fills in from io_uring_params before load (all __u32). */
+export const RING_GLOBALS = [
+  "uringbpf_sq_entries",
+  "uringbpf_cq_entries",
+  "uringbpf_cq_head",
+  "uringbpf_cq_tail",
+  "uringbpf_cq_cqes",
+  "uringbpf_cq_size",
+  "uringbpf_sq_size",
+  "uringbpf_mem_size",
+] as const;
+export type RingGlobal = (typeof RING_GLOBALS)[number];
+/** Defaults (an 8-entry SQ and 16-entry CQ as io_uring_setup lays them out) so an object also loads
+ *  without a loader that knows these names. */
+export const RING_GLOBAL_DEFAULTS: Record<RingGlobal, number> = {
+  uringbpf_sq_entries: 8,
+  uringbpf_cq_entries: 16,
+  uringbpf_cq_head: 0,
+  uringbpf_cq_tail: 4,
+  uringbpf_cq_cqes: 64,
+  uringbpf_cq_size: 64 + 16 * 16,
+  uringbpf_sq_size: 8 * 64,
+  uringbpf_mem_size: 0,
+};
+
+/** Region ids of bpf_io_uring_get_region. */
+export const REGION = { MEM: 0, CQ: 1, SQ: 2 } as const;
+
+export const KFUNC_SUBMIT = "bpf_io_uring_submit_sqes";
+export const KFUNC_GET_REGION = "bpf_io_uring_get_region";
+
+/** UAPI constants importable from "uringbpf" (name -> value). */
+export const CONSTANTS: Record<string, bigint> = {
+  CONTINUE: 0n,
+  STOP: 1n,
+  IORING_OP_NOP: 0n,
+  IORING_OP_READV: 1n,
+  IORING_OP_WRITEV: 2n,
+  IORING_OP_FSYNC: 3n,
+  IORING_OP_READ: 22n,
+  IORING_OP_WRITE: 23n,
+  IOSQE_FIXED_FILE: 1n,
+  IOSQE_IO_DRAIN: 2n,
+  IOSQE_IO_LINK: 4n,
+  IOSQE_IO_HARDLINK: 8n,
+  IOSQE_ASYNC: 16n,
+  IOSQE_BUFFER_SELECT: 32n,
+  IOSQE_CQE_SKIP_SUCCESS: 64n,
+};
+
+/** Prep helpers: name -> opcode and the parameters they take, in order (each sets the SQE field of the
+ *  same name). A trailing optional `userData` is accepted by all. */
+export const PREP_HELPERS: Record<string, { opcode: number | null; params: string[]; fixed?: Record<string, bigint> }> = {
+  prep: { opcode: null, params: ["opcode", "fd", "addr", "len", "off"] },
+  prepNop: { opcode: 0, params: [], fixed: { fd: -1n } },
+  prepRead: { opcode: 22, params: ["fd", "addr", "len", "off"] },
+  prepWrite: { opcode: 23, params: ["fd", "addr", "len", "off"] },
+};

@@ -1,0 +1,233 @@
+// The ring API and calls: conversions (u32(x)...), inlined top-level helper functions, and the ring views
+// (ring.sq()/cq()/submit(), sq.at(), cq.at()/head/tail, SQE and CQE fields, prep helpers, lp.cqWaitIdx),
+// lowered to kfunc calls and loads/stores at the offsets of ring.ts's layout tables. Ring indices are
+// masked with `entries - 1` read from the hidden .rodata geometry, so the verifier can prove every access.
+
+import { Node, type CallExpression, type Expression, type FunctionDeclaration, type PropertyAccessExpression } from "ts-morph";
+import { isImm, type VReg } from "../ir/ir";
+import type { LowerContext, Value } from "./context";
+import { convert, fitsImm, lowerExpr, normalizeLoaded, scalarTypeFromName, toReg, unsupported } from "./expressions";
+import { CQE_FIELDS, CQE_SHIFT, KFUNC_GET_REGION, KFUNC_SUBMIT, PREP_HELPERS, REGION, SQE_CLEAR_WORDS, SQE_FIELDS, SQE_SHIFT, type Field, type RingGlobal } from "./ring";
+import { lowerBody } from "./statements";
+import { isIntName, T, typeName, view, widthOf, type BoolType, type DslType, type IntType, type ViewKind } from "./types";
+
+type Scalar = IntType | BoolType;
+
+/** The value of a hidden ring-geometry global (cached within a block). */
+function ringGlobal(cx: LowerContext, name: RingGlobal): VReg {
+  cx.useRingGlobal(name);
+  return cx.b.cached(`value:${name}`, () => {
+    const dst = cx.b.vreg(32, name);
+    cx.b.emit({ op: "load", dst, base: cx.b.addr(name), off: 0, size: "W" });
+    return dst;
+  });
+}
+
+/** Store a value of a scalar type at base+off, materialising immediates that the instruction cannot hold. */
+export function storeValue(cx: LowerContext, base: VReg, off: number, size: "B" | "H" | "W" | "DW", v: Value): void {
+  let src = v.op;
+  if (isImm(src) && size === "DW" && !fitsImm(src.imm, 64)) src = { reg: cx.b.cached(`imm:${src.imm}`, () => toReg(cx, v)) };
+  cx.b.emit({ op: "store", base, off, size, src });
+}
+
+function viewOf(cx: LowerContext, node: Node, v: Value): ViewKind {
+  if (v.type.kind !== "view") cx.fail(node, 2002, `a ${typeName(v.type)} value has no properties`);
+  return v.type.view;
+}
+
+/** A pointer to element `i & (entries - 1)` of an array of 2^shift-byte elements at base + arrayOff. */
+function element(cx: LowerContext, node: Node, base: VReg, index: Expression, entries: RingGlobal, shift: number, arrayOff?: RingGlobal): VReg {
+  const i = convert(cx, node, lowerExpr(cx, index), T.u32);
+  const mask = cx.b.cached(`mask:${entries}`, () => {
+    const m = cx.b.vreg(32, "mask");
+    cx.b.emit({ op: "alu", alu: "ADD", width: 32, dst: m, a: { reg: ringGlobal(cx, entries) }, b: { imm: -1n } });
+    return m;
+  });
+  const off = cx.b.vreg(32);
+  cx.b.emit({ op: "alu", alu: "AND", width: 32, dst: off, a: { reg: mask }, b: i.op });
+  cx.b.emit({ op: "alu", alu: "LSH", width: 32, dst: off, a: { reg: off }, b: { imm: BigInt(shift) } });
+  if (arrayOff) cx.b.emit({ op: "alu", alu: "ADD", width: 32, dst: off, a: { reg: off }, b: { reg: ringGlobal(cx, arrayOff) } });
+  const p = cx.b.vreg(64, undefined, true);
+  cx.b.emit({ op: "alu", alu: "ADD", width: 64, dst: p, a: { reg: base }, b: { reg: off } });
+  return p;
+}
+
+/** A pointer to one of the CQ ring's index words. */
+function cqWord(cx: LowerContext, base: VReg, which: "uringbpf_cq_head" | "uringbpf_cq_tail"): VReg {
+  const p = cx.b.vreg(64, which === "uringbpf_cq_head" ? "cq_head" : "cq_tail", true);
+  cx.b.emit({ op: "alu", alu: "ADD", width: 64, dst: p, a: { reg: base }, b: { reg: ringGlobal(cx, which) } });
+  return p;
+}
+
+function load(cx: LowerContext, base: VReg, f: Field): Value {
+  const dst = cx.b.vreg(widthOf(f.type));
+  cx.b.emit({ op: "load", dst, base, off: f.off, size: f.size });
+  return normalizeLoaded(cx, { type: f.type, op: { reg: dst } });
+}
+
+/** Read `recv.name`. */
+export function lowerPropertyAccess(cx: LowerContext, e: PropertyAccessExpression): Value {
+  const recv = lowerExpr(cx, e.getExpression());
+  const name = e.getName();
+  const kind = viewOf(cx, e, recv);
+  const base = (recv.op as { reg: VReg }).reg;
+  if (kind === "sqe" && SQE_FIELDS[name]) return load(cx, base, SQE_FIELDS[name]);
+  if (kind === "cqe" && CQE_FIELDS[name]) return load(cx, base, CQE_FIELDS[name]);
+  if (kind === "lp" && name === "cqWaitIdx") return load(cx, base, { off: 0, size: "W", type: T.u32 });
+  if (kind === "cq" && (name === "head" || name === "tail"))
+    return load(cx, cqWord(cx, base, name === "head" ? "uringbpf_cq_head" : "uringbpf_cq_tail"), { off: 0, size: "W", type: T.u32 });
+  if ((kind === "cq" || kind === "sq") && name === "entries")
+    return { type: T.u32, op: { reg: ringGlobal(cx, kind === "cq" ? "uringbpf_cq_entries" : "uringbpf_sq_entries") } };
+  return cx.fail(e.getNameNode(), 2002, `'${name}' is not a readable property of ${kind}`);
+}
+
+/** Write `recv.name = value` (value computed by `compute`, which may read the current value). */
+export function storeToProperty(cx: LowerContext, e: Node, target: PropertyAccessExpression, compute: (cur: () => Value) => Value): Value {
+  const recv = lowerExpr(cx, target.getExpression());
+  const name = target.getName();
+  const kind = viewOf(cx, target, recv);
+  let base = (recv.op as { reg: VReg }).reg;
+  let field: Field | undefined;
+  if (kind === "sqe") field = SQE_FIELDS[name];
+  else if (kind === "lp" && name === "cqWaitIdx") field = { off: 0, size: "W", type: T.u32 };
+  else if (kind === "cq" && name === "head") {
+    base = cqWord(cx, base, "uringbpf_cq_head");
+    field = { off: 0, size: "W", type: T.u32 };
+  }
+  if (!field) return cx.fail(target.getNameNode(), 2019, `'${name}' of ${kind}`);
+  const f = field;
+  const v = convert(cx, e, compute(() => load(cx, base, f)), f.type);
+  storeValue(cx, base, f.off, f.size, v);
+  return v;
+}
+
+/** Lower a call expression. */
+export function lowerCall(cx: LowerContext, e: CallExpression): Value {
+  const callee = e.getExpression();
+  const args = e.getArguments() as Expression[];
+  if (Node.isIdentifier(callee)) {
+    const bnd = cx.resolve(callee);
+    if (bnd?.kind === "import") {
+      if (isIntName(bnd.name)) {
+        if (args.length !== 1) cx.fail(e, 2017, `${bnd.name}() takes one argument`);
+        return convert(cx, e, lowerExpr(cx, args[0]), T[bnd.name], true);
+      }
+      if (bnd.name === "config" || bnd.name === "loopStep") cx.fail(e, 2011, `${bnd.name}() is only allowed at the top level`);
+      return cx.fail(callee, 2002, `'${bnd.name}' cannot be called here`);
+    }
+    if (bnd?.kind === "func") return inlineCall(cx, e, bnd.decl as FunctionDeclaration, args);
+    return unsupported(cx, callee);
+  }
+  if (!Node.isPropertyAccessExpression(callee)) return unsupported(cx, callee);
+  const recv = lowerExpr(cx, callee.getExpression());
+  const kind = viewOf(cx, callee, recv);
+  const base = (recv.op as { reg: VReg }).reg;
+  const method = callee.getName();
+  const want = (n: number) => {
+    if (args.length !== n) cx.fail(e, 2017, `${kind}.${method}() takes ${n} argument${n === 1 ? "" : "s"}`);
+  };
+  if (kind === "ring" && (method === "sq" || method === "cq")) {
+    want(0);
+    const dst = cx.b.vreg(64, method, true);
+    const size = method === "sq" ? "uringbpf_sq_size" : "uringbpf_cq_size";
+    cx.b.emit({ op: "call", kind: "kfunc", name: KFUNC_GET_REGION, args: [{ reg: base }, { imm: BigInt(method === "sq" ? REGION.SQ : REGION.CQ) }, { reg: ringGlobal(cx, size) }], dst });
+    return { type: view(method), op: { reg: dst } };
+  }
+  if (kind === "ring" && method === "submit") {
+    want(1);
+    const n = convert(cx, e, lowerExpr(cx, args[0]), T.u32);
+    const dst = cx.b.vreg(32, "submitted");
+    cx.b.emit({ op: "call", kind: "kfunc", name: KFUNC_SUBMIT, args: [{ reg: base }, n.op], dst });
+    return { type: T.i32, op: { reg: dst } };
+  }
+  if (kind === "sq" && method === "at") {
+    want(1);
+    return { type: view("sqe"), op: { reg: element(cx, e, base, args[0], "uringbpf_sq_entries", SQE_SHIFT) } };
+  }
+  if (kind === "cq" && method === "at") {
+    want(1);
+    return { type: view("cqe"), op: { reg: element(cx, e, base, args[0], "uringbpf_cq_entries", CQE_SHIFT, "uringbpf_cq_cqes") } };
+  }
+  if (kind === "sqe" && PREP_HELPERS[method]) return prep(cx, e, base, method, args);
+  return cx.fail(callee.getNameNode(), 2002, `'${method}' is not a method of ${kind}`);
+}
+
+/** A prep helper: clear the entry's tail words, then write each field from the arguments or defaults. */
+function prep(cx: LowerContext, e: CallExpression, sqe: VReg, method: string, args: Expression[]): Value {
+  const h = PREP_HELPERS[method];
+  if (args.length < h.params.length || args.length > h.params.length + 1)
+    cx.fail(e, 2017, `${method}() takes ${h.params.length} argument${h.params.length === 1 ? "" : "s"} and an optional userData`);
+  const values: Record<string, Value> = {};
+  h.params.forEach((p, i) => (values[p] = convert(cx, args[i], lowerExpr(cx, args[i]), SQE_FIELDS[p].type)));
+  if (args.length > h.params.length) values.userData = convert(cx, args[h.params.length], lowerExpr(cx, args[h.params.length]), T.u64);
+  if (h.opcode !== null) values.opcode = { type: T.u8, op: { imm: BigInt(h.opcode) } };
+  for (const [k, v] of Object.entries(h.fixed ?? {})) values[k] = { type: SQE_FIELDS[k].type, op: { imm: v } };
+  const get = (k: string): Value => values[k] ?? { type: SQE_FIELDS[k].type, op: { imm: 0n } };
+  for (const w of SQE_CLEAR_WORDS) cx.b.emit({ op: "store", base: sqe, off: w, size: "DW", src: { imm: 0n } });
+  // opcode, flags and ioprio share the first 32-bit word: one store when all are constant.
+  const op = get("opcode");
+  if (isImm(op.op)) cx.b.emit({ op: "store", base: sqe, off: 0, size: "W", src: { imm: op.op.imm & 0xffn } });
+  else {
+    cx.b.emit({ op: "store", base: sqe, off: 0, size: "W", src: { imm: 0n } });
+    storeValue(cx, sqe, 0, "B", op);
+  }
+  for (const k of ["fd", "off", "addr", "len", "opFlags", "userData"]) {
+    const f = SQE_FIELDS[k];
+    storeValue(cx, sqe, f.off, f.size, get(k));
+  }
+  return { type: T.void, op: { imm: 0n } };
+}
+
+/** Inline a call of a top-level helper function. */
+function inlineCall(cx: LowerContext, e: CallExpression, decl: FunctionDeclaration, args: Expression[]): Value {
+  if (cx.frames.some((f) => f.fnDecl === decl)) cx.fail(e, 2013, decl.getName());
+  const params = decl.getParameters();
+  if (args.length !== params.length) cx.fail(e, 2017, `${decl.getName()}() takes ${params.length} argument${params.length === 1 ? "" : "s"}`);
+  const locals = new Map<object, import("./context").Binding>();
+  params.forEach((p, i) => {
+    const t = declaredType(cx, p, p.getTypeNode()?.getText());
+    const v = lowerExpr(cx, args[i]);
+    if (t.kind === "view") {
+      if (v.type.kind !== "view" || v.type.view !== t.view) cx.fail(args[i], 2002, `expected ${t.view}`);
+      locals.set(p.compilerNode, { kind: "local", type: t, reg: (v.op as { reg: VReg }).reg, mutable: false });
+      return;
+    }
+    const reg = cx.b.vreg(widthOf(t), p.getName());
+    cx.b.mov(reg, convert(cx, args[i], v, t as Scalar).op);
+    locals.set(p.compilerNode, { kind: "local", type: t, reg, mutable: true });
+  });
+  const retText = decl.getReturnTypeNode()?.getText();
+  const retType: DslType = retText === undefined || retText === "void" ? T.void : declaredType(cx, decl.getReturnTypeNode()!, retText);
+  if (retType.kind === "view") cx.fail(decl.getReturnTypeNode()!, 2018, "helpers cannot return ring views");
+  const done = cx.b.block();
+  const reg = retType.kind === "void" ? undefined : cx.b.vreg(widthOf(retType), "ret");
+  const savedLoops = cx.loops.splice(0);
+  const savedPos = cx.b.pos;
+  cx.frames.push({ locals, ret: { block: done, reg, type: retType, fnName: decl.getName() ?? "" }, fnDecl: decl });
+  try {
+    lowerBody(cx, decl.getBody() as Node);
+    if (cx.b.current) {
+      if (reg) cx.fail(decl.getNameNode() ?? decl, 2024, `${decl.getName()} can end without returning a value`);
+      cx.b.terminate({ op: "jmp", target: done });
+    }
+  } finally {
+    cx.frames.pop();
+    cx.loops.push(...savedLoops);
+    cx.b.pos = savedPos;
+  }
+  cx.b.setBlock(done);
+  return reg ? { type: retType, op: { reg } } : { type: T.void, op: { imm: 0n } };
+}
+
+const VIEW_NAMES: Record<string, ViewKind> = { Ring: "ring", LoopParams: "lp", Sq: "sq", Cq: "cq", Sqe: "sqe", Cqe: "cqe" };
+
+/** The DSL type a type annotation names. */
+export function declaredType(cx: LowerContext, node: Node, text: string | undefined): DslType {
+  if (text === undefined) return cx.fail(node, 2003, "a type annotation is required here", "annotate it, e.g. `x: u32`");
+  const s = scalarTypeFromName(text.trim());
+  if (s) return s;
+  if (VIEW_NAMES[text.trim()]) return view(VIEW_NAMES[text.trim()]);
+  if (text.trim() === "number") return cx.fail(node, 2003, "number", "say which integer: u32, i32, ...");
+  if (text.trim() === "bigint") return cx.fail(node, 2003, "bigint", "say which integer: u64 or i64");
+  return cx.fail(node, 2003, text);
+}

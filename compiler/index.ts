@@ -1,0 +1,106 @@
+// The compiler's API: source text in, a BPF ELF object (and diagnostics, disassembly, IR) out. The stages:
+// frontend (ts-morph -> IR), codegen (register allocation, BPF instructions), link (ObjectModule), then the
+// BTF/BTF.ext and ELF writers. The CLI and the tests call compileFile/compileSource.
+
+import * as fs from "fs";
+import * as path from "path";
+import { disassemble } from "./bpf/disasm";
+import { slots, type Insn } from "./bpf/insn";
+import { generate, type FunctionCode } from "./codegen/emit";
+import { diag, type Diagnostic } from "./diagnostics/diagnostics";
+import { lowerProgram, parseProgram } from "./frontend/program";
+import { dumpFunction } from "./ir/ir";
+import { writeObject } from "./elf/writer";
+import { linkModule } from "./link/module";
+import type { ObjectModule } from "./object/module";
+
+export { formatDiagnostics } from "./diagnostics/diagnostics";
+export type { Diagnostic } from "./diagnostics/diagnostics";
+
+/** The BPF verifier's limit on a program's stack frame. */
+export const MAX_STACK = 512;
+
+export interface CompileOptions {
+  /** Run the TypeScript type checker (default true). */
+  typeCheck?: boolean;
+  /** Also produce the IR dump. */
+  ir?: boolean;
+  /** Name recorded in line_info (default: the path as given). */
+  sourceName?: string;
+}
+
+export interface CompiledProgram {
+  name: string;
+  insns: Insn[];
+  /** Instruction slots (an ld_imm64 counts two). */
+  slots: number;
+  stackSize: number;
+  ir?: string;
+}
+
+export interface CompileResult {
+  ok: boolean;
+  diagnostics: Diagnostic[];
+  programs: CompiledProgram[];
+  module?: ObjectModule;
+  object?: Uint8Array;
+}
+
+/** Compile DSL source text. Never throws for bad input: problems come back as diagnostics. */
+export function compileSource(fileName: string, text: string, opts: CompileOptions = {}): CompileResult {
+  const sourceName = opts.sourceName ?? fileName;
+  const { sf, diagnostics } = parseProgram(sourceName, text, opts.typeCheck !== false);
+  if (diagnostics.length) return { ok: false, diagnostics, programs: [] };
+  const fe = lowerProgram(sourceName, sf);
+  if (fe.diagnostics.length) return { ok: false, diagnostics: fe.diagnostics, programs: [] };
+  const programs: CompiledProgram[] = [];
+  const codes: { name: string; code: FunctionCode }[] = [];
+  const diags: Diagnostic[] = [];
+  for (const p of fe.programs) {
+    const ir = opts.ir ? dumpFunction(p.fn) : undefined;
+    const code = generate(p.fn);
+    if (code.stackSize > MAX_STACK)
+      diags.push(diag(3002, undefined, `${p.name} needs ${code.stackSize} bytes (${code.stackSize / 8} spilled values)`));
+    const n = code.insns.reduce((s, i) => s + slots(i), 0);
+    if (n > 1_000_000) diags.push(diag(3001, undefined, `${p.name} has ${n} instructions`));
+    programs.push({ name: p.name, insns: code.insns, slots: n, stackSize: code.stackSize, ir });
+    codes.push({ name: p.name, code });
+  }
+  if (diags.length) return { ok: false, diagnostics: diags, programs };
+  const module = linkModule(sourceName, codes, fe.globals);
+  const object = writeObject(module);
+  return { ok: true, diagnostics: [], programs, module, object };
+}
+
+/** Compile a DSL file. */
+export function compileFile(file: string, opts: CompileOptions = {}): CompileResult {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return { ok: false, diagnostics: [diag(4001, undefined, `${file}: ${err.code ?? err.message}`)], programs: [] };
+  }
+  return compileSource(file, text, { sourceName: opts.sourceName ?? path.relative(process.cwd(), file), ...opts });
+}
+
+/** The disassembly of a compiled program, with the TypeScript lines interleaved. */
+export function programAsm(p: CompiledProgram, interleaveSource = true): string {
+  return disassemble(p.insns, { interleaveSource });
+}
+
+/** Write a file atomically: a temporary file in the same directory, then a rename. */
+export function writeFileAtomic(file: string, data: Uint8Array | string): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  try {
+    fs.writeFileSync(tmp, data);
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    try {
+      fs.unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
+    throw e;
+  }
+}

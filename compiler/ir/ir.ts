@@ -1,0 +1,133 @@
+// The typed intermediate representation between the front end and BPF code generation: a function is a
+// list of basic blocks of three-address instructions over virtual registers. Each virtual register has a
+// width (32 or 64 bits) that picks ALU32/JMP32 or ALU64/JMP instructions; the front end has already chosen
+// signed or unsigned operations and inserted the conversions C's rules call for.
+
+import type { AluOpName, JmpOpName, SizeName, SourcePos } from "../bpf/insn";
+
+export type Width = 32 | 64;
+
+/** A virtual register. `ptr` registers hold pointers (always 64-bit). */
+export interface VReg {
+  id: number;
+  width: Width;
+  ptr: boolean;
+  /** The source name, for readable dumps. */
+  name?: string;
+}
+
+/** An operand: a virtual register or an immediate (two's complement bits, width of the operation). */
+export type Operand = { reg: VReg } | { imm: bigint };
+
+export function isImm(o: Operand): o is { imm: bigint } {
+  return (o as { imm: bigint }).imm !== undefined;
+}
+
+/** Common metadata on every instruction. */
+export interface Meta {
+  pos?: SourcePos;
+  /** Loop nesting depth, for spill costs. */
+  depth: number;
+}
+
+export type IrInsn =
+  /** dst = src (mov32 or mov64 by dst width; a 32-bit mov zero-extends). */
+  | ({ op: "mov"; dst: VReg; src: Operand } & Meta)
+  /** dst = a OP b at the given width. */
+  | ({ op: "alu"; alu: AluOpName; width: Width; dst: VReg; a: Operand; b: Operand } & Meta)
+  /** dst = -a */
+  | ({ op: "neg"; width: Width; dst: VReg; a: Operand } & Meta)
+  /** dst = *(size *)(base + off) */
+  | ({ op: "load"; dst: VReg; base: VReg; off: number; size: SizeName } & Meta)
+  /** *(size *)(base + off) = src */
+  | ({ op: "store"; base: VReg; off: number; size: SizeName; src: Operand } & Meta)
+  /** dst = &global + offset */
+  | ({ op: "addr"; dst: VReg; symbol: string; offset: number } & Meta)
+  /** call a kfunc or helper; args go to r1..r5, the result (if any) comes from r0. */
+  | ({ op: "call"; kind: "kfunc" | "helper"; name: string; helperId?: number; args: Operand[]; dst?: VReg } & Meta)
+  /** dst = the program's context pointer (r1 at entry). Only as the first instruction. */
+  | ({ op: "param"; dst: VReg; index: number } & Meta);
+
+export type Terminator =
+  | ({ op: "br"; cmp: JmpOpName; width: Width; a: VReg; b: Operand; then: Block; else: Block } & Meta)
+  | ({ op: "jmp"; target: Block } & Meta)
+  | ({ op: "ret"; value: Operand } & Meta);
+
+/** A basic block. */
+export interface Block {
+  id: number;
+  insns: IrInsn[];
+  term?: Terminator;
+}
+
+/** A function in IR form. */
+export interface IrFunction {
+  name: string;
+  blocks: Block[];
+  entry: Block;
+  nextVReg: number;
+}
+
+/** Successor blocks of a block. */
+export function successors(b: Block): Block[] {
+  const t = b.term;
+  if (!t) return [];
+  if (t.op === "br") return [t.then, t.else];
+  if (t.op === "jmp") return [t.target];
+  return [];
+}
+
+/** Virtual registers an instruction reads. */
+export function uses(i: IrInsn | Terminator): VReg[] {
+  const r: VReg[] = [];
+  const add = (o: Operand | undefined) => {
+    if (o && !isImm(o)) r.push(o.reg);
+  };
+  switch (i.op) {
+    case "mov": add(i.src); break;
+    case "alu": add(i.a); add(i.b); break;
+    case "neg": add(i.a); break;
+    case "load": r.push(i.base); break;
+    case "store": r.push(i.base); add(i.src); break;
+    case "call": i.args.forEach(add); break;
+    case "br": r.push(i.a); add(i.b); break;
+    case "ret": add(i.value); break;
+  }
+  return r;
+}
+
+/** The virtual register an instruction writes, if any. */
+export function def(i: IrInsn | Terminator): VReg | undefined {
+  switch (i.op) {
+    case "mov": case "alu": case "neg": case "load": case "addr": case "param": return i.dst;
+    case "call": return i.dst;
+    default: return undefined;
+  }
+}
+
+/** A readable dump of a function (for debugging and `--emit ir`). */
+export function dumpFunction(f: IrFunction): string {
+  const v = (r: VReg) => `%${r.id}${r.name ? "." + r.name : ""}:${r.ptr ? "p" : r.width}`;
+  const o = (x: Operand) => (isImm(x) ? String(x.imm) : v(x.reg));
+  const lines: string[] = [`function ${f.name}`];
+  for (const b of f.blocks) {
+    lines.push(`  b${b.id}:`);
+    for (const i of b.insns) {
+      switch (i.op) {
+        case "mov": lines.push(`    ${v(i.dst)} = ${o(i.src)}`); break;
+        case "alu": lines.push(`    ${v(i.dst)} = ${i.alu.toLowerCase()}${i.width} ${o(i.a)}, ${o(i.b)}`); break;
+        case "neg": lines.push(`    ${v(i.dst)} = neg${i.width} ${o(i.a)}`); break;
+        case "load": lines.push(`    ${v(i.dst)} = load.${i.size} [${v(i.base)} + ${i.off}]`); break;
+        case "store": lines.push(`    store.${i.size} [${v(i.base)} + ${i.off}] = ${o(i.src)}`); break;
+        case "addr": lines.push(`    ${v(i.dst)} = &${i.symbol}+${i.offset}`); break;
+        case "call": lines.push(`    ${i.dst ? v(i.dst) + " = " : ""}call ${i.name}(${i.args.map(o).join(", ")})`); break;
+        case "param": lines.push(`    ${v(i.dst)} = param ${i.index}`); break;
+      }
+    }
+    const t = b.term;
+    if (t?.op === "br") lines.push(`    br ${t.cmp.toLowerCase()}${t.width} ${v(t.a)}, ${o(t.b)} ? b${t.then.id} : b${t.else.id}`);
+    else if (t?.op === "jmp") lines.push(`    jmp b${t.target.id}`);
+    else if (t?.op === "ret") lines.push(`    ret ${o(t.value)}`);
+  }
+  return lines.join("\n");
+}

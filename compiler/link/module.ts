@@ -1,0 +1,106 @@
+// Linking: turns the front end's globals and the generated code into an ObjectModule: BTF type specs for
+// the kernel's io_uring types (as the kernel names them, so libbpf can match them), the kfunc prototypes,
+// each program as a sleepable struct_ops program with its `*_ops` struct_ops variable, and the globals
+// with their initial bytes.
+
+import type { FunctionCode } from "../codegen/emit";
+import type { GlobalVar } from "../frontend/context";
+import { KFUNC_GET_REGION, KFUNC_SUBMIT } from "../frontend/ring";
+import type { BoolType, IntType } from "../frontend/types";
+import type { ObjectGlobal, ObjectKfunc, ObjectModule, TypeSpec } from "../object/module";
+
+const C_NAMES: Record<string, string> = {
+  u8: "unsigned char", u16: "unsigned short", u32: "unsigned int", u64: "unsigned long long",
+  i8: "signed char", i16: "short", i32: "int", i64: "long long",
+};
+
+/** The BTF spec of a DSL scalar type. */
+export function scalarSpec(t: IntType | BoolType): TypeSpec {
+  if (t.kind === "bool") return { kind: "int", name: "_Bool", size: 1, signed: false, bool: true };
+  return { kind: "int", name: C_NAMES[t.name], size: (t.bits / 8) as 1 | 2 | 4 | 8, signed: t.signed, char: t.bits === 8 };
+}
+
+const INT: TypeSpec = { kind: "int", name: "int", size: 4, signed: true };
+const U32: TypeSpec = { kind: "int", name: "unsigned int", size: 4, signed: false };
+const U8: TypeSpec = { kind: "int", name: "unsigned char", size: 1, signed: false, char: true };
+const SIZE_T: TypeSpec = { kind: "typedef", name: "size_t", to: { kind: "int", name: "unsigned long", size: 8, signed: false } };
+const U64_PTR: TypeSpec = { kind: "ptr", to: { kind: "int", name: "unsigned long long", size: 8, signed: false } };
+/** The kernel's ring context: opaque, declared as an empty struct (a forward declaration would not resolve). */
+const RING_CTX: TypeSpec = { kind: "struct", name: "io_ring_ctx", size: 0, members: [] };
+const LOOP_PARAMS: TypeSpec = { kind: "struct", name: "iou_loop_params", size: 4, members: [{ name: "cq_wait_idx", type: U32, offset: 0 }] };
+
+/** `struct io_uring_bpf_ops` as a userspace object declares it: loop_step at 0, ring_fd at 8. */
+export const IO_URING_BPF_OPS: Extract<TypeSpec, { kind: "struct" }> = {
+  kind: "struct",
+  name: "io_uring_bpf_ops",
+  size: 16,
+  members: [
+    {
+      name: "loop_step",
+      offset: 0,
+      type: { kind: "ptr", to: { kind: "func_proto", ret: INT, params: [{ name: "", type: { kind: "ptr", to: RING_CTX } }, { name: "", type: { kind: "ptr", to: LOOP_PARAMS } }] } },
+    },
+    { name: "ring_fd", offset: 8, type: U32 },
+  ],
+};
+
+/** The kfuncs of io_uring's BPF ops, with prototypes compatible with the kernel's BTF. */
+export const KFUNCS: Record<string, ObjectKfunc> = {
+  [KFUNC_SUBMIT]: {
+    name: KFUNC_SUBMIT,
+    proto: { kind: "func_proto", ret: INT, params: [{ name: "ctx", type: { kind: "ptr", to: RING_CTX } }, { name: "nr", type: U32 }] },
+  },
+  [KFUNC_GET_REGION]: {
+    name: KFUNC_GET_REGION,
+    proto: {
+      kind: "func_proto",
+      ret: { kind: "ptr", to: U8 },
+      params: [
+        { name: "ctx", type: { kind: "ptr", to: RING_CTX } },
+        { name: "region_id", type: U32 },
+        { name: "rdwr_buf_size", type: { kind: "const", to: SIZE_T } },
+      ],
+    },
+  },
+};
+
+/** Little-endian bytes of an integer value. */
+function bytesOf(value: bigint, size: number): Uint8Array {
+  const b = new Uint8Array(size);
+  let v = BigInt.asUintN(size * 8, value);
+  for (let i = 0; i < size; i++, v >>= 8n) b[i] = Number(v & 0xffn);
+  return b;
+}
+
+/** Build the object description for a compiled file. */
+export function linkModule(sourceFile: string, programs: { name: string; code: FunctionCode }[], globals: GlobalVar[], license = "Dual BSD/GPL"): ObjectModule {
+  const used = new Set<string>();
+  for (const p of programs) for (const i of p.code.insns) if (i.reloc?.kind === "kfunc") used.add(i.reloc.symbol);
+  const objGlobals: ObjectGlobal[] = globals.map((g) => {
+    const size = g.type.kind === "bool" ? 1 : g.type.bits / 8;
+    const base = scalarSpec(g.type);
+    return {
+      name: g.name,
+      section: g.section,
+      offset: g.offset,
+      size,
+      type: g.config ? { kind: "const", to: { kind: "volatile", to: base } } : base,
+      init: g.section === ".bss" ? undefined : bytesOf(g.init, size),
+      linkage: g.exported ? "global" : "static",
+    };
+  });
+  return {
+    sourceFile,
+    license,
+    functions: programs.map((p) => ({
+      name: p.name,
+      section: `struct_ops.s/${p.name}`,
+      linkage: "global" as const,
+      insns: p.code.insns,
+      proto: { kind: "func_proto" as const, ret: INT, params: [{ name: "ctx", type: U64_PTR }] },
+    })),
+    globals: objGlobals,
+    kfuncs: [...used].sort().map((k) => KFUNCS[k]),
+    structOps: programs.map((p) => ({ varName: `${p.name}_ops`, type: IO_URING_BPF_OPS, funcs: [{ member: "loop_step", func: p.name }] })),
+  };
+}
