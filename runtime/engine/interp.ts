@@ -1,0 +1,229 @@
+// A BPF interpreter for the instruction set uringbpf emits (ALU32/ALU64, JMP/JMP32, loads and stores of
+// every size, ld_imm64 of globals, helper and kfunc calls). Memory is a set of named regions at synthetic
+// addresses; every access is bounds-checked against the region the pointer falls into, so a faulty
+// program stops with an error naming the instruction and its source line instead of corrupting anything.
+
+import type { Insn } from "../../compiler/bpf/insn";
+
+/** A block of memory the program may address. */
+export interface Region {
+  name: string;
+  base: bigint;
+  bytes: Uint8Array;
+  writable: boolean;
+}
+
+/** Thrown when the program does something the kernel would not allow at run time. */
+export class ExecutionError extends Error {
+  constructor(message: string, readonly insnIndex: number, readonly insn?: Insn) {
+    const where = insn?.pos ? ` at ${insn.pos.file}:${insn.pos.line}: ${insn.pos.text.trim()}` : "";
+    super(`${message} (instruction ${insnIndex}${where})`);
+  }
+}
+
+/** A kfunc or helper implementation: receives r1-r5, returns r0. */
+export type CallHandler = (args: bigint[], mem: Memory) => bigint;
+
+const M64 = (1n << 64n) - 1n;
+const M32 = (1n << 32n) - 1n;
+const u64 = (v: bigint) => v & M64;
+const u32 = (v: bigint) => v & M32;
+const s64 = (v: bigint) => BigInt.asIntN(64, v);
+const s32 = (v: bigint) => BigInt.asIntN(32, v);
+
+/** The address space: regions placed 4 GiB apart so pointer arithmetic never crosses into another. */
+export class Memory {
+  private regions: Region[] = [];
+  private next = 1n;
+
+  private stackRegion?: Region;
+
+  /** The program's 512-byte stack (one per address space; loop_step calls do not nest). */
+  stack(): Region {
+    this.stackRegion ??= this.map("stack", new Uint8Array(512));
+    return this.stackRegion;
+  }
+
+  /** Map `bytes` as a new region and return it. */
+  map(name: string, bytes: Uint8Array, writable = true): Region {
+    const r: Region = { name, base: this.next << 32n, bytes, writable };
+    this.next++;
+    this.regions.push(r);
+    return r;
+  }
+
+  /** The region and offset an access falls into, or an error message. */
+  resolve(addr: bigint, size: number, write: boolean): { r: Region; off: number } | string {
+    const r = this.regions.find((x) => addr >= x.base && addr < x.base + (1n << 32n));
+    if (!r) return addr === 0n ? "null pointer dereference" : `access to unmapped address 0x${addr.toString(16)}`;
+    const off = Number(addr - r.base);
+    if (off + size > r.bytes.length) return `out-of-bounds ${write ? "write" : "read"} of ${size} bytes at offset ${off} of ${r.name} (${r.bytes.length} bytes)`;
+    if (write && !r.writable) return `write to read-only ${r.name}`;
+    return { r, off };
+  }
+
+  read(addr: bigint, size: number): bigint | string {
+    const x = this.resolve(addr, size, false);
+    if (typeof x === "string") return x;
+    let v = 0n;
+    for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(x.r.bytes[x.off + i]);
+    return v;
+  }
+
+  write(addr: bigint, size: number, value: bigint): string | undefined {
+    const x = this.resolve(addr, size, true);
+    if (typeof x === "string") return x;
+    let v = value;
+    for (let i = 0; i < size; i++, v >>= 8n) x.r.bytes[x.off + i] = Number(v & 0xffn);
+    return undefined;
+  }
+}
+
+export interface RunOptions {
+  /** Resolve a global's address for an ld_imm64 relocation (symbol, imm addend). */
+  globalAddress: (symbol: string, addend: bigint) => bigint;
+  kfuncs: Record<string, CallHandler>;
+  helpers?: Record<number, CallHandler>;
+  /** Abort after this many instructions (default 1,000,000, the verifier's own limit). */
+  maxInsns?: number;
+}
+
+const SIZES: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
+
+/** Run a program from instruction 0 with r1 = ctx; returns r0 and the instruction count. */
+export function run(insns: Insn[], ctx: bigint, mem: Memory, opts: RunOptions): { r0: bigint; executed: number } {
+  // Slot index <-> instruction index (ld_imm64 occupies two slots).
+  const slotToIdx = new Map<number, number>();
+  const slotOf: number[] = [];
+  let slot = 0;
+  insns.forEach((ins, i) => {
+    slotToIdx.set(slot, i);
+    slotOf.push(slot);
+    slot += ins.opcode === 0x18 ? 2 : 1;
+  });
+  const stack = mem.stack();
+  const reg: bigint[] = new Array(11).fill(0n);
+  reg[1] = ctx;
+  reg[10] = stack.base + 512n;
+  const max = opts.maxInsns ?? 1_000_000;
+  let pc = 0;
+  let executed = 0;
+  const fail = (msg: string): never => {
+    throw new ExecutionError(msg, pc, insns[pc]);
+  };
+  const jumpTo = (off: number) => {
+    const target = slotToIdx.get(slotOf[pc] + 1 + off);
+    if (target === undefined) fail(`jump to slot ${slotOf[pc] + 1 + off} outside the program`);
+    pc = target!;
+  };
+  for (;;) {
+    if (pc < 0 || pc >= insns.length) fail("fell off the end of the program");
+    if (++executed > max) fail(`more than ${max} instructions executed`);
+    const ins = insns[pc];
+    const cls = ins.opcode & 7;
+    const d = ins.dst;
+    const s = ins.src;
+    if (cls === 4 || cls === 7) {
+      const wide = cls === 7;
+      const op = ins.opcode & 0xf0;
+      const src = ins.opcode & 8 ? reg[s] : BigInt(ins.imm);
+      const a = wide ? u64(reg[d]) : u32(reg[d]);
+      const b = wide ? u64(src) : u32(src);
+      const bits = wide ? 64n : 32n;
+      const norm = wide ? u64 : u32;
+      let r: bigint;
+      switch (op) {
+        case 0x00: r = a + b; break;
+        case 0x10: r = a - b; break;
+        case 0x20: r = a * b; break;
+        case 0x30: r = b === 0n ? 0n : a / b; break;
+        case 0x40: r = a | b; break;
+        case 0x50: r = a & b; break;
+        case 0x60: r = a << (b & (bits - 1n)); break;
+        case 0x70: r = a >> (b & (bits - 1n)); break;
+        case 0x80: r = -a; break;
+        case 0x90: r = b === 0n ? a : a % b; break;
+        case 0xa0: r = a ^ b; break;
+        case 0xb0: r = wide ? u64(ins.opcode & 8 ? reg[s] : BigInt(ins.imm)) : b; break;
+        case 0xc0: r = (wide ? s64(a) : s32(a)) >> (b & (bits - 1n)); break;
+        default: return fail(`unsupported ALU opcode 0x${ins.opcode.toString(16)}`);
+      }
+      reg[d] = norm(r);
+      pc++;
+      continue;
+    }
+    if (cls === 5 || cls === 6) {
+      const op = ins.opcode & 0xf0;
+      if (cls === 5 && op === 0x00) {
+        jumpTo(ins.off);
+        continue;
+      }
+      if (cls === 5 && op === 0x90) return { r0: reg[0], executed };
+      if (cls === 5 && op === 0x80) {
+        const args = reg.slice(1, 6);
+        let h: CallHandler | undefined;
+        let what: string;
+        if (ins.reloc?.kind === "kfunc" || ins.src === 2) {
+          what = ins.reloc?.symbol ?? `kfunc #${ins.imm}`;
+          h = ins.reloc ? opts.kfuncs[ins.reloc.symbol] : undefined;
+        } else if (ins.src === 1) return fail("BPF-to-BPF calls are not supported by this interpreter yet");
+        else {
+          what = `helper ${ins.imm}`;
+          h = opts.helpers?.[ins.imm];
+        }
+        if (!h) fail(`call of unknown ${what}`);
+        reg[0] = u64(h!(args, mem));
+        for (let k = 1; k <= 5; k++) reg[k] = 0xdeadbeefn; // clobbered, as the verifier assumes
+        pc++;
+        continue;
+      }
+      const wide = cls === 5;
+      const a = wide ? u64(reg[d]) : u32(reg[d]);
+      const bRaw = ins.opcode & 8 ? reg[s] : u64(BigInt(ins.imm));
+      const b = wide ? u64(bRaw) : u32(bRaw);
+      const sa = wide ? s64(a) : s32(a);
+      const sb = wide ? s64(b) : s32(b);
+      let t: boolean;
+      switch (op) {
+        case 0x10: t = a === b; break;
+        case 0x20: t = a > b; break;
+        case 0x30: t = a >= b; break;
+        case 0x40: t = (a & b) !== 0n; break;
+        case 0x50: t = a !== b; break;
+        case 0x60: t = sa > sb; break;
+        case 0x70: t = sa >= sb; break;
+        case 0xa0: t = a < b; break;
+        case 0xb0: t = a <= b; break;
+        case 0xc0: t = sa < sb; break;
+        case 0xd0: t = sa <= sb; break;
+        default: return fail(`unsupported jump opcode 0x${ins.opcode.toString(16)}`);
+      }
+      if (t) jumpTo(ins.off);
+      else pc++;
+      continue;
+    }
+    if (ins.opcode === 0x18) {
+      if (ins.reloc?.kind === "global") reg[d] = u64(opts.globalAddress(ins.reloc.symbol, ins.imm64 ?? 0n));
+      else reg[d] = u64(ins.imm64 ?? BigInt(ins.imm));
+      pc++;
+      continue;
+    }
+    const mode = ins.opcode & 0xe0;
+    const size = SIZES[ins.opcode & 0x18];
+    if (cls === 1 && mode === 0x60) {
+      const v = mem.read(u64(reg[s] + BigInt(ins.off)), size);
+      if (typeof v === "string") fail(v);
+      reg[d] = v as bigint;
+      pc++;
+      continue;
+    }
+    if ((cls === 3 || cls === 2) && mode === 0x60) {
+      const v = cls === 3 ? reg[s] : u64(BigInt(ins.imm));
+      const err = mem.write(u64(reg[d] + BigInt(ins.off)), size, v);
+      if (err) fail(err);
+      pc++;
+      continue;
+    }
+    return fail(`unsupported opcode 0x${ins.opcode.toString(16)}`);
+  }
+}
