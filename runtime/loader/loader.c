@@ -1,0 +1,645 @@
+/*
+ * uringbpf-loader: load and run an io_uring `loop_step` struct_ops BPF program.
+ *
+ * Works for any libbpf-style object (uringbpf's or clang's) that holds a struct_ops map of type
+ * `io_uring_bpf_ops`. Steps, one function each:
+ *   1. check_object/open_object  the file must be an ELF for EM_BPF that libbpf can open   (exit 2)
+ *   2. create_ring               io_uring_setup with the requested flags, optional MEM region
+ *   3. configure                 ring_fd into the struct_ops map; ring-geometry .rodata globals;
+ *                                --set/--open/--buffer globals (found by name in the BTF DATASECs)
+ *   4. load_object               bpf_object__load with a verifier log; -ENOSPC retries with a bigger
+ *                                log; kernel without io_uring_bpf_ops (exit 3); rejection (exit 4)
+ *   5. attach                    bpf_map__attach_struct_ops (a struct_ops link)              (exit 6)
+ *   6. run                       io_uring_enter(fd, 0, 0, GETEVENTS) timed with CLOCK_MONOTONIC (exit 7
+ *                                if it returns an error)
+ *   7. report                    every .rodata/.data/.bss global read back with bpf_map_lookup_elem
+ *                                (libbpf 1.4 does not remap maps after a plain load), one JSON line.
+ * Usage errors exit 1; ring/option/global errors exit 5. See runtime/loader/README.md.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <elf.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <liburing.h>
+
+#define DEFAULT_FLAGS (IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER | \
+		       IORING_SETUP_NO_SQARRAY | IORING_SETUP_CQSIZE | IORING_SETUP_SQ_REWIND)
+#ifndef LOG_START
+#define LOG_START (16u << 20)
+#endif
+#define LOG_MAX (1u << 30)
+#define MAX_ASSIGN 64
+
+enum { EXIT_USAGE = 1, EXIT_OPEN = 2, EXIT_NOKERNEL = 3, EXIT_VERIFIER = 4, EXIT_SETUP = 5,
+       EXIT_ATTACH = 6, EXIT_RUN = 7 };
+
+static const struct { const char *name; unsigned flag; } setup_flags[] = {
+	{"IOPOLL", IORING_SETUP_IOPOLL}, {"SQPOLL", IORING_SETUP_SQPOLL},
+	{"SQ_AFF", IORING_SETUP_SQ_AFF}, {"CQSIZE", IORING_SETUP_CQSIZE},
+	{"CLAMP", IORING_SETUP_CLAMP}, {"ATTACH_WQ", IORING_SETUP_ATTACH_WQ},
+	{"R_DISABLED", IORING_SETUP_R_DISABLED}, {"SUBMIT_ALL", IORING_SETUP_SUBMIT_ALL},
+	{"COOP_TASKRUN", IORING_SETUP_COOP_TASKRUN}, {"TASKRUN_FLAG", IORING_SETUP_TASKRUN_FLAG},
+	{"SQE128", IORING_SETUP_SQE128}, {"CQE32", IORING_SETUP_CQE32},
+	{"SINGLE_ISSUER", IORING_SETUP_SINGLE_ISSUER}, {"DEFER_TASKRUN", IORING_SETUP_DEFER_TASKRUN},
+	{"NO_MMAP", IORING_SETUP_NO_MMAP}, {"REGISTERED_FD_ONLY", IORING_SETUP_REGISTERED_FD_ONLY},
+	{"NO_SQARRAY", IORING_SETUP_NO_SQARRAY}, {"HYBRID_IOPOLL", IORING_SETUP_HYBRID_IOPOLL},
+	{"CQE_MIXED", IORING_SETUP_CQE_MIXED}, {"SQE_MIXED", IORING_SETUP_SQE_MIXED},
+	{"SQ_REWIND", IORING_SETUP_SQ_REWIND},
+};
+
+struct assign { char kind; char *name; char *arg; long long value; };
+
+static struct {
+	const char *path, *prog_name;
+	unsigned sq_entries, cq_entries, flags, log_level;
+	unsigned long long mem_size;
+	int no_run, no_load, verbose;
+	struct assign assigns[MAX_ASSIGN];
+	int nassign;
+} opt = { .sq_entries = 8, .flags = DEFAULT_FLAGS, .log_level = 1 };
+
+static struct io_uring ring;
+static struct io_uring_params params;
+static void *mem_region;
+static struct bpf_object *obj;
+static struct bpf_program *prog;
+static struct bpf_map *ops_map;
+static char *vlog;
+static char libbpf_msgs[4096];
+
+/* ---------- output helpers ---------- */
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		unsigned char c = *s;
+		if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+		else if (c == '\n') fputs("\\n", f);
+		else if (c == '\t') fputs("\\t", f);
+		else if (c < 0x20) fprintf(f, "\\u%04x", c);
+		else fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* Print the failure JSON line plus a message on stderr, then exit. `extra` is appended raw. */
+static void fail(int code, const char *stage, const char *extra, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (libbpf_msgs[0] && !opt.verbose) fprintf(stderr, "%s", libbpf_msgs);
+	fprintf(stderr, "uringbpf-loader: %s\n", msg);
+	printf("{\"ok\":false,\"stage\":\"%s\",\"error\":", stage);
+	json_str(stdout, msg);
+	printf(",\"object\":");
+	json_str(stdout, opt.path);
+	printf("%s}\n", extra ? extra : "");
+	exit(code);
+}
+
+/* libbpf messages: everything on stderr with --verbose, otherwise the last few warnings are kept and
+ * shown only if something fails (the verifier log itself is printed separately). */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[512];
+	if (opt.verbose) return vfprintf(stderr, fmt, ap);
+	if (level != LIBBPF_WARN) return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if (strstr(line, "PROG LOAD LOG") || strchr(line, '\n') != strrchr(line, '\n')) return 0;
+	size_t used = strlen(libbpf_msgs), n = strlen(line) + 8;
+	if (used + n >= sizeof(libbpf_msgs)) libbpf_msgs[used = 0] = 0;
+	snprintf(libbpf_msgs + used, sizeof(libbpf_msgs) - used, "%s%s", strncmp(line, "libbpf: ", 8) ? "libbpf: " : "", line);
+	return 0;
+}
+
+/* ---------- option parsing ---------- */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: uringbpf-loader OBJ.o [options]\n"
+"Load an io_uring loop_step struct_ops program, attach it to a new ring, run it once with\n"
+"io_uring_enter(GETEVENTS) and print one JSON line with the result and all globals.\n\n"
+"  --sq-entries N        SQ size (default 8)\n"
+"  --cq-entries N        CQ size (default 2*sq; giving it adds CQSIZE)\n"
+"  --setup-flags LIST    comma list of IORING_SETUP_ names without prefix, or 'none'\n"
+"                        (default DEFER_TASKRUN,SINGLE_ISSUER,NO_SQARRAY,CQSIZE,SQ_REWIND)\n"
+"  --mem-region SIZE     register a MEM region (region 0) of SIZE bytes (rounded up to pages)\n"
+"  --set NAME=VALUE      set global NAME (.rodata/.data/.bss) before load; decimal, 0x hex, negative\n"
+"  --open NAME=PATH[:F]  open PATH (F: r (default), w = create+truncate, rw, a = append) and\n"
+"                        store the fd in global NAME\n"
+"  --buffer NAME=SIZE    allocate a page-aligned zeroed buffer, store its address (u64) in NAME\n"
+"  --prog NAME           program to report/log if the object holds several\n"
+"  --log-level N         verifier log level (default 1)\n"
+"  --no-run              load and attach only (checks verifier acceptance)\n"
+"  --no-load             stop before load: print the globals as they would be loaded (any kernel)\n"
+"  --verbose             print libbpf's debug output on stderr\n"
+"  -h, --help            this text\n\n"
+"Hidden .rodata u32 globals filled when present: uringbpf_sq_entries, uringbpf_cq_entries,\n"
+"uringbpf_cq_head, uringbpf_cq_tail, uringbpf_cq_cqes, uringbpf_cq_size, uringbpf_sq_size,\n"
+"uringbpf_mem_size.\n"
+"Exit: 0 ok, 1 usage, 2 not a BPF object, 3 kernel lacks io_uring BPF ops, 4 verifier rejected,\n"
+"5 ring/global setup failed, 6 attach failed, 7 io_uring_enter returned an error.\n");
+}
+
+static void usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "uringbpf-loader: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n(see uringbpf-loader --help)\n");
+	exit(EXIT_USAGE);
+}
+
+static unsigned long long parse_uint(const char *s, const char *what)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || *s == '-') usage_error("bad number for %s", what);
+	return v;
+}
+
+static unsigned parse_flags(char *list)
+{
+	unsigned flags = 0;
+	if (!strcmp(list, "none") || !*list) return 0;
+	for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+		if (!strncasecmp(tok, "IORING_SETUP_", 13)) tok += 13;
+		size_t i;
+		for (i = 0; i < sizeof(setup_flags) / sizeof(setup_flags[0]); i++)
+			if (!strcasecmp(tok, setup_flags[i].name)) break;
+		if (i == sizeof(setup_flags) / sizeof(setup_flags[0])) usage_error("unknown setup flag '%s'", tok);
+		flags |= setup_flags[i].flag;
+	}
+	return flags;
+}
+
+static void add_assign(char kind, char *arg, const char *optname)
+{
+	char *eq = strchr(arg, '=');
+	if (!eq || eq == arg) usage_error("%s expects NAME=VALUE", optname);
+	if (opt.nassign == MAX_ASSIGN) usage_error("too many %s options", optname);
+	*eq = 0;
+	struct assign *a = &opt.assigns[opt.nassign++];
+	a->kind = kind; a->name = arg; a->arg = eq + 1;
+	if (kind == 's') {
+		char *end;
+		errno = 0;
+		a->value = *a->arg == '-' ? strtoll(a->arg, &end, 0) : (long long)strtoull(a->arg, &end, 0);
+		if (errno || end == a->arg || *end) usage_error("bad integer in --set %s", arg);
+	}
+}
+
+static void parse_args(int argc, char **argv)
+{
+	int cq_set = 0;
+	for (int i = 1; i < argc; i++) {
+		char *a = argv[i];
+		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEED() do { if (!val) usage_error("%s needs an argument", a); i++; } while (0)
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); exit(0); }
+		else if (!strcmp(a, "--sq-entries")) { NEED(); opt.sq_entries = parse_uint(val, a); }
+		else if (!strcmp(a, "--cq-entries")) { NEED(); opt.cq_entries = parse_uint(val, a); cq_set = 1; }
+		else if (!strcmp(a, "--setup-flags")) { NEED(); opt.flags = parse_flags(argv[i]); }
+		else if (!strcmp(a, "--mem-region")) { NEED(); opt.mem_size = parse_uint(val, a); }
+		else if (!strcmp(a, "--set")) { NEED(); add_assign('s', argv[i], a); }
+		else if (!strcmp(a, "--open")) { NEED(); add_assign('o', argv[i], a); }
+		else if (!strcmp(a, "--buffer")) { NEED(); add_assign('b', argv[i], a); }
+		else if (!strcmp(a, "--prog")) { NEED(); opt.prog_name = val; }
+		else if (!strcmp(a, "--log-level")) { NEED(); opt.log_level = parse_uint(val, a); }
+		else if (!strcmp(a, "--no-run")) opt.no_run = 1;
+		else if (!strcmp(a, "--no-load")) opt.no_load = opt.no_run = 1;
+		else if (!strcmp(a, "--verbose")) opt.verbose = 1;
+		else if (a[0] == '-' && a[1]) usage_error("unknown option %s", a);
+		else if (opt.path) usage_error("more than one object file given (%s)", a);
+		else opt.path = a;
+#undef NEED
+	}
+	if (!opt.path) usage_error("%s", "no object file given");
+	if (!opt.sq_entries) usage_error("%s", "--sq-entries must be > 0");
+	if (!cq_set) opt.cq_entries = 2 * opt.sq_entries;
+	else opt.flags |= IORING_SETUP_CQSIZE;
+}
+
+/* ---------- step 1: open ---------- */
+
+static void check_object(void)
+{
+	unsigned char h[EI_NIDENT + 16];
+	int fd = open(opt.path, O_RDONLY);
+	if (fd < 0) fail(EXIT_OPEN, "open", NULL, "%s: cannot open: %s", opt.path, strerror(errno));
+	ssize_t n = read(fd, h, sizeof(h));
+	close(fd);
+	const char *why = NULL;
+	if (n < 0) why = strerror(errno);
+	else if (n < 4 || memcmp(h, ELFMAG, SELFMAG)) why = "no ELF header";
+	else if (n < (ssize_t)sizeof(h)) why = "truncated ELF header";
+	else if (h[EI_CLASS] != ELFCLASS64) why = "not a 64-bit ELF";
+	else if ((h[18] | h[19] << 8) != EM_BPF) why = "ELF machine is not BPF";
+	if (why) fail(EXIT_OPEN, "open", NULL, "%s: not a BPF object file (%s)", opt.path, why);
+}
+
+static void open_object(void)
+{
+	obj = bpf_object__open_file(opt.path, NULL);
+	if (!obj) {
+		int err = errno;
+		char last[300] = "";
+		char *p = strrchr(libbpf_msgs, '\n');
+		if (p) { /* last libbpf warning, without the prefix and newline */
+			*p = 0;
+			char *q = strrchr(libbpf_msgs, '\n');
+			snprintf(last, sizeof(last), "%s", q ? q + 1 : libbpf_msgs);
+			*p = '\n';
+		}
+		char errstr[128];
+		const char *why = strncmp(last, "libbpf: ", 8) ? last : last + 8;
+		libbpf_strerror(err, errstr, sizeof(errstr));
+		fail(EXIT_OPEN, "open", NULL, "%s: not a BPF object file (%s)", opt.path, why[0] ? why : errstr);
+	}
+	struct bpf_map *m;
+	struct bpf_program *p;
+	bpf_object__for_each_program(p, obj) {
+		if (opt.prog_name ? !strcmp(bpf_program__name(p), opt.prog_name)
+				  : bpf_program__type(p) == BPF_PROG_TYPE_STRUCT_OPS) { prog = p; break; }
+	}
+	if (!prog && opt.prog_name) fail(EXIT_OPEN, "open", NULL, "%s: no program named '%s'", opt.path, opt.prog_name);
+	if (!prog) fail(EXIT_OPEN, "open", NULL, "%s: no struct_ops program in the object", opt.path);
+	bpf_object__for_each_map(m, obj) {
+		if (bpf_map__type(m) != BPF_MAP_TYPE_STRUCT_OPS) continue;
+		size_t sz;
+		void **slot = bpf_map__initial_value(m, &sz);
+		/* libbpf 1.4 puts a struct bpf_program pointer at each function member of the value */
+		if (!ops_map || (slot && sz >= 8 && *slot == (void *)prog)) ops_map = m;
+	}
+	if (!ops_map) fail(EXIT_OPEN, "open", NULL, "%s: no struct_ops map (section .struct_ops.link)", opt.path);
+}
+
+/* ---------- step 2: ring ---------- */
+
+static int kernel_has_ops(void)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux) return 0;
+	int found = btf__find_by_name_kind(vmlinux, "io_uring_bpf_ops", BTF_KIND_STRUCT) >= 0;
+	btf__free(vmlinux);
+	return found;
+}
+
+#define NO_OPS_MSG "kernel lacks io_uring BPF ops (CONFIG_IO_URING_BPF_OPS, Linux 7.1+)"
+
+static void create_ring(void)
+{
+	memset(&params, 0, sizeof(params));
+	params.flags = opt.flags;
+	params.cq_entries = opt.cq_entries;
+	int ret = io_uring_queue_init_params(opt.sq_entries, &ring, &params);
+	if (ret < 0) {
+		if (!kernel_has_ops())
+			fail(EXIT_NOKERNEL, "ring", NULL, NO_OPS_MSG " (io_uring_setup flags 0x%x: %s)",
+			     opt.flags, strerror(-ret));
+		fail(EXIT_SETUP, "ring", NULL, "io_uring_setup(%u entries, flags 0x%x): %s",
+		     opt.sq_entries, opt.flags, strerror(-ret));
+	}
+	if (!opt.mem_size) return;
+	long page = sysconf(_SC_PAGESIZE);
+	opt.mem_size = (opt.mem_size + page - 1) / page * page;
+	mem_region = mmap(NULL, opt.mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (mem_region == MAP_FAILED) fail(EXIT_SETUP, "ring", NULL, "mmap MEM region: %s", strerror(errno));
+	struct io_uring_region_desc rd = { .user_addr = (uintptr_t)mem_region, .size = opt.mem_size,
+					   .flags = IORING_MEM_REGION_TYPE_USER };
+	struct io_uring_mem_region_reg reg = { .region_uptr = (uintptr_t)&rd };
+	ret = io_uring_register_region(&ring, &reg);
+	if (ret < 0) fail(EXIT_SETUP, "ring", NULL, "IORING_REGISTER_MEM_REGION (%llu bytes): %s", opt.mem_size, strerror(-ret));
+}
+
+/* ---------- step 3: globals ---------- */
+
+struct gvar { struct bpf_map *map; const char *name, *sec; __u32 off, size, type; };
+
+/* Call fn for every VAR in the DATASEC of each .rodata/.data/.bss internal map. Stops when fn returns 1. */
+static int for_each_global(int (*fn)(struct gvar *, void *), void *ctx)
+{
+	struct btf *btf = bpf_object__btf(obj);
+	struct bpf_map *m;
+	if (!btf) return 0;
+	bpf_object__for_each_map(m, obj) {
+		if (!bpf_map__is_internal(m) || !bpf_map__btf_value_type_id(m)) continue;
+		const struct btf_type *ds = btf__type_by_id(btf, bpf_map__btf_value_type_id(m));
+		if (!ds || !btf_is_datasec(ds)) continue;
+		const char *sec = btf__name_by_offset(btf, ds->name_off);
+		if (strncmp(sec, ".rodata", 7) && strncmp(sec, ".data", 5) && strncmp(sec, ".bss", 4)) continue;
+		const struct btf_var_secinfo *vi = btf_var_secinfos(ds);
+		for (int i = 0; i < btf_vlen(ds); i++, vi++) {
+			const struct btf_type *var = btf__type_by_id(btf, vi->type);
+			if (!var || !btf_is_var(var)) continue;
+			struct gvar g = { m, btf__name_by_offset(btf, var->name_off), sec, vi->offset, vi->size, var->type };
+			if (fn(&g, ctx)) return 1;
+		}
+	}
+	return 0;
+}
+
+struct find_ctx { const char *name; struct gvar found; char list[1024]; };
+
+static int find_cb(struct gvar *g, void *p)
+{
+	struct find_ctx *c = p;
+	if (!strcmp(g->name, c->name)) { c->found = *g; return 1; }
+	if (strncmp(g->name, "uringbpf_", 9) && strlen(c->list) + strlen(g->name) + 3 < sizeof(c->list))
+		snprintf(c->list + strlen(c->list), sizeof(c->list) - strlen(c->list), "%s%s", c->list[0] ? ", " : "", g->name);
+	return 0;
+}
+
+/* Integer kind of a BTF type: size in bytes, signedness; 0 if not an int/enum/pointer. */
+static int int_kind(__u32 type, int *is_signed, int *is_bool)
+{
+	struct btf *btf = bpf_object__btf(obj);
+	int id = btf__resolve_type(btf, type);
+	const struct btf_type *t = id < 0 ? NULL : btf__type_by_id(btf, id);
+	*is_signed = *is_bool = 0;
+	if (!t) return 0;
+	if (btf_is_int(t)) {
+		*is_signed = !!(btf_int_encoding(t) & BTF_INT_SIGNED);
+		*is_bool = !!(btf_int_encoding(t) & BTF_INT_BOOL);
+		return t->size;
+	}
+	if (btf_is_any_enum(t)) { *is_signed = btf_kflag(t); return t->size; }
+	if (btf_is_ptr(t)) return 8;
+	return 0;
+}
+
+/* Set global NAME to V (a 64-bit pattern). required: error if missing. Returns 1 if set. */
+static int set_global(const char *name, long long v, int required)
+{
+	struct find_ctx c = { .name = name };
+	if (!for_each_global(find_cb, &c)) {
+		if (!required) return 0;
+		fail(EXIT_SETUP, "globals", NULL, "no global named '%s' in the object (globals: %s)", name,
+		     c.list[0] ? c.list : "none");
+	}
+	struct gvar *g = &c.found;
+	int sgn, isbool, size = int_kind(g->type, &sgn, &isbool);
+	if (!size) size = g->size;
+	if (size != 1 && size != 2 && size != 4 && size != 8)
+		fail(EXIT_SETUP, "globals", NULL, "global '%s' is %u bytes, not an integer", name, g->size);
+	if (size < 8) {
+		long long lo = -(1LL << (size * 8 - 1)); /* negative values allowed for unsigned too (two's complement) */
+		long long hi = sgn ? (1LL << (size * 8 - 1)) - 1 : (1LL << (size * 8)) - 1;
+		if (v < lo || v > hi)
+			fail(EXIT_SETUP, "globals", NULL, "value %lld does not fit global '%s' (%d bytes)", v, name, size);
+	}
+	size_t msz;
+	char *data = bpf_map__initial_value(g->map, &msz);
+	if (!data || g->off + size > msz)
+		fail(EXIT_SETUP, "globals", NULL, "global '%s' in %s cannot be written before load", name, g->sec);
+	uint64_t u = (uint64_t)v;
+	memcpy(data + g->off, &u, size); /* little-endian: the low bytes */
+	return 1;
+}
+
+static const char *ops_type_name(void)
+{
+	struct btf *btf = bpf_object__btf(obj);
+	const struct btf_type *t = btf ? btf__type_by_id(btf, bpf_map__btf_value_type_id(ops_map)) : NULL;
+	return t ? btf__name_by_offset(btf, t->name_off) : "";
+}
+
+static void configure(void)
+{
+	size_t sz;
+	char *val = bpf_map__initial_value(ops_map, &sz);
+	int ring_off = -1;
+	struct btf *btf = bpf_object__btf(obj);
+	const struct btf_type *t = btf ? btf__type_by_id(btf, bpf_map__btf_value_type_id(ops_map)) : NULL;
+	if (t && btf_is_struct(t)) {
+		const struct btf_member *m = btf_members(t);
+		for (int i = 0; i < btf_vlen(t); i++, m++)
+			if (!strcmp(btf__name_by_offset(btf, m->name_off), "ring_fd")) ring_off = btf_member_bit_offset(t, i) / 8;
+	}
+	if (ring_off < 0 && !strcmp(ops_type_name(), "io_uring_bpf_ops")) ring_off = 8;
+	if (ring_off >= 0) {
+		if (!val || sz < (size_t)ring_off + 4) fail(EXIT_SETUP, "globals", NULL, "struct_ops map value too small for ring_fd");
+		__u32 fd = ring.ring_fd;
+		memcpy(val + ring_off, &fd, 4);
+	} else if (opt.verbose) {
+		fprintf(stderr, "uringbpf-loader: struct_ops type '%s' has no ring_fd member\n", ops_type_name());
+	}
+
+	unsigned cqe = params.flags & IORING_SETUP_CQE32 ? 32 : 16, sqe = params.flags & IORING_SETUP_SQE128 ? 128 : 64;
+	set_global("uringbpf_sq_entries", params.sq_entries, 0);
+	set_global("uringbpf_cq_entries", params.cq_entries, 0);
+	set_global("uringbpf_cq_head", params.cq_off.head, 0);
+	set_global("uringbpf_cq_tail", params.cq_off.tail, 0);
+	set_global("uringbpf_cq_cqes", params.cq_off.cqes, 0);
+	set_global("uringbpf_cq_size", params.cq_off.cqes + params.cq_entries * cqe, 0);
+	set_global("uringbpf_sq_size", params.sq_entries * sqe, 0);
+	set_global("uringbpf_mem_size", (long long)opt.mem_size, 0);
+	for (int i = 0; i < opt.nassign; i++)
+		set_global(opt.assigns[i].name, opt.assigns[i].value, 1);
+}
+
+/* --open and --buffer resources are made once (the object may be reopened for a bigger log). */
+static void prepare_resources(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	for (int i = 0; i < opt.nassign; i++) {
+		struct assign *a = &opt.assigns[i];
+		if (a->kind == 'o') {
+			char *colon = strrchr(a->arg, ':');
+			int fl = O_RDONLY;
+			if (colon && strchr(colon, '/') == NULL) {
+				const char *m = colon + 1;
+				if (!strcmp(m, "r")) fl = O_RDONLY;
+				else if (!strcmp(m, "w")) fl = O_WRONLY | O_CREAT | O_TRUNC;
+				else if (!strcmp(m, "rw")) fl = O_RDWR | O_CREAT;
+				else if (!strcmp(m, "a")) fl = O_WRONLY | O_CREAT | O_APPEND;
+				else usage_error("bad --open mode '%s' (r, w, rw, a)", m);
+				*colon = 0;
+			}
+			int fd = open(a->arg, fl | O_CLOEXEC, 0644);
+			if (fd < 0) fail(EXIT_SETUP, "globals", NULL, "--open %s: %s: %s", a->name, a->arg, strerror(errno));
+			a->value = fd;
+		} else if (a->kind == 'b') {
+			unsigned long long size = parse_uint(a->arg, "--buffer");
+			size_t len = size ? (size + page - 1) / page * page : page;
+			void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+			if (p == MAP_FAILED) fail(EXIT_SETUP, "globals", NULL, "--buffer %s: %s", a->name, strerror(errno));
+			a->value = (long long)(uintptr_t)p;
+		}
+	}
+}
+
+/* ---------- step 4: load ---------- */
+
+static unsigned long long log_number(const char *key)
+{
+	const char *p = vlog ? strstr(vlog, key) : NULL;
+	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+static void report_rejection(int err)
+{
+	char *lines[4096];
+	int n = 0;
+	char *src = NULL, *errline = NULL;
+	for (char *s = strtok(vlog, "\n"); s; s = strtok(NULL, "\n")) {
+		if (n == 4096) { memmove(lines, lines + 2048, 2048 * sizeof(*lines)); n = 2048; }
+		lines[n++] = s;
+		if (!strncmp(s, "; ", 2) && strstr(s, " @ ")) src = s;
+		else if (*s && !(s[0] >= '0' && s[0] <= '9' && strchr(s, ':')) && strncmp(s, "processed ", 10) &&
+			 strncmp(s, "verification time", 17) && strncmp(s, "stack depth", 11) && strncmp(s, "mark_precise", 12) &&
+			 strncmp(s, "from ", 5) && s[0] != ';')
+			errline = s;
+	}
+	fprintf(stderr, "uringbpf-loader: verifier log (last %d lines):\n", n < 40 ? n : 40);
+	for (int i = n < 40 ? 0 : n - 40; i < n; i++) fprintf(stderr, "  %s\n", lines[i]);
+	char extra[4096] = "", where[1024] = "";
+	if (src) {
+		char *at = strstr(src, " @ ");
+		while (strstr(at + 3, " @ ")) at = strstr(at + 3, " @ ");
+		*at = 0;
+		snprintf(where, sizeof(where), "%s: %s", at + 3, src + 2);
+		fprintf(stderr, "rejected at %s\n", where);
+	}
+	if (errline) fprintf(stderr, "verifier: %s\n", errline);
+	FILE *f = fmemopen(extra, sizeof(extra) - 1, "w");
+	fprintf(f, ",\"errno\":%d,\"verifier\":{\"rejected_at\":", -err);
+	json_str(f, src ? where : NULL);
+	fprintf(f, ",\"error_line\":");
+	json_str(f, errline);
+	fprintf(f, "}");
+	fclose(f);
+	libbpf_msgs[0] = 0;
+	fail(EXIT_VERIFIER, "load", extra, "verifier rejected %s: %s", bpf_program__name(prog),
+	     errline ? errline : strerror(-err));
+}
+
+/* Returns 0 on success, -ENOSPC when the log buffer was too small (caller retries). */
+static int load_object(size_t log_size)
+{
+	free(vlog);
+	vlog = calloc(1, log_size);
+	if (!vlog) fail(EXIT_SETUP, "load", NULL, "cannot allocate %zu bytes of verifier log", log_size);
+	bpf_program__set_log_buf(prog, vlog, log_size);
+	bpf_program__set_log_level(prog, opt.log_level);
+	int err = bpf_object__load(obj);
+	if (!err) return 0;
+	if (err == -ENOSPC && log_size < LOG_MAX) return -ENOSPC;
+	if (err == -ESRCH || (!strcmp(ops_type_name(), "io_uring_bpf_ops") && !kernel_has_ops()))
+		fail(EXIT_NOKERNEL, "load", NULL, NO_OPS_MSG);
+	if (!vlog[0]) fail(EXIT_VERIFIER, "load", NULL, "load failed: %s (no verifier log)", strerror(-err));
+	report_rejection(err);
+	return err;
+}
+
+/* ---------- steps 5-7: attach, run, report ---------- */
+
+struct print_ctx { int first; };
+
+static int print_cb(struct gvar *g, void *p)
+{
+	struct print_ctx *c = p;
+	size_t vsz = bpf_map__value_size(g->map), isz;
+	unsigned char *buf = malloc(vsz);
+	const void *init = opt.no_load ? bpf_map__initial_value(g->map, &isz) : NULL;
+	int key = 0;
+	if (!buf || g->off + g->size > vsz) { free(buf); return 0; }
+	if (opt.no_load ? !init || isz < vsz : bpf_map_lookup_elem(bpf_map__fd(g->map), &key, buf) != 0) { free(buf); return 0; }
+	if (opt.no_load) memcpy(buf, init, vsz);
+	printf("%s", c->first ? "" : ",");
+	c->first = 0;
+	json_str(stdout, g->name);
+	putchar(':');
+	int sgn, isbool, size = int_kind(g->type, &sgn, &isbool);
+	if (size && size <= 8 && (unsigned)size == g->size) {
+		uint64_t u = 0;
+		memcpy(&u, buf + g->off, size);
+		if (sgn && size < 8 && (u >> (size * 8 - 1)) & 1) u |= ~0ULL << (size * 8);
+		long long s = (long long)u;
+		if (isbool) printf(u ? "true" : "false");
+		else if (sgn && s >= -(1LL << 53) && s <= (1LL << 53)) printf("%lld", s);
+		else if (!sgn && u <= (1ULL << 53)) printf("%llu", (unsigned long long)u);
+		else if (sgn) printf("\"%lld\"", s);
+		else printf("\"%llu\"", (unsigned long long)u);
+	} else {
+		putchar('"');
+		for (__u32 i = 0; i < g->size; i++) printf("%02x", buf[g->off + i]);
+		putchar('"');
+	}
+	free(buf);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	parse_args(argc, argv);
+	libbpf_set_print(libbpf_print);
+	check_object();
+	open_object();
+	create_ring();
+	prepare_resources();
+	size_t log_size = LOG_START;
+	for (;;) {
+		if (opt.no_load) { configure(); break; }
+		configure();
+		if (load_object(log_size) == 0) break;
+		log_size *= 4; /* -ENOSPC: reopen and retry with a bigger log */
+		bpf_object__close(obj);
+		obj = NULL; prog = NULL; ops_map = NULL;
+		open_object();
+	}
+	struct bpf_link *link = opt.no_load ? NULL : bpf_map__attach_struct_ops(ops_map);
+	if (!link && !opt.no_load) fail(EXIT_ATTACH, "attach", NULL, "attaching struct_ops map %s: %s", bpf_map__name(ops_map), strerror(errno));
+
+	long ret = 0;
+	unsigned long long ns = 0;
+	if (!opt.no_run) {
+		struct timespec a, b;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		ret = syscall(__NR_io_uring_enter, ring.ring_fd, 0, 0, IORING_ENTER_GETEVENTS, NULL, 0);
+		if (ret < 0) ret = -errno;
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		ns = (b.tv_sec - a.tv_sec) * 1000000000ULL + b.tv_nsec - a.tv_nsec;
+	}
+	int ok = ret >= 0;
+	printf("{\"ok\":%s,", ok ? "true" : "false");
+	if (!ok) printf("\"stage\":\"run\",\"error\":\"io_uring_enter: %s\",", strerror(-ret));
+	printf("\"object\":");
+	json_str(stdout, opt.path);
+	printf(",\"prog\":");
+	json_str(stdout, bpf_program__name(prog));
+	printf(",\"ret\":%ld,\"run_ns\":%llu,\"ran\":%s,\"loaded\":%s", ret, ns,
+	       opt.no_run ? "false" : "true", opt.no_load ? "false" : "true");
+	printf(",\"verifier\":{\"insns_processed\":%llu,\"total_states\":%llu,\"peak_states\":%llu}",
+	       log_number("processed "), log_number("total_states "), log_number("peak_states "));
+	struct print_ctx pc = { 1 };
+	printf(",\"globals\":{");
+	for_each_global(print_cb, &pc);
+	printf("},\"ring\":{\"sq_entries\":%u,\"cq_entries\":%u,\"flags\":%u,\"mem_size\":%llu}}\n",
+	       params.sq_entries, params.cq_entries, params.flags, opt.mem_size);
+	fflush(stdout);
+	if (!ok) fprintf(stderr, "uringbpf-loader: io_uring_enter: %s\n", strerror(-ret));
+	bpf_link__destroy(link);
+	bpf_object__close(obj);
+	io_uring_queue_exit(&ring);
+	return ok ? 0 : EXIT_RUN;
+}
