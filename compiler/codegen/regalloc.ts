@@ -115,7 +115,8 @@ export function allocate(fn: IrFunction): Allocation {
         if (it.op === "ret" && !isImm(it.value)) get(it.value.reg).hints.push(0);
         if (d) {
           for (const id of out) {
-            if (it.op === "mov" && !isImm(it.src) && it.src.reg.id === id) continue;
+            // A copy may share its source's register (the value is the same), unless it truncates.
+            if (it.op === "mov" && !isImm(it.src) && it.src.reg.id === id && !(it.dst.width === 32 && it.src.reg.width === 64)) continue;
             edge(d.id, id);
           }
           if (it.op === "alu" && !isImm(it.b) && NON_COMMUTATIVE.has(it.alu)) edge(d.id, it.b.reg.id);

@@ -160,7 +160,13 @@ function scalarOf(cx: LowerContext, node: Node, v: Value): Scalar {
 
 /** The operation type of a binary operator's operands (untyped literals adopt the other side's type). */
 function operandType(cx: LowerContext, node: Node, a: Value, b: Value): IntType {
-  if (a.literal && b.literal) return a.literal === "bigint" || b.literal === "bigint" ? T.i64 : T.i32;
+  if (a.literal && b.literal) {
+    // Two untyped constants: the first of i32, u32, i64, u64 (C's order for literals) that holds both.
+    const x = (a.op as { imm: bigint }).imm;
+    const y = (b.op as { imm: bigint }).imm;
+    const order = a.literal === "bigint" || b.literal === "bigint" ? [T.i64, T.u64] : [T.i32, T.u32, T.i64, T.u64];
+    return order.find((t) => fits(t, x) && fits(t, y)) ?? cx.fail(node, 2020, `${x} and ${y} have no common type`);
+  }
   if (a.literal) return promote(scalarOf(cx, node, b));
   if (b.literal) return promote(scalarOf(cx, node, a));
   const ta = scalarOf(cx, node, a);
@@ -203,9 +209,10 @@ export function arith(cx: LowerContext, node: Node, op: string, a: Value, b: Val
   let right: Value;
   if (shift) {
     if (isImm(b.op)) {
+      // A literal count must be in range; any other count is taken modulo the width, as at run time.
       const c = b.op.imm;
-      if (c < 0n || c >= BigInt(width)) cx.fail(node, 2026, `${c} for a ${width}-bit value`);
-      right = { type: t, op: { imm: c } };
+      if (b.literal && (c < 0n || c >= BigInt(width))) cx.fail(node, 2026, `${c} for a ${width}-bit value`);
+      right = { type: t, op: { imm: BigInt.asUintN(64, c) & BigInt(width - 1) } };
     } else {
       const cnt = convert(cx, node, b, scalarOf(cx, node, b), false);
       const c32 = width === 64 && widthOf(cnt.type) === 32 ? convert(cx, node, cnt, T.u64, true) : width === 32 && widthOf(cnt.type) === 64 ? convert(cx, node, cnt, T.u32, true) : cnt;
@@ -225,6 +232,8 @@ export function arith(cx: LowerContext, node: Node, op: string, a: Value, b: Val
     if (COMMUTATIVE.has(op)) [x, y] = [y, x];
     else x = { reg: toReg(cx, left) };
   }
+  // ALU64 immediates are 32 bits, sign-extended: larger constants go through a register (ld_imm64).
+  if (isImm(y) && !fitsImm(y.imm, width)) y = { reg: toReg(cx, { type: t, op: y }) };
   cx.b.emit({ op: "alu", alu, width, dst, a: x, b: y });
   return { type: t, op: { reg: dst } };
 }
@@ -255,8 +264,13 @@ function signedDivMod(cx: LowerContext, op: string, t: IntType, a: Operand, b: O
   b_.emit({ op: "alu", alu: op === "/" ? "DIV" : "MOD", width: w, dst: q, a: { reg: ua }, b: { reg: ub } });
   // The sign of the result: a's sign for %, sign(a) ^ sign(b) for /.
   const s = b_.vreg(w);
-  if (op === "/") b_.emit({ op: "alu", alu: "XOR", width: w, dst: s, a, b });
-  else b_.mov(s, a);
+  if (op === "/") {
+    // XOR of the operands; a constant that does not fit an instruction's 32-bit immediate needs a register.
+    const big = (o: Operand) => isImm(o) && !fitsImm(o.imm, w);
+    const x = big(a) || (isImm(a) && isImm(b)) ? { reg: toReg(cx, { type: t, op: a }) } : a;
+    const y = big(b) ? { reg: toReg(cx, { type: t, op: b }) } : b;
+    b_.emit({ op: "alu", alu: "XOR", width: w, dst: s, a: isImm(x) ? y : x, b: isImm(x) ? x : y });
+  } else b_.mov(s, a);
   const done = b_.block();
   const flip = b_.block();
   b_.terminate({ op: "br", cmp: "JSLT", width: w, a: s, b: { imm: 0n }, then: flip, else: done });
@@ -366,7 +380,8 @@ function lowerPrefix(cx: LowerContext, e: import("ts-morph").PrefixUnaryExpressi
   }
   if (tok === SyntaxKind.TildeToken) {
     if (v.literal) return { ...v, op: { imm: ~(v.op as { imm: bigint }).imm } };
-    return arith(cx, e, "^", v, { type: T.i32, op: { imm: -1n }, literal: v.type.kind === "int" && v.type.bits === 64 ? "bigint" : "number" });
+    const t = promote(scalarOf(cx, e, v));
+    return arith(cx, e, "^", convert(cx, e, v, t), { type: t, op: { imm: wrap(t, -1n) } });
   }
   return cx.fail(e, 2015, e.getText().slice(0, 1));
 }

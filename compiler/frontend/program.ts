@@ -187,6 +187,7 @@ export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
   const out: { name: string; fn: IrFunction }[] = [];
   for (const p of programs) {
     const cx = new LowerContext(sf, fileName, globals, useRingGlobal, p.name, diagnostics);
+    const before = diagnostics.length;
     try {
       const fnNode = p.fn as import("ts-morph").ArrowFunction;
       const params = fnNode.getParameters();
@@ -204,7 +205,8 @@ export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
       cx.frames.push({ locals });
       lowerBody(cx, fnNode.getBody());
       if (cx.b.current) fail(fnNode, 2024, `${p.name} can reach its end without returning`, "end with `return CONTINUE;` or `return STOP;`");
-      out.push({ name: p.name, fn: cx.b.finish() });
+      // Statements that failed leave blocks half-built: only finish a function that lowered cleanly.
+      if (diagnostics.length === before) out.push({ name: p.name, fn: cx.b.finish() });
     } catch (e) {
       if (!(e instanceof LowerAbort)) throw e;
     }

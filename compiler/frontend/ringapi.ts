@@ -203,11 +203,12 @@ function inlineCall(cx: LowerContext, e: CallExpression, decl: FunctionDeclarati
   const reg = retType.kind === "void" ? undefined : cx.b.vreg(widthOf(retType), "ret");
   const savedLoops = cx.loops.splice(0);
   const savedPos = cx.b.pos;
+  const errorsBefore = cx.diagnostics.length;
   cx.frames.push({ locals, ret: { block: done, reg, type: retType, fnName: decl.getName() ?? "" }, fnDecl: decl });
   try {
     lowerBody(cx, decl.getBody() as Node);
     if (cx.b.current) {
-      if (reg) cx.fail(decl.getNameNode() ?? decl, 2024, `${decl.getName()} can end without returning a value`);
+      if (reg && cx.diagnostics.length === errorsBefore) cx.fail(decl.getNameNode() ?? decl, 2024, `${decl.getName()} can end without returning a value`);
       cx.b.terminate({ op: "jmp", target: done });
     }
   } finally {

@@ -5,7 +5,7 @@
 import { Node, SyntaxKind, type Expression, type Statement } from "ts-morph";
 import { isImm } from "../ir/ir";
 import { LowerAbort, type LowerContext } from "./context";
-import { convert, lowerCond, lowerExpr } from "./expressions";
+import { convert, lowerCond, lowerExpr, scalarTypeFromName } from "./expressions";
 import { declaredType } from "./ringapi";
 import { T, widthOf, type BoolType, type IntType } from "./types";
 
@@ -185,7 +185,15 @@ function lowerVariables(cx: LowerContext, list: import("ts-morph").VariableDecla
       cx.frame.locals.set(d.compilerNode, { kind: "local", type: t, reg, mutable: true });
       continue;
     }
-    const v = lowerExpr(cx, init);
+    let v: import("./context").Value;
+    try {
+      v = lowerExpr(cx, init);
+    } catch (err) {
+      // Keep the name known so later uses do not report it again as unknown.
+      const t = annotated ? scalarTypeFromName(annotated.getText()) : undefined;
+      if (t) cx.frame.locals.set(d.compilerNode, { kind: "local", type: t, reg: cx.b.vreg(widthOf(t), d.getName()), mutable });
+      throw err;
+    }
     if (v.type.kind === "view" || v.type.kind === "null") {
       if (mutable) cx.fail(d, 2018, "ring views must be held in const locals");
       cx.frame.locals.set(d.compilerNode, { kind: "local", type: v.type, reg: (v.op as { reg: import("../ir/ir").VReg }).reg, mutable: false });
