@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The test command (`npm test`): installs what the tests need, idempotently, then runs them.
+#   npm packages (npm ci when node_modules is missing or older than the lock file), the compiled CLI,
+#   Debian host packages, libbpf/liburing/bpftool (private apt), the static loader, the 7.x kernel.
+# Extra arguments go to vitest (e.g. `npm test -- test/fixtures.test.ts`).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+if [ ! -x node_modules/.bin/vitest ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "test: installing npm packages"
+  npm ci --no-audit --no-fund
+fi
+echo "test: building the CLI"
+npx tsc -p tsconfig.build.json
+echo "test: type-checking the project"
+npx tsc --noEmit -p tsconfig.json
+bash scripts/deps.sh all
+exec npx vitest run "$@"
