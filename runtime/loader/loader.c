@@ -243,17 +243,22 @@ static void parse_args(int argc, char **argv)
 
 static void check_object(void)
 {
-	unsigned char h[EI_NIDENT + 16];
+	Elf64_Ehdr h;
+	struct stat st;
 	int fd = open(opt.path, O_RDONLY);
-	if (fd < 0) fail(EXIT_OPEN, "open", NULL, "%s: cannot open: %s", opt.path, strerror(errno));
-	ssize_t n = read(fd, h, sizeof(h));
+	if (fd < 0 || fstat(fd, &st))
+		fail(EXIT_OPEN, "open", NULL, "%s: cannot open: %s", opt.path, strerror(errno));
+	ssize_t n = read(fd, &h, sizeof(h));
 	close(fd);
 	const char *why = NULL;
 	if (n < 0) why = strerror(errno);
-	else if (n < 4 || memcmp(h, ELFMAG, SELFMAG)) why = "no ELF header";
+	else if (n < SELFMAG || memcmp(h.e_ident, ELFMAG, SELFMAG)) why = "no ELF header";
 	else if (n < (ssize_t)sizeof(h)) why = "truncated ELF header";
-	else if (h[EI_CLASS] != ELFCLASS64) why = "not a 64-bit ELF";
-	else if ((h[18] | h[19] << 8) != EM_BPF) why = "ELF machine is not BPF";
+	else if (h.e_ident[EI_CLASS] != ELFCLASS64) why = "not a 64-bit ELF";
+	else if (h.e_machine != EM_BPF) why = "ELF machine is not BPF";
+	else if (h.e_type != ET_REL) why = "not a relocatable object";
+	else if (h.e_shoff + (unsigned long long)h.e_shnum * h.e_shentsize > (unsigned long long)st.st_size)
+		why = "truncated: section headers past the end of the file";
 	if (why) fail(EXIT_OPEN, "open", NULL, "%s: not a BPF object file (%s)", opt.path, why);
 }
 
