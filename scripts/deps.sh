@@ -134,6 +134,6 @@ case "${1:-all}" in
   host) deps_host ;;
   build) deps_build ;;
   all) deps_host; deps_build; deps_kernel ;;
-  -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' ;;
+  -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) die "unknown subcommand '$1' (host, build, all)" ;;
 esac

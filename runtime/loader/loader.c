@@ -632,6 +632,8 @@ int main(int argc, char **argv)
 	json_str(stdout, opt.path);
 	printf(",\"prog\":");
 	json_str(stdout, bpf_program__name(prog));
+	printf(",\"ops_map\":");
+	json_str(stdout, bpf_map__name(ops_map));
 	printf(",\"ret\":%ld,\"run_ns\":%llu,\"ran\":%s,\"loaded\":%s", ret, ns,
 	       opt.no_run ? "false" : "true", opt.no_load ? "false" : "true");
 	printf(",\"verifier\":{\"insns_processed\":%llu,\"total_states\":%llu,\"peak_states\":%llu}",
