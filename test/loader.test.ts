@@ -40,6 +40,13 @@ describe.skipIf(!haveLoader)("uringbpf-loader on this host", () => {
   beforeAll(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "uringbpf-loader-"));
     const out = path.join(tmp, "nops.o");
+    // UBPF_LOADER_TEST_OBJ: use this object (a program `nops` with globals reqsToRun and result) instead
+    // of compiling samples/nops.ts.
+    if (process.env.UBPF_LOADER_TEST_OBJ) {
+      fs.copyFileSync(process.env.UBPF_LOADER_TEST_OBJ, out);
+      nopsObj = out;
+      return;
+    }
     const tsx = path.join(root, "node_modules", ".bin", "tsx");
     const r = spawnSync(tsx, ["cli/main.ts", "build", "samples/nops.ts", "-o", out], { cwd: root, encoding: "utf8", timeout: 120_000 });
     if (r.status === 0 && fs.existsSync(out)) nopsObj = out;
