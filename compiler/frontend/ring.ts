@@ -4,6 +4,7 @@
 
 import type { SizeName } from "../bpf/insn";
 import { T, type IntType } from "./types";
+import { allConstants } from "./uapi";
 
 /** A field of a ring structure: byte offset, access size and DSL type. */
 export interface Field {
@@ -20,6 +21,7 @@ export const SQE_FIELDS: Record<string, Field> = {
   ioprio: { off: 2, size: "H", type: T.u16 },
   fd: { off: 4, size: "W", type: T.i32 },
   off: { off: 8, size: "DW", type: T.u64 },
+  addr2: { off: 8, size: "DW", type: T.u64 },
   addr: { off: 16, size: "DW", type: T.u64 },
   len: { off: 24, size: "W", type: T.u32 },
   opFlags: { off: 28, size: "W", type: T.u32 },
@@ -30,9 +32,6 @@ export const SQE_FIELDS: Record<string, Field> = {
   addr3: { off: 48, size: "DW", type: T.u64 },
 };
 export const SQE_SIZE = 64;
-/** The 8-byte words a prep helper clears before setting its fields: 40 (buf_index, personality,
- *  splice_fd_in), 48 (addr3) and 56 (pad). Words 0-39 are written field by field. */
-export const SQE_CLEAR_WORDS = [40, 48, 56];
 
 /** struct io_uring_cqe (16 bytes). */
 export const CQE_FIELDS: Record<string, Field> = {
@@ -74,30 +73,5 @@ export const REGION = { MEM: 0, CQ: 1, SQ: 2 } as const;
 export const KFUNC_SUBMIT = "bpf_io_uring_submit_sqes";
 export const KFUNC_GET_REGION = "bpf_io_uring_get_region";
 
-/** UAPI constants importable from "uringbpf" (name -> value). */
-export const CONSTANTS: Record<string, bigint> = {
-  CONTINUE: 0n,
-  STOP: 1n,
-  IORING_OP_NOP: 0n,
-  IORING_OP_READV: 1n,
-  IORING_OP_WRITEV: 2n,
-  IORING_OP_FSYNC: 3n,
-  IORING_OP_READ: 22n,
-  IORING_OP_WRITE: 23n,
-  IOSQE_FIXED_FILE: 1n,
-  IOSQE_IO_DRAIN: 2n,
-  IOSQE_IO_LINK: 4n,
-  IOSQE_IO_HARDLINK: 8n,
-  IOSQE_ASYNC: 16n,
-  IOSQE_BUFFER_SELECT: 32n,
-  IOSQE_CQE_SKIP_SUCCESS: 64n,
-};
-
-/** Prep helpers: name -> opcode and the parameters they take, in order (each sets the SQE field of the
- *  same name). A trailing optional `userData` is accepted by all. */
-export const PREP_HELPERS: Record<string, { opcode: number | null; params: string[]; fixed?: Record<string, bigint> }> = {
-  prep: { opcode: null, params: ["opcode", "fd", "addr", "len", "off"] },
-  prepNop: { opcode: 0, params: [], fixed: { fd: -1n } },
-  prepRead: { opcode: 22, params: ["fd", "addr", "len", "off"] },
-  prepWrite: { opcode: 23, params: ["fd", "addr", "len", "off"] },
-};
+/** Constants importable from "uringbpf" (name -> value): see uapi.ts. */
+export const CONSTANTS: Record<string, bigint> = allConstants();

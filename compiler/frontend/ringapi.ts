@@ -7,7 +7,8 @@ import { Node, type CallExpression, type Expression, type FunctionDeclaration, t
 import { isImm, type VReg } from "../ir/ir";
 import type { LowerContext, Value } from "./context";
 import { convert, fitsImm, lowerExpr, normalizeLoaded, scalarTypeFromName, toReg, unsupported } from "./expressions";
-import { CQE_FIELDS, CQE_SHIFT, KFUNC_GET_REGION, KFUNC_SUBMIT, PREP_HELPERS, REGION, SQE_CLEAR_WORDS, SQE_FIELDS, SQE_SHIFT, type Field, type RingGlobal } from "./ring";
+import { CQE_FIELDS, CQE_SHIFT, KFUNC_GET_REGION, KFUNC_SUBMIT, REGION, SQE_FIELDS, SQE_SHIFT, type Field, type RingGlobal } from "./ring";
+import { OPCODES, PREPS } from "./uapi";
 import { lowerBody } from "./statements";
 import { isIntName, T, typeName, view, widthOf, type BoolType, type DslType, type IntType, type ViewKind } from "./types";
 
@@ -148,33 +149,40 @@ export function lowerCall(cx: LowerContext, e: CallExpression): Value {
     want(1);
     return { type: view("cqe"), op: { reg: element(cx, e, base, args[0], "uringbpf_cq_entries", CQE_SHIFT, "uringbpf_cq_cqes") } };
   }
-  if (kind === "sqe" && PREP_HELPERS[method]) return prep(cx, e, base, method, args);
+  if (kind === "sqe" && (method === "prep" || PREPS[method])) return prep(cx, e, base, method, args);
   return cx.fail(callee.getNameNode(), 2002, `'${method}' is not a method of ${kind}`);
 }
 
-/** A prep helper: clear the entry's tail words, then write each field from the arguments or defaults. */
+/** A prep helper from the UAPI table: every SQE field is written (the arguments, the helper's fixed
+ *  values, zero elsewhere and -1 for an unused fd), with constant neighbours merged into wider stores. */
 function prep(cx: LowerContext, e: CallExpression, sqe: VReg, method: string, args: Expression[]): Value {
-  const h = PREP_HELPERS[method];
-  if (args.length < h.params.length || args.length > h.params.length + 1)
-    cx.fail(e, 2017, `${method}() takes ${h.params.length} argument${h.params.length === 1 ? "" : "s"} and an optional userData`);
+  const generic = method === "prep";
+  const spec = generic ? undefined : PREPS[method];
+  const params = generic ? ["opcode:opcode", "fd:fd", "addr:addr", "len:len", "off:off"] : spec!.params.split(" ").filter(Boolean);
+  if (args.length < params.length || args.length > params.length + 1)
+    cx.fail(e, 2017, `${method}() takes ${params.length} argument${params.length === 1 ? "" : "s"} and an optional userData`);
   const values: Record<string, Value> = {};
-  h.params.forEach((p, i) => (values[p] = convert(cx, args[i], lowerExpr(cx, args[i]), SQE_FIELDS[p].type)));
-  if (args.length > h.params.length) values.userData = convert(cx, args[h.params.length], lowerExpr(cx, args[h.params.length]), T.u64);
-  if (h.opcode !== null) values.opcode = { type: T.u8, op: { imm: BigInt(h.opcode) } };
-  for (const [k, v] of Object.entries(h.fixed ?? {})) values[k] = { type: SQE_FIELDS[k].type, op: { imm: v } };
-  const get = (k: string): Value => values[k] ?? { type: SQE_FIELDS[k].type, op: { imm: 0n } };
-  for (const w of SQE_CLEAR_WORDS) cx.b.emit({ op: "store", base: sqe, off: w, size: "DW", src: { imm: 0n } });
-  // opcode, flags and ioprio share the first 32-bit word: one store when all are constant.
-  const op = get("opcode");
-  if (isImm(op.op)) cx.b.emit({ op: "store", base: sqe, off: 0, size: "W", src: { imm: op.op.imm & 0xffn } });
-  else {
-    cx.b.emit({ op: "store", base: sqe, off: 0, size: "W", src: { imm: 0n } });
-    storeValue(cx, sqe, 0, "B", op);
-  }
-  for (const k of ["fd", "off", "addr", "len", "opFlags", "userData"]) {
-    const f = SQE_FIELDS[k];
-    storeValue(cx, sqe, f.off, f.size, get(k));
-  }
+  const field = (f: string) => SQE_FIELDS[f === "addr2" ? "off" : f];
+  params.forEach((p, i) => {
+    const f = p.split(":")[1];
+    values[f === "addr2" ? "off" : f] = convert(cx, args[i], lowerExpr(cx, args[i]), field(f).type);
+  });
+  if (args.length > params.length) values.userData = convert(cx, args[params.length], lowerExpr(cx, args[params.length]), T.u64);
+  if (spec) values.opcode = { type: T.u8, op: { imm: BigInt(OPCODES.indexOf(spec.op)) } };
+  for (const [k, v] of Object.entries(spec?.fixed ?? {})) values[k] = { type: SQE_FIELDS[k].type, op: { imm: v } };
+  const get = (k: string): Value => values[k] ?? { type: SQE_FIELDS[k].type, op: { imm: k === "fd" ? -1n : 0n } };
+  const constant = (k: string) => (isImm(get(k).op) ? (get(k).op as { imm: bigint }).imm : undefined);
+  const store = (k: string) => storeValue(cx, sqe, SQE_FIELDS[k].off, SQE_FIELDS[k].size, get(k));
+  // Word 0: opcode, flags, ioprio (one 32-bit store when all are constant).
+  const w0 = ["opcode", "flags", "ioprio"].map(constant);
+  if (w0.every((x) => x !== undefined)) cx.b.emit({ op: "store", base: sqe, off: 0, size: "W", src: { imm: w0[0]! | (w0[1]! << 8n) | (w0[2]! << 16n) } });
+  else ["opcode", "flags", "ioprio"].forEach(store);
+  for (const k of ["fd", "off", "addr", "len", "opFlags", "userData"]) store(k);
+  // Bytes 40-47: buf_index, personality, splice_fd_in (one 64-bit store of zero when all are zero).
+  if (["bufIndex", "personality", "spliceFdIn"].every((k) => constant(k) === 0n)) cx.b.emit({ op: "store", base: sqe, off: 40, size: "DW", src: { imm: 0n } });
+  else ["bufIndex", "personality", "spliceFdIn"].forEach(store);
+  store("addr3");
+  cx.b.emit({ op: "store", base: sqe, off: 56, size: "DW", src: { imm: 0n } });
   return { type: T.void, op: { imm: 0n } };
 }
 

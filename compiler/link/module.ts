@@ -7,7 +7,7 @@ import type { FunctionCode } from "../codegen/emit";
 import type { GlobalVar } from "../frontend/context";
 import { KFUNC_GET_REGION, KFUNC_SUBMIT } from "../frontend/ring";
 import type { BoolType, IntType } from "../frontend/types";
-import type { ObjectGlobal, ObjectKfunc, ObjectModule, TypeSpec } from "../object/module";
+import type { ObjectGlobal, ObjectKfunc, ObjectModule, StructSpec, TypeSpec } from "../object/module";
 
 const C_NAMES: Record<string, string> = {
   u8: "unsigned char", u16: "unsigned short", u32: "unsigned int", u64: "unsigned long long",
@@ -30,7 +30,7 @@ const RING_CTX: TypeSpec = { kind: "struct", name: "io_ring_ctx", size: 0, membe
 const LOOP_PARAMS: TypeSpec = { kind: "struct", name: "iou_loop_params", size: 4, members: [{ name: "cq_wait_idx", type: U32, offset: 0 }] };
 
 /** `struct io_uring_bpf_ops` as a userspace object declares it: loop_step at 0, ring_fd at 8. */
-export const IO_URING_BPF_OPS: Extract<TypeSpec, { kind: "struct" }> = {
+export const IO_URING_BPF_OPS: StructSpec = {
   kind: "struct",
   name: "io_uring_bpf_ops",
   size: 16,

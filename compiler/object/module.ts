@@ -17,6 +17,9 @@ export type TypeSpec =
   | { kind: "enum"; name: string; size: 4; values: { name: string; value: number }[] }
   | { kind: "func_proto"; ret: TypeSpec; params: { name: string; type: TypeSpec }[] };
 
+/** A struct or union type spec. */
+export type StructSpec = Extract<TypeSpec, { members: unknown }>;
+
 /** A function: a struct_ops program (GLOBAL, own section) or a subprogram in `.text`. */
 export interface ObjectFunction {
   /** Symbol and BTF FUNC name. */
@@ -56,7 +59,7 @@ export interface ObjectStructOps {
   /** Variable (symbol, BTF VAR and map) name. */
   varName: string;
   /** The struct type, e.g. io_uring_bpf_ops with members loop_step (func ptr) and ring_fd (u32). */
-  type: Extract<TypeSpec, { kind: "struct" }>;
+  type: StructSpec;
   /** Function-pointer members initialised with programs: member name -> function name. */
   funcs: { member: string; func: string }[];
 }
