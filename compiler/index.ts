@@ -67,7 +67,7 @@ export function compileSource(fileName: string, text: string, opts: CompileOptio
     codes.push({ name: p.name, code });
   }
   if (diags.length) return { ok: false, diagnostics: diags, programs };
-  const module = linkModule(sourceName, codes, fe.globals);
+  const module = linkModule(sourceName, codes, fe.globals, fe.memLayout);
   const object = writeObject(module);
   return { ok: true, diagnostics: [], programs, module, object };
 }

@@ -21,6 +21,13 @@ export type i64 = bigint;
 /** Boolean, stored as 0 or 1. */
 export type bool = boolean;
 
+/** A fixed-size array inside a MEM-region layout: `FixedArray<u32, 16>` is C's `__u32[16]`. Constant
+ *  indices are checked at compile time; other indices at run time (out of range stops the program). */
+export interface FixedArray<T, N extends number> {
+  readonly length: N;
+  [index: number]: T;
+}
+
 /** Explicit conversions (truncate or extend, C rules). */
 export declare function u8(x: number | bigint | boolean): u8;
 export declare function u16(x: number | bigint | boolean): u16;
@@ -98,6 +105,10 @@ export interface Ring {
   sq(): Sq | null;
   /** The CQ ring, or null if the kernel cannot map it. */
   cq(): Cq | null;
+  /** The MEM region (IORING_REGISTER_MEM_REGION) seen through the layout `T`, an interface of integer
+   *  fields, nested interfaces and FixedArray<T, N> (C layout rules); null if the region is missing or
+   *  smaller than T. */
+  mem<T>(): T | null;
   /** Submit the first `n` SQEs (kfunc bpf_io_uring_submit_sqes); returns the number submitted or -errno. */
   submit(n: u32): i32;
 }

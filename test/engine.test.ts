@@ -3,7 +3,7 @@
 import * as crypto from "crypto";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { compileFile } from "../compiler/index";
+import { compileFile, compileSource } from "../compiler/index";
 import { runOnFakeRing } from "./support/fakering";
 
 const sample = (n: string) => compileFile(path.join(__dirname, "..", "samples", n));
@@ -36,5 +36,59 @@ describe("samples on a simulated ring", () => {
     expect(r.get("copied")).toBe(BigInt(data.length));
     const out = files.get(4)!;
     expect(Buffer.from(out.data.subarray(0, out.size)).equals(data)).toBe(true);
+  });
+});
+
+describe("the MEM region", () => {
+  const source = `
+import { loopStep, u8, u16, u32, u64, FixedArray, STOP } from "uringbpf";
+interface Header { kind: u8; len: u16; seq: u32 }
+interface Params { count: u32; total: u64; hdr: Header; slots: FixedArray<u32, 8>; heads: FixedArray<Header, 2> }
+export let idx: u32 = 3;
+export let out: u64 = 0n;
+function bump(p: Params, k: u32): void {
+  p.slots[k] += 1;
+}
+export const m = loopStep((ring, lp) => {
+  const p = ring.mem<Params>();
+  if (p === null) return STOP;
+  p.count += 1;
+  p.slots[idx] = p.count * 10;
+  bump(p, 1);
+  p.hdr.len = 0x1234;
+  p.heads[1].seq = 5;
+  out = p.total + u64(p.slots[idx]);
+  p.slots[idx + 5] = 1;
+  return STOP;
+});
+`;
+  it("lays out C structs and reads/writes them; an index out of range traps with its line", () => {
+    const res = compileSource("mem.ts", source);
+    expect(res.ok).toBe(true);
+    // C layout: count@0, total@8, hdr@16 {kind@16, len@18, seq@20}, slots@24 (8 x 4), heads@56 (2 x 8): 72 bytes.
+    const mem = new Uint8Array(72);
+    const dv = new DataView(mem.buffer);
+    dv.setUint32(0, 4, true);
+    dv.setBigUint64(8, 1000n, true);
+    const r = runOnFakeRing(res, { mem: 72, set: { idx: 2 } });
+    const m = new DataView(r.mem!.buffer);
+    expect(m.getUint32(0, true)).toBe(1); // count (region starts zeroed)
+    expect(m.getUint32(24 + 2 * 4, true)).toBe(10); // slots[2]
+    expect(m.getUint32(24 + 1 * 4, true)).toBe(1); // slots[1] bumped by the helper
+    expect(m.getUint16(18, true)).toBe(0x1234); // hdr.len
+    expect(m.getUint32(56 + 8 + 4, true)).toBe(5); // heads[1].seq
+    expect(r.get("out")).toBe(10n);
+    // slots[idx + 5] with idx = 2 is slots[7]: in range, so no trap.
+    expect(r.get("uringbpf_trap")).toBe(0n);
+    expect(m.getUint32(24 + 7 * 4, true)).toBe(1);
+    const bad = runOnFakeRing(res, { mem: 72, set: { idx: 3 } });
+    expect(bad.ret).toBe(1n);
+    expect(bad.get("uringbpf_trap")).toBe(19n); // the line of p.slots[idx + 5] = 1
+    void dv;
+  });
+
+  it("a region smaller than the layout gives null", () => {
+    const r = runOnFakeRing(compileSource("mem.ts", source), { mem: 16, set: { idx: 2 } });
+    expect(r.get("out")).toBe(0n);
   });
 });

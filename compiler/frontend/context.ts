@@ -55,6 +55,8 @@ export class LowerContext {
   /** Virtual registers for the kernel's io_ring_ctx and the iou_loop_params pointers. */
   ringCtx!: VReg;
   lp!: VReg;
+  /** Told about each ring.mem<T>() layout; returns an error text when it conflicts with another. */
+  onMemLayout: (l: import("./layout").StructLayout) => string | undefined = () => undefined;
 
   constructor(
     readonly sf: SourceFile,

@@ -9,7 +9,7 @@ import type { Block, Operand, VReg } from "../ir/ir";
 import { isImm } from "../ir/ir";
 import type { LowerContext, Value } from "./context";
 import { CONSTANTS } from "./ring";
-import { lowerCall, lowerPropertyAccess, storeToProperty } from "./ringapi";
+import { lowerCall, lowerElementAccess, lowerPropertyAccess, storeToElement, storeToProperty } from "./ringapi";
 import { common, fits, foldBinary, isIntName, promote, T, typeName, widthOf, wrap, type BoolType, type DslType, type IntType } from "./types";
 
 type Scalar = IntType | BoolType;
@@ -31,13 +31,14 @@ export function lowerExpr(cx: LowerContext, e: Expression): Value {
   if (Node.isConditionalExpression(e)) return lowerConditional(cx, e);
   if (Node.isCallExpression(e)) return lowerCall(cx, e);
   if (Node.isPropertyAccessExpression(e)) return lowerPropertyAccess(cx, e);
+  if (Node.isElementAccessExpression(e)) return lowerElementAccess(cx, e);
   return unsupported(cx, e);
 }
 
 /** Diagnose an expression outside the DSL with the most specific code. */
 export function unsupported(cx: LowerContext, e: Node): never {
   if (Node.isStringLiteral(e) || Node.isTemplateExpression(e) || Node.isNoSubstitutionTemplateLiteral(e)) cx.fail(e, 2005);
-  if (Node.isObjectLiteralExpression(e) || Node.isArrayLiteralExpression(e) || Node.isNewExpression(e) || Node.isClassExpression(e) || Node.isElementAccessExpression(e) || Node.isThisExpression(e))
+  if (Node.isObjectLiteralExpression(e) || Node.isArrayLiteralExpression(e) || Node.isNewExpression(e) || Node.isClassExpression(e) || Node.isThisExpression(e))
     cx.fail(e, 2006);
   if (Node.isArrowFunction(e) || Node.isFunctionExpression(e)) cx.fail(e, 2007);
   if (Node.isAwaitExpression(e) || Node.isYieldExpression(e)) cx.fail(e, 2009);
@@ -466,6 +467,7 @@ function assignTo(cx: LowerContext, e: Node, target: Expression, compute: (curre
     return cx.fail(target, 2019, target.getText());
   }
   if (Node.isPropertyAccessExpression(target)) return storeToProperty(cx, e, target, compute);
+  if (Node.isElementAccessExpression(target)) return storeToElement(cx, e, target, compute);
   return cx.fail(target, 2019, target.getText());
 }
 

@@ -10,7 +10,8 @@ import { diag, type Diagnostic } from "../diagnostics/diagnostics";
 import type { IrFunction } from "../ir/ir";
 import { LowerAbort, LowerContext, rangeOf, type Binding, type GlobalVar } from "./context";
 import { convert, lowerExpr } from "./expressions";
-import { RING_GLOBAL_DEFAULTS, type RingGlobal } from "./ring";
+import { RING_GLOBAL_DEFAULTS, TRAP_GLOBAL, type RingGlobal } from "./ring";
+import type { StructLayout } from "./layout";
 import { declaredType } from "./ringapi";
 import { lowerBody } from "./statements";
 import { T, view, type BoolType, type IntType } from "./types";
@@ -19,6 +20,8 @@ import { T, view, type BoolType, type IntType } from "./types";
 export interface FrontendResult {
   programs: { name: string; fn: IrFunction }[];
   globals: GlobalVar[];
+  /** The layout of the MEM region, when a program maps it with ring.mem<T>(). */
+  memLayout?: StructLayout;
   diagnostics: Diagnostic[];
 }
 
@@ -82,7 +85,8 @@ export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
   const useRingGlobal = (g: RingGlobal): GlobalVar => {
     let v = ringGlobals.get(g);
     if (!v) {
-      v = { name: g, section: ".rodata", type: T.u32, init: BigInt(RING_GLOBAL_DEFAULTS[g]), exported: true, config: true, offset: 0 };
+      const trap = g === TRAP_GLOBAL;
+      v = { name: g, section: trap ? ".bss" : ".rodata", type: T.u32, init: BigInt(RING_GLOBAL_DEFAULTS[g]), exported: true, config: !trap, offset: 0 };
       ringGlobals.set(g, v);
     }
     return v;
@@ -185,8 +189,14 @@ export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
   }
 
   const out: { name: string; fn: IrFunction }[] = [];
+  const memLayoutsSeen: StructLayout[] = [];
   for (const p of programs) {
     const cx = new LowerContext(sf, fileName, globals, useRingGlobal, p.name, diagnostics);
+    cx.onMemLayout = (l) => {
+      if (memLayoutsSeen.length && memLayoutsSeen[0] !== l) return `the MEM region is already mapped as ${memLayoutsSeen[0].name}`;
+      if (!memLayoutsSeen.length) memLayoutsSeen.push(l);
+      return undefined;
+    };
     const before = diagnostics.length;
     try {
       const fnNode = p.fn as import("ts-morph").ArrowFunction;
@@ -222,5 +232,6 @@ export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
     g.offset = off;
     offsets[g.section] = off + size;
   }
-  return { programs: out, globals: all, diagnostics };
+  const memLayouts = out.length ? memLayoutsSeen : [];
+  return { programs: out, globals: all, memLayout: memLayouts[0], diagnostics };
 }

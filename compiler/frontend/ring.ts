@@ -52,6 +52,7 @@ export const RING_GLOBALS = [
   "uringbpf_cq_size",
   "uringbpf_sq_size",
   "uringbpf_mem_size",
+  "uringbpf_trap",
 ] as const;
 export type RingGlobal = (typeof RING_GLOBALS)[number];
 /** Defaults (an 8-entry SQ and 16-entry CQ as io_uring_setup lays them out) so an object also loads
@@ -65,7 +66,10 @@ export const RING_GLOBAL_DEFAULTS: Record<RingGlobal, number> = {
   uringbpf_cq_size: 64 + 16 * 16,
   uringbpf_sq_size: 8 * 64,
   uringbpf_mem_size: 0,
+  uringbpf_trap: 0,
 };
+/** The hidden .bss global a failed run-time check writes its TypeScript line number into. */
+export const TRAP_GLOBAL = "uringbpf_trap";
 
 /** Region ids of bpf_io_uring_get_region. */
 export const REGION = { MEM: 0, CQ: 1, SQ: 2 } as const;

@@ -3,11 +3,12 @@
 // lowered to kfunc calls and loads/stores at the offsets of ring.ts's layout tables. Ring indices are
 // masked with `entries - 1` read from the hidden .rodata geometry, so the verifier can prove every access.
 
-import { Node, type CallExpression, type Expression, type FunctionDeclaration, type PropertyAccessExpression } from "ts-morph";
-import { isImm, type VReg } from "../ir/ir";
+import { Node, type CallExpression, type ElementAccessExpression, type Expression, type FunctionDeclaration, type PropertyAccessExpression } from "ts-morph";
+import { isImm, type Block, type VReg } from "../ir/ir";
+import { structLayout, type ArrayLayout, type Slot } from "./layout";
 import type { LowerContext, Value } from "./context";
-import { convert, fitsImm, lowerExpr, normalizeLoaded, scalarTypeFromName, toReg, unsupported } from "./expressions";
-import { CQE_FIELDS, CQE_SHIFT, KFUNC_GET_REGION, KFUNC_SUBMIT, REGION, SQE_FIELDS, SQE_SHIFT, type Field, type RingGlobal } from "./ring";
+import { convert, fitsImm, lowerExpr, normalizeLoaded, scalarTypeFromName, sizeOf, toReg, unsupported } from "./expressions";
+import { CQE_FIELDS, CQE_SHIFT, KFUNC_GET_REGION, KFUNC_SUBMIT, REGION, SQE_FIELDS, SQE_SHIFT, TRAP_GLOBAL, type Field, type RingGlobal } from "./ring";
 import { OPCODES, PREPS } from "./uapi";
 import { lowerBody } from "./statements";
 import { isIntName, T, typeName, view, widthOf, type BoolType, type DslType, type IntType, type ViewKind } from "./types";
@@ -77,6 +78,12 @@ export function lowerPropertyAccess(cx: LowerContext, e: PropertyAccessExpressio
   if (kind === "lp" && name === "cqWaitIdx") return load(cx, base, { off: 0, size: "W", type: T.u32 });
   if (kind === "cq" && (name === "head" || name === "tail"))
     return load(cx, cqWord(cx, base, name === "head" ? "uringbpf_cq_head" : "uringbpf_cq_tail"), { off: 0, size: "W", type: T.u32 });
+  if (kind === "struct") {
+    const f = recv.type.kind === "view" ? recv.type.layout!.fields.get(name) : undefined;
+    if (!f) return cx.fail(e.getNameNode(), 2002, `'${name}' is not a field of ${typeName(recv.type)}`);
+    return slotValue(cx, base, f.off, f.slot);
+  }
+  if (kind === "array" && name === "length") return { type: T.u32, op: { imm: BigInt(recv.type.kind === "view" ? recv.type.array!.count : 0) } };
   if ((kind === "cq" || kind === "sq") && name === "entries")
     return { type: T.u32, op: { reg: ringGlobal(cx, kind === "cq" ? "uringbpf_cq_entries" : "uringbpf_sq_entries") } };
   return cx.fail(e.getNameNode(), 2002, `'${name}' is not a readable property of ${kind}`);
@@ -95,10 +102,82 @@ export function storeToProperty(cx: LowerContext, e: Node, target: PropertyAcces
     base = cqWord(cx, base, "uringbpf_cq_head");
     field = { off: 0, size: "W", type: T.u32 };
   }
+  else if (kind === "struct") {
+    const f = recv.type.kind === "view" ? recv.type.layout!.fields.get(name) : undefined;
+    if (!f) return cx.fail(target.getNameNode(), 2002, `'${name}' is not a field of ${typeName(recv.type)}`);
+    if (f.slot.kind !== "scalar") return cx.fail(target, 2019, `${name} is a ${f.slot.kind}; assign its fields`);
+    field = { off: f.off, size: sizeOf(f.slot.type), type: f.slot.type as IntType };
+  }
   if (!field) return cx.fail(target.getNameNode(), 2019, `'${name}' of ${kind}`);
   const f = field;
   const v = convert(cx, e, compute(() => load(cx, base, f)), f.type);
   storeValue(cx, base, f.off, f.size, v);
+  return v;
+}
+
+/** The value of a struct field or array element at base+off: a scalar load, or a view of the inner struct/array. */
+function slotValue(cx: LowerContext, base: VReg, off: number, slot: Slot): Value {
+  if (slot.kind === "scalar") return load(cx, base, { off, size: sizeOf(slot.type), type: slot.type as IntType });
+  const p = cx.b.vreg(64, undefined, true);
+  cx.b.emit({ op: "alu", alu: "ADD", width: 64, dst: p, a: { reg: base }, b: { imm: BigInt(off) } });
+  return slot.kind === "struct" ? { type: { kind: "view", view: "struct", layout: slot.layout }, op: { reg: p } } : { type: { kind: "view", view: "array", array: slot.array }, op: { reg: p } };
+}
+
+/** Stop the program when a run-time check fails: the hidden global uringbpf_trap gets the line number
+ *  and loop_step returns STOP. Returns the block to branch to. */
+function trapBlock(cx: LowerContext): Block {
+  const t = cx.b.block();
+  const saved = cx.b.current;
+  cx.b.setBlock(t);
+  cx.useRingGlobal(TRAP_GLOBAL);
+  cx.b.emit({ op: "store", base: cx.b.addr(TRAP_GLOBAL), off: 0, size: "W", src: { imm: BigInt(cx.b.pos?.line ?? 0) } });
+  cx.b.terminate({ op: "ret", value: { imm: 1n } });
+  cx.b.setBlock(saved);
+  return t;
+}
+
+/** A pointer to element `index` of an array view, with a bounds check (constant indices are checked
+ *  at compile time, others at run time: an index out of range stops the program, see trapBlock). */
+function arrayElement(cx: LowerContext, node: Node, base: VReg, arr: ArrayLayout, index: Expression): { ptr: VReg; off: number } {
+  const i = convert(cx, index, lowerExpr(cx, index), T.u32);
+  if (isImm(i.op)) {
+    if (i.op.imm >= BigInt(arr.count)) cx.fail(index, 2027, `index ${i.op.imm} of an array of ${arr.count}`);
+    return { ptr: base, off: Number(i.op.imm) * arr.elem.size };
+  }
+  const ok = cx.b.block();
+  cx.b.terminate({ op: "br", cmp: "JGE", width: 32, a: i.op.reg, b: { imm: BigInt(arr.count) }, then: trapBlock(cx), else: ok });
+  cx.b.setBlock(ok);
+  const off = cx.b.vreg(32);
+  cx.b.emit({ op: "alu", alu: "MUL", width: 32, dst: off, a: i.op, b: { imm: BigInt(arr.elem.size) } });
+  const p = cx.b.vreg(64, undefined, true);
+  cx.b.emit({ op: "alu", alu: "ADD", width: 64, dst: p, a: { reg: base }, b: { reg: off } });
+  void node;
+  return { ptr: p, off: 0 };
+}
+
+function arrayOf(cx: LowerContext, e: ElementAccessExpression): { base: VReg; arr: ArrayLayout; index: Expression } {
+  const recv = lowerExpr(cx, e.getExpression());
+  if (recv.type.kind !== "view" || recv.type.view !== "array") return cx.fail(e, 2006, "only FixedArray fields of the MEM region can be indexed");
+  const index = e.getArgumentExpression();
+  if (!index) return cx.fail(e, 2002, "missing index");
+  return { base: (recv.op as { reg: VReg }).reg, arr: recv.type.array!, index };
+}
+
+/** Read `arr[i]`. */
+export function lowerElementAccess(cx: LowerContext, e: ElementAccessExpression): Value {
+  const { base, arr, index } = arrayOf(cx, e);
+  const el = arrayElement(cx, e, base, arr, index);
+  return slotValue(cx, el.ptr, el.off, arr.elem);
+}
+
+/** Write `arr[i] = value`. */
+export function storeToElement(cx: LowerContext, e: Node, target: ElementAccessExpression, compute: (cur: () => Value) => Value): Value {
+  const { base, arr, index } = arrayOf(cx, target);
+  if (arr.elem.kind !== "scalar") return cx.fail(target, 2019, "an array of structs; assign the element's fields");
+  const el = arrayElement(cx, target, base, arr, index);
+  const f: Field = { off: el.off, size: sizeOf(arr.elem.type), type: arr.elem.type as IntType };
+  const v = convert(cx, e, compute(() => load(cx, el.ptr, f)), f.type);
+  storeValue(cx, el.ptr, f.off, f.size, v);
   return v;
 }
 
@@ -133,6 +212,17 @@ export function lowerCall(cx: LowerContext, e: CallExpression): Value {
     const size = method === "sq" ? "uringbpf_sq_size" : "uringbpf_cq_size";
     cx.b.emit({ op: "call", kind: "kfunc", name: KFUNC_GET_REGION, args: [{ reg: base }, { imm: BigInt(method === "sq" ? REGION.SQ : REGION.CQ) }, { reg: ringGlobal(cx, size) }], dst });
     return { type: view(method), op: { reg: dst } };
+  }
+  if (kind === "ring" && method === "mem") {
+    want(0);
+    const targ = e.getTypeArguments()[0];
+    if (!targ || !Node.isTypeReference(targ)) return cx.fail(e, 2003, "ring.mem needs the region's layout", "write ring.mem<Params>() with an interface Params");
+    const layout = structLayout(cx, cx.sf, targ, targ.getTypeName().getText());
+    const clash = cx.onMemLayout(layout);
+    if (clash) cx.fail(targ, 2003, clash);
+    const dst = cx.b.vreg(64, "mem", true);
+    cx.b.emit({ op: "call", kind: "kfunc", name: KFUNC_GET_REGION, args: [{ reg: base }, { imm: BigInt(REGION.MEM) }, { imm: BigInt(layout.size) }], dst });
+    return { type: { kind: "view", view: "struct", layout }, op: { reg: dst } };
   }
   if (kind === "ring" && method === "submit") {
     want(1);
@@ -193,7 +283,7 @@ function inlineCall(cx: LowerContext, e: CallExpression, decl: FunctionDeclarati
   if (args.length !== params.length) cx.fail(e, 2017, `${decl.getName()}() takes ${params.length} argument${params.length === 1 ? "" : "s"}`);
   const locals = new Map<object, import("./context").Binding>();
   params.forEach((p, i) => {
-    const t = declaredType(cx, p, p.getTypeNode()?.getText());
+    const t = declaredType(cx, p.getTypeNode() ?? p, p.getTypeNode()?.getText());
     const v = lowerExpr(cx, args[i]);
     if (t.kind === "view") {
       if (v.type.kind !== "view" || v.type.view !== t.view) cx.fail(args[i], 2002, `expected ${t.view}`);
@@ -236,6 +326,8 @@ export function declaredType(cx: LowerContext, node: Node, text: string | undefi
   const s = scalarTypeFromName(text.trim());
   if (s) return s;
   if (VIEW_NAMES[text.trim()]) return view(VIEW_NAMES[text.trim()]);
+  if (Node.isTypeReference(node) && (cx.sf.getInterface(text.trim()) || cx.sf.getTypeAlias(text.trim())))
+    return { kind: "view", view: "struct", layout: structLayout(cx, cx.sf, node, text.trim()) };
   if (text.trim() === "number") return cx.fail(node, 2003, "number", "say which integer: u32, i32, ...");
   if (text.trim() === "bigint") return cx.fail(node, 2003, "bigint", "say which integer: u64 or i64");
   return cx.fail(node, 2003, text);

@@ -16,10 +16,14 @@ export interface BoolType {
   kind: "bool";
 }
 /** Ring views: pointers with a meaning. */
-export type ViewKind = "ring" | "lp" | "sq" | "cq" | "sqe" | "cqe";
+export type ViewKind = "ring" | "lp" | "sq" | "cq" | "sqe" | "cqe" | "struct" | "array";
 export interface ViewType {
   kind: "view";
   view: ViewKind;
+  /** For "struct" views (the MEM region and structs inside it). */
+  layout?: import("./layout").StructLayout;
+  /** For "array" views (FixedArray fields). */
+  array?: import("./layout").ArrayLayout;
 }
 export interface VoidType {
   kind: "void";
@@ -61,7 +65,7 @@ export function widthOf(t: DslType): Width {
 
 export function typeName(t: DslType): string {
   if (t.kind === "int") return t.name;
-  if (t.kind === "view") return t.view;
+  if (t.kind === "view") return t.layout ? t.layout.name : t.array ? "FixedArray" : t.view;
   return t.kind;
 }
 

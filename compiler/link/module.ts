@@ -7,6 +7,7 @@ import type { FunctionCode } from "../codegen/emit";
 import type { GlobalVar } from "../frontend/context";
 import { KFUNC_GET_REGION, KFUNC_SUBMIT } from "../frontend/ring";
 import type { BoolType, IntType } from "../frontend/types";
+import type { Slot, StructLayout } from "../frontend/layout";
 import type { ObjectGlobal, ObjectKfunc, ObjectModule, StructSpec, TypeSpec } from "../object/module";
 
 const C_NAMES: Record<string, string> = {
@@ -64,6 +65,16 @@ export const KFUNCS: Record<string, ObjectKfunc> = {
   },
 };
 
+/** The BTF spec of a MEM-region layout. */
+export function layoutSpec(l: StructLayout): StructSpec {
+  const slot = (x: Slot): TypeSpec =>
+    x.kind === "scalar" ? scalarSpec(x.type) : x.kind === "struct" ? layoutSpec(x.layout) : { kind: "array", elem: slot(x.array.elem), count: x.array.count };
+  return { kind: "struct", name: l.name, size: l.size, members: [...l.fields].map(([name, f]) => ({ name, offset: f.off, type: slot(f.slot) })) };
+}
+
+/** The hidden global that names the MEM region's layout for loaders: a pointer to the struct, in .rodata. */
+export const MEM_LAYOUT_GLOBAL = "uringbpf_mem_layout";
+
 /** Little-endian bytes of an integer value. */
 function bytesOf(value: bigint, size: number): Uint8Array {
   const b = new Uint8Array(size);
@@ -73,7 +84,7 @@ function bytesOf(value: bigint, size: number): Uint8Array {
 }
 
 /** Build the object description for a compiled file. */
-export function linkModule(sourceFile: string, programs: { name: string; code: FunctionCode }[], globals: GlobalVar[], license = "Dual BSD/GPL"): ObjectModule {
+export function linkModule(sourceFile: string, programs: { name: string; code: FunctionCode }[], globals: GlobalVar[], memLayout?: StructLayout, license = "Dual BSD/GPL"): ObjectModule {
   const used = new Set<string>();
   for (const p of programs) for (const i of p.code.insns) if (i.reloc?.kind === "kfunc") used.add(i.reloc.symbol);
   const objGlobals: ObjectGlobal[] = globals.map((g) => {
@@ -89,6 +100,11 @@ export function linkModule(sourceFile: string, programs: { name: string; code: F
       linkage: g.exported ? "global" : "static",
     };
   });
+  if (memLayout) {
+    const end = Math.max(0, ...objGlobals.filter((g) => g.section === ".rodata").map((g) => g.offset + g.size));
+    const offset = Math.ceil(end / 8) * 8;
+    objGlobals.push({ name: MEM_LAYOUT_GLOBAL, section: ".rodata", offset, size: 8, type: { kind: "const", to: { kind: "ptr", to: layoutSpec(memLayout) } }, init: new Uint8Array(8), linkage: "global" });
+  }
   return {
     sourceFile,
     license,

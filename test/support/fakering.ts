@@ -14,6 +14,8 @@ export interface FakeRingOptions {
   /** Values for user globals, set before the run (like the loader's --set). */
   set?: Record<string, bigint | number>;
   maxSteps?: number;
+  /** Size of a MEM region (region 0) to provide. */
+  mem?: number;
 }
 
 export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
@@ -26,6 +28,7 @@ export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
   const sq = mem.map("SQ region", new Uint8Array(sqEntries * 64));
   const cq = mem.map("CQ region", new Uint8Array(CQES + cqEntries * 16));
   const lp = mem.map("iou_loop_params", new Uint8Array(4));
+  const memRegion = opts.mem ? mem.map("MEM region", new Uint8Array(opts.mem)) : undefined;
   const ctxObj = mem.map("io_ring_ctx", new Uint8Array(0), false);
   const ctxArr = mem.map("ctx", new Uint8Array(16), false);
   const w64 = (r: Region, off: number, v: bigint) => new DataView(r.bytes.buffer).setBigUint64(off, v, true);
@@ -60,7 +63,7 @@ export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
   };
   const geometry: Record<string, number> = {
     uringbpf_sq_entries: sqEntries, uringbpf_cq_entries: cqEntries, uringbpf_cq_head: CQ_HEAD, uringbpf_cq_tail: CQ_TAIL,
-    uringbpf_cq_cqes: CQES, uringbpf_cq_size: cq.bytes.length, uringbpf_sq_size: sq.bytes.length, uringbpf_mem_size: 0,
+    uringbpf_cq_cqes: CQES, uringbpf_cq_size: cq.bytes.length, uringbpf_sq_size: sq.bytes.length, uringbpf_mem_size: opts.mem ?? 0,
   };
   for (const [k, v] of Object.entries(geometry)) if (mod.globals.some((g) => g.name === k)) setGlobal(k, BigInt(v));
   const buffers: Record<string, Region> = {};
@@ -123,7 +126,7 @@ export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
     bpf_io_uring_get_region: (a: bigint[]) => {
       const id = Number(a[1] & 0xffffffffn);
       const want = Number(a[2]);
-      const r = id === 2 ? sq : id === 1 ? cq : undefined;
+      const r = id === 2 ? sq : id === 1 ? cq : id === 0 ? memRegion : undefined;
       if (!r || want > r.bytes.length) return 0n;
       return r.base;
     },
@@ -151,5 +154,5 @@ export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
     if (((waitIdx - tail) | 0) > 0 && posted === 0) throw new Error(`loop waits for CQ index ${waitIdx} but nothing is in flight`);
     posted = 0;
   }
-  return { ret, steps, executed, get: getGlobal, files, buffers };
+  return { ret, steps, executed, get: getGlobal, files, buffers, mem: memRegion?.bytes };
 }
