@@ -12,7 +12,7 @@ if [ ! -x node_modules/.bin/vitest ] || [ package-lock.json -nt node_modules/.pa
   npm ci --no-audit --no-fund
 fi
 echo "test: building the CLI"
-npx tsc -p tsconfig.build.json
+npm run build --silent
 echo "test: type-checking the project"
 npx tsc --noEmit -p tsconfig.json
 bash scripts/deps.sh all
