@@ -11,7 +11,7 @@ import { diag, type Diagnostic } from "./diagnostics/diagnostics";
 import { lowerProgram, parseProgram } from "./frontend/program";
 import { dumpFunction } from "./ir/ir";
 import { writeObject } from "./elf/writer";
-import { linkModule } from "./link/module";
+import { linkModule, type LinkSubprogram } from "./link/module";
 import type { ObjectModule } from "./object/module";
 
 export { formatDiagnostics } from "./diagnostics/diagnostics";
@@ -42,6 +42,8 @@ export interface CompileResult {
   ok: boolean;
   diagnostics: Diagnostic[];
   programs: CompiledProgram[];
+  /** @noinline helpers compiled as BPF subprograms (section .text). */
+  subprograms?: CompiledProgram[];
   module?: ObjectModule;
   object?: Uint8Array;
 }
@@ -66,10 +68,37 @@ export function compileSource(fileName: string, text: string, opts: CompileOptio
     programs.push({ name: p.name, insns: code.insns, slots: n, stackSize: code.stackSize, ir });
     codes.push({ name: p.name, code });
   }
-  if (diags.length) return { ok: false, diagnostics: diags, programs };
-  const module = linkModule(sourceName, codes, fe.globals, fe.memLayout);
+  const subprograms: CompiledProgram[] = [];
+  const subCodes: LinkSubprogram[] = [];
+  for (const s of fe.subprograms) {
+    const ir = opts.ir ? dumpFunction(s.fn) : undefined;
+    const code = generate(s.fn);
+    subprograms.push({ name: s.name, insns: code.insns, slots: code.insns.reduce((n, i) => n + slots(i), 0), stackSize: code.stackSize, ir });
+    subCodes.push({ name: s.name, code, params: s.params, ret: s.ret });
+  }
+  // The verifier limits the stack of a whole call chain to 512 bytes (each frame rounded up to 32).
+  const frame = (n: number) => Math.ceil(Math.max(n, 1) / 32) * 32;
+  const calls = (insns: Insn[]) => insns.filter((i) => i.reloc?.kind === "call").map((i) => i.reloc!.symbol);
+  const byName = new Map(subprograms.map((s) => [s.name, s]));
+  const chainDepth = (p: CompiledProgram, seen: string[]): { depth: number; chain: string[] } => {
+    let best = { depth: 0, chain: [] as string[] };
+    for (const c of calls(p.insns)) {
+      const callee = byName.get(c);
+      if (!callee || seen.includes(c)) continue;
+      const d = chainDepth(callee, [...seen, c]);
+      if (d.depth > best.depth) best = d;
+    }
+    return { depth: frame(p.stackSize) + best.depth, chain: [p.name, ...best.chain] };
+  };
+  for (const p of programs) {
+    const d = chainDepth(p, [p.name]);
+    if (d.depth > MAX_STACK) diags.push(diag(3002, undefined, `the call chain ${d.chain.join(" -> ")} needs ${d.depth} bytes of stack`));
+    if (d.chain.length > 8) diags.push(diag(3003, undefined, `the call chain ${d.chain.join(" -> ")} is ${d.chain.length} calls deep`));
+  }
+  if (diags.length) return { ok: false, diagnostics: diags, programs, subprograms };
+  const module = linkModule(sourceName, codes, fe.globals, fe.memLayout, subCodes);
   const object = writeObject(module);
-  return { ok: true, diagnostics: [], programs, module, object };
+  return { ok: true, diagnostics: [], programs, subprograms, module, object };
 }
 
 /** Compile a DSL file. */

@@ -13,8 +13,8 @@ const INVERT: Record<JmpOpName, JmpOpName> = {
   JSGT: "JSLE", JSLE: "JSGT", JSGE: "JSLT", JSLT: "JSGE", JSET: "JSET", JA: "JA",
 };
 const COMMUTATIVE = new Set(["ADD", "MUL", "AND", "OR", "XOR"]);
-const ARG1: VReg = { id: -2, width: 64, ptr: true, name: "r1" };
 const RESULT: VReg = { id: -3, width: 64, ptr: false, name: "r0" };
+
 
 /** The result of code generation for one function. */
 export interface FunctionCode {
@@ -62,7 +62,6 @@ export function generate(fn: IrFunction): FunctionCode {
   // Fixed registers: r10 for the frame pointer, r1 for the context argument, r0 for call results.
   const R = (v: { id: number }): Reg => {
     if (v.id === FP.id) return 10;
-    if (v.id === ARG1.id) return 1;
     if (v.id === RESULT.id) return 0;
     const r = alloc.reg.get(v.id);
     if (r === undefined) throw new Error(`internal: no register for %${v.id} in ${fn.name}`);
@@ -89,7 +88,6 @@ export function generate(fn: IrFunction): FunctionCode {
 
   const emitInsn = (it: IrInsn) => {
     switch (it.op) {
-      case "param": return movOp(R(it.dst), { reg: ARG1 }, 64);
       case "mov": return movOp(R(it.dst), it.src, it.dst.width, isImm(it.src) ? it.dst.width : it.src.reg.width);
       case "neg": {
         movOp(R(it.dst), it.a, it.width);
@@ -118,20 +116,17 @@ export function generate(fn: IrFunction): FunctionCode {
       case "addr": return put(I.ldGlobalAddr(R(it.dst), it.symbol, it.offset));
       case "call": {
         parallelMove(it.args);
-        put(it.kind === "kfunc" ? I.callKfunc(it.name) : I.callHelper(it.helperId!));
+        put(it.kind === "kfunc" ? I.callKfunc(it.name) : it.kind === "subprog" ? I.callSubprog(it.name) : I.callHelper(it.helperId!));
         if (it.dst) movOp(R(it.dst), { reg: RESULT }, it.dst.width, 64);
         return;
       }
     }
   };
 
-  // Arguments into r1..r5: emit moves whose destination no pending move still reads; break cycles
-  // through a stack scratch slot.
-  const parallelMove = (args: Operand[]) => {
-    const pending: { dst: Reg; src: Reg | "scratch" }[] = [];
-    args.forEach((a, i) => {
-      if (!isImm(a) && R(a.reg) !== i + 1) pending.push({ dst: (i + 1) as Reg, src: R(a.reg) });
-    });
+  // Register-to-register moves that happen at once (call arguments into r1-r5, incoming arguments out of
+  // them): emit moves whose destination no pending move still reads; break cycles through a stack slot.
+  const parallelMoves = (moves: { dst: Reg; src: Reg }[]) => {
+    const pending: { dst: Reg; src: Reg | "scratch" }[] = moves.filter((m) => m.dst !== m.src);
     while (pending.length) {
       const idx = pending.findIndex((m) => !pending.some((o) => o !== m && o.src === m.dst));
       if (idx >= 0) {
@@ -145,6 +140,9 @@ export function generate(fn: IrFunction): FunctionCode {
       usedScratch = true;
       m.src = "scratch";
     }
+  };
+  const parallelMove = (args: Operand[]) => {
+    parallelMoves(args.flatMap((a, i) => (isImm(a) ? [] : [{ dst: (i + 1) as Reg, src: R(a.reg) }])));
     args.forEach((a, i) => {
       if (isImm(a)) movImm((i + 1) as Reg, a.imm, 64);
     });
@@ -153,7 +151,14 @@ export function generate(fn: IrFunction): FunctionCode {
   const blocks = fn.blocks;
   blocks.forEach((b, bi) => {
     out.push(I.label(label(b)));
+    // The incoming arguments are read all at once.
+    const params = b.insns.filter((it) => it.op === "param");
+    if (params.length) {
+      pos = params[0].pos;
+      parallelMoves(params.map((it) => ({ dst: R(it.dst), src: ((it as { index: number }).index + 1) as Reg })));
+    }
     for (const it of b.insns) {
+      if (it.op === "param") continue;
       pos = it.pos;
       emitInsn(it);
     }
@@ -163,7 +168,7 @@ export function generate(fn: IrFunction): FunctionCode {
     if (t.op === "jmp") {
       if (t.target !== next) put(I.ja(label(t.target)));
     } else if (t.op === "ret") {
-      movOp(0, t.value, 32);
+      movOp(0, t.value, t.width ?? 32);
       put(I.exit());
     } else {
       const wide = t.width === 64;

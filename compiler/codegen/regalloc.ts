@@ -111,7 +111,7 @@ export function allocate(fn: IrFunction): Allocation {
           it.args.forEach((a, i) => { if (!isImm(a) && a.reg.id >= 0) get(a.reg).hints.push((i + 1) as Reg); });
           if (d) get(d).hints.push(0);
         }
-        if (it.op === "param") get(it.dst).hints.push(1);
+        if (it.op === "param") get(it.dst).hints.push((it.index + 1) as Reg);
         if (it.op === "ret" && !isImm(it.value)) get(it.value.reg).hints.push(0);
         if (d) {
           for (const id of out) {

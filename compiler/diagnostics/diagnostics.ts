@@ -37,6 +37,7 @@ export const Messages = {
   // 3xxx: resource limits checked at compile time
   3001: { title: "program too large", hint: "BPF programs are limited to 1,000,000 instructions; split the work over loop_step calls" },
   3002: { title: "stack frame larger than 512 bytes", hint: "keep fewer values alive at once" },
+  3003: { title: "calls nested too deeply", hint: "the kernel allows 8 frames; inline some helpers (remove @noinline)" },
   // 4xxx: the environment
   4001: { title: "cannot read the input file", hint: "check the path" },
 } as const;

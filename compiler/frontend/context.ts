@@ -44,6 +44,8 @@ export interface Frame {
   locals: Map<object, Binding>;
   /** For inlined helpers: where `return` goes and which register receives the value. */
   ret?: { block: Block; reg?: VReg; type: DslType; fnName: string };
+  /** For a function compiled as a BPF subprogram: its return type (`return` becomes `exit`). */
+  subprog?: { type: DslType; fnName: string };
   fnDecl?: Node;
 }
 
@@ -57,6 +59,10 @@ export class LowerContext {
   lp!: VReg;
   /** Told about each ring.mem<T>() layout; returns an error text when it conflicts with another. */
   onMemLayout: (l: import("./layout").StructLayout) => string | undefined = () => undefined;
+  /** Asks for a helper to be compiled as a BPF subprogram; returns whether it may trap. */
+  requestSubprog: (decl: Node) => { mayTrap: boolean } = () => ({ mayTrap: false });
+  /** Set when this function contains a run-time check that can stop the program. */
+  mayTrap = false;
 
   constructor(
     readonly sf: SourceFile,

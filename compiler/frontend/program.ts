@@ -4,7 +4,7 @@
 
 import * as fs from "fs";
 import * as path from "path";
-import { Node, Project, ts, type SourceFile, type VariableDeclaration } from "ts-morph";
+import { Node, Project, ts, type FunctionDeclaration, type SourceFile, type VariableDeclaration } from "ts-morph";
 import { packageRoot } from "../paths";
 import { diag, type Diagnostic } from "../diagnostics/diagnostics";
 import type { IrFunction } from "../ir/ir";
@@ -12,17 +12,27 @@ import { LowerAbort, LowerContext, rangeOf, type Binding, type GlobalVar } from 
 import { convert, lowerExpr } from "./expressions";
 import { RING_GLOBAL_DEFAULTS, TRAP_GLOBAL, type RingGlobal } from "./ring";
 import type { StructLayout } from "./layout";
-import { declaredType } from "./ringapi";
+import { declaredType, signature } from "./ringapi";
 import { lowerBody } from "./statements";
-import { T, view, type BoolType, type IntType } from "./types";
+import { T, view, widthOf, type BoolType, type DslType, type IntType } from "./types";
 
 /** What the front end hands on: one IR function per program, and the globals with their sections. */
 export interface FrontendResult {
   programs: { name: string; fn: IrFunction }[];
+  /** @noinline helpers, compiled once each as BPF subprograms. */
+  subprograms: Subprogram[];
   globals: GlobalVar[];
   /** The layout of the MEM region, when a program maps it with ring.mem<T>(). */
   memLayout?: StructLayout;
   diagnostics: Diagnostic[];
+}
+
+/** A helper compiled as a BPF subprogram. */
+export interface Subprogram {
+  name: string;
+  fn: IrFunction;
+  params: { name: string; type: DslType }[];
+  ret: DslType;
 }
 
 /** Just enough global types for the checker to run without the standard library. */
@@ -190,13 +200,53 @@ export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
 
   const out: { name: string; fn: IrFunction }[] = [];
   const memLayoutsSeen: StructLayout[] = [];
-  for (const p of programs) {
-    const cx = new LowerContext(sf, fileName, globals, useRingGlobal, p.name, diagnostics);
+  const subprograms: Subprogram[] = [];
+  const subState = new Map<object, { mayTrap: boolean; done: boolean }>();
+  const newContext = (name: string): LowerContext => {
+    const cx = new LowerContext(sf, fileName, globals, useRingGlobal, name, diagnostics);
     cx.onMemLayout = (l) => {
       if (memLayoutsSeen.length && memLayoutsSeen[0] !== l) return `the MEM region is already mapped as ${memLayoutsSeen[0].name}`;
       if (!memLayoutsSeen.length) memLayoutsSeen.push(l);
       return undefined;
     };
+    cx.requestSubprog = (decl) => {
+      const st = subState.get(decl.compilerNode);
+      if (st && !st.done) return fail(decl, 2013, `${(decl as FunctionDeclaration).getName()} calls itself`);
+      if (st) return st;
+      return lowerSubprogram(decl as FunctionDeclaration);
+    };
+    return cx;
+  };
+  // A @noinline helper: its own function in .text, arguments in r1-r5, lowered once on first use.
+  const lowerSubprogram = (decl: FunctionDeclaration): { mayTrap: boolean } => {
+    const state = { mayTrap: false, done: false };
+    subState.set(decl.compilerNode, state);
+    const name = decl.getName()!;
+    const cx = newContext(name);
+    const before = diagnostics.length;
+    cx.at(decl);
+    const sig = signature(cx, decl);
+    const locals = new Map<object, Binding>();
+    decl.getParameters().forEach((p, i) => {
+      const t = sig.params[i];
+      const reg = cx.b.vreg(widthOf(t), p.getName(), t.kind === "view");
+      cx.b.emit({ op: "param", dst: reg, index: i });
+      locals.set(p.compilerNode, { kind: "local", type: t, reg, mutable: t.kind !== "view" });
+    });
+    cx.frames.push({ locals, subprog: { type: sig.ret, fnName: name }, fnDecl: decl });
+    lowerBody(cx, decl.getBody()!);
+    if (cx.b.current) {
+      if (sig.ret.kind !== "void") fail(decl.getNameNode() ?? decl, 2024, `${name} can end without returning a value`);
+      cx.b.terminate({ op: "ret", value: { imm: 0n } });
+    }
+    state.mayTrap = cx.mayTrap;
+    state.done = true;
+    if (diagnostics.length === before)
+      subprograms.push({ name, fn: cx.b.finish(), params: decl.getParameters().map((p, i) => ({ name: p.getName(), type: sig.params[i] })), ret: sig.ret });
+    return state;
+  };
+  for (const p of programs) {
+    const cx = newContext(p.name);
     const before = diagnostics.length;
     try {
       const fnNode = p.fn as import("ts-morph").ArrowFunction;
@@ -233,5 +283,5 @@ export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
     offsets[g.section] = off + size;
   }
   const memLayouts = out.length ? memLayoutsSeen : [];
-  return { programs: out, globals: all, memLayout: memLayouts[0], diagnostics };
+  return { programs: out, subprograms, globals: all, memLayout: memLayouts[0], diagnostics };
 }

@@ -130,8 +130,10 @@ function trapBlock(cx: LowerContext): Block {
   const saved = cx.b.current;
   cx.b.setBlock(t);
   cx.useRingGlobal(TRAP_GLOBAL);
+  cx.mayTrap = true;
   cx.b.emit({ op: "store", base: cx.b.addr(TRAP_GLOBAL), off: 0, size: "W", src: { imm: BigInt(cx.b.pos?.line ?? 0) } });
-  cx.b.terminate({ op: "ret", value: { imm: 1n } });
+  // A program stops; a subprogram returns and its caller stops (see subprogCall).
+  cx.b.terminate({ op: "ret", value: { imm: cx.frames[0]?.subprog ? 0n : 1n } });
   cx.b.setBlock(saved);
   return t;
 }
@@ -276,8 +278,55 @@ function prep(cx: LowerContext, e: CallExpression, sqe: VReg, method: string, ar
   return { type: T.void, op: { imm: 0n } };
 }
 
+/** Whether a helper is compiled as a BPF subprogram (JSDoc tag `@noinline`) instead of inlined. */
+export function isNoInline(decl: FunctionDeclaration): boolean {
+  return decl.getJsDocs().some((d) => d.getTags().some((t) => t.getTagName() === "noinline"));
+}
+
+/** The DSL types of a helper's parameters and result. */
+export function signature(cx: LowerContext, decl: FunctionDeclaration): { params: DslType[]; ret: DslType } {
+  const params = decl.getParameters().map((p) => declaredType(cx, p.getTypeNode() ?? p, p.getTypeNode()?.getText()));
+  const retText = decl.getReturnTypeNode()?.getText();
+  const ret: DslType = retText === undefined || retText === "void" ? T.void : declaredType(cx, decl.getReturnTypeNode()!, retText);
+  if (ret.kind === "view") cx.fail(decl.getReturnTypeNode()!, 2018, "helpers cannot return ring views");
+  return { params, ret };
+}
+
+/** Call a helper compiled as a BPF subprogram (BPF-to-BPF call, arguments in r1-r5, result in r0). */
+function subprogCall(cx: LowerContext, e: CallExpression, decl: FunctionDeclaration, args: Expression[]): Value {
+  const sig = signature(cx, decl);
+  if (args.length !== sig.params.length) cx.fail(e, 2017, `${decl.getName()}() takes ${sig.params.length} argument${sig.params.length === 1 ? "" : "s"}`);
+  if (sig.params.length > 5) cx.fail(decl, 2017, "a @noinline function takes at most 5 parameters (BPF passes arguments in r1-r5)");
+  const ops = args.map((a, i) => {
+    const t = sig.params[i];
+    const v = lowerExpr(cx, a);
+    if (t.kind === "view") {
+      if (v.type.kind !== "view" || typeName(v.type) !== typeName(t)) cx.fail(a, 2002, `expected ${typeName(t)}`);
+      return v.op;
+    }
+    return convert(cx, a, v, t as Scalar).op;
+  });
+  const { mayTrap } = cx.requestSubprog(decl);
+  const dst = sig.ret.kind === "void" ? undefined : cx.b.vreg(widthOf(sig.ret), "ret");
+  cx.b.emit({ op: "call", kind: "subprog", name: decl.getName()!, args: ops, dst });
+  if (mayTrap) {
+    // The callee stopped at a failed check: stop here too (the trap global already names the line).
+    const flag = cx.b.vreg(32, "trap");
+    cx.b.emit({ op: "load", dst: flag, base: cx.b.addr(TRAP_GLOBAL), off: 0, size: "W" });
+    const ok = cx.b.block();
+    const stop = cx.b.block();
+    cx.b.terminate({ op: "br", cmp: "JNE", width: 32, a: flag, b: { imm: 0n }, then: stop, else: ok });
+    cx.b.setBlock(stop);
+    cx.mayTrap = true;
+    cx.b.terminate({ op: "ret", value: { imm: cx.frames[0]?.subprog ? 0n : 1n } });
+    cx.b.setBlock(ok);
+  }
+  return dst ? { type: sig.ret, op: { reg: dst } } : { type: T.void, op: { imm: 0n } };
+}
+
 /** Inline a call of a top-level helper function. */
 function inlineCall(cx: LowerContext, e: CallExpression, decl: FunctionDeclaration, args: Expression[]): Value {
+  if (isNoInline(decl)) return subprogCall(cx, e, decl, args);
   if (cx.frames.some((f) => f.fnDecl === decl)) cx.fail(e, 2013, decl.getName());
   const params = decl.getParameters();
   if (args.length !== params.length) cx.fail(e, 2017, `${decl.getName()}() takes ${params.length} argument${params.length === 1 ? "" : "s"}`);

@@ -65,6 +65,7 @@ function lowerStatement(cx: LowerContext, s: Statement): void {
     const e = s.getExpression();
     if (!e) {
       if (cx.frame.ret && cx.frame.ret.type.kind === "void") return cx.b.terminate({ op: "jmp", target: cx.frame.ret.block });
+      if (cx.frame.subprog && cx.frame.subprog.type.kind === "void") return cx.b.terminate({ op: "ret", value: { imm: 0n } });
       return cx.fail(s, 2024);
     }
     return lowerReturn(cx, s, e);
@@ -102,6 +103,12 @@ function lowerReturn(cx: LowerContext, node: Node, e: Expression): void {
     if (!ret.reg) cx.fail(e, 2002, `${ret.fnName} returns void`);
     cx.b.mov(ret.reg, convert(cx, e, v, ret.type as IntType | BoolType).op);
     return cx.b.terminate({ op: "jmp", target: ret.block });
+  }
+  const sp = cx.frame.subprog;
+  if (sp) {
+    if (sp.type.kind === "void") cx.fail(e, 2002, `${sp.fnName} returns void`);
+    const t = sp.type as IntType | BoolType;
+    return cx.b.terminate({ op: "ret", value: convert(cx, e, v, t).op, width: widthOf(t) });
   }
   cx.b.terminate({ op: "ret", value: convert(cx, e, v, T.i32).op });
 }

@@ -44,14 +44,14 @@ export type IrInsn =
   /** dst = &global + offset */
   | ({ op: "addr"; dst: VReg; symbol: string; offset: number } & Meta)
   /** call a kfunc or helper; args go to r1..r5, the result (if any) comes from r0. */
-  | ({ op: "call"; kind: "kfunc" | "helper"; name: string; helperId?: number; args: Operand[]; dst?: VReg } & Meta)
-  /** dst = the program's context pointer (r1 at entry). Only as the first instruction. */
+  | ({ op: "call"; kind: "kfunc" | "helper" | "subprog"; name: string; helperId?: number; args: Operand[]; dst?: VReg } & Meta)
+  /** dst = argument `index` (r1 + index at entry). Only at the start of the entry block. */
   | ({ op: "param"; dst: VReg; index: number } & Meta);
 
 export type Terminator =
   | ({ op: "br"; cmp: JmpOpName; width: Width; a: VReg; b: Operand; then: Block; else: Block } & Meta)
   | ({ op: "jmp"; target: Block } & Meta)
-  | ({ op: "ret"; value: Operand } & Meta);
+  | ({ op: "ret"; value: Operand; width?: Width } & Meta);
 
 /** A basic block. */
 export interface Block {

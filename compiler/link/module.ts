@@ -6,9 +6,9 @@
 import type { FunctionCode } from "../codegen/emit";
 import type { GlobalVar } from "../frontend/context";
 import { KFUNC_GET_REGION, KFUNC_SUBMIT } from "../frontend/ring";
-import type { BoolType, IntType } from "../frontend/types";
+import type { BoolType, DslType, IntType } from "../frontend/types";
 import type { Slot, StructLayout } from "../frontend/layout";
-import type { ObjectGlobal, ObjectKfunc, ObjectModule, StructSpec, TypeSpec } from "../object/module";
+import type { ObjectFunction, ObjectGlobal, ObjectKfunc, ObjectModule, StructSpec, TypeSpec } from "../object/module";
 
 const C_NAMES: Record<string, string> = {
   u8: "unsigned char", u16: "unsigned short", u32: "unsigned int", u64: "unsigned long long",
@@ -84,9 +84,24 @@ function bytesOf(value: bigint, size: number): Uint8Array {
 }
 
 /** Build the object description for a compiled file. */
-export function linkModule(sourceFile: string, programs: { name: string; code: FunctionCode }[], globals: GlobalVar[], memLayout?: StructLayout, license = "Dual BSD/GPL"): ObjectModule {
+/** A subprogram to link: its code and DSL signature. */
+export interface LinkSubprogram {
+  name: string;
+  code: FunctionCode;
+  params: { name: string; type: DslType }[];
+  ret: DslType;
+}
+
+/** The BTF spec of a subprogram parameter or result (ring views are `void *`). */
+function paramSpec(t: DslType): TypeSpec {
+  if (t.kind === "int" || t.kind === "bool") return scalarSpec(t);
+  if (t.kind === "void") return { kind: "void" };
+  return { kind: "ptr", to: { kind: "void" } };
+}
+
+export function linkModule(sourceFile: string, programs: { name: string; code: FunctionCode }[], globals: GlobalVar[], memLayout?: StructLayout, subprograms: LinkSubprogram[] = [], license = "Dual BSD/GPL"): ObjectModule {
   const used = new Set<string>();
-  for (const p of programs) for (const i of p.code.insns) if (i.reloc?.kind === "kfunc") used.add(i.reloc.symbol);
+  for (const p of [...programs, ...subprograms]) for (const i of p.code.insns) if (i.reloc?.kind === "kfunc") used.add(i.reloc.symbol);
   const objGlobals: ObjectGlobal[] = globals.map((g) => {
     const size = g.type.kind === "bool" ? 1 : g.type.bits / 8;
     const base = scalarSpec(g.type);
@@ -108,13 +123,19 @@ export function linkModule(sourceFile: string, programs: { name: string; code: F
   return {
     sourceFile,
     license,
-    functions: programs.map((p) => ({
+    functions: programs.map((p): ObjectFunction => ({
       name: p.name,
       section: `struct_ops.s/${p.name}`,
       linkage: "global" as const,
       insns: p.code.insns,
       proto: { kind: "func_proto" as const, ret: INT, params: [{ name: "ctx", type: U64_PTR }] },
-    })),
+    })).concat(subprograms.map((s): ObjectFunction => ({
+      name: s.name,
+      section: ".text",
+      linkage: "static" as const,
+      insns: s.code.insns,
+      proto: { kind: "func_proto" as const, ret: paramSpec(s.ret), params: s.params.map((p) => ({ name: p.name, type: paramSpec(p.type) })) },
+    }))),
     globals: objGlobals,
     kfuncs: [...used].sort().map((k) => KFUNCS[k]),
     structOps: programs.map((p) => ({ varName: `${p.name}_ops`, type: IO_URING_BPF_OPS, funcs: [{ member: "loop_step", func: p.name }] })),

@@ -36,12 +36,12 @@ export class Memory {
   private regions: Region[] = [];
   private next = 1n;
 
-  private stackRegion?: Region;
+  private stacks: Region[] = [];
 
-  /** The program's 512-byte stack (one per address space; loop_step calls do not nest). */
-  stack(): Region {
-    this.stackRegion ??= this.map("stack", new Uint8Array(512));
-    return this.stackRegion;
+  /** The 512-byte stack of call depth `depth` (0: the program; loop_step calls do not nest). */
+  stack(depth = 0): Region {
+    while (this.stacks.length <= depth) this.stacks.push(this.map(`stack of frame ${this.stacks.length}`, new Uint8Array(512)));
+    return this.stacks[depth];
   }
 
   /** Map `bytes` as a new region and return it. */
@@ -84,6 +84,8 @@ export interface RunOptions {
   globalAddress: (symbol: string, addend: bigint) => bigint;
   kfuncs: Record<string, CallHandler>;
   helpers?: Record<number, CallHandler>;
+  /** BPF-to-BPF call targets by symbol (the object's .text functions). */
+  subprograms?: Record<string, Insn[]>;
   /** Abort after this many instructions (default 1,000,000, the verifier's own limit). */
   maxInsns?: number;
 }
@@ -92,6 +94,14 @@ const SIZES: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
 
 /** Run a program from instruction 0 with r1 = ctx; returns r0 and the instruction count. */
 export function run(insns: Insn[], ctx: bigint, mem: Memory, opts: RunOptions): { r0: bigint; executed: number } {
+  const count = { executed: 0 };
+  const r0 = exec(insns, [ctx], 0, mem, opts, count);
+  return { r0, executed: count.executed };
+}
+
+/** Execute one function (a program or a subprogram) at call depth `depth` with arguments r1..r5. */
+function exec(insns: Insn[], args: bigint[], depth: number, mem: Memory, opts: RunOptions, count: { executed: number }): bigint {
+  if (depth >= 8) throw new ExecutionError("more than 8 nested calls", 0);
   // Slot index <-> instruction index (ld_imm64 occupies two slots).
   const slotToIdx = new Map<number, number>();
   const slotOf: number[] = [];
@@ -101,13 +111,12 @@ export function run(insns: Insn[], ctx: bigint, mem: Memory, opts: RunOptions): 
     slotOf.push(slot);
     slot += ins.opcode === 0x18 ? 2 : 1;
   });
-  const stack = mem.stack();
+  const stack = mem.stack(depth);
   const reg: bigint[] = new Array(11).fill(0n);
-  reg[1] = ctx;
+  args.forEach((a, i) => (reg[i + 1] = a));
   reg[10] = stack.base + 512n;
   const max = opts.maxInsns ?? 1_000_000;
   let pc = 0;
-  let executed = 0;
   const fail = (msg: string): never => {
     throw new ExecutionError(msg, pc, insns[pc]);
   };
@@ -118,7 +127,7 @@ export function run(insns: Insn[], ctx: bigint, mem: Memory, opts: RunOptions): 
   };
   for (;;) {
     if (pc < 0 || pc >= insns.length) fail("fell off the end of the program");
-    if (++executed > max) fail(`more than ${max} instructions executed`);
+    if (++count.executed > max) fail(`more than ${max} instructions executed`);
     const ins = insns[pc];
     const cls = ins.opcode & 7;
     const d = ins.dst;
@@ -158,7 +167,7 @@ export function run(insns: Insn[], ctx: bigint, mem: Memory, opts: RunOptions): 
         jumpTo(ins.off);
         continue;
       }
-      if (cls === 5 && op === 0x90) return { r0: reg[0], executed };
+      if (cls === 5 && op === 0x90) return reg[0];
       if (cls === 5 && op === 0x80) {
         const args = reg.slice(1, 6);
         let h: CallHandler | undefined;
@@ -166,8 +175,15 @@ export function run(insns: Insn[], ctx: bigint, mem: Memory, opts: RunOptions): 
         if (ins.reloc?.kind === "kfunc" || ins.src === 2) {
           what = ins.reloc?.symbol ?? `kfunc #${ins.imm}`;
           h = ins.reloc ? opts.kfuncs[ins.reloc.symbol] : undefined;
-        } else if (ins.src === 1) return fail("BPF-to-BPF calls are not supported by this interpreter yet");
-        else {
+        } else if (ins.src === 1) {
+          const target = ins.reloc ? opts.subprograms?.[ins.reloc.symbol] : undefined;
+          if (!target) return fail(`call of unknown subprogram ${ins.reloc?.symbol ?? ins.imm}`);
+          // r6-r9 are callee-saved (this frame's array is untouched); the callee gets its own stack.
+          reg[0] = u64(exec(target, args, depth + 1, mem, opts, count));
+          for (let k = 1; k <= 5; k++) reg[k] = 0xdeadbeefn;
+          pc++;
+          continue;
+        } else {
           what = `helper ${ins.imm}`;
           h = opts.helpers?.[ins.imm];
         }

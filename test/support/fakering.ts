@@ -144,7 +144,8 @@ export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
   void rodata;
   for (;;) {
     if (++steps > max) throw new Error("too many loop steps");
-    const r = run(prog.insns, ctxArr.base, mem, { globalAddress, kfuncs });
+    const subprograms = Object.fromEntries((res.subprograms ?? []).map((s) => [s.name, s.insns]));
+    const r = run(prog.insns, ctxArr.base, mem, { globalAddress, kfuncs, subprograms });
     executed += r.executed;
     ret = BigInt.asIntN(32, r.r0);
     if (ret !== 0n) break;

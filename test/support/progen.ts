@@ -275,7 +275,7 @@ export class ProgramGenerator {
       const pvars = params.map((t, i) => ({ name: `p${i}`, ty: t }));
       const body = this.expr(ret, pvars, 1);
       const name = `h${h}`;
-      helperText += `function ${name}(${pvars.map((v) => `${v.name}: ${v.ty}`).join(", ")}): ${ret} {\n  return ${body.text};\n}\n`;
+      helperText += `${r.chance(0.5) ? "/** @noinline */\n" : ""}function ${name}(${pvars.map((v) => `${v.name}: ${v.ty}`).join(", ")}): ${ret} {\n  return ${body.text};\n}\n`;
       this.helpers.push({ name, params, ret, text: "", ev: (args) => body.ev(new Map(pvars.map((v, i) => [v.name, norm(v.ty, args[i])]))) });
     }
     const locals: Var[] = [];
