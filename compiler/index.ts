@@ -96,7 +96,7 @@ export function compileSource(fileName: string, text: string, opts: CompileOptio
     if (d.chain.length > 8) diags.push(diag(3003, undefined, `the call chain ${d.chain.join(" -> ")} is ${d.chain.length} calls deep`));
   }
   if (diags.length) return { ok: false, diagnostics: diags, programs, subprograms };
-  const module = linkModule(sourceName, codes, fe.globals, fe.memLayout, subCodes);
+  const module = linkModule(sourceName, codes, fe.globals, fe.memLayout, subCodes, fe.strings);
   const object = writeObject(module);
   return { ok: true, diagnostics: [], programs, subprograms, module, object };
 }

@@ -38,6 +38,10 @@ export declare function i32(x: number | bigint | boolean): i32;
 export declare function u64(x: number | bigint | boolean): u64;
 export declare function i64(x: number | bigint | boolean): i64;
 
+/** Print a line to the kernel's trace buffer (bpf_trace_printk): a string-literal format with at most three
+ *  integer values (%d %u %x %ld %lu %lx %lld %llu %llx). `uringbpf run --trace` shows the output. */
+export declare function trace(format: string, ...values: (number | bigint | boolean)[]): void;
+
 /** loop_step return value: call loop_step again after waiting for `lp.cqWaitIdx` (IOU_LOOP_CONTINUE). */
 export declare const CONTINUE: 0;
 /** loop_step return value: leave the loop and return to userspace (IOU_LOOP_STOP). */

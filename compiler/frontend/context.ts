@@ -61,6 +61,10 @@ export class LowerContext {
   onMemLayout: (l: import("./layout").StructLayout) => string | undefined = () => undefined;
   /** Asks for a helper to be compiled as a BPF subprogram; returns whether it may trap. */
   requestSubprog: (decl: Node) => { mayTrap: boolean } = () => ({ mayTrap: false });
+  /** Places a NUL-terminated string in .rodata; returns its symbol. */
+  addString: (text: string) => string = () => {
+    throw new Error("internal: no string table");
+  };
   /** Set when this function contains a run-time check that can stop the program. */
   mayTrap = false;
 

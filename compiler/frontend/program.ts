@@ -22,9 +22,18 @@ export interface FrontendResult {
   /** @noinline helpers, compiled once each as BPF subprograms. */
   subprograms: Subprogram[];
   globals: GlobalVar[];
+  /** String constants in .rodata (trace formats), after the globals. */
+  strings: StringConst[];
   /** The layout of the MEM region, when a program maps it with ring.mem<T>(). */
   memLayout?: StructLayout;
   diagnostics: Diagnostic[];
+}
+
+/** A NUL-terminated string in .rodata. */
+export interface StringConst {
+  name: string;
+  text: string;
+  offset: number;
 }
 
 /** A helper compiled as a BPF subprogram. */
@@ -201,9 +210,15 @@ export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
   const out: { name: string; fn: IrFunction }[] = [];
   const memLayoutsSeen: StructLayout[] = [];
   const subprograms: Subprogram[] = [];
+  const strings: StringConst[] = [];
   const subState = new Map<object, { mayTrap: boolean; done: boolean }>();
   const newContext = (name: string): LowerContext => {
     const cx = new LowerContext(sf, fileName, globals, useRingGlobal, name, diagnostics);
+    cx.addString = (text) => {
+      let s = strings.find((x) => x.text === text);
+      if (!s) strings.push((s = { name: `uringbpf_str_${strings.length}`, text, offset: 0 }));
+      return s.name;
+    };
     cx.onMemLayout = (l) => {
       if (memLayoutsSeen.length && memLayoutsSeen[0] !== l) return `the MEM region is already mapped as ${memLayoutsSeen[0].name}`;
       if (!memLayoutsSeen.length) memLayoutsSeen.push(l);
@@ -282,6 +297,10 @@ export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
     g.offset = off;
     offsets[g.section] = off + size;
   }
+  for (const s of strings) {
+    s.offset = offsets[".rodata"];
+    offsets[".rodata"] += Buffer.byteLength(s.text, "utf8") + 1;
+  }
   const memLayouts = out.length ? memLayoutsSeen : [];
-  return { programs: out, subprograms, globals: all, memLayout: memLayouts[0], diagnostics };
+  return { programs: out, subprograms, globals: all, strings, memLayout: memLayouts[0], diagnostics };
 }

@@ -183,6 +183,30 @@ export function storeToElement(cx: LowerContext, e: Node, target: ElementAccessE
   return v;
 }
 
+/** BPF_FUNC_trace_printk. */
+const HELPER_TRACE_PRINTK = 6;
+
+/** `trace("fmt", a, b, c)`: bpf_trace_printk with the format in .rodata (a newline is added when missing).
+ *  Arguments are widened to 64 bits by their signedness, so %d, %u, %x, %ld, %lld, %llu, %llx all work. */
+function lowerTrace(cx: LowerContext, e: CallExpression, args: Expression[]): Value {
+  const fmt = args[0];
+  if (!fmt || !(Node.isStringLiteral(fmt) || Node.isNoSubstitutionTemplateLiteral(fmt)))
+    return cx.fail(fmt ?? e, 2005, "trace() needs a string literal format", 'write trace("x=%d", x)');
+  if (args.length > 4) cx.fail(e, 2017, "trace() takes a format and at most 3 values (bpf_trace_printk's limit)");
+  let text = fmt.getLiteralText();
+  if (!text.endsWith("\n")) text += "\n";
+  const values = args.slice(1).map((a) => {
+    const v = lowerExpr(cx, a);
+    if (v.type.kind !== "int" && v.type.kind !== "bool") return cx.fail(a, 2002, "trace() prints integers");
+    const signed = v.type.kind === "int" && v.type.signed;
+    return convert(cx, a, v, signed ? T.i64 : T.u64, true).op;
+  });
+  const sym = cx.addString(text);
+  const size = Buffer.byteLength(text, "utf8") + 1;
+  cx.b.emit({ op: "call", kind: "helper", name: "bpf_trace_printk", helperId: HELPER_TRACE_PRINTK, args: [{ reg: cx.b.addr(sym) }, { imm: BigInt(size) }, ...values] });
+  return { type: T.void, op: { imm: 0n } };
+}
+
 /** Lower a call expression. */
 export function lowerCall(cx: LowerContext, e: CallExpression): Value {
   const callee = e.getExpression();
@@ -194,6 +218,7 @@ export function lowerCall(cx: LowerContext, e: CallExpression): Value {
         if (args.length !== 1) cx.fail(e, 2017, `${bnd.name}() takes one argument`);
         return convert(cx, e, lowerExpr(cx, args[0]), T[bnd.name], true);
       }
+      if (bnd.name === "trace") return lowerTrace(cx, e, args);
       if (bnd.name === "config" || bnd.name === "loopStep") cx.fail(e, 2011, `${bnd.name}() is only allowed at the top level`);
       return cx.fail(callee, 2002, `'${bnd.name}' cannot be called here`);
     }

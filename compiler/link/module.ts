@@ -5,6 +5,7 @@
 
 import type { FunctionCode } from "../codegen/emit";
 import type { GlobalVar } from "../frontend/context";
+import type { StringConst } from "../frontend/program";
 import { KFUNC_GET_REGION, KFUNC_SUBMIT } from "../frontend/ring";
 import type { BoolType, DslType, IntType } from "../frontend/types";
 import type { Slot, StructLayout } from "../frontend/layout";
@@ -21,6 +22,7 @@ export function scalarSpec(t: IntType | BoolType): TypeSpec {
   return { kind: "int", name: C_NAMES[t.name], size: (t.bits / 8) as 1 | 2 | 4 | 8, signed: t.signed, char: t.bits === 8 };
 }
 
+const CHAR: TypeSpec = { kind: "int", name: "char", size: 1, signed: true, char: true };
 const INT: TypeSpec = { kind: "int", name: "int", size: 4, signed: true };
 const U32: TypeSpec = { kind: "int", name: "unsigned int", size: 4, signed: false };
 const U8: TypeSpec = { kind: "int", name: "unsigned char", size: 1, signed: false, char: true };
@@ -99,7 +101,15 @@ function paramSpec(t: DslType): TypeSpec {
   return { kind: "ptr", to: { kind: "void" } };
 }
 
-export function linkModule(sourceFile: string, programs: { name: string; code: FunctionCode }[], globals: GlobalVar[], memLayout?: StructLayout, subprograms: LinkSubprogram[] = [], license = "Dual BSD/GPL"): ObjectModule {
+export function linkModule(
+  sourceFile: string,
+  programs: { name: string; code: FunctionCode }[],
+  globals: GlobalVar[],
+  memLayout?: StructLayout,
+  subprograms: LinkSubprogram[] = [],
+  strings: StringConst[] = [],
+  license = "Dual BSD/GPL",
+): ObjectModule {
   const used = new Set<string>();
   for (const p of [...programs, ...subprograms]) for (const i of p.code.insns) if (i.reloc?.kind === "kfunc") used.add(i.reloc.symbol);
   const objGlobals: ObjectGlobal[] = globals.map((g) => {
@@ -115,6 +125,10 @@ export function linkModule(sourceFile: string, programs: { name: string; code: F
       linkage: g.exported ? "global" : "static",
     };
   });
+  for (const s of strings) {
+    const bytes = Buffer.from(s.text + "\0", "utf8");
+    objGlobals.push({ name: s.name, section: ".rodata", offset: s.offset, size: bytes.length, type: { kind: "const", to: { kind: "array", elem: CHAR, count: bytes.length } }, init: new Uint8Array(bytes), linkage: "static" });
+  }
   if (memLayout) {
     const end = Math.max(0, ...objGlobals.filter((g) => g.section === ".rodata").map((g) => g.offset + g.size));
     const offset = Math.ceil(end / 8) * 8;

@@ -3,6 +3,7 @@
 // against in-memory files, and a driver that calls loop_step the way io_uring/loop.c does.
 import type { CompileResult } from "../../compiler/index";
 import { Memory, run, type Region } from "../../runtime/engine/interp";
+import { tracePrintk } from "../../runtime/engine/trace";
 
 export interface FakeRingOptions {
   sqEntries?: number;
@@ -137,6 +138,7 @@ export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
     return sections[g.section].base + BigInt(g.offset) + addend;
   };
   const prog = res.programs[0];
+  const traceLines: string[] = [];
   let steps = 0;
   let executed = 0;
   let ret = 0n;
@@ -145,7 +147,7 @@ export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
   for (;;) {
     if (++steps > max) throw new Error("too many loop steps");
     const subprograms = Object.fromEntries((res.subprograms ?? []).map((s) => [s.name, s.insns]));
-    const r = run(prog.insns, ctxArr.base, mem, { globalAddress, kfuncs, subprograms });
+    const r = run(prog.insns, ctxArr.base, mem, { globalAddress, kfuncs, subprograms, helpers: { 6: tracePrintk(traceLines) } });
     executed += r.executed;
     ret = BigInt.asIntN(32, r.r0);
     if (ret !== 0n) break;
@@ -155,5 +157,5 @@ export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
     if (((waitIdx - tail) | 0) > 0 && posted === 0) throw new Error(`loop waits for CQ index ${waitIdx} but nothing is in flight`);
     posted = 0;
   }
-  return { ret, steps, executed, get: getGlobal, files, buffers, mem: memRegion?.bytes };
+  return { ret, steps, executed, get: getGlobal, files, buffers, mem: memRegion?.bytes, trace: traceLines };
 }
