@@ -92,3 +92,42 @@ export const m = loopStep((ring, lp) => {
     expect(r.get("out")).toBe(0n);
   });
 });
+
+describe("loops without a bound the compiler can prove", () => {
+  const source = `
+import { loopStep, u32, i32, STOP } from "uringbpf";
+export let n: u32 = 10;
+export let sum: u32 = 0;
+export let iters: u32 = 0;
+export let found: i32 = -1;
+export let target: u32 = 7;
+export const t = loopStep((ring, lp) => {
+  let i: u32 = 0;
+  while (i < n) {
+    sum += i;
+    i++;
+    if (i === 100) return STOP;
+  }
+  let k: u32 = 1;
+  do { k = k * 2; iters++; } while (k < 1000);
+  for (let j: u32 = 0; j < n; j++) {
+    if (j === target) { found = i32(j); break; }
+  }
+  while (true) { iters++; if (iters > 20) break; }
+  return STOP;
+});
+`;
+  it("run on the open-coded iterator with the right results", () => {
+    const res = compileSource("loops.ts", source);
+    expect(res.ok).toBe(true);
+    const calls = res.programs[0].insns.filter((i) => i.reloc?.kind === "kfunc").map((i) => i.reloc!.symbol);
+    expect(calls.filter((c) => c === "bpf_iter_num_new")).toHaveLength(4);
+    const r = runOnFakeRing(res);
+    expect([r.get("sum"), r.get("iters"), r.get("found"), r.get("uringbpf_trap")]).toEqual([45n, 21n, 7n, 0n]);
+  });
+
+  it("a constant-bounded for loop is left to the verifier to unroll", () => {
+    const res = compileSource("nops.ts", require("fs").readFileSync(path.join(__dirname, "..", "samples", "nops.ts"), "utf8"));
+    expect(res.programs[0].insns.some((i) => i.reloc?.symbol === "bpf_iter_num_new")).toBe(false);
+  });
+});

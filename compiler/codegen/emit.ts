@@ -114,6 +114,13 @@ export function generate(fn: IrFunction): FunctionCode {
         if (isImm(it.src)) return put(I.st(it.size, R(it.base), it.off, Number(BigInt.asIntN(32, it.src.imm))));
         return put(I.stx(it.size, R(it.base), it.off, R(it.src.reg)));
       case "addr": return put(I.ldGlobalAddr(R(it.dst), it.symbol, it.offset));
+      case "stackaddr": {
+        const objs = fn.stackObjects ?? [];
+        let off = 0;
+        for (let k = 0; k <= it.slot; k++) off += Math.ceil(objs[k] / 8) * 8;
+        put(I.alu64Reg("MOV", R(it.dst), 10));
+        return put(I.alu64Imm("ADD", R(it.dst), -off));
+      }
       case "call": {
         parallelMove(it.args);
         put(it.kind === "kfunc" ? I.callKfunc(it.name) : it.kind === "subprog" ? I.callSubprog(it.name) : I.callHelper(it.helperId!));

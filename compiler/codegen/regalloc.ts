@@ -84,7 +84,8 @@ interface Info {
 export function allocate(fn: IrFunction): Allocation {
   const spills = new Map<number, number>();
   const temps = new Set<number>();
-  let stackSize = 0;
+  // Stack objects sit at the top of the frame (8-byte aligned); spill slots below them.
+  let stackSize = (fn.stackObjects ?? []).reduce((n, s) => n + Math.ceil(s / 8) * 8, 0);
   for (let round = 0; round < 50; round++) {
     const live = liveness(fn);
     const info = new Map<number, Info>();

@@ -65,6 +65,9 @@ export class LowerContext {
   addString: (text: string) => string = () => {
     throw new Error("internal: no string table");
   };
+  /** Stack slots of the open-coded iterators of the loops being lowered (innermost last): every way out
+   *  of the function must destroy them. */
+  readonly iterators: number[] = [];
   /** Set when this function contains a run-time check that can stop the program. */
   mayTrap = false;
 

@@ -10,7 +10,7 @@ import type { LowerContext, Value } from "./context";
 import { convert, fitsImm, lowerExpr, normalizeLoaded, scalarTypeFromName, sizeOf, toReg, unsupported } from "./expressions";
 import { CQE_FIELDS, CQE_SHIFT, KFUNC_GET_REGION, KFUNC_SUBMIT, REGION, SQE_FIELDS, SQE_SHIFT, TRAP_GLOBAL, type Field, type RingGlobal } from "./ring";
 import { OPCODES, PREPS } from "./uapi";
-import { lowerBody } from "./statements";
+import { destroyIterators, lowerBody } from "./statements";
 import { isIntName, T, typeName, view, widthOf, type BoolType, type DslType, type IntType, type ViewKind } from "./types";
 
 type Scalar = IntType | BoolType;
@@ -125,10 +125,11 @@ function slotValue(cx: LowerContext, base: VReg, off: number, slot: Slot): Value
 
 /** Stop the program when a run-time check fails: the hidden global uringbpf_trap gets the line number
  *  and loop_step returns STOP. Returns the block to branch to. */
-function trapBlock(cx: LowerContext): Block {
+export function trapBlock(cx: LowerContext): Block {
   const t = cx.b.block();
   const saved = cx.b.current;
   cx.b.setBlock(t);
+  destroyIterators(cx);
   cx.useRingGlobal(TRAP_GLOBAL);
   cx.mayTrap = true;
   cx.b.emit({ op: "store", base: cx.b.addr(TRAP_GLOBAL), off: 0, size: "W", src: { imm: BigInt(cx.b.pos?.line ?? 0) } });
@@ -343,6 +344,7 @@ function subprogCall(cx: LowerContext, e: CallExpression, decl: FunctionDeclarat
     cx.b.terminate({ op: "br", cmp: "JNE", width: 32, a: flag, b: { imm: 0n }, then: stop, else: ok });
     cx.b.setBlock(stop);
     cx.mayTrap = true;
+    destroyIterators(cx);
     cx.b.terminate({ op: "ret", value: { imm: cx.frames[0]?.subprog ? 0n : 1n } });
     cx.b.setBlock(ok);
   }

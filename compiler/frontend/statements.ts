@@ -2,11 +2,12 @@
 // program or from an inlined helper), expression statements. Unsupported statements are diagnosed and
 // lowering goes on with the next statement, so one build reports every problem in a file.
 
-import { Node, SyntaxKind, type Expression, type Statement } from "ts-morph";
+import { Node, SyntaxKind, type Expression, type ForStatement, type Statement } from "ts-morph";
 import { isImm } from "../ir/ir";
 import { LowerAbort, type LowerContext } from "./context";
 import { convert, lowerCond, lowerExpr, scalarTypeFromName } from "./expressions";
-import { declaredType } from "./ringapi";
+import { declaredType, trapBlock } from "./ringapi";
+import { KFUNC_ITER_DESTROY, KFUNC_ITER_NEW, KFUNC_ITER_NEXT, MAX_LOOP_ITERATIONS } from "./ring";
 import { T, widthOf, type BoolType, type IntType } from "./types";
 
 /** Lower a function body or block. */
@@ -65,7 +66,10 @@ function lowerStatement(cx: LowerContext, s: Statement): void {
     const e = s.getExpression();
     if (!e) {
       if (cx.frame.ret && cx.frame.ret.type.kind === "void") return cx.b.terminate({ op: "jmp", target: cx.frame.ret.block });
-      if (cx.frame.subprog && cx.frame.subprog.type.kind === "void") return cx.b.terminate({ op: "ret", value: { imm: 0n } });
+      if (cx.frame.subprog && cx.frame.subprog.type.kind === "void") {
+        destroyIterators(cx);
+        return cx.b.terminate({ op: "ret", value: { imm: 0n } });
+      }
       return cx.fail(s, 2024);
     }
     return lowerReturn(cx, s, e);
@@ -76,10 +80,11 @@ function lowerStatement(cx: LowerContext, s: Statement): void {
       if (Node.isVariableDeclarationList(init)) lowerVariables(cx, init);
       else lowerExpr(cx, init as Expression);
     }
-    return loopDepth(cx, () => lowerLoop(cx, s.getCondition(), s.getIncrementor(), s.getStatement(), false));
+    const lower = boundedFor(cx, s) ? lowerLoop : lowerIteratorLoop;
+    return loopDepth(cx, () => lower(cx, s.getCondition(), s.getIncrementor(), s.getStatement(), false));
   }
-  if (Node.isWhileStatement(s)) return loopDepth(cx, () => lowerLoop(cx, s.getExpression(), undefined, s.getStatement(), false));
-  if (Node.isDoStatement(s)) return loopDepth(cx, () => lowerLoop(cx, s.getExpression(), undefined, s.getStatement(), true));
+  if (Node.isWhileStatement(s)) return loopDepth(cx, () => lowerIteratorLoop(cx, s.getExpression(), undefined, s.getStatement(), false));
+  if (Node.isDoStatement(s)) return loopDepth(cx, () => lowerIteratorLoop(cx, s.getExpression(), undefined, s.getStatement(), true));
   if (Node.isBreakStatement(s) || Node.isContinueStatement(s)) {
     if (s.getLabel()) cx.fail(s, 2001, "labelled break/continue");
     const loop = cx.loops[cx.loops.length - 1];
@@ -96,9 +101,21 @@ function lowerStatement(cx: LowerContext, s: Statement): void {
   return cx.fail(s, 2001, s.getKindName());
 }
 
+/** Destroy the iterators of every loop being left (before leaving the function). */
+export function destroyIterators(cx: LowerContext): void {
+  for (const slot of [...cx.iterators].reverse()) cx.b.emit({ op: "call", kind: "kfunc", name: KFUNC_ITER_DESTROY, args: [{ reg: iterPtr(cx, slot) }] });
+}
+
+function iterPtr(cx: LowerContext, slot: number) {
+  const r = cx.b.vreg(64, "iter", true);
+  cx.b.emit({ op: "stackaddr", dst: r, slot });
+  return r;
+}
+
 function lowerReturn(cx: LowerContext, node: Node, e: Expression): void {
   const v = lowerExpr(cx, e);
   const ret = cx.frame.ret;
+  if (!ret) destroyIterators(cx);
   if (ret) {
     if (!ret.reg) cx.fail(e, 2002, `${ret.fnName} returns void`);
     cx.b.mov(ret.reg, convert(cx, e, v, ret.type as IntType | BoolType).op);
@@ -139,6 +156,102 @@ function lowerLoop(cx: LowerContext, cond: Expression | undefined, inc: Expressi
     lowerCond(cx, cond, bodyBlock, exit);
   } else cx.b.terminate({ op: "jmp", target: bodyBlock });
   cx.b.setBlock(exit);
+}
+
+/** Whether the verifier can follow a `for` loop iteration by iteration: a counter declared in the
+ *  initializer from a constant, compared with a constant (or config value) in the condition (possibly
+ *  `&&`-ed with anything else), stepped by a constant in the incrementor, and not assigned in the body. */
+function boundedFor(cx: LowerContext, s: ForStatement): boolean {
+  const init = s.getInitializer();
+  if (!init || !Node.isVariableDeclarationList(init) || init.getDeclarations().length !== 1) return false;
+  const d = init.getDeclarations()[0];
+  const isCounter = (e: Node): boolean => Node.isIdentifier(e) && e.getSymbol()?.getDeclarations()[0] === d;
+  const isConst = (e: Node): boolean => {
+    if (Node.isParenthesizedExpression(e)) return isConst(e.getExpression());
+    if (Node.isNumericLiteral(e) || Node.isBigIntLiteral(e)) return true;
+    if (Node.isPrefixUnaryExpression(e)) return isConst(e.getOperand());
+    if (Node.isCallExpression(e)) return e.getArguments().length === 1 && isConst(e.getArguments()[0]);
+    if (Node.isBinaryExpression(e)) return /^[-+*/%&|^]$|^<<$|^>>$/.test(e.getOperatorToken().getText()) && isConst(e.getLeft()) && isConst(e.getRight());
+    if (!Node.isIdentifier(e)) return false;
+    const b = cx.resolve(e);
+    return b?.kind === "const" || b?.kind === "import" || (b?.kind === "global" && b.global.section === ".rodata");
+  };
+  if (!d.getInitializer() || !isConst(d.getInitializer()!)) return false;
+  const inc = s.getIncrementor();
+  let up: boolean;
+  if (inc && (Node.isPostfixUnaryExpression(inc) || Node.isPrefixUnaryExpression(inc)) && isCounter(inc.getOperand()))
+    up = inc.getOperatorToken() === SyntaxKind.PlusPlusToken;
+  else if (inc && Node.isBinaryExpression(inc) && isCounter(inc.getLeft()) && ["+=", "-="].includes(inc.getOperatorToken().getText()) && isConst(inc.getRight()))
+    up = inc.getOperatorToken().getText() === "+=";
+  else return false;
+  const conjuncts = (e: Node): Node[] =>
+    Node.isParenthesizedExpression(e) ? conjuncts(e.getExpression()) : Node.isBinaryExpression(e) && e.getOperatorToken().getText() === "&&" ? [...conjuncts(e.getLeft()), ...conjuncts(e.getRight())] : [e];
+  const cond = s.getCondition();
+  const limited = cond && conjuncts(cond).some((c) => {
+    if (!Node.isBinaryExpression(c)) return false;
+    const op = c.getOperatorToken().getText();
+    const [l, r] = [c.getLeft(), c.getRight()];
+    const toward = (o: string) => (up ? ["<", "<=", "!=", "!=="] : [">", ">=", "!=", "!=="]).includes(o);
+    const flip: Record<string, string> = { "<": ">", "<=": ">=", ">": "<", ">=": "<=", "!=": "!=", "!==": "!==" };
+    return (isCounter(l) && isConst(r) && toward(op)) || (isCounter(r) && isConst(l) && flip[op] !== undefined && toward(flip[op]));
+  });
+  if (!limited) return false;
+  // The body must not assign the counter.
+  return !s.getStatement().getDescendants().some((n) => {
+    if (Node.isBinaryExpression(n) && n.getOperatorToken().getText().endsWith("=") && !["==", "===", "!=", "!==", "<=", ">="].includes(n.getOperatorToken().getText())) return isCounter(n.getLeft());
+    if (Node.isPostfixUnaryExpression(n) || (Node.isPrefixUnaryExpression(n) && [SyntaxKind.PlusPlusToken, SyntaxKind.MinusMinusToken].includes(n.getOperatorToken())))
+      return isCounter(n.getOperand());
+    return false;
+  });
+}
+
+/** A loop whose bound the compiler cannot prove, on the open-coded number iterator: the verifier checks
+ *  the body until its state converges instead of following every iteration. It runs at most
+ *  MAX_LOOP_ITERATIONS times; one more stops the program like a failed run-time check.
+ *    new(it, 0, MAX); head: if next(it) == NULL trap; if !cond goto exit; body; inc; goto head;
+ *    exit: destroy(it)                                     (do-while: head: next; body; cond) */
+function lowerIteratorLoop(cx: LowerContext, cond: Expression | undefined, inc: Expression | undefined, body: Statement, bodyFirst: boolean): void {
+  const slot = cx.b.stackObject(8);
+  cx.b.emit({ op: "call", kind: "kfunc", name: KFUNC_ITER_NEW, args: [{ reg: iterPtr(cx, slot) }, { imm: 0n }, { imm: BigInt(MAX_LOOP_ITERATIONS) }] });
+  const head = cx.b.block();
+  const bodyBlock = cx.b.block();
+  const incBlock = inc ? cx.b.block() : null;
+  const condBlock = bodyFirst && cond ? cx.b.block() : null;
+  const exit = cx.b.block();
+  cx.iterators.push(slot);
+  try {
+    cx.b.jumpTo(head);
+    const p = cx.b.vreg(64, "more", true);
+    cx.b.emit({ op: "call", kind: "kfunc", name: KFUNC_ITER_NEXT, args: [{ reg: iterPtr(cx, slot) }], dst: p });
+    const go = cx.b.block();
+    cx.b.terminate({ op: "br", cmp: "JEQ", width: 64, a: p, b: { imm: 0n }, then: trapBlock(cx), else: go });
+    cx.b.setBlock(go);
+    if (cond && !bodyFirst) {
+      cx.at(cond);
+      lowerCond(cx, cond, bodyBlock, exit);
+    } else cx.b.terminate({ op: "jmp", target: bodyBlock });
+    cx.b.setBlock(bodyBlock);
+    cx.loops.push({ brk: exit, cont: incBlock ?? condBlock ?? head });
+    try {
+      lowerStatements(cx, [body]);
+    } finally {
+      cx.loops.pop();
+    }
+    if (incBlock) {
+      cx.b.jumpTo(incBlock);
+      cx.at(inc!);
+      lowerExpr(cx, inc!);
+    }
+    if (condBlock) {
+      cx.b.jumpTo(condBlock);
+      cx.at(cond!);
+      lowerCond(cx, cond!, head, exit);
+    } else cx.b.terminate({ op: "jmp", target: head });
+  } finally {
+    cx.iterators.pop();
+  }
+  cx.b.setBlock(exit);
+  cx.b.emit({ op: "call", kind: "kfunc", name: KFUNC_ITER_DESTROY, args: [{ reg: iterPtr(cx, slot) }] });
 }
 
 function lowerSwitch(cx: LowerContext, s: import("ts-morph").SwitchStatement): void {

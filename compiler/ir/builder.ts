@@ -39,6 +39,13 @@ export class IrBuilder {
     return this.fn;
   }
 
+  /** Reserve a stack object of `size` bytes; returns its slot for `stackaddr`. */
+  stackObject(size: number): number {
+    this.fn.stackObjects ??= [];
+    this.fn.stackObjects.push(size);
+    return this.fn.stackObjects.length - 1;
+  }
+
   /** A fresh virtual register. */
   vreg(width: Width, name?: string, ptr = false): VReg {
     return { id: this.fn.nextVReg++, width: ptr ? 64 : width, ptr, name };

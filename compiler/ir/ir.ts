@@ -43,6 +43,8 @@ export type IrInsn =
   | ({ op: "store"; base: VReg; off: number; size: SizeName; src: Operand } & Meta)
   /** dst = &global + offset */
   | ({ op: "addr"; dst: VReg; symbol: string; offset: number } & Meta)
+  /** dst = the address of stack object `slot` (r10 - its offset) */
+  | ({ op: "stackaddr"; dst: VReg; slot: number } & Meta)
   /** call a kfunc or helper; args go to r1..r5, the result (if any) comes from r0. */
   | ({ op: "call"; kind: "kfunc" | "helper" | "subprog"; name: string; helperId?: number; args: Operand[]; dst?: VReg } & Meta)
   /** dst = argument `index` (r1 + index at entry). Only at the start of the entry block. */
@@ -66,6 +68,8 @@ export interface IrFunction {
   blocks: Block[];
   entry: Block;
   nextVReg: number;
+  /** Sizes of the stack objects (e.g. iterators) `stackaddr` refers to, by slot. */
+  stackObjects?: number[];
 }
 
 /** Successor blocks of a block. */
@@ -99,7 +103,7 @@ export function uses(i: IrInsn | Terminator): VReg[] {
 /** The virtual register an instruction writes, if any. */
 export function def(i: IrInsn | Terminator): VReg | undefined {
   switch (i.op) {
-    case "mov": case "alu": case "neg": case "load": case "addr": case "param": return i.dst;
+    case "mov": case "alu": case "neg": case "load": case "addr": case "stackaddr": case "param": return i.dst;
     case "call": return i.dst;
     default: return undefined;
   }
@@ -120,6 +124,7 @@ export function dumpFunction(f: IrFunction): string {
         case "load": lines.push(`    ${v(i.dst)} = load.${i.size} [${v(i.base)} + ${i.off}]`); break;
         case "store": lines.push(`    store.${i.size} [${v(i.base)} + ${i.off}] = ${o(i.src)}`); break;
         case "addr": lines.push(`    ${v(i.dst)} = &${i.symbol}+${i.offset}`); break;
+        case "stackaddr": lines.push(`    ${v(i.dst)} = &stack${i.slot}`); break;
         case "call": lines.push(`    ${i.dst ? v(i.dst) + " = " : ""}call ${i.name}(${i.args.map(o).join(", ")})`); break;
         case "param": lines.push(`    ${v(i.dst)} = param ${i.index}`); break;
       }

@@ -6,7 +6,7 @@
 import type { FunctionCode } from "../codegen/emit";
 import type { GlobalVar } from "../frontend/context";
 import type { StringConst } from "../frontend/program";
-import { KFUNC_GET_REGION, KFUNC_SUBMIT } from "../frontend/ring";
+import { KFUNC_GET_REGION, KFUNC_ITER_DESTROY, KFUNC_ITER_NEW, KFUNC_ITER_NEXT, KFUNC_SUBMIT } from "../frontend/ring";
 import type { BoolType, DslType, IntType } from "../frontend/types";
 import type { Slot, StructLayout } from "../frontend/layout";
 import type { ObjectFunction, ObjectGlobal, ObjectKfunc, ObjectModule, StructSpec, TypeSpec } from "../object/module";
@@ -76,6 +76,14 @@ export function layoutSpec(l: StructLayout): StructSpec {
 
 /** The hidden global that names the MEM region's layout for loaders: a pointer to the struct, in .rodata. */
 export const MEM_LAYOUT_GLOBAL = "uringbpf_mem_layout";
+
+const ITER_NUM_PTR: TypeSpec = {
+  kind: "ptr",
+  to: { kind: "struct", name: "bpf_iter_num", size: 8, members: [{ name: "__opaque", offset: 0, type: { kind: "array", elem: { kind: "int", name: "unsigned long long", size: 8, signed: false }, count: 1 } }] },
+};
+KFUNCS[KFUNC_ITER_NEW] = { name: KFUNC_ITER_NEW, proto: { kind: "func_proto", ret: INT, params: [{ name: "it", type: ITER_NUM_PTR }, { name: "start", type: INT }, { name: "end", type: INT }] } };
+KFUNCS[KFUNC_ITER_NEXT] = { name: KFUNC_ITER_NEXT, proto: { kind: "func_proto", ret: { kind: "ptr", to: INT }, params: [{ name: "it", type: ITER_NUM_PTR }] } };
+KFUNCS[KFUNC_ITER_DESTROY] = { name: KFUNC_ITER_DESTROY, proto: { kind: "func_proto", ret: { kind: "void" }, params: [{ name: "it", type: ITER_NUM_PTR }] } };
 
 /** Little-endian bytes of an integer value. */
 function bytesOf(value: bigint, size: number): Uint8Array {

@@ -4,6 +4,7 @@
 import type { CompileResult } from "../../compiler/index";
 import { Memory, run, type Region } from "../../runtime/engine/interp";
 import { tracePrintk } from "../../runtime/engine/trace";
+import { iterKfuncs } from "../../runtime/engine/iter";
 
 export interface FakeRingOptions {
   sqEntries?: number;
@@ -123,6 +124,7 @@ export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
     return n;
   };
   const kfuncs = {
+    ...iterKfuncs,
     bpf_io_uring_submit_sqes: (a: bigint[]) => BigInt(submit(Number(a[1] & 0xffffffffn))),
     bpf_io_uring_get_region: (a: bigint[]) => {
       const id = Number(a[1] & 0xffffffffn);
