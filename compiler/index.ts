@@ -48,6 +48,17 @@ export interface CompileResult {
   object?: Uint8Array;
 }
 
+/** Where a function's stack goes, for the stack-overflow diagnostic. */
+function stackBreakdown(code: FunctionCode): string {
+  const named = new Map<string, number>();
+  for (const n of code.stackUse.spilled) named.set(n || "temporaries", (named.get(n || "temporaries") ?? 0) + 1);
+  const parts = [...named].sort((a, b) => b[1] - a[1]).map(([n, k]) => `${n} ${k * 8}`);
+  const out = [`${code.stackUse.spilled.length * 8} bytes of spilled values (${parts.slice(0, 12).join(", ")}${parts.length > 12 ? ", ..." : ""})`];
+  if (code.stackUse.objects) out.push(`${code.stackUse.objects} bytes of loop iterators`);
+  if (code.stackUse.scratch) out.push(`${code.stackUse.scratch} bytes of call scratch`);
+  return out.join(", ");
+}
+
 /** Compile DSL source text. Never throws for bad input: problems come back as diagnostics. */
 export function compileSource(fileName: string, text: string, opts: CompileOptions = {}): CompileResult {
   const sourceName = opts.sourceName ?? fileName;
@@ -61,8 +72,7 @@ export function compileSource(fileName: string, text: string, opts: CompileOptio
   for (const p of fe.programs) {
     const ir = opts.ir ? dumpFunction(p.fn) : undefined;
     const code = generate(p.fn);
-    if (code.stackSize > MAX_STACK)
-      diags.push(diag(3002, undefined, `${p.name} needs ${code.stackSize} bytes (${code.stackSize / 8} spilled values)`));
+    if (code.stackSize > MAX_STACK) diags.push(diag(3002, undefined, `${p.name} needs ${code.stackSize} bytes: ${stackBreakdown(code)}`));
     const n = code.insns.reduce((s, i) => s + slots(i), 0);
     if (n > 1_000_000) diags.push(diag(3001, undefined, `${p.name} has ${n} instructions`));
     programs.push({ name: p.name, insns: code.insns, slots: n, stackSize: code.stackSize, ir });

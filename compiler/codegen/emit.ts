@@ -6,7 +6,7 @@
 import * as I from "../bpf/insn";
 import type { Insn, InsnOrLabel, JmpOpName, Reg } from "../bpf/insn";
 import { isImm, successors, type Block, type IrFunction, type IrInsn, type Operand, type Terminator, type VReg } from "../ir/ir";
-import { allocate, FP } from "./regalloc";
+import { allocate, FP, type Allocation, type Priority } from "./regalloc";
 
 const INVERT: Record<JmpOpName, JmpOpName> = {
   JEQ: "JNE", JNE: "JEQ", JGT: "JLE", JLE: "JGT", JGE: "JLT", JLT: "JGE",
@@ -20,6 +20,8 @@ const RESULT: VReg = { id: -3, width: 64, ptr: false, name: "r0" };
 export interface FunctionCode {
   insns: Insn[];
   stackSize: number;
+  /** What the stack holds: spilled values by source name, stack objects (iterators), scratch. */
+  stackUse: { spilled: string[]; objects: number; scratch: number };
 }
 
 /** Skip blocks that only jump elsewhere. */
@@ -56,7 +58,28 @@ function threadJumps(fn: IrFunction): void {
 /** Generate BPF instructions for an IR function. Throws StackOverflow when the frame exceeds 512 bytes. */
 export function generate(fn: IrFunction): FunctionCode {
   threadJumps(fn);
-  const alloc = allocate(fn);
+  // Allocate with both priorities (on copies: spilling rewrites the function) and keep the smaller code.
+  const tries = (["cost", "chaitin"] as Priority[]).map((p) => {
+    const copy = cloneFunction(fn);
+    return emitFunction(copy, allocate(copy, p));
+  });
+  const size = (c: FunctionCode) => (c.stackSize > 512 ? 1e9 : 0) + c.insns.reduce((n, i) => n + (i.opcode === 0x18 ? 2 : 1), 0) + c.stackSize / 64;
+  return tries.reduce((a, b) => (size(b) < size(a) ? b : a));
+}
+
+/** A copy of a function whose instructions can be rewritten without touching the original. */
+function cloneFunction(fn: IrFunction): IrFunction {
+  const map = new Map<Block, Block>(fn.blocks.map((b) => [b, { id: b.id, insns: b.insns.map((i) => ({ ...i })) as IrInsn[] }]));
+  for (const [b, c] of map) {
+    const t = b.term;
+    if (t?.op === "br") c.term = { ...t, then: map.get(t.then)!, else: map.get(t.else)! };
+    else if (t?.op === "jmp") c.term = { ...t, target: map.get(t.target)! };
+    else if (t) c.term = { ...t };
+  }
+  return { ...fn, blocks: fn.blocks.map((b) => map.get(b)!), entry: map.get(fn.entry)! };
+}
+
+function emitFunction(fn: IrFunction, alloc: Allocation): FunctionCode {
   const scratchSlot = alloc.stackSize + 8;
   let usedScratch = false;
   // Fixed registers: r10 for the frame pointer, r1 for the context argument, r0 for call results.
@@ -189,6 +212,7 @@ export function generate(fn: IrFunction): FunctionCode {
     }
   });
   const insns = I.resolveLabels(out);
-  return { insns, stackSize: alloc.stackSize + (usedScratch ? 8 : 0) };
+  const objects = (fn.stackObjects ?? []).reduce((n, s) => n + Math.ceil(s / 8) * 8, 0);
+  return { insns, stackSize: alloc.stackSize + (usedScratch ? 8 : 0), stackUse: { spilled: alloc.spilledNames, objects, scratch: usedScratch ? 8 : 0 } };
 }
 

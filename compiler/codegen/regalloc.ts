@@ -16,6 +16,8 @@ export interface Allocation {
   stackSize: number;
   /** Per spilled value: the slot's offset below r10 (for dumps). */
   spills: Map<number, number>;
+  /** Source names of the spilled values ("" for temporaries), for stack diagnostics. */
+  spilledNames: string[];
 }
 
 const CALLEE_SAVED: Reg[] = [6, 7, 8, 9];
@@ -81,8 +83,13 @@ interface Info {
 }
 
 /** Allocate registers for `fn`, rewriting it with spill code where needed. */
-export function allocate(fn: IrFunction): Allocation {
+/** How colouring orders values: by use count ("cost": good for small functions), or by uses per
+ *  conflicting value ("chaitin": spills long-lived values first, good under heavy pressure). */
+export type Priority = "cost" | "chaitin";
+
+export function allocate(fn: IrFunction, priority: Priority = "cost"): Allocation {
   const spills = new Map<number, number>();
+  const spilledNames: string[] = [];
   const temps = new Set<number>();
   // Stack objects sit at the top of the frame (8-byte aligned); spill slots below them.
   let stackSize = (fn.stackObjects ?? []).reduce((n, s) => n + Math.ceil(s / 8) * 8, 0);
@@ -133,8 +140,11 @@ export function allocate(fn: IrFunction): Allocation {
         }
       }
     }
-    // Colour: temporaries first, then values crossing calls, then by cost.
-    const order = [...info.values()].sort((a, b) => Number(b.temp) - Number(a.temp) || Number(b.crossesCall) - Number(a.crossesCall) || b.cost - a.cost);
+    // Colour: temporaries first, then values crossing calls, then by weight.
+    // Chaitin's measure: values used often per unit of conflict keep registers; long-lived values with
+    // few uses (many neighbours) are the cheapest to spill.
+    const weight = (x: Info) => (priority === "chaitin" ? x.cost / (x.neighbours.size + 1) : x.cost);
+    const order = [...info.values()].sort((a, b) => Number(b.temp) - Number(a.temp) || Number(b.crossesCall) - Number(a.crossesCall) || weight(b) - weight(a));
     const reg = new Map<number, Reg>();
     const failed: Info[] = [];
     for (const x of order) {
@@ -154,8 +164,9 @@ export function allocate(fn: IrFunction): Allocation {
       if (pick === undefined) failed.push(x);
       else reg.set(x.v.id, pick);
     }
-    if (failed.length === 0) return { reg, stackSize, spills };
+    if (failed.length === 0) return { reg, stackSize, spills, spilledNames };
     for (const x of failed) {
+      spilledNames.push(x.v.name ?? "");
       if (x.temp) throw new Error(`internal: cannot allocate a register for a spill temporary in ${fn.name}`);
       stackSize += 8;
       spills.set(x.v.id, stackSize);
