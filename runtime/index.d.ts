@@ -42,6 +42,10 @@ export declare function i64(x: number | bigint | boolean): i64;
  *  integer values (%d %u %x %ld %lu %lx %lld %llu %llx). `uringbpf run --trace` shows the output. */
 export declare function trace(format: string, ...values: (number | bigint | boolean)[]): void;
 
+/** The userspace address of a place inside the MEM region (`userAddr(p.buf)`, `userAddr(p.slots[i])`), for
+ *  an SQE's buffer address: the kernel reads and writes the region's pages at that address. */
+export declare function userAddr(place: unknown): u64;
+
 /** loop_step return value: call loop_step again after waiting for `lp.cqWaitIdx` (IOU_LOOP_CONTINUE). */
 export declare const CONTINUE: 0;
 /** loop_step return value: leave the loop and return to userspace (IOU_LOOP_STOP). */

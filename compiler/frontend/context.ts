@@ -59,6 +59,8 @@ export class LowerContext {
   lp!: VReg;
   /** Told about each ring.mem<T>() layout; returns an error text when it conflicts with another. */
   onMemLayout: (l: import("./layout").StructLayout) => string | undefined = () => undefined;
+  /** The layout ring.mem<T>() mapped in this function (userAddr paths start there). */
+  memRoot?: import("./layout").StructLayout;
   /** Asks for a helper to be compiled as a BPF subprogram; returns whether it may trap. */
   requestSubprog: (decl: Node) => { mayTrap: boolean } = () => ({ mayTrap: false });
   /** Places a NUL-terminated string in .rodata; returns its symbol. */

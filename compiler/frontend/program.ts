@@ -10,7 +10,7 @@ import { diag, type Diagnostic } from "../diagnostics/diagnostics";
 import type { IrFunction } from "../ir/ir";
 import { LowerAbort, LowerContext, rangeOf, type Binding, type GlobalVar } from "./context";
 import { convert, lowerExpr } from "./expressions";
-import { RING_GLOBAL_DEFAULTS, TRAP_GLOBAL, type RingGlobal } from "./ring";
+import { MEM_UADDR_GLOBAL, RING_GLOBAL_DEFAULTS, TRAP_GLOBAL, type RingGlobal } from "./ring";
 import type { StructLayout } from "./layout";
 import { declaredType, signature } from "./ringapi";
 import { lowerBody } from "./statements";
@@ -105,7 +105,7 @@ export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
     let v = ringGlobals.get(g);
     if (!v) {
       const trap = g === TRAP_GLOBAL;
-      v = { name: g, section: trap ? ".bss" : ".rodata", type: T.u32, init: BigInt(RING_GLOBAL_DEFAULTS[g]), exported: true, config: !trap, offset: 0 };
+      v = { name: g, section: trap ? ".bss" : ".rodata", type: g === MEM_UADDR_GLOBAL ? T.u64 : T.u32, init: BigInt(RING_GLOBAL_DEFAULTS[g]), exported: true, config: !trap, offset: 0 };
       ringGlobals.set(g, v);
     }
     return v;
@@ -224,6 +224,7 @@ export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
       if (!memLayoutsSeen.length) memLayoutsSeen.push(l);
       return undefined;
     };
+    cx.memRoot = memLayoutsSeen[0];
     cx.requestSubprog = (decl) => {
       const st = subState.get(decl.compilerNode);
       if (st && !st.done) return fail(decl, 2013, `${(decl as FunctionDeclaration).getName()} calls itself`);

@@ -52,6 +52,7 @@ export const RING_GLOBALS = [
   "uringbpf_cq_size",
   "uringbpf_sq_size",
   "uringbpf_mem_size",
+  "uringbpf_mem_uaddr",
   "uringbpf_trap",
 ] as const;
 export type RingGlobal = (typeof RING_GLOBALS)[number];
@@ -66,8 +67,11 @@ export const RING_GLOBAL_DEFAULTS: Record<RingGlobal, number> = {
   uringbpf_cq_size: 64 + 16 * 16,
   uringbpf_sq_size: 8 * 64,
   uringbpf_mem_size: 0,
+  uringbpf_mem_uaddr: 0,
   uringbpf_trap: 0,
 };
+/** The hidden .rodata u64 holding the MEM region's userspace address (for SQE buffer addresses). */
+export const MEM_UADDR_GLOBAL = "uringbpf_mem_uaddr";
 /** The hidden .bss global a failed run-time check writes its TypeScript line number into. */
 export const TRAP_GLOBAL = "uringbpf_trap";
 

@@ -5,10 +5,10 @@
 
 import { Node, type CallExpression, type ElementAccessExpression, type Expression, type FunctionDeclaration, type PropertyAccessExpression } from "ts-morph";
 import { isImm, type Block, type VReg } from "../ir/ir";
-import { structLayout, type ArrayLayout, type Slot } from "./layout";
+import { structLayout, type ArrayLayout, type Slot, type StructLayout } from "./layout";
 import type { LowerContext, Value } from "./context";
 import { convert, fitsImm, lowerExpr, normalizeLoaded, scalarTypeFromName, sizeOf, toReg, unsupported } from "./expressions";
-import { CQE_FIELDS, CQE_SHIFT, KFUNC_GET_REGION, KFUNC_SUBMIT, REGION, SQE_FIELDS, SQE_SHIFT, TRAP_GLOBAL, type Field, type RingGlobal } from "./ring";
+import { CQE_FIELDS, CQE_SHIFT, KFUNC_GET_REGION, KFUNC_SUBMIT, MEM_UADDR_GLOBAL, REGION, SQE_FIELDS, SQE_SHIFT, TRAP_GLOBAL, type Field, type RingGlobal } from "./ring";
 import { OPCODES, PREPS } from "./uapi";
 import { destroyIterators, lowerBody } from "./statements";
 import { isIntName, T, typeName, view, widthOf, type BoolType, type DslType, type IntType, type ViewKind } from "./types";
@@ -184,6 +184,59 @@ export function storeToElement(cx: LowerContext, e: Node, target: ElementAccessE
   return v;
 }
 
+/** `userAddr(p.field)`: the userspace address of a place in the MEM region (for an SQE's buffer
+ *  address): the region's user address (hidden global uringbpf_mem_uaddr, set by the loader) plus the
+ *  place's offset, computed from the layout along the access path `root.f.g[i].h`. */
+function lowerUserAddr(cx: LowerContext, e: CallExpression, args: Expression[]): Value {
+  if (args.length !== 1) cx.fail(e, 2017, "userAddr() takes one MEM-region place, e.g. userAddr(p.buf)");
+  let constOff = 0n;
+  const dynamic: Value[] = [];
+  const walk = (x: Expression): StructLayout | ArrayLayout => {
+    while (Node.isParenthesizedExpression(x) || Node.isNonNullExpression(x)) x = x.getExpression();
+    if (Node.isIdentifier(x)) {
+      const v = lowerExpr(cx, x);
+      if (v.type.kind !== "view" || v.type.view !== "struct" || !v.type.layout) return cx.fail(x, 2002, "userAddr() needs a place inside the MEM region");
+      if (v.type.layout !== cx.memRoot) return cx.fail(x, 2002, "userAddr() paths start at the value of ring.mem<T>()");
+      return v.type.layout;
+    }
+    if (Node.isPropertyAccessExpression(x)) {
+      const outer = walk(x.getExpression());
+      const f = "fields" in outer ? outer.fields.get(x.getName()) : undefined;
+      if (!f) return cx.fail(x.getNameNode(), 2002, `'${x.getName()}' is not a field here`);
+      constOff += BigInt(f.off);
+      return f.slot.kind === "struct" ? f.slot.layout : f.slot.kind === "array" ? f.slot.array : ({ name: "", size: f.slot.size, align: 1, fields: new Map() } as StructLayout);
+    }
+    if (Node.isElementAccessExpression(x)) {
+      const outer = walk(x.getExpression());
+      if (!("count" in outer)) return cx.fail(x, 2006, "only FixedArray fields can be indexed");
+      const i = convert(cx, x, lowerExpr(cx, x.getArgumentExpression()!), T.u32);
+      if (isImm(i.op)) {
+        if (i.op.imm >= BigInt(outer.count)) cx.fail(x, 2027, `index ${i.op.imm} of an array of ${outer.count}`);
+        constOff += i.op.imm * BigInt(outer.elem.size);
+      } else {
+        const ok = cx.b.block();
+        cx.b.terminate({ op: "br", cmp: "JGE", width: 32, a: i.op.reg, b: { imm: BigInt(outer.count) }, then: trapBlock(cx), else: ok });
+        cx.b.setBlock(ok);
+        const scaled = cx.b.vreg(64);
+        cx.b.mov(scaled, i.op);
+        cx.b.emit({ op: "alu", alu: "MUL", width: 64, dst: scaled, a: { reg: scaled }, b: { imm: BigInt(outer.elem.size) } });
+        dynamic.push({ type: T.u64, op: { reg: scaled } });
+      }
+      const el = outer.elem;
+      return el.kind === "struct" ? el.layout : el.kind === "array" ? el.array : ({ name: "", size: el.size, align: 1, fields: new Map() } as StructLayout);
+    }
+    return cx.fail(x, 2002, "userAddr() needs a place such as p.buf or p.slots[i]");
+  };
+  walk(args[0]);
+  cx.useRingGlobal(MEM_UADDR_GLOBAL);
+  const base = cx.b.vreg(64, "mem_uaddr");
+  cx.b.emit({ op: "load", dst: base, base: cx.b.addr(MEM_UADDR_GLOBAL), off: 0, size: "DW" });
+  const r = cx.b.vreg(64, "uaddr");
+  cx.b.emit({ op: "alu", alu: "ADD", width: 64, dst: r, a: { reg: base }, b: { imm: constOff } });
+  for (const d of dynamic) cx.b.emit({ op: "alu", alu: "ADD", width: 64, dst: r, a: { reg: r }, b: d.op });
+  return { type: T.u64, op: { reg: r } };
+}
+
 /** BPF_FUNC_trace_printk. */
 const HELPER_TRACE_PRINTK = 6;
 
@@ -220,6 +273,7 @@ export function lowerCall(cx: LowerContext, e: CallExpression): Value {
         return convert(cx, e, lowerExpr(cx, args[0]), T[bnd.name], true);
       }
       if (bnd.name === "trace") return lowerTrace(cx, e, args);
+      if (bnd.name === "userAddr") return lowerUserAddr(cx, e, args);
       if (bnd.name === "config" || bnd.name === "loopStep") cx.fail(e, 2011, `${bnd.name}() is only allowed at the top level`);
       return cx.fail(callee, 2002, `'${bnd.name}' cannot be called here`);
     }
@@ -247,6 +301,7 @@ export function lowerCall(cx: LowerContext, e: CallExpression): Value {
     if (!targ || !Node.isTypeReference(targ)) return cx.fail(e, 2003, "ring.mem needs the region's layout", "write ring.mem<Params>() with an interface Params");
     const layout = structLayout(cx, cx.sf, targ, targ.getTypeName().getText());
     const clash = cx.onMemLayout(layout);
+    cx.memRoot = layout;
     if (clash) cx.fail(targ, 2003, clash);
     const dst = cx.b.vreg(64, "mem", true);
     cx.b.emit({ op: "call", kind: "kfunc", name: KFUNC_GET_REGION, args: [{ reg: base }, { imm: BigInt(REGION.MEM) }, { imm: BigInt(layout.size) }], dst });

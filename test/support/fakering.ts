@@ -68,6 +68,7 @@ export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
     uringbpf_cq_cqes: CQES, uringbpf_cq_size: cq.bytes.length, uringbpf_sq_size: sq.bytes.length, uringbpf_mem_size: opts.mem ?? 0,
   };
   for (const [k, v] of Object.entries(geometry)) if (mod.globals.some((g) => g.name === k)) setGlobal(k, BigInt(v));
+  if (memRegion && mod.globals.some((g) => g.name === "uringbpf_mem_uaddr")) setGlobal("uringbpf_mem_uaddr", memRegion.base);
   const buffers: Record<string, Region> = {};
   for (const [k, size] of Object.entries(opts.buffers ?? {})) {
     buffers[k] = mem.map(`buffer ${k}`, new Uint8Array(size));
