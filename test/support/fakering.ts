@@ -18,6 +18,8 @@ export interface FakeRingOptions {
   maxSteps?: number;
   /** Size of a MEM region (region 0) to provide. */
   mem?: number;
+  /** Fill the MEM region before the run (like the loader's --mem). */
+  memInit?: (bytes: Uint8Array) => void;
 }
 
 export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
@@ -31,6 +33,7 @@ export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
   const cq = mem.map("CQ region", new Uint8Array(CQES + cqEntries * 16));
   const lp = mem.map("iou_loop_params", new Uint8Array(4));
   const memRegion = opts.mem ? mem.map("MEM region", new Uint8Array(opts.mem)) : undefined;
+  if (memRegion && opts.memInit) opts.memInit(memRegion.bytes);
   const ctxObj = mem.map("io_ring_ctx", new Uint8Array(0), false);
   const ctxArr = mem.map("ctx", new Uint8Array(16), false);
   const w64 = (r: Region, off: number, v: bigint) => new DataView(r.bytes.buffer).setBigUint64(off, v, true);
@@ -79,7 +82,7 @@ export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
   const cqv = new DataView(cq.bytes.buffer);
   const sqv = new DataView(sq.bytes.buffer);
   let posted = 0;
-  const post = (userData: bigint, res: number) => {
+  const post = (userData: bigint, res: number, fromTimer = false) => {
     const tail = cqv.getUint32(CQ_TAIL, true);
     const head = cqv.getUint32(CQ_HEAD, true);
     if (tail - head >= cqEntries) throw new Error("CQ overflow");
@@ -89,8 +92,24 @@ export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
     cqv.setUint32(off + 12, 0, true);
     cqv.setUint32(CQ_TAIL, (tail + 1) >>> 0, true);
     posted++;
+    if (!fromTimer) fireCounted();
   };
   const files = opts.files ?? new Map();
+  // Timeouts: a virtual clock (ns) that jumps to the next deadline when the program waits for more
+  // completions than have arrived; a timeout with a count completes with 0 after that many other CQEs.
+  let now = 0n;
+  // Completions of timeouts do not count towards other timeouts' counts (as in io_uring). A request
+  // linked after a timeout runs when it fires (with IORING_TIMEOUT_ETIME_SUCCESS), else is cancelled.
+  const timers: { deadline: bigint; ud: bigint; count: number; etimeOk: boolean; linked?: bigint }[] = [];
+  const fireCounted = () => {
+    for (let k = timers.length - 1; k >= 0; k--) {
+      const t = timers[k];
+      if (t.count > 0 && --t.count === 0) {
+        timers.splice(k, 1);
+        post(t.ud, 0, true);
+      }
+    }
+  };
   const submit = (n: number): number => {
     for (let i = 0; i < n; i++) {
       const o = i * 64;
@@ -100,7 +119,22 @@ export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
       const addr = sqv.getBigUint64(o + 16, true);
       const len = sqv.getUint32(o + 24, true);
       const ud = sqv.getBigUint64(o + 32, true);
+      const flags = sqv.getUint8(o + 1);
+      const opFlags = sqv.getUint32(o + 28, true);
+      const prev = i > 0 && sqv.getUint8((i - 1) * 64 + 1) & 4 ? timers.find((t) => t.ud === sqv.getBigUint64((i - 1) * 64 + 32, true) && t.linked === undefined) : undefined;
+      if (prev && opcode === 0) {
+        prev.linked = ud; // a NOP linked after a pending timeout
+        continue;
+      }
+      void flags;
       if (opcode === 0) post(ud, 0);
+      else if (opcode === 3) post(ud, files.has(fd) ? 0 : -9);
+      else if (opcode === 11) {
+        const sec = mem.read(addr, 8);
+        const nsec = mem.read(addr + 8n, 8);
+        if (typeof sec === "string" || typeof nsec === "string") post(ud, -14);
+        else timers.push({ deadline: now + sec * 1_000_000_000n + nsec, ud, count: off, etimeOk: (opFlags & 32) !== 0 });
+      }
       else if (opcode === 22 || opcode === 23) {
         const f = files.get(fd);
         const place = mem.resolve(addr, len, opcode === 22);
@@ -155,10 +189,19 @@ export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
     ret = BigInt.asIntN(32, r.r0);
     if (ret !== 0n) break;
     const waitIdx = new DataView(lp.bytes.buffer).getUint32(0, true);
-    const tail = cqv.getUint32(CQ_TAIL, true);
+    let tail = cqv.getUint32(CQ_TAIL, true);
+    // Sleeping until waitIdx: let virtual time pass until it is reached or no timer is left.
+    while (((waitIdx - tail) | 0) > 0 && timers.length) {
+      timers.sort((a, b) => (a.deadline < b.deadline ? -1 : 1));
+      const t = timers.shift()!;
+      now = t.deadline > now ? t.deadline : now;
+      post(t.ud, -62, true);
+      if (t.linked !== undefined) post(t.linked, t.etimeOk ? 0 : -125);
+      tail = cqv.getUint32(CQ_TAIL, true);
+    }
     // Completions are synchronous here: if the program waits for more than can ever arrive, it would hang.
     if (((waitIdx - tail) | 0) > 0 && posted === 0) throw new Error(`loop waits for CQ index ${waitIdx} but nothing is in flight`);
     posted = 0;
   }
-  return { ret, steps, executed, get: getGlobal, files, buffers, mem: memRegion?.bytes, trace: traceLines };
+  return { ret, steps, executed, now, get: getGlobal, files, buffers, mem: memRegion?.bytes, trace: traceLines };
 }
