@@ -102,7 +102,7 @@ export function compileSource(fileName: string, text: string, opts: CompileOptio
   };
   for (const p of programs) {
     const d = chainDepth(p, [p.name]);
-    if (d.depth > MAX_STACK) diags.push(diag(3002, undefined, `the call chain ${d.chain.join(" -> ")} needs ${d.depth} bytes of stack`));
+    if (d.depth > MAX_STACK && d.chain.length > 1) diags.push(diag(3002, undefined, `the call chain ${d.chain.join(" -> ")} needs ${d.depth} bytes of stack`));
     if (d.chain.length > 8) diags.push(diag(3003, undefined, `the call chain ${d.chain.join(" -> ")} is ${d.chain.length} calls deep`));
   }
   if (diags.length) return { ok: false, diagnostics: diags, programs, subprograms };

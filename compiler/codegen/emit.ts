@@ -7,6 +7,7 @@ import * as I from "../bpf/insn";
 import type { Insn, InsnOrLabel, JmpOpName, Reg } from "../bpf/insn";
 import { isImm, successors, type Block, type IrFunction, type IrInsn, type Operand, type Terminator, type VReg } from "../ir/ir";
 import { allocate, FP, type Allocation, type Priority } from "./regalloc";
+import { eliminateDeadCode } from "./dce";
 
 const INVERT: Record<JmpOpName, JmpOpName> = {
   JEQ: "JNE", JNE: "JEQ", JGT: "JLE", JLE: "JGT", JGE: "JLT", JLT: "JGE",
@@ -57,6 +58,7 @@ function threadJumps(fn: IrFunction): void {
 
 /** Generate BPF instructions for an IR function. Throws StackOverflow when the frame exceeds 512 bytes. */
 export function generate(fn: IrFunction): FunctionCode {
+  eliminateDeadCode(fn);
   threadJumps(fn);
   // Allocate with both priorities (on copies: spilling rewrites the function) and keep the smaller code.
   const tries = (["cost", "chaitin"] as Priority[]).map((p) => {

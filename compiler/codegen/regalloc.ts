@@ -31,7 +31,7 @@ function items(b: Block): Item[] {
 }
 
 /** Live-out sets per instruction, computed block by block to a fixed point. */
-function liveness(fn: IrFunction): Map<Item, Set<number>> {
+export function liveness(fn: IrFunction): Map<Item, Set<number>> {
   const liveIn = new Map<Block, Set<number>>();
   for (const b of fn.blocks) liveIn.set(b, new Set());
   const outOf = (b: Block) => {
