@@ -127,7 +127,9 @@ export class ProgramGenerator {
           default: return pu !== pv;
         }
       };
-      return { ty: t, text: `(${a.text} ${op} ${b.text} ? ${x.text} : ${y.text})`, ev: (env) => (cmp(a.ev(env), b.ev(env)) ? x.ev(env) : y.ev(env)) };
+      // `a < b > (c)` parses as a generic call: never write a lone `>` (swap the operands of > and >=).
+      const cmpText = op === ">" ? `(${b.text}) < (${a.text})` : op === ">=" ? `(${b.text}) <= (${a.text})` : `(${a.text}) ${op} (${b.text})`;
+      return { ty: t, text: `(${cmpText} ? ${x.text} : ${y.text})`, ev: (env) => (cmp(a.ev(env), b.ev(env)) ? x.ev(env) : y.ev(env)) };
     }
     if (k === 7 && this.helpers.length) {
       const h = r.pick(this.helpers);
@@ -220,7 +222,7 @@ export class ProgramGenerator {
         const el = this.statements(scope, r.int(2), indent + "  ");
         this.depth--;
         parts.push({
-          text: `${indent}if (${a.text} < ${b.text}) {\n${th.text}${indent}} else {\n${el.text}${indent}}\n`,
+          text: `${indent}if ((${a.text}) < (${b.text})) {\n${th.text}${indent}} else {\n${el.text}${indent}}\n`,
           run: (env) => (norm(p, a.ev(env)) < norm(p, b.ev(env)) ? th.run(env) : el.run(env)),
         });
       } else {
