@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# `npm run bench`: the NOP benchmark (bench/nops.ts) in one VM boot. Makes sure the kernel, QEMU and the
+# native programs are there first (scripts/deps.sh, idempotent). Extra arguments go to bench/nops.ts
+# (--n N, --reps R, --kvm).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+if [ ! -x "${UBPF_CACHE:-$ROOT/.cache/uringbpf}/bin/uringbpf-loader" ] || [ ! -x "${UBPF_CACHE:-$ROOT/.cache/uringbpf}/bin/uringbpf-nopbench" ]; then
+  bash scripts/deps.sh all
+else
+  bash scripts/fetch-kernel.sh >/dev/null
+fi
+exec npx tsx bench/nops.ts "$@"
