@@ -223,6 +223,9 @@ export function arith(cx: LowerContext, node: Node, op: string, a: Value, b: Val
     }
   } else right = convert(cx, node, b, t);
   if (isImm(left.op) && isImm(right.op)) return { type: t, op: { imm: foldBinary(op, t, left.op.imm, right.op.imm) as bigint } };
+  // Division by a constant zero: the verifier rejects `/ 0` and `% 0` immediates, so apply the BPF
+  // definition here (x / 0 = 0, x % 0 = x).
+  if ((op === "/" || op === "%") && isImm(right.op) && wrap(t, right.op.imm) === 0n) return op === "/" ? { type: t, op: { imm: 0n } } : left;
   if (t.signed && (op === "/" || op === "%")) return signedDivMod(cx, op, t, left.op, right.op);
   const alu = op === ">>" && t.signed ? "ARSH" : ARITH[op];
   if (!alu) cx.fail(node, 2015, op);

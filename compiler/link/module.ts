@@ -19,13 +19,14 @@ const C_NAMES: Record<string, string> = {
 /** The BTF spec of a DSL scalar type. */
 export function scalarSpec(t: IntType | BoolType): TypeSpec {
   if (t.kind === "bool") return { kind: "int", name: "_Bool", size: 1, signed: false, bool: true };
-  return { kind: "int", name: C_NAMES[t.name], size: (t.bits / 8) as 1 | 2 | 4 | 8, signed: t.signed, char: t.bits === 8 };
+  // As clang describes `signed char`/`unsigned char`: SIGNED or no encoding (CHAR is only for plain char).
+  return { kind: "int", name: C_NAMES[t.name], size: (t.bits / 8) as 1 | 2 | 4 | 8, signed: t.signed };
 }
 
 const CHAR: TypeSpec = { kind: "int", name: "char", size: 1, signed: true, char: true };
 const INT: TypeSpec = { kind: "int", name: "int", size: 4, signed: true };
 const U32: TypeSpec = { kind: "int", name: "unsigned int", size: 4, signed: false };
-const U8: TypeSpec = { kind: "int", name: "unsigned char", size: 1, signed: false, char: true };
+const U8: TypeSpec = { kind: "int", name: "unsigned char", size: 1, signed: false };
 const SIZE_T: TypeSpec = { kind: "typedef", name: "size_t", to: { kind: "int", name: "unsigned long", size: 8, signed: false } };
 const U64_PTR: TypeSpec = { kind: "ptr", to: { kind: "int", name: "unsigned long long", size: 8, signed: false } };
 /** The kernel's ring context: opaque, declared as an empty struct (a forward declaration would not resolve). */

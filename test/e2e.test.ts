@@ -1,0 +1,219 @@
+// End to end in the real kernel: Debian's 7.x cloud kernel booted once under QEMU runs every case below
+// (compiled by uringbpf on the host, loaded by the static uringbpf-loader in the guest) and the results are
+// read back from the loader's JSON lines. Skipped with a message when the kernel or QEMU is missing, except
+// under CI, where `npm test` has installed them and their absence is a failure.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { compileFile, compileSource, formatDiagnostics } from "../compiler/index";
+import { runInVm, vmAvailability, type VmCase, type VmRunResult } from "../runtime/vm/vm";
+import { generateProgram } from "./support/progen";
+import { makeMessages, makeRecords } from "./support/records";
+
+const root = path.join(__dirname, "..");
+const avail = vmAvailability();
+const loaderBuilt = fs.existsSync(path.join(root, ".cache", "uringbpf", "bin", "uringbpf-loader"));
+const canRun = avail.ok && loaderBuilt;
+if (!canRun) {
+  const why = !avail.ok ? avail.reason : "the loader is not built (run bash scripts/deps.sh build)";
+  if (process.env.CI) throw new Error(`end-to-end tests cannot run under CI: ${why}`);
+  console.warn(`skipping the kernel tests: ${why}`);
+}
+
+/** The loader's JSON line in a case's output. */
+function loaderJson(output: string): Record<string, any> {
+  const line = output.split("\n").reverse().find((l) => l.startsWith("{"));
+  if (!line) throw new Error(`no JSON line in:\n${output}`);
+  return JSON.parse(line);
+}
+
+function build(file: string): Uint8Array {
+  const res = compileFile(path.join(root, file));
+  if (!res.ok || !res.object) throw new Error(formatDiagnostics(res.diagnostics));
+  return res.object;
+}
+
+const DIFF_N = Number(process.env.UBPF_KERNEL_DIFF_N ?? 500);
+const cases: VmCase[] = [];
+const expectations = new Map<string, Record<string, bigint>>();
+const records = makeRecords(200, 7);
+const messages = makeMessages(120);
+let run: VmRunResult;
+
+function add(id: string, command: string, files: VmCase["files"] = [], timeoutSec = 120): void {
+  cases.push({ id, command, files, timeoutSec });
+}
+
+beforeAll(async () => {
+  if (!canRun) return;
+  const obj = (name: string, data: Uint8Array) => ({ guestPath: name, data });
+  add("nops-1000", "uringbpf-loader nops.o --set reqsToRun=1000", [obj("nops.o", build("samples/nops.ts"))]);
+  add("nops-100000", "uringbpf-loader nops.o --set reqsToRun=100000");
+  add(
+    "cp-4MiB",
+    "head -c 4194304 /dev/urandom > /tmp/in && uringbpf-loader cp.o --open inFd=/tmp/in --open outFd=/tmp/out:w --buffer buf=4096; " +
+      "cmp /tmp/in /tmp/out && echo BYTE-IDENTICAL",
+    [obj("cp.o", build("samples/cp.ts"))],
+  );
+  // A program the verifier rejects although it compiles: too many paths to follow (two nested constant
+  // loops with a data-dependent branch). The rejection must name the TypeScript line.
+  const heavy = compileSource(
+    "heavy.ts",
+    `import { loopStep, u32, STOP } from "uringbpf";
+export let x: u32 = 1;
+export const heavy = loopStep((ring, lp) => {
+  for (let i: u32 = 0; i < 2000; i++) {
+    for (let j: u32 = 0; j < 2000; j++) {
+      if ((x ^ j) & 1) x = x * 3 + j; else x = x + i;
+    }
+  }
+  return STOP;
+});
+`,
+  );
+  if (!heavy.ok) throw new Error(formatDiagnostics(heavy.diagnostics));
+  add("rejected", "uringbpf-loader heavy.o --set x=5", [obj("heavy.o", heavy.object!)], 300);
+  add("not-bpf", "uringbpf-loader /bin/busybox");
+  add("truncated", "head -c 100 nops.o > /tmp/t.o; uringbpf-loader /tmp/t.o");
+
+  // Every valid fixture must be accepted by the verifier.
+  const fixtures = fs.readdirSync(path.join(__dirname, "fixtures", "programs")).filter((f) => f.endsWith(".ts")).sort();
+  for (const f of fixtures) {
+    const res = compileFile(path.join(__dirname, "fixtures", "programs", f));
+    if (!res.ok) throw new Error(`${f}: ${formatDiagnostics(res.diagnostics)}`);
+    const o = `fixture-${f.replace(/\.ts$/, ".o")}`;
+    add(`fixture:${f}`, `uringbpf-loader ${o} --no-run`, [obj(o, res.object!)]);
+  }
+
+  // Differential testing in the kernel: random programs, results read back.
+  const diffFiles = [] as { guestPath: string; data: Uint8Array }[];
+  const diffCmds: string[] = [];
+  for (let seed = 1; seed <= DIFF_N; seed++) {
+    const g = generateProgram(100_000 + seed);
+    const res = compileSource(`gen${seed}.ts`, g.source, { typeCheck: false });
+    if (!res.ok) throw new Error(`seed ${100_000 + seed}: ${formatDiagnostics(res.diagnostics)}`);
+    diffFiles.push(obj(`gen/${seed}.o`, res.object!));
+    expectations.set(String(seed), g.expected);
+    diffCmds.push(`echo "@@SEED ${seed}"; uringbpf-loader gen/${seed}.o 2>&1 | tail -1`);
+  }
+  add("differential", diffCmds.join("\n"), diffFiles, 1800);
+
+  // The use-case samples (issue: samples for the loop_step use cases).
+  add("records", "uringbpf-loader records.o --open inFd=records.bin", [obj("records.o", build("samples/records.ts")), obj("records.bin", records.file)]);
+  add("drain", "uringbpf-loader drain.o --open fd=/tmp/drain.out:w", [obj("drain.o", build("samples/drain.ts"))]);
+  add("peek", "uringbpf-loader peek.o --open inFd=msgs.bin --open outA=/tmp/a:w --open outB=/tmp/b:w && md5sum /tmp/a /tmp/b", [
+    obj("peek.o", build("samples/peek.ts")),
+    obj("msgs.bin", messages.file),
+  ]);
+
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ubpf-e2e-"));
+  void tmp;
+  run = await runInVm(cases, { timeoutMs: 40 * 60_000 });
+}, 45 * 60_000);
+
+describe.skipIf(!canRun)("in the 7.x kernel", () => {
+  const result = (id: string) => {
+    const r = run.byId.get(id);
+    if (!r) throw new Error(`case ${id} missing`);
+    return r;
+  };
+
+  it("boots a kernel with io_uring BPF ops", () => {
+    expect(run.kernelVersion).toMatch(/^7\./);
+  });
+
+  it.each(["nops-1000", "nops-100000"])("%s: the run returns 0 and reqsToRun reads back 0", (id) => {
+    const j = loaderJson(result(id).output);
+    expect(j.ok).toBe(true);
+    expect(j.ret).toBe(0);
+    expect(j.globals.reqsToRun).toBe(0);
+    expect(j.globals.result).toBe(0);
+    expect(j.verifier.insns_processed).toBeGreaterThan(0);
+  });
+
+  it("cp copies 4 MiB byte for byte with result 0", () => {
+    const r = result("cp-4MiB");
+    const j = loaderJson(r.output.split("BYTE-IDENTICAL")[0]);
+    expect(j.globals.result).toBe(0);
+    expect(Number(j.globals.copied)).toBe(4194304);
+    expect(r.output).toContain("BYTE-IDENTICAL");
+  });
+
+  it("a rejected program names its TypeScript line", () => {
+    const r = result("rejected");
+    expect(r.exitCode).toBe(4);
+    const j = loaderJson(r.output);
+    expect(j.ok).toBe(false);
+    expect(j.verifier.rejected_at).toMatch(/^heavy\.ts:\d+: /);
+  });
+
+  it.each(["not-bpf", "truncated"])("%s: the loader says what is wrong and fails", (id) => {
+    const r = result(id);
+    expect(r.exitCode).toBe(2);
+    expect(r.output).toMatch(/not a BPF object file/);
+  });
+
+  it("every valid fixture is accepted by the verifier", () => {
+    const rejected = cases
+      .filter((c) => c.id.startsWith("fixture:"))
+      .map((c) => result(c.id))
+      .filter((r) => r.exitCode !== 0)
+      .map((r) => `${r.id}: ${r.output.slice(-600)}`);
+    expect(rejected).toEqual([]);
+  });
+
+  it(`${DIFF_N} random programs give the reference evaluator's results in the kernel`, () => {
+    const out = result("differential").output;
+    const parts = out.split("@@SEED ").slice(1);
+    expect(parts.length).toBe(DIFF_N);
+    const mismatches: string[] = [];
+    for (const p of parts) {
+      const seed = p.slice(0, p.indexOf("\n")).trim();
+      const want = expectations.get(seed)!;
+      let j: Record<string, any>;
+      try {
+        j = loaderJson(p);
+      } catch {
+        mismatches.push(`seed ${100_000 + Number(seed)}: ${p.slice(0, 300)}`);
+        continue;
+      }
+      if (!j.ok) {
+        mismatches.push(`seed ${100_000 + Number(seed)}: ${j.error}`);
+        continue;
+      }
+      for (const [k, v] of Object.entries(want)) {
+        if (BigInt(j.globals[k]) !== v) {
+          mismatches.push(`seed ${100_000 + Number(seed)}: ${k} = ${j.globals[k]}, expected ${v}`);
+          break;
+        }
+      }
+    }
+    expect(mismatches).toEqual([]);
+  });
+
+  it("records: reads length-prefixed records with checksums", () => {
+    const j = loaderJson(result("records").output);
+    expect(j.ok).toBe(true);
+    expect(j.mem.status).toBe(0);
+    expect([j.mem.records, Number(j.mem.bytes), j.mem.checksum]).toEqual([records.records, records.bytes, records.checksum]);
+  });
+
+  it("drain: the barrier after all writes, the commit after the barrier", () => {
+    const j = loaderJson(result("drain").output);
+    expect(j.mem.status).toBe(0);
+    const order = (j.mem.order as (number | string)[]).slice(0, j.mem.n).map(Number);
+    expect(order.slice(6)).toEqual([1000, 2000]);
+    expect(order.slice(0, 6).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it("peek: routes messages by their header", () => {
+    const r = result("peek");
+    const j = loaderJson(r.output.split("\n").filter((l) => l.startsWith("{")).join("\n"));
+    expect(j.mem.status).toBe(0);
+    expect(j.mem.skipped).toBe(messages.skipped);
+    const md5 = (b: Buffer) => require("crypto").createHash("md5").update(b).digest("hex");
+    expect(r.output).toContain(`${md5(messages.a)}  /tmp/a`);
+    expect(r.output).toContain(`${md5(messages.b)}  /tmp/b`);
+  });
+});
