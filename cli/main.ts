@@ -7,6 +7,7 @@ import * as path from "path";
 import { Command, CommanderError } from "commander";
 import { packageRoot } from "../compiler/paths";
 import { compileFile, formatDiagnostics, programAsm, writeFileAtomic, type CompileResult } from "../compiler/index";
+import { registerRun } from "./run";
 
 function useColor(opt: boolean | undefined): boolean {
   if (opt !== undefined) return opt;
@@ -86,12 +87,7 @@ export function makeProgram(setExit: (code: number) => void): Command {
     });
 
   // `run` lives in its own module (it needs the loader and the VM).
-  const runModule = path.join(__dirname, "run.js");
-  if (fs.existsSync(runModule) || fs.existsSync(path.join(__dirname, "run.ts"))) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { registerRun } = require("./run") as { registerRun: (p: Command, setExit: (code: number) => void) => void };
-    registerRun(program, setExit);
-  }
+  registerRun(program, setExit);
   return program;
 }
 

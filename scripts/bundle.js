@@ -16,8 +16,6 @@ esbuild.buildSync({
   format: "cjs",
   outfile: out,
   logLevel: "warning",
-  // cli/run is wired in when it exists (see cli/main.ts).
-  external: ["./run"],
 });
 // A cache made for an older bundle would be rejected anyway; remove it so the next run writes a new one.
 fs.rmSync(path.join(root, "dist", "uringbpf.cache"), { force: true });
