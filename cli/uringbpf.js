@@ -15,7 +15,7 @@ const cacheFile = path.join(dist, "uringbpf.cache");
 function load() {
   let source;
   try {
-    source = fs.readFileSync(bundle, "utf8");
+    source = fs.readFileSync(bundle, "latin1"); // esbuild writes ASCII
   } catch {
     // No bundle (e.g. a plain `tsc` build): fall back to the compiled modules.
     try {

@@ -13,6 +13,7 @@ esbuild.buildSync({
   bundle: true,
   platform: "node",
   target: "node20",
+  minify: true,
   format: "cjs",
   outfile: out,
   logLevel: "warning",
