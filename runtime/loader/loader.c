@@ -146,6 +146,8 @@ static void usage(FILE *f)
 "  --set NAME=VALUE      set global NAME (.rodata/.data/.bss) before load; decimal, 0x hex, negative\n"
 "  --open NAME=PATH[:F]  open PATH (F: r (default), w = create+truncate, rw, a = append) and\n"
 "                        store the fd in global NAME\n"
+"  --mem PATH=VALUE      set a field of the MEM region before the run, through the program's layout\n"
+"                        (uringbpf_mem_layout in BTF): count, hdr.len, slots[3], heads[1].seq\n"
 "  --buffer NAME=SIZE    allocate a page-aligned zeroed buffer, store its address (u64) in NAME\n"
 "  --prog NAME           program to report/log if the object holds several\n"
 "  --log-level N         verifier log level (default 1)\n"
@@ -200,7 +202,7 @@ static void add_assign(char kind, char *arg, const char *optname)
 	*eq = 0;
 	struct assign *a = &opt.assigns[opt.nassign++];
 	a->kind = kind; a->name = arg; a->arg = eq + 1;
-	if (kind == 's') {
+	if (kind == 's' || kind == 'm') {
 		char *end;
 		errno = 0;
 		a->value = *a->arg == '-' ? strtoll(a->arg, &end, 0) : (long long)strtoull(a->arg, &end, 0);
@@ -223,6 +225,7 @@ static void parse_args(int argc, char **argv)
 		else if (!strcmp(a, "--set")) { NEED(); add_assign('s', argv[i], a); }
 		else if (!strcmp(a, "--open")) { NEED(); add_assign('o', argv[i], a); }
 		else if (!strcmp(a, "--buffer")) { NEED(); add_assign('b', argv[i], a); }
+		else if (!strcmp(a, "--mem")) { NEED(); add_assign('m', argv[i], a); }
 		else if (!strcmp(a, "--prog")) { NEED(); opt.prog_name = val; }
 		else if (!strcmp(a, "--log-level")) { NEED(); opt.log_level = parse_uint(val, a); }
 		else if (!strcmp(a, "--no-run")) opt.no_run = 1;
@@ -311,6 +314,8 @@ static int kernel_has_ops(void)
 
 #define NO_OPS_MSG "kernel lacks io_uring BPF ops (CONFIG_IO_URING_BPF_OPS, Linux 7.1+)"
 
+static __u32 mem_layout_type(void);
+
 static void create_ring(void)
 {
 	memset(&params, 0, sizeof(params));
@@ -323,6 +328,10 @@ static void create_ring(void)
 			     opt.flags, strerror(-ret));
 		fail(EXIT_SETUP, "ring", NULL, "io_uring_setup(%u entries, flags 0x%x): %s",
 		     opt.sq_entries, opt.flags, strerror(-ret));
+	}
+	if (!opt.mem_size) {
+		__u32 layout = mem_layout_type();
+		if (layout) opt.mem_size = btf__resolve_size(bpf_object__btf(obj), layout);
 	}
 	if (!opt.mem_size) return;
 	long page = sysconf(_SC_PAGESIZE);
@@ -421,6 +430,116 @@ static int set_global(const char *name, long long v, int required)
 	return 1;
 }
 
+/* ---------- the MEM region through the program's layout ---------- */
+
+/* The struct behind the hidden global uringbpf_mem_layout (a const pointer to it), or 0. */
+static __u32 mem_layout_type(void)
+{
+	struct find_ctx c = { .name = "uringbpf_mem_layout" };
+	if (!for_each_global(find_cb, &c)) return 0;
+	struct btf *btf = bpf_object__btf(obj);
+	int id = btf__resolve_type(btf, c.found.type);
+	const struct btf_type *t = id < 0 ? NULL : btf__type_by_id(btf, id);
+	if (!t || !btf_is_ptr(t)) return 0;
+	id = btf__resolve_type(btf, t->type);
+	t = id < 0 ? NULL : btf__type_by_id(btf, id);
+	return t && btf_is_struct(t) ? (__u32)id : 0;
+}
+
+/* Print the value of BTF type `type` at `p` as JSON: integers, bools, structs as objects, arrays as lists. */
+static void print_typed(FILE *f, __u32 type, const unsigned char *p)
+{
+	struct btf *btf = bpf_object__btf(obj);
+	int id = btf__resolve_type(btf, type);
+	const struct btf_type *t = id < 0 ? NULL : btf__type_by_id(btf, id);
+	int sgn, isbool, size = int_kind(type, &sgn, &isbool);
+	if (size) {
+		uint64_t u = 0;
+		memcpy(&u, p, size);
+		if (sgn && size < 8 && (u >> (size * 8 - 1)) & 1) u |= ~0ULL << (size * 8);
+		long long s = (long long)u;
+		if (isbool) fprintf(f, u ? "true" : "false");
+		else if (sgn && s >= -(1LL << 53) && s <= (1LL << 53)) fprintf(f, "%lld", s);
+		else if (!sgn && u <= (1ULL << 53)) fprintf(f, "%llu", (unsigned long long)u);
+		else fprintf(f, sgn ? "\"%lld\"" : "\"%llu\"", s);
+	} else if (t && btf_is_struct(t)) {
+		const struct btf_member *m = btf_members(t);
+		fputc('{', f);
+		for (int i = 0; i < btf_vlen(t); i++, m++) {
+			if (i) fputc(',', f);
+			json_str(f, btf__name_by_offset(btf, m->name_off));
+			fputc(':', f);
+			print_typed(f, m->type, p + btf_member_bit_offset(t, i) / 8);
+		}
+		fputc('}', f);
+	} else if (t && btf_is_array(t)) {
+		const struct btf_array *a = btf_array(t);
+		long long esz = btf__resolve_size(btf, a->type);
+		fputc('[', f);
+		for (__u32 i = 0; i < a->nelems && esz > 0; i++) {
+			if (i) fputc(',', f);
+			print_typed(f, a->type, p + i * esz);
+		}
+		fputc(']', f);
+	} else {
+		fprintf(f, "null");
+	}
+}
+
+/* --mem PATH=VALUE: walk PATH (field names, [index]) through the layout and store VALUE. */
+static void set_mem_field(const char *path, long long v)
+{
+	struct btf *btf = bpf_object__btf(obj);
+	__u32 type = mem_layout_type();
+	if (!type) fail(EXIT_SETUP, "globals", NULL, "--mem %s: the program has no MEM-region layout (ring.mem<T>())", path);
+	if (!mem_region) fail(EXIT_SETUP, "globals", NULL, "--mem %s: no MEM region registered", path);
+	unsigned long long off = 0;
+	const char *s = path;
+	while (*s) {
+		int id = btf__resolve_type(btf, type);
+		const struct btf_type *t = btf__type_by_id(btf, id);
+		if (*s == '[') {
+			if (!btf_is_array(t)) fail(EXIT_SETUP, "globals", NULL, "--mem %s: not an array before '%s'", path, s);
+			char *end;
+			unsigned long long i = strtoull(s + 1, &end, 10);
+			if (*end != ']') fail(EXIT_SETUP, "globals", NULL, "--mem %s: bad index", path);
+			const struct btf_array *a = btf_array(t);
+			if (i >= a->nelems) fail(EXIT_SETUP, "globals", NULL, "--mem %s: index %llu out of range (%u elements)", path, i, a->nelems);
+			off += i * btf__resolve_size(btf, a->type);
+			type = a->type;
+			s = end + 1;
+			if (*s == '.') s++;
+			continue;
+		}
+		if (!btf_is_struct(t)) fail(EXIT_SETUP, "globals", NULL, "--mem %s: not a struct before '%s'", path, s);
+		size_t n = strcspn(s, ".[");
+		const struct btf_member *m = btf_members(t);
+		int found = -1;
+		char names[1024] = "";
+		for (int i = 0; i < btf_vlen(t); i++, m++) {
+			const char *mn = btf__name_by_offset(btf, m->name_off);
+			if (strlen(mn) == n && !strncmp(mn, s, n)) { found = i; break; }
+			if (strlen(names) + strlen(mn) + 3 < sizeof(names))
+				snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", names[0] ? ", " : "", mn);
+		}
+		if (found < 0) fail(EXIT_SETUP, "globals", NULL, "--mem %s: no field '%.*s' (fields: %s)", path, (int)n, s, names);
+		m = btf_members(t) + found;
+		off += btf_member_bit_offset(t, found) / 8;
+		type = m->type;
+		s += n;
+		if (*s == '.') s++;
+	}
+	int sgn, isbool, size = int_kind(type, &sgn, &isbool);
+	if (!size) fail(EXIT_SETUP, "globals", NULL, "--mem %s: not an integer field", path);
+	if (size < 8) {
+		long long lo = -(1LL << (size * 8 - 1)), hi = sgn ? (1LL << (size * 8 - 1)) - 1 : (1LL << (size * 8)) - 1;
+		if (v < lo || v > hi) fail(EXIT_SETUP, "globals", NULL, "--mem %s: value %lld does not fit %d bytes", path, v, size);
+	}
+	if (off + size > opt.mem_size) fail(EXIT_SETUP, "globals", NULL, "--mem %s: outside the %llu-byte region", path, opt.mem_size);
+	uint64_t u = (uint64_t)v;
+	memcpy((char *)mem_region + off, &u, size);
+}
+
 static const char *ops_type_name(void)
 {
 	struct btf *btf = bpf_object__btf(obj);
@@ -458,8 +577,11 @@ static void configure(void)
 	set_global("uringbpf_cq_size", params.cq_off.cqes + params.cq_entries * cqe, 0);
 	set_global("uringbpf_sq_size", params.sq_entries * sqe, 0);
 	set_global("uringbpf_mem_size", (long long)opt.mem_size, 0);
-	for (int i = 0; i < opt.nassign; i++)
-		set_global(opt.assigns[i].name, opt.assigns[i].value, 1);
+	if (mem_region) set_global("uringbpf_mem_uaddr", (long long)(uintptr_t)mem_region, 0);
+	for (int i = 0; i < opt.nassign; i++) {
+		if (opt.assigns[i].kind == 'm') set_mem_field(opt.assigns[i].name, opt.assigns[i].value);
+		else set_global(opt.assigns[i].name, opt.assigns[i].value, 1);
+	}
 }
 
 /* --open and --buffer resources are made once (the object may be reopened for a bigger log). */
@@ -641,7 +763,13 @@ int main(int argc, char **argv)
 	struct print_ctx pc = { 1 };
 	printf(",\"globals\":{");
 	for_each_global(print_cb, &pc);
-	printf("},\"ring\":{\"sq_entries\":%u,\"cq_entries\":%u,\"flags\":%u,\"mem_size\":%llu}}\n",
+	printf("}");
+	__u32 layout = mem_layout_type();
+	if (layout && mem_region) {
+		printf(",\"mem\":");
+		print_typed(stdout, layout, mem_region);
+	}
+	printf(",\"ring\":{\"sq_entries\":%u,\"cq_entries\":%u,\"flags\":%u,\"mem_size\":%llu}}\n",
 	       params.sq_entries, params.cq_entries, params.flags, opt.mem_size);
 	fflush(stdout);
 	if (!ok) fprintf(stderr, "uringbpf-loader: io_uring_enter: %s\n", strerror(-ret));
