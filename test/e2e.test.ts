@@ -3,7 +3,6 @@
 // read back from the loader's JSON lines. Skipped with a message when the kernel or QEMU is missing, except
 // under CI, where `npm test` has installed them and their absence is a failure.
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compileFile, compileSource, formatDiagnostics } from "../compiler/index";
@@ -107,8 +106,11 @@ export const heavy = loopStep((ring, lp) => {
     obj("msgs.bin", messages.file),
   ]);
 
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ubpf-e2e-"));
-  void tmp;
+  add("qd", "uringbpf-loader qd.o --set depth=4 --mem count=200", [obj("qd.o", build("samples/qd.ts"))]);
+  const steps = ["work=4", "stages=2", "workMs[0]=200", "workMs[1]=400", "workMs[2]=600", "workMs[3]=800", "need[0]=2", "deadlineMs[0]=1000", "need[1]=10", "deadlineMs[1]=300"];
+  add("waitsteps", `uringbpf-loader waitsteps.o --sq-entries 16 --cq-entries 32 ${steps.map((s) => `--mem '${s}'`).join(" ")}`, [obj("waitsteps.o", build("samples/waitsteps.ts"))]);
+  add("spin-nops", "uringbpf-loader spin.o --set spins=100 --set requests=500", [obj("spin.o", build("samples/spin.ts"))]);
+  add("spin-timers", "uringbpf-loader spin.o --set spins=1000000 --set requests=50 --set delayUs=200; uringbpf-loader spin.o --set spins=0 --set requests=50 --set delayUs=200");
   run = await runInVm(cases, { timeoutMs: 40 * 60_000 });
 }, 45 * 60_000);
 
@@ -205,6 +207,34 @@ describe.skipIf(!canRun)("in the 7.x kernel", () => {
     const order = (j.mem.order as (number | string)[]).slice(0, j.mem.n).map(Number);
     expect(order.slice(6)).toEqual([1000, 2000]);
     expect(order.slice(0, 6).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it("qd: exactly `depth` requests in flight, all 200 done", () => {
+    const j = loaderJson(result("qd").output);
+    expect(j.mem.status).toBe(0);
+    expect([j.mem.submitted, j.mem.completed, j.mem.maxInflight]).toEqual([200, 200, 4]);
+  });
+
+  it("waitsteps: the first stage ends by its count, the second by its deadline", () => {
+    const j = loaderJson(result("waitsteps").output);
+    expect(j.mem.status).toBe(0);
+    expect(j.mem.byDeadline.slice(0, 2)).toEqual([0, 1]);
+    expect(j.mem.seen[0]).toBe(2);
+    expect(j.mem.seen[1]).toBeGreaterThanOrEqual(1);
+    expect(j.mem.seen[1]).toBeLessThan(2 + 2);
+  });
+
+  it("spin: NOPs never need a busy check; timers are found by spinning or by sleeping", () => {
+    const nops = loaderJson(result("spin-nops").output);
+    expect([nops.globals.status, nops.globals.done, nops.globals.sleeps]).toEqual([0, 500, 0]);
+    const [spinning, sleeping] = result("spin-timers").output.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+    expect(spinning.globals.done).toBe(50);
+    expect(spinning.globals.busyChecks).toBeGreaterThan(0);
+    expect(spinning.globals.hits).toBeGreaterThan(0);
+    expect(spinning.globals.sleeps).toBe(0);
+    expect(sleeping.globals.done).toBe(50);
+    expect(sleeping.globals.busyChecks).toBe(0);
+    expect(sleeping.globals.sleeps).toBe(50);
   });
 
   it("peek: routes messages by their header", () => {
