@@ -10,4 +10,5 @@ if [ ! -x "${UBPF_CACHE:-$ROOT/.cache/uringbpf}/bin/uringbpf-loader" ] || [ ! -x
 else
   bash scripts/fetch-kernel.sh >/dev/null
 fi
-exec npx tsx bench/nops.ts "$@"
+npx tsx bench/nops.ts "$@"
+exec npx tsx bench/samples.ts
