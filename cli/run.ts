@@ -22,6 +22,7 @@ interface RunFlags {
   set: string[];
   open: string[];
   buffer: string[];
+  mem: string[];
   sqEntries?: number;
   memRegion?: number;
   vm?: boolean;
@@ -43,6 +44,7 @@ export function registerRun(program: Command, setExit: (code: number) => void = 
     .option("--set <name=value>", "set an integer global before load (repeatable)", collect, [])
     .option("--open <name=path[:mode]>", "open a file (mode r, w, rw, a; default r) and store the fd in a global (repeatable)", collect, [])
     .option("--buffer <name=size>", "allocate a zeroed buffer and store its address in a global (repeatable)", collect, [])
+    .option("--mem <path=value>", "set a field of the MEM region before the run, by its layout: count, hdr.len, slots[3] (repeatable)", collect, [])
     .option("--sq-entries <n>", "SQ size (default 8)", positiveInt("--sq-entries"))
     .option("--mem-region <bytes>", "MEM region size (default: the size of the program's ring.mem<T>() layout)", positiveInt("--mem-region"))
     .option("--vm", "run in the test VM even if the host kernel has io_uring BPF ops")
@@ -66,6 +68,7 @@ export function registerRun(program: Command, setExit: (code: number) => void = 
         set: o.set,
         open: o.open,
         buffer: o.buffer,
+        mem: o.mem,
         sqEntries: o.sqEntries,
         memRegion: o.memRegion,
         vm: o.vm,

@@ -17,6 +17,8 @@ export interface RunOptions {
   open?: string[];
   /** `NAME=SIZE` zeroed buffers whose address goes into global NAME. */
   buffer?: string[];
+  /** `PATH=VALUE` fields of the MEM region to set before the run (the loader's --mem). */
+  mem?: string[];
   /** SQ entries (loader default 8). */
   sqEntries?: number;
   /** Size of the MEM region to register; default: the size of the program's `ring.mem<T>()` layout. */
@@ -185,6 +187,7 @@ function loaderArgs(opts: RunOptions, memSize: number): string[] {
   const args: string[] = [];
   for (const s of opts.set ?? []) args.push("--set", s);
   for (const s of opts.buffer ?? []) args.push("--buffer", s);
+  for (const s of opts.mem ?? []) args.push("--mem", s);
   if (opts.sqEntries !== undefined) args.push("--sq-entries", String(opts.sqEntries));
   if (memSize > 0) args.push("--mem-region", String(memSize));
   if (opts.prog) args.push("--prog", opts.prog);
@@ -382,7 +385,7 @@ async function runInGuest(object: Uint8Array, name: string, opts: RunOptions, me
 
 /** Hidden geometry globals the loader fills in; not worth showing after a run. */
 function isHiddenGlobal(name: string): boolean {
-  return name.startsWith("uringbpf_") && name !== "uringbpf_trap";
+  return name.startsWith("uringbpf_");
 }
 
 /** A human-readable summary of a run: outcome, globals, verifier count, run time. */
@@ -407,11 +410,20 @@ export function formatRunResult(r: RunResult): string {
   lines.push(`${rep.prog ?? "program"}: ${status} (${where})`);
   if (rep.verifier?.insns_processed !== undefined) lines.push(`  verifier: ${rep.verifier.insns_processed} instructions processed`);
   if (rep.ran) lines.push(`  run time: ${runMs} ms`);
-  const globals = Object.entries(rep.globals ?? {}).filter(([k, v]) => !isHiddenGlobal(k) || (k === "uringbpf_trap" && v !== 0));
+  const globals = Object.entries(rep.globals ?? {}).filter(([k]) => !isHiddenGlobal(k));
   if (globals.length) {
     lines.push("  globals:");
     const w = Math.max(...globals.map(([k]) => k.length));
     for (const [k, v] of globals) lines.push(`    ${k.padEnd(w)} = ${typeof v === "string" ? JSON.stringify(v) : v}`);
+  }
+  const mem = (rep as { mem?: Record<string, unknown> }).mem;
+  if (mem) {
+    // The MEM region through the program's layout; long arrays are shortened.
+    const short = (v: unknown): string =>
+      Array.isArray(v) ? `[${v.slice(0, 8).map(short).join(", ")}${v.length > 8 ? `, ... (${v.length})` : ""}]` : v && typeof v === "object" ? `{${Object.entries(v).map(([k, x]) => `${k}: ${short(x)}`).join(", ")}}` : JSON.stringify(v);
+    lines.push("  mem:");
+    const w = Math.max(...Object.keys(mem).map((k) => k.length));
+    for (const [k, v] of Object.entries(mem)) lines.push(`    ${k.padEnd(w)} = ${short(v)}`);
   }
   const trap = rep.globals?.uringbpf_trap;
   if (typeof trap === "number" && trap !== 0) lines.push(`  a run-time check failed at line ${trap} of the source`);
