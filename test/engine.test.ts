@@ -126,6 +126,16 @@ export const t = loopStep((ring, lp) => {
     expect([r.get("sum"), r.get("iters"), r.get("found"), r.get("uringbpf_trap")]).toEqual([45n, 21n, 7n, 0n]);
   });
 
+  it("a long constant loop is counted by the iterator and computes what JavaScript computes", () => {
+    const res = compileFile(path.join(__dirname, "fixtures", "programs", "for-long.ts"));
+    expect(res.programs[0].insns.filter((i) => i.reloc?.symbol === "bpf_iter_num_new")).toHaveLength(3);
+    const r = runOnFakeRing(res);
+    let x = 5;
+    for (let i = 0; i < 300; i++) for (let j = 10; j < 1010; j += 3) x = (x ^ j) & 1 ? (Math.imul(x, 3) + j) >>> 0 : (x + i) >>> 0;
+    expect(r.get("x")).toBe(BigInt(x));
+    expect([r.get("s"), r.get("n")]).toEqual([100435n, 106n]);
+  });
+
   it("a constant-bounded for loop is left to the verifier to unroll", () => {
     const res = compileSource("nops.ts", require("fs").readFileSync(path.join(__dirname, "..", "samples", "nops.ts"), "utf8"));
     expect(res.programs[0].insns.some((i) => i.reloc?.symbol === "bpf_iter_num_new")).toBe(false);

@@ -86,7 +86,8 @@ export interface RunOptions {
   helpers?: Record<number, CallHandler>;
   /** BPF-to-BPF call targets by symbol (the object's .text functions). */
   subprograms?: Record<string, Insn[]>;
-  /** Abort after this many instructions (default 1,000,000, the verifier's own limit). */
+  /** Abort a single loop_step call after this many executed instructions (default 100,000,000): a guard
+   *  against runaway loops, far above what any verified program executes in one call. */
   maxInsns?: number;
 }
 
@@ -115,7 +116,7 @@ function exec(insns: Insn[], args: bigint[], depth: number, mem: Memory, opts: R
   const reg: bigint[] = new Array(11).fill(0n);
   args.forEach((a, i) => (reg[i + 1] = a));
   reg[10] = stack.base + 512n;
-  const max = opts.maxInsns ?? 1_000_000;
+  const max = opts.maxInsns ?? 100_000_000;
   let pc = 0;
   const fail = (msg: string): never => {
     throw new ExecutionError(msg, pc, insns[pc]);

@@ -1,5 +1,7 @@
-// The open-coded number iterator kfuncs (bpf_iter_num_new/next/destroy) for the interpreter. The 8-byte
-// iterator object on the program's stack holds the next value (low 32 bits) and the end (high 32 bits).
+// The open-coded number iterator kfuncs (bpf_iter_num_new/next/destroy) for the interpreter, with the
+// kernel's semantics: the 8-byte iterator object on the program's stack holds the current value (low 32
+// bits, start - 1 before the first next) and the end (high 32 bits); next returns a pointer to the current
+// value, or NULL after end - 1.
 
 import type { CallHandler, Memory } from "./interp";
 
@@ -22,15 +24,15 @@ export const iterKfuncs: Record<string, CallHandler> = {
     const start = Number(BigInt.asIntN(32, a[1]));
     const end = Number(BigInt.asIntN(32, a[2]));
     if (start > end || end - start > MAX_LOOPS) {
-      save(mem, a[0], 0, 0);
+      save(mem, a[0], 0, 0); // next() then returns NULL at once
       return BigInt.asUintN(64, -22n);
     }
-    save(mem, a[0], start, end);
+    save(mem, a[0], start - 1, end);
     return 0n;
   },
   bpf_iter_num_next: (a, mem) => {
     const s = state(mem, a[0]);
-    if (s.cur >= s.end) return 0n;
+    if (s.cur + 1 >= s.end) return 0n;
     save(mem, a[0], s.cur + 1, s.end);
     return a[0];
   },
