@@ -8,7 +8,7 @@
 #
 # Everything fetched goes under $UBPF_CACHE (default .cache/uringbpf):
 #   debs/     downloaded .deb files          sysroot/  their extracted contents
-#   bin/      uringbpf-loader, uringbpf-nopbench (static)
+#   bin/      uringbpf-loader, uringbpf-nopbench (static), uring.node (the userspace engine's addon)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -119,6 +119,8 @@ deps_build() {
   native_flags
   build_native uringbpf-loader "$ROOT/runtime/loader/loader.c"
   build_native uringbpf-nopbench "$ROOT/runtime/loader/nopbench.c"
+  # The userspace engine's Node-API addon (uring.node).
+  UBPF_CACHE="$UBPF_CACHE" bash "$ROOT/runtime/addon/build.sh" | sed 's/^/deps: /'
 }
 
 deps_kernel() {

@@ -11,6 +11,8 @@ export interface Region {
   base: bigint;
   bytes: Uint8Array;
   writable: boolean;
+  /** Mapped at a real address with exact bounds (see Memory.mapAt). */
+  exact?: boolean;
 }
 
 /** Thrown when the program does something the kernel would not allow at run time. */
@@ -52,9 +54,16 @@ export class Memory {
     return r;
   }
 
+  /** Map `bytes` at a fixed (real) address: memory whose address the program hands to the kernel. */
+  mapAt(name: string, bytes: Uint8Array, address: bigint, writable = true): Region {
+    const r: Region = { name, base: address, bytes, writable, exact: true };
+    this.regions.push(r);
+    return r;
+  }
+
   /** The region and offset an access falls into, or an error message. */
   resolve(addr: bigint, size: number, write: boolean): { r: Region; off: number } | string {
-    const r = this.regions.find((x) => addr >= x.base && addr < x.base + (1n << 32n));
+    const r = this.regions.find((x) => addr >= x.base && addr < x.base + (x.exact ? BigInt(Math.max(x.bytes.length, 1)) : 1n << 32n));
     if (!r) return addr === 0n ? "null pointer dereference" : `access to unmapped address 0x${addr.toString(16)}`;
     const off = Number(addr - r.base);
     if (off + size > r.bytes.length) return `out-of-bounds ${write ? "write" : "read"} of ${size} bytes at offset ${off} of ${r.name} (${r.bytes.length} bytes)`;
