@@ -11,4 +11,5 @@ else
   bash scripts/fetch-kernel.sh >/dev/null
 fi
 npx tsx bench/nops.ts "$@"
-exec npx tsx bench/samples.ts
+npx tsx bench/samples.ts
+exec npx tsx bench/engine.ts
