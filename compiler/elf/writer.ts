@@ -6,6 +6,7 @@ import { encode, slots, type Insn } from "../bpf/insn";
 import { BtfBuilder, Linkage, StringTable } from "../btf/builder";
 import { encodeBtfExt, lineRecords, type ExtSection } from "../btf/ext";
 import type { ObjectModule } from "../object/module";
+import type { ElfSymbol } from "./reader";
 
 const SHT = { PROGBITS: 1, SYMTAB: 2, STRTAB: 3, NOBITS: 8, REL: 9 } as const;
 const SHF = { WRITE: 1, ALLOC: 2, EXECINSTR: 4, INFO_LINK: 0x40 } as const;
@@ -28,14 +29,7 @@ interface Section {
   entsize?: number;
 }
 
-interface Symbol {
-  name: string;
-  bind: number;
-  type: number;
-  shndx: number;
-  value: number;
-  size: number;
-}
+type Symbol = ElfSymbol;
 
 /** Write an object file. */
 export function writeObject(mod: ObjectModule): Uint8Array {

@@ -3,7 +3,7 @@
 // lowering goes on with the next statement, so one build reports every problem in a file.
 
 import { Node, SyntaxKind, type Expression, type ForStatement, type Statement } from "ts-morph";
-import { isImm } from "../ir/ir";
+import { isImm, type Block } from "../ir/ir";
 import { LowerAbort, type LowerContext } from "./context";
 import { convert, lowerCond, lowerExpr, scalarTypeFromName } from "./expressions";
 import { declaredType, trapBlock } from "./ringapi";
@@ -132,6 +132,23 @@ function lowerReturn(cx: LowerContext, node: Node, e: Expression): void {
   cx.b.terminate({ op: "ret", value: convert(cx, e, v, T.i32).op });
 }
 
+/** Lower a loop's body with its break and continue targets. */
+function lowerLoopBody(cx: LowerContext, body: Statement, brk: Block, cont: Block): void {
+  cx.loops.push({ brk, cont });
+  try {
+    lowerStatements(cx, [body]);
+  } finally {
+    cx.loops.pop();
+  }
+}
+
+/** Fall into `block` and evaluate a loop's incrementor there. */
+function lowerIncrement(cx: LowerContext, block: Block, inc: Expression): void {
+  cx.b.jumpTo(block);
+  cx.at(inc);
+  lowerExpr(cx, inc);
+}
+
 /** Loops: [body] [continue target: incrementor] [condition] with the exit after. A loop whose condition is a
  *  compile-time constant true has no condition block. */
 function lowerLoop(cx: LowerContext, cond: Expression | undefined, inc: Expression | undefined, body: Statement, bodyFirst: boolean): void {
@@ -141,17 +158,8 @@ function lowerLoop(cx: LowerContext, cond: Expression | undefined, inc: Expressi
   const exit = cx.b.block();
   cx.b.terminate({ op: "jmp", target: bodyFirst ? bodyBlock : condBlock });
   cx.b.setBlock(bodyBlock);
-  cx.loops.push({ brk: exit, cont: incBlock ?? condBlock });
-  try {
-    lowerStatements(cx, [body]);
-  } finally {
-    cx.loops.pop();
-  }
-  if (incBlock) {
-    cx.b.jumpTo(incBlock);
-    cx.at(inc!);
-    lowerExpr(cx, inc!);
-  }
+  lowerLoopBody(cx, body, exit, incBlock ?? condBlock);
+  if (incBlock) lowerIncrement(cx, incBlock, inc!);
   cx.b.jumpTo(condBlock);
   if (cond) {
     cx.at(cond);
@@ -295,12 +303,7 @@ function lowerCountedLoop(cx: LowerContext, shape: Extract<LoopShape, { kind: "c
     }
     cx.b.terminate({ op: "jmp", target: bodyBlock });
     cx.b.setBlock(bodyBlock);
-    cx.loops.push({ brk: exit, cont: head });
-    try {
-      lowerStatements(cx, [body]);
-    } finally {
-      cx.loops.pop();
-    }
+    lowerLoopBody(cx, body, exit, head);
     cx.b.terminate({ op: "jmp", target: head });
   } finally {
     cx.iterators.pop();
@@ -335,17 +338,8 @@ function lowerIteratorLoop(cx: LowerContext, cond: Expression | undefined, inc: 
       lowerCond(cx, cond, bodyBlock, exit);
     } else cx.b.terminate({ op: "jmp", target: bodyBlock });
     cx.b.setBlock(bodyBlock);
-    cx.loops.push({ brk: exit, cont: incBlock ?? condBlock ?? head });
-    try {
-      lowerStatements(cx, [body]);
-    } finally {
-      cx.loops.pop();
-    }
-    if (incBlock) {
-      cx.b.jumpTo(incBlock);
-      cx.at(inc!);
-      lowerExpr(cx, inc!);
-    }
+    lowerLoopBody(cx, body, exit, incBlock ?? condBlock ?? head);
+    if (incBlock) lowerIncrement(cx, incBlock, inc!);
     if (condBlock) {
       cx.b.jumpTo(condBlock);
       cx.at(cond!);
