@@ -119,6 +119,7 @@ deps_build() {
   native_flags
   build_native uringbpf-loader "$ROOT/runtime/loader/loader.c"
   build_native uringbpf-nopbench "$ROOT/runtime/loader/nopbench.c"
+  build_native uringbpf-userbench "$ROOT/runtime/loader/userbench.c"
   # The userspace engine's Node-API addon (uring.node).
   UBPF_CACHE="$UBPF_CACHE" bash "$ROOT/runtime/addon/build.sh" | sed 's/^/deps: /'
 }
