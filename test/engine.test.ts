@@ -66,10 +66,6 @@ export const m = loopStep((ring, lp) => {
     const res = compileSource("mem.ts", source);
     expect(res.ok).toBe(true);
     // C layout: count@0, total@8, hdr@16 {kind@16, len@18, seq@20}, slots@24 (8 x 4), heads@56 (2 x 8): 72 bytes.
-    const mem = new Uint8Array(72);
-    const dv = new DataView(mem.buffer);
-    dv.setUint32(0, 4, true);
-    dv.setBigUint64(8, 1000n, true);
     const r = runOnFakeRing(res, { mem: 72, set: { idx: 2 } });
     const m = new DataView(r.mem!.buffer);
     expect(m.getUint32(0, true)).toBe(1); // count (region starts zeroed)
@@ -84,7 +80,6 @@ export const m = loopStep((ring, lp) => {
     const bad = runOnFakeRing(res, { mem: 72, set: { idx: 3 } });
     expect(bad.ret).toBe(1n);
     expect(bad.get("uringbpf_trap")).toBe(19n); // the line of p.slots[idx + 5] = 1
-    void dv;
   });
 
   it("a region smaller than the layout gives null", () => {

@@ -141,7 +141,7 @@ export function trapBlock(cx: LowerContext): Block {
 
 /** A pointer to element `index` of an array view, with a bounds check (constant indices are checked
  *  at compile time, others at run time: an index out of range stops the program, see trapBlock). */
-function arrayElement(cx: LowerContext, node: Node, base: VReg, arr: ArrayLayout, index: Expression): { ptr: VReg; off: number } {
+function arrayElement(cx: LowerContext, base: VReg, arr: ArrayLayout, index: Expression): { ptr: VReg; off: number } {
   const i = convert(cx, index, lowerExpr(cx, index), T.u32);
   if (isImm(i.op)) {
     if (i.op.imm >= BigInt(arr.count)) cx.fail(index, 2027, `index ${i.op.imm} of an array of ${arr.count}`);
@@ -154,7 +154,6 @@ function arrayElement(cx: LowerContext, node: Node, base: VReg, arr: ArrayLayout
   cx.b.emit({ op: "alu", alu: "MUL", width: 32, dst: off, a: i.op, b: { imm: BigInt(arr.elem.size) } });
   const p = cx.b.vreg(64, undefined, true);
   cx.b.emit({ op: "alu", alu: "ADD", width: 64, dst: p, a: { reg: base }, b: { reg: off } });
-  void node;
   return { ptr: p, off: 0 };
 }
 
@@ -169,7 +168,7 @@ function arrayOf(cx: LowerContext, e: ElementAccessExpression): { base: VReg; ar
 /** Read `arr[i]`. */
 export function lowerElementAccess(cx: LowerContext, e: ElementAccessExpression): Value {
   const { base, arr, index } = arrayOf(cx, e);
-  const el = arrayElement(cx, e, base, arr, index);
+  const el = arrayElement(cx, base, arr, index);
   return slotValue(cx, el.ptr, el.off, arr.elem);
 }
 
@@ -177,7 +176,7 @@ export function lowerElementAccess(cx: LowerContext, e: ElementAccessExpression)
 export function storeToElement(cx: LowerContext, e: Node, target: ElementAccessExpression, compute: (cur: () => Value) => Value): Value {
   const { base, arr, index } = arrayOf(cx, target);
   if (arr.elem.kind !== "scalar") return cx.fail(target, 2019, "an array of structs; assign the element's fields");
-  const el = arrayElement(cx, target, base, arr, index);
+  const el = arrayElement(cx, base, arr, index);
   const f: Field = { off: el.off, size: sizeOf(arr.elem.type), type: arr.elem.type as IntType };
   const v = convert(cx, e, compute(() => load(cx, el.ptr, f)), f.type);
   storeValue(cx, el.ptr, f.off, f.size, v);
