@@ -13,6 +13,19 @@ function hex(n: number | bigint): string {
   return v < 0n ? `-0x${(-v).toString(16)}` : `0x${v.toString(16)}`;
 }
 
+const ATOMIC_OP: Record<number, string> = { 0x00: "+=", 0x40: "|=", 0x50: "&=", 0xa0: "^=" };
+
+/** Atomic read-modify-write (STX | ATOMIC), in llvm-objdump's notation. */
+function atomic(i: Insn, mem: string): string {
+  const r = (i.opcode & 0x18) === 0x18 ? "r" : "w";
+  const fetch = (i.imm & 1) !== 0;
+  if (i.imm === 0xe1) return `${r}${i.src} = xchg_64(${mem.replace(/^\*\(u\d+ \*\)/, "")}, ${r}${i.src})`;
+  if (i.imm === 0xf1) return `r0 = cmpxchg_64(${mem.replace(/^\*\(u\d+ \*\)/, "")}, r0, ${r}${i.src})`;
+  const op = ATOMIC_OP[i.imm & 0xf0];
+  if (!op) return `.insn atomic 0x${i.imm.toString(16)}`;
+  return fetch ? `${r}${i.src} = atomic_fetch_${{ "+=": "add", "|=": "or", "&=": "and", "^=": "xor" }[op]}(${mem}, ${r}${i.src})` : `lock ${mem} ${op} ${r}${i.src}`;
+}
+
 /** The text of one instruction at slot `slot`. */
 export function formatInsn(i: Insn, slot: number): string {
   const cls = i.opcode & 7;
@@ -21,6 +34,7 @@ export function formatInsn(i: Insn, slot: number): string {
   if (cls === 4 || cls === 7) {
     const r = cls === 7 ? "r" : "w";
     if (op === 0x80) return `${r}${i.dst} = -${r}${i.dst}`;
+    if (op === 0xd0) return `r${i.dst} = ${cls === 7 ? "bswap" : useReg ? "be" : "le"}${i.imm} r${i.dst}`;
     const src = useReg ? `${r}${i.src}` : String(i.imm);
     return `${r}${i.dst} ${ALU[op] ?? `alu(0x${op.toString(16)})`} ${src}`;
   }
@@ -38,11 +52,12 @@ export function formatInsn(i: Insn, slot: number): string {
   }
   if (i.opcode === 0x18) {
     const what = i.reloc?.kind === "global" ? `&${i.reloc.symbol}${i.imm64 ? ` + ${i.imm64}` : ""}` : hex(i.imm64 ?? BigInt(i.imm));
-    return `r${i.dst} = ${what} ll`;
+    return `r${i.dst} = ${what} ll${i.reloc?.kind !== "global" && i.comment ? ` ; ${i.comment}` : ""}`;
   }
   const size = SIZE[i.opcode & 0x18];
   const mem = (reg: number, off: number) => `*(${size} *)(r${reg} ${off < 0 ? "-" : "+"} ${Math.abs(off)})`;
   if (cls === 1) return `r${i.dst} = ${mem(i.src, i.off)}`;
+  if (cls === 3 && (i.opcode & 0xe0) === 0xc0) return atomic(i, mem(i.dst, i.off));
   if (cls === 3) return `${mem(i.dst, i.off)} = r${i.src}`;
   if (cls === 2) return `${mem(i.dst, i.off)} = ${i.imm}`;
   return `.insn 0x${i.opcode.toString(16)}`;

@@ -107,10 +107,11 @@ export class BtfBuilder {
   addVolatile(to: number): number {
     return this.push([0, BtfBuilder.info(Kind.VOLATILE, 0), this.ref(to)]);
   }
-  /** ENUM of 4 bytes; values are 32-bit (signed or unsigned). */
+  /** ENUM of 4 bytes; values are 32-bit. Any negative value makes it signed (kind_flag 1). */
   addEnum(name: string, values: { name: string; value: number }[]): number {
+    const signed = values.some((v) => v.value < 0);
     const words = values.flatMap((v) => [this.strings.add(v.name), v.value >>> 0]);
-    return this.push([this.strings.add(name), BtfBuilder.info(Kind.ENUM, values.length), 4, ...words]);
+    return this.push([this.strings.add(name), BtfBuilder.info(Kind.ENUM, values.length, signed ? 1 : 0), 4, ...words]);
   }
   /** FUNC_PROTO returning `ret` (0 = void) with named parameters. */
   addFuncProto(ret: number, params: { name: string; type: number }[]): number {

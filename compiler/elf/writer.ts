@@ -1,20 +1,33 @@
 // The ELF writer: an ObjectModule to an ELF64 little-endian relocatable for EM_BPF, with the sections,
-// symbols and relocations clang emits for a C loop_step program (see docs/OBJECT.md): code sections with
-// .rel sections, license, .rodata/.data/.bss, .struct_ops.link, .BTF, .BTF.ext, .symtab and .strtab.
+// symbols and relocations clang (-O2 -g -target bpf) emits for a C loop_step program (docs/OBJECT.md):
+// code sections (`.text` for subprograms, `struct_ops.s/NAME` for programs) with `.rel` sections,
+// `license`, `.rodata`/`.data`/`.bss`, `.struct_ops.link` with its relocations, `.BTF`, `.BTF.ext`,
+// `.symtab` and one `.strtab` for symbol and section names. What libbpf 1.4 requires of each part:
+// subprogram callees live in `.text`; global accesses are ld_imm64 relocated against the variable's
+// OBJECT symbol (libbpf adds st_value to the instruction's imm, so imm is the offset inside the variable);
+// extern kfuncs are UND GLOBAL symbols and extern FUNCs in `DATASEC .ksyms`; struct_ops members are
+// R_BPF_64_ABS64 relocations against the program's FUNC symbol.
 
-import { encode, slots, type Insn } from "../bpf/insn";
-import { BtfBuilder, Linkage, StringTable } from "../btf/builder";
+import { encode, slots, type Insn, type SourcePos } from "../bpf/insn";
+import { BtfBuilder, Linkage } from "../btf/builder";
 import { encodeBtfExt, lineRecords, type ExtSection } from "../btf/ext";
+import { StringTable } from "../btf/strings";
 import type { ObjectModule } from "../object/module";
 import type { ElfSymbol } from "./reader";
 
-const SHT = { PROGBITS: 1, SYMTAB: 2, STRTAB: 3, NOBITS: 8, REL: 9 } as const;
-const SHF = { WRITE: 1, ALLOC: 2, EXECINSTR: 4, INFO_LINK: 0x40 } as const;
-const STB = { LOCAL: 0, GLOBAL: 1 } as const;
-const STT = { NOTYPE: 0, OBJECT: 1, FUNC: 2 } as const;
+/** Section header types used here. */
+export const SHT = { NULL: 0, PROGBITS: 1, SYMTAB: 2, STRTAB: 3, NOBITS: 8, REL: 9 } as const;
+/** Section header flags used here. */
+export const SHF = { WRITE: 1, ALLOC: 2, EXECINSTR: 4, INFO_LINK: 0x40 } as const;
+/** Symbol bindings. */
+export const STB = { LOCAL: 0, GLOBAL: 1, WEAK: 2 } as const;
+/** Symbol types. */
+export const STT = { NOTYPE: 0, OBJECT: 1, FUNC: 2, SECTION: 3, FILE: 4 } as const;
 /** Relocation types of the BPF ELF ABI. */
 export const R_BPF = { R_BPF_64_64: 1, R_BPF_64_ABS64: 2, R_BPF_64_32: 10 } as const;
-const EM_BPF = 247;
+/** e_machine of BPF. */
+export const EM_BPF = 247;
+const SHN_ABS = 0xfff1;
 
 interface Section {
   name: string;
@@ -29,13 +42,31 @@ interface Section {
   entsize?: number;
 }
 
-type Symbol = ElfSymbol;
+type Rel = { offset: number; symbol: number; type: number };
 
-/** Write an object file. */
+function encodeRel(entries: Rel[]): Uint8Array {
+  const b = Buffer.alloc(entries.length * 16);
+  entries.forEach((e, k) => {
+    b.writeBigUInt64LE(BigInt(e.offset), k * 16);
+    b.writeBigUInt64LE((BigInt(e.symbol) << 32n) | BigInt(e.type), k * 16 + 8);
+  });
+  return b;
+}
+
+const align = (n: number, a: number) => Math.ceil(n / a) * a;
+const isCode = (name: string) => name === ".text" || /^struct_ops(\.s)?\//.test(name);
+
+/** Write an object file. Throws an "internal:" Error for an inconsistent module (unknown relocation
+ *  symbol, call of a function outside `.text`, duplicate names, overlapping globals). */
 export function writeObject(mod: ObjectModule): Uint8Array {
-  const sections: Section[] = [{ name: "", type: 0, flags: 0, data: new Uint8Array(0), align: 0 }];
+  const sections: Section[] = [{ name: "", type: SHT.NULL, flags: 0, data: new Uint8Array(0), align: 0 }];
   const add = (s: Section) => sections.push(s) - 1;
   const strtab = add({ name: ".strtab", type: SHT.STRTAB, flags: 0, data: new Uint8Array(0), align: 1 });
+  const names = new Set<string>();
+  for (const n of [...mod.functions.map((f) => f.name), ...mod.globals.map((g) => g.name), ...mod.kfuncs.map((k) => k.name), ...mod.structOps.map((s) => s.varName), "LICENSE"]) {
+    if (names.has(n)) throw new Error(`internal: two symbols named ${n}`);
+    names.add(n);
+  }
 
   // Code: .text (subprograms) first, then one section per program, in declaration order.
   const codeNames = [...new Set(mod.functions.map((f) => f.section))].sort((a, b) => Number(b === ".text") - Number(a === ".text"));
@@ -43,9 +74,11 @@ export function writeObject(mod: ObjectModule): Uint8Array {
   const where = new Map<string, { offset: number; size: number }>();
   const codeInsns = new Map<string, Insn[]>();
   for (const name of codeNames) {
+    if (!isCode(name)) throw new Error(`internal: ${name} is not a code section name`);
     const insns: Insn[] = [];
     let offset = 0;
     for (const f of mod.functions.filter((x) => x.section === name)) {
+      if (f.insns.length === 0) throw new Error(`internal: function ${f.name} has no instructions`);
       const size = f.insns.reduce((n, i) => n + slots(i), 0) * 8;
       where.set(f.name, { offset, size });
       insns.push(...f.insns);
@@ -58,137 +91,162 @@ export function writeObject(mod: ObjectModule): Uint8Array {
   index.set("license", add({ name: "license", type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.WRITE, data: license, align: 1 }));
   const dataSize = new Map<string, number>();
   for (const name of [".rodata", ".data", ".bss"] as const) {
-    const vars = mod.globals.filter((g) => g.section === name);
+    const vars = mod.globals.filter((g) => g.section === name).sort((a, b) => a.offset - b.offset);
     if (!vars.length) continue;
+    vars.forEach((g, k) => {
+      if (k > 0 && g.offset < vars[k - 1].offset + vars[k - 1].size) throw new Error(`internal: ${g.name} overlaps ${vars[k - 1].name} in ${name}`);
+      if (g.init && g.init.length !== g.size) throw new Error(`internal: ${g.name} has ${g.init.length} initial bytes for size ${g.size}`);
+    });
     const size = Math.max(...vars.map((g) => g.offset + g.size));
     dataSize.set(name, size);
     const data = new Uint8Array(size);
     for (const g of vars) if (g.init) data.set(g.init, g.offset);
     const flags = name === ".rodata" ? SHF.ALLOC : SHF.ALLOC | SHF.WRITE;
-    index.set(name, add({ name, type: name === ".bss" ? SHT.NOBITS : SHT.PROGBITS, flags, data: name === ".bss" ? new Uint8Array(0) : data, size, align: 8 }));
+    const nobits = name === ".bss";
+    index.set(name, add({ name, type: nobits ? SHT.NOBITS : SHT.PROGBITS, flags, data: nobits ? new Uint8Array(0) : data, size, align: 8 }));
   }
-  const opsSize = mod.structOps.reduce((n, s) => n + s.type.size, 0);
+  const opsOffsets = new Map<string, number>();
+  let opsSize = 0;
+  for (const s of mod.structOps) {
+    opsSize = align(opsSize, 8);
+    opsOffsets.set(s.varName, opsSize);
+    opsSize += s.type.size;
+  }
   if (mod.structOps.length) index.set(".struct_ops.link", add({ name: ".struct_ops.link", type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.WRITE, data: new Uint8Array(opsSize), align: 8 }));
 
-  // Symbols: locals first (the null symbol, static functions and variables), then globals.
-  const locals: Symbol[] = [{ name: "", bind: STB.LOCAL, type: STT.NOTYPE, shndx: 0, value: 0, size: 0 }];
-  const globals: Symbol[] = [];
+  // Symbols: locals first (null, FILE, section symbols, static functions and variables), then globals.
+  const sym = (name: string, bind: number, type: number, shndx: number, value = 0, size = 0): ElfSymbol => ({ name, bind, type, shndx, value, size });
+  const locals: ElfSymbol[] = [sym("", STB.LOCAL, STT.NOTYPE, 0)];
+  const globals: ElfSymbol[] = [];
+  if (mod.sourceFile) locals.push(sym(mod.sourceFile.split("/").pop()!, STB.LOCAL, STT.FILE, SHN_ABS));
+  for (const [name, i] of index) if (name !== "license") locals.push(sym("", STB.LOCAL, STT.SECTION, i));
   for (const f of mod.functions) {
     const w = where.get(f.name)!;
-    (f.linkage === "global" ? globals : locals).push({ name: f.name, bind: f.linkage === "global" ? STB.GLOBAL : STB.LOCAL, type: STT.FUNC, shndx: index.get(f.section)!, value: w.offset, size: w.size });
+    const bind = f.linkage === "global" ? STB.GLOBAL : STB.LOCAL;
+    (bind === STB.GLOBAL ? globals : locals).push(sym(f.name, bind, STT.FUNC, index.get(f.section)!, w.offset, w.size));
   }
-  for (const g of mod.globals)
-    (g.linkage === "global" ? globals : locals).push({ name: g.name, bind: g.linkage === "global" ? STB.GLOBAL : STB.LOCAL, type: STT.OBJECT, shndx: index.get(g.section)!, value: g.offset, size: g.size });
-  globals.push({ name: "LICENSE", bind: STB.GLOBAL, type: STT.OBJECT, shndx: index.get("license")!, value: 0, size: license.length });
-  let opsOffset = 0;
-  const opsOffsets = new Map<string, number>();
-  for (const s of mod.structOps) {
-    opsOffsets.set(s.varName, opsOffset);
-    globals.push({ name: s.varName, bind: STB.GLOBAL, type: STT.OBJECT, shndx: index.get(".struct_ops.link")!, value: opsOffset, size: s.type.size });
-    opsOffset += s.type.size;
+  for (const g of mod.globals) {
+    const bind = g.linkage === "global" ? STB.GLOBAL : STB.LOCAL;
+    (bind === STB.GLOBAL ? globals : locals).push(sym(g.name, bind, STT.OBJECT, index.get(g.section)!, g.offset, g.size));
   }
-  for (const k of mod.kfuncs) globals.push({ name: k.name, bind: STB.GLOBAL, type: STT.NOTYPE, shndx: 0, value: 0, size: 0 });
+  globals.push(sym("LICENSE", STB.GLOBAL, STT.OBJECT, index.get("license")!, 0, license.length));
+  for (const s of mod.structOps) globals.push(sym(s.varName, STB.GLOBAL, STT.OBJECT, index.get(".struct_ops.link")!, opsOffsets.get(s.varName)!, s.type.size));
+  for (const k of mod.kfuncs) globals.push(sym(k.name, STB.GLOBAL, STT.NOTYPE, 0));
   const symbols = [...locals, ...globals];
-  const symbolIndex = new Map(symbols.map((s, i) => [s.name, i]));
-  const symbolOf = (name: string): number => {
+  const symbolIndex = new Map(symbols.map((s, i) => [s.name, i] as const).filter(([n]) => n !== ""));
+  const symbolOf = (name: string, what: string): number => {
     const i = symbolIndex.get(name);
-    if (i === undefined) throw new Error(`internal: relocation against unknown symbol ${name}`);
+    if (i === undefined) throw new Error(`internal: ${what} of unknown symbol ${name}`);
     return i;
   };
+  const kfuncNames = new Set(mod.kfuncs.map((k) => k.name));
+  const functionSection = new Map(mod.functions.map((f) => [f.name, f.section]));
+  const globalNames = new Set(mod.globals.map((g) => g.name));
 
   // Relocations: ld_imm64 of globals (R_BPF_64_64), calls of kfuncs and subprograms (R_BPF_64_32),
   // struct_ops function pointers (R_BPF_64_ABS64).
-  const rel = (entries: [number, number, number][]) => {
-    const b = Buffer.alloc(entries.length * 16);
-    entries.forEach(([offset, sym, type], k) => {
-      b.writeBigUInt64LE(BigInt(offset), k * 16);
-      b.writeBigUInt64LE((BigInt(sym) << 32n) | BigInt(type), k * 16 + 8);
-    });
-    return b;
-  };
   for (const name of codeNames) {
-    const entries: [number, number, number][] = [];
+    const entries: Rel[] = [];
     let slot = 0;
     for (const i of codeInsns.get(name)!) {
-      if (i.reloc) entries.push([slot * 8, symbolOf(i.reloc.symbol), i.reloc.kind === "global" ? R_BPF.R_BPF_64_64 : R_BPF.R_BPF_64_32]);
+      if (i.reloc) {
+        const { kind, symbol } = i.reloc;
+        if (kind === "global") {
+          if (i.opcode !== 0x18 || !globalNames.has(symbol)) throw new Error(`internal: global relocation of ${symbol} on a non-ld_imm64 or unknown global`);
+          entries.push({ offset: slot * 8, symbol: symbolOf(symbol, "load"), type: R_BPF.R_BPF_64_64 });
+        } else {
+          if (i.opcode !== 0x85) throw new Error(`internal: call relocation of ${symbol} on a non-call instruction`);
+          if (kind === "kfunc" && !kfuncNames.has(symbol)) throw new Error(`internal: call of undeclared kfunc ${symbol}`);
+          if (kind === "call" && functionSection.get(symbol) !== ".text") throw new Error(`internal: call of ${symbol}, which is not a subprogram in .text`);
+          entries.push({ offset: slot * 8, symbol: symbolOf(symbol, "call"), type: R_BPF.R_BPF_64_32 });
+        }
+      }
       slot += slots(i);
     }
-    if (entries.length) add({ name: ".rel" + name, type: SHT.REL, flags: SHF.INFO_LINK, data: rel(entries), link: "symtab", info: index.get(name)!, align: 8, entsize: 16 });
+    if (entries.length) add({ name: ".rel" + name, type: SHT.REL, flags: SHF.INFO_LINK, data: encodeRel(entries), link: "symtab", info: index.get(name)!, align: 8, entsize: 16 });
   }
   if (mod.structOps.length) {
-    const entries: [number, number, number][] = [];
+    const entries: Rel[] = [];
     for (const s of mod.structOps)
       for (const f of s.funcs) {
         const member = s.type.members.find((m) => m.name === f.member);
         if (!member) throw new Error(`internal: ${s.type.name} has no member ${f.member}`);
-        entries.push([opsOffsets.get(s.varName)! + member.offset, symbolOf(f.func), R_BPF.R_BPF_64_ABS64]);
+        if (!functionSection.has(f.func)) throw new Error(`internal: struct_ops member ${f.member} names unknown function ${f.func}`);
+        entries.push({ offset: opsOffsets.get(s.varName)! + member.offset, symbol: symbolOf(f.func, "struct_ops member"), type: R_BPF.R_BPF_64_ABS64 });
       }
-    add({ name: ".rel.struct_ops.link", type: SHT.REL, flags: SHF.INFO_LINK, data: rel(entries), link: "symtab", info: index.get(".struct_ops.link")!, align: 8, entsize: 16 });
+    add({ name: ".rel.struct_ops.link", type: SHT.REL, flags: SHF.INFO_LINK, data: encodeRel(entries), link: "symtab", info: index.get(".struct_ops.link")!, align: 8, entsize: 16 });
   }
 
   // BTF: functions, kfuncs (extern, in DATASEC .ksyms), variables in a DATASEC per section with real
   // offsets and sizes, the license, the struct_ops variables.
   const btf = new BtfBuilder();
   const funcType = new Map<string, number>();
-  for (const f of mod.functions) funcType.set(f.name, btf.addFunc(f.name, btf.addSpec(f.proto), f.linkage === "global" ? Linkage.GLOBAL : Linkage.STATIC));
+  for (const f of mod.functions) funcType.set(f.name, btf.addFunc(f.name, btf.addSpec(f.proto), f.linkage));
   const ksyms = mod.kfuncs.map((k) => ({ type: btf.addFunc(k.name, btf.addSpec(k.proto), Linkage.EXTERN), offset: 0, size: 0 }));
   for (const name of [".rodata", ".data", ".bss"]) {
-    const vars = mod.globals.filter((g) => g.section === name);
+    const vars = mod.globals.filter((g) => g.section === name).sort((a, b) => a.offset - b.offset);
     if (!vars.length) continue;
-    btf.addDatasec(name, dataSize.get(name)!, vars.map((g) => ({ type: btf.addVar(g.name, btf.addSpec(g.type), g.linkage === "global" ? Linkage.GLOBAL : Linkage.STATIC), offset: g.offset, size: g.size })));
+    btf.addDatasec(name, dataSize.get(name)!, vars.map((g) => ({ type: btf.addVar(g.name, btf.addSpec(g.type), g.linkage), offset: g.offset, size: g.size })));
   }
-  const licenseType = btf.addSpec({ kind: "array", elem: { kind: "int", name: "char", size: 1, signed: true, char: true }, count: license.length });
+  const licenseType = btf.addSpec({ kind: "array", elem: { kind: "int", name: "char", size: 1, signed: true }, count: license.length });
   btf.addDatasec("license", license.length, [{ type: btf.addVar("LICENSE", licenseType, Linkage.GLOBAL), offset: 0, size: license.length }]);
   if (mod.structOps.length)
     btf.addDatasec(".struct_ops.link", opsSize, mod.structOps.map((s) => ({ type: btf.addVar(s.varName, btf.addSpec(s.type), Linkage.GLOBAL), offset: opsOffsets.get(s.varName)!, size: s.type.size })));
   if (ksyms.length) btf.addDatasec(".ksyms", 0, ksyms);
+
+  // BTF.ext: a func_info per function; line_info if any instruction has a position (then every function
+  // gets a record at its start, as the kernel requires).
+  const anyPos = mod.functions.some((f) => f.insns.some((i) => i.pos));
+  const fallback: SourcePos | undefined = anyPos ? { file: mod.sourceFile, line: 0, col: 0, text: "" } : undefined;
   const ext: ExtSection[] = codeNames.map((name) => {
     const funcs = mod.functions.filter((f) => f.section === name);
     return {
       name,
       funcs: funcs.map((f) => ({ offset: where.get(f.name)!.offset, typeId: funcType.get(f.name)! })),
-      lines: funcs.flatMap((f) => lineRecords(f.insns, where.get(f.name)!.offset)),
+      lines: anyPos ? funcs.flatMap((f) => lineRecords(f.insns, where.get(f.name)!.offset, fallback)) : [],
     };
   });
-  const btfExt = encodeBtfExt(ext, btf.strings);
+  const btfExt = encodeBtfExt(ext, btf.strings); // adds its strings to the BTF string table: encode .BTF after
   add({ name: ".BTF", type: SHT.PROGBITS, flags: 0, data: btf.encode(), align: 4 });
   add({ name: ".BTF.ext", type: SHT.PROGBITS, flags: 0, data: btfExt, align: 4 });
 
-  // .symtab and the shared string table (section and symbol names).
-  const names = new StringTable();
+  // .symtab and the one string table for symbol and section names.
+  const strings = new StringTable();
   const symtab = Buffer.alloc(symbols.length * 24);
   symbols.forEach((s, i) => {
     const o = i * 24;
-    symtab.writeUInt32LE(names.add(s.name), o);
+    symtab.writeUInt32LE(strings.add(s.name), o);
     symtab.writeUInt8((s.bind << 4) | s.type, o + 4);
     symtab.writeUInt16LE(s.shndx, o + 6);
     symtab.writeBigUInt64LE(BigInt(s.value), o + 8);
     symtab.writeBigUInt64LE(BigInt(s.size), o + 16);
   });
   const symtabIndex = add({ name: ".symtab", type: SHT.SYMTAB, flags: 0, data: symtab, link: strtab, info: locals.length, align: 8, entsize: 24 });
-  const nameOffsets = sections.map((s) => names.add(s.name));
-  sections[strtab].data = names.encode();
+  const nameOffsets = sections.map((s) => strings.add(s.name));
+  sections[strtab].data = strings.encode();
+  return layout(sections, nameOffsets, strtab, symtabIndex);
+}
 
-  // Layout: the ELF header, section contents (aligned), then the section header table.
+/** Lay out the ELF header, the section contents (aligned) and the section header table. */
+function layout(sections: Section[], nameOffsets: number[], shstrndx: number, symtabIndex: number): Uint8Array {
   const offsets: number[] = [];
   let offset = 64;
   for (const s of sections) {
-    const align = Math.max(1, s.align);
-    offset = Math.ceil(offset / align) * align;
+    offset = align(offset, Math.max(1, s.align));
     offsets.push(offset);
     if (s.type !== SHT.NOBITS) offset += s.data.length;
   }
-  const shoff = Math.ceil(offset / 8) * 8;
+  const shoff = align(offset, 8);
   const out = Buffer.alloc(shoff + sections.length * 64);
-  out.set([0x7f, 0x45, 0x4c, 0x46, 2 /* 64-bit */, 1 /* little-endian */, 1 /* version */, 0 /* SYSV */], 0);
+  out.set([0x7f, 0x45, 0x4c, 0x46, 2 /* ELFCLASS64 */, 1 /* little-endian */, 1 /* EV_CURRENT */, 0 /* SYSV */], 0);
   out.writeUInt16LE(1, 16); // ET_REL
   out.writeUInt16LE(EM_BPF, 18);
-  out.writeUInt32LE(1, 20);
+  out.writeUInt32LE(1, 20); // e_version
   out.writeBigUInt64LE(BigInt(shoff), 40);
   out.writeUInt16LE(64, 52); // e_ehsize
   out.writeUInt16LE(64, 58); // e_shentsize
   out.writeUInt16LE(sections.length, 60);
-  out.writeUInt16LE(strtab, 62); // e_shstrndx
+  out.writeUInt16LE(shstrndx, 62);
   sections.forEach((s, i) => {
     if (s.type !== SHT.NOBITS) out.set(s.data, offsets[i]);
     const h = shoff + i * 64;
