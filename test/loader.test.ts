@@ -60,7 +60,7 @@ describe.skipIf(!haveLoader)("uringbpf-loader on this host", () => {
   it("--help describes every option", () => {
     const r = spawnSync(loader, ["--help"], { encoding: "utf8" });
     expect(r.status).toBe(0);
-    for (const o of ["--sq-entries", "--cq-entries", "--setup-flags", "--mem-region", "--set", "--open", "--buffer", "--log-level", "--no-run", "--prog"])
+    for (const o of ["--sq-entries", "--cq-entries", "--setup-flags", "--mem-region", "--set", "--open", "--buffer", "--mem", "--trace", "--log-level", "--no-run", "--prog"])
       expect(r.stdout).toContain(o);
   });
 
@@ -143,5 +143,167 @@ describe.skipIf(!haveLoader)("uringbpf-loader on this host", () => {
       expect(r.json.ok).toBe(false);
       expect(r.json.error).toContain("kernel lacks io_uring BPF ops");
     }
+  });
+});
+
+// A program with a MEM-region layout (ring.mem<Params>()), checked up to the load (--no-load): the region
+// is registered with the layout's size, --mem writes fields through the BTF layout, and the JSON decodes it.
+const MEM_SOURCE = `import { loopStep, u8, u16, u32, u64, i16, FixedArray, STOP } from "uringbpf";
+interface Header { kind: u8; len: u16; seq: u32 }
+interface Params { count: u32; total: u64; delta: i16; hdr: Header; slots: FixedArray<u32, 8>; heads: FixedArray<Header, 2> }
+export let idx: u32 = 3;
+export const m = loopStep((ring, lp) => {
+  const p = ring.mem<Params>();
+  if (p === null) return STOP;
+  p.count += 1;
+  p.slots[idx] = p.count * 10;
+  return STOP;
+});
+`;
+/** The line of `p.slots[idx] = ...` in MEM_SOURCE (the run-time index check's line). */
+const SLOTS_LINE = MEM_SOURCE.split("\n").findIndex((l) => l.includes("p.slots[idx]")) + 1;
+// Without SQ_REWIND the ring can be created on kernels before 7.1 as well.
+const HOST_FLAGS = ["--setup-flags", "DEFER_TASKRUN,SINGLE_ISSUER,CQSIZE"];
+
+describe.skipIf(!haveLoader)("uringbpf-loader: the MEM region, traps and --trace (--no-load)", () => {
+  let tmp = "";
+  let memObj: string | null = null;
+  let compileError = "";
+
+  beforeAll(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "uringbpf-loader-mem-"));
+    const src = path.join(tmp, "mem.ts");
+    const out = path.join(tmp, "mem.o");
+    fs.writeFileSync(src, MEM_SOURCE);
+    const tsx = path.join(root, "node_modules", ".bin", "tsx");
+    const r = spawnSync(tsx, ["cli/main.ts", "build", src, "-o", out], { cwd: root, encoding: "utf8", timeout: 120_000 });
+    if (r.status === 0 && fs.existsSync(out)) memObj = out;
+    else compileError = (r.stderr || r.stdout || String(r.error)).split("\n").slice(0, 3).join(" ");
+  }, 180_000);
+
+  afterAll(() => {
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  /** The loader on the MEM object with --no-load; skips when the object or the kernel's MEM regions are missing. */
+  function mem(ctx: { skip: (note?: string) => void }, ...args: string[]): Run {
+    if (!memObj) {
+      ctx.skip(`compiler not available: ${compileError}`);
+      throw new Error("unreachable");
+    }
+    const r = runLoader([memObj, "--no-load", ...HOST_FLAGS, ...args]);
+    if (r.status === 5 && r.json.stage === "ring" && /MEM_REGION/.test(r.json.error)) ctx.skip(`kernel without MEM regions: ${r.json.error}`);
+    return r;
+  }
+
+  it("registers a region of the layout's size and decodes it through the layout", (ctx) => {
+    const r = mem(ctx);
+    expect(r.status).toBe(0);
+    expect(r.json.ok).toBe(true);
+    expect(r.json.ring.mem_size).toBe(4096); // the struct's size, rounded up to a page
+    expect(r.json.mem).toEqual({
+      count: 0, total: 0, delta: 0, hdr: { kind: 0, len: 0, seq: 0 }, slots: [0, 0, 0, 0, 0, 0, 0, 0],
+      heads: [{ kind: 0, len: 0, seq: 0 }, { kind: 0, len: 0, seq: 0 }],
+    });
+    expect(r.json).not.toHaveProperty("trap");
+    expect(r.json).not.toHaveProperty("trace"); // --trace only applies to a run
+  });
+
+  it("--mem sets fields, nested fields and array elements; u64 beyond 2^53 as a string", (ctx) => {
+    const r = mem(ctx, "--mem", "count=5", "--mem", "total=0xffffffffffffffff", "--mem", "delta=-300", "--mem", "hdr.len=65535",
+      "--mem", "slots[3]=9", "--mem", "slots[7]=4294967295", "--mem", "heads[1].seq=4000000000", "--mem", "heads[0].kind=255");
+    expect(r.status).toBe(0);
+    expect(r.json.mem).toEqual({
+      count: 5, total: "18446744073709551615", delta: -300, hdr: { kind: 0, len: 65535, seq: 0 },
+      slots: [0, 0, 0, 9, 0, 0, 0, 4294967295], heads: [{ kind: 255, len: 0, seq: 0 }, { kind: 0, len: 0, seq: 4000000000 }],
+    });
+    expect(mem(ctx, "--mem", "total=9007199254740993").json.mem.total).toBe("9007199254740993");
+    expect(mem(ctx, "--mem", "total=9007199254740992").json.mem.total).toBe(9007199254740992);
+    expect(mem(ctx, "--mem-region", "10000").json.ring.mem_size).toBe(12288);
+  });
+
+  it("names the valid fields when --mem names an unknown one", (ctx) => {
+    let r = mem(ctx, "--mem", "nope=1");
+    expect(r.status).toBe(5);
+    expect(r.json).toMatchObject({ ok: false, stage: "globals" });
+    expect(r.json.error).toBe("--mem nope=1: the MEM layout (struct Params) has no field 'nope'; valid fields: count, total, delta, hdr, slots, heads");
+    expect(r.stderr).toContain("has no field 'nope'");
+    r = mem(ctx, "--mem", "heads[1].bogus=2");
+    expect(r.status).toBe(5);
+    expect(r.json.error).toContain("heads[1] (struct Header) has no field 'bogus'; valid fields: heads[1].kind, heads[1].len, heads[1].seq");
+  });
+
+  it("refuses indices out of range and malformed paths", (ctx) => {
+    const cases: [string, string][] = [
+      ["slots[8]=1", "index 8 out of range: slots has 8 elements (0..7)"],
+      ["heads[2].seq=1", "index 2 out of range: heads has 2 elements (0..1)"],
+      ["slots[x]=1", "bad index after slots: expected [0..7]"],
+      ["slots[-1]=1", "bad index after slots"],
+      ["count[0]=1", "count is not an array (it is u32)"],
+      ["count.x=1", "count is not a struct (it is u32)"],
+      ["hdr=1", "hdr is a struct Header: set one of its fields (hdr.kind, hdr.len, hdr.seq)"],
+      ["slots=1", "slots is an array of 8 u32: set one element, slots[0] .. slots[7]"],
+      ["hdr..len=1", "empty field name after hdr"],
+    ];
+    for (const [arg, msg] of cases) {
+      const r = mem(ctx, "--mem", arg);
+      expect(r.status, arg).toBe(5);
+      expect(r.json.error, arg).toContain(msg);
+    }
+  });
+
+  it("refuses values out of the field's range", (ctx) => {
+    const cases: [string, string][] = [
+      ["hdr.kind=256", "value out of range for hdr.kind (u8: 0..255)"],
+      ["hdr.kind=-1", "value out of range for hdr.kind (u8: 0..255)"],
+      ["hdr.len=65536", "(u16: 0..65535)"],
+      ["count=4294967296", "(u32: 0..4294967295)"],
+      ["delta=32768", "(i16: -32768..32767)"],
+      ["delta=-32769", "(i16: -32768..32767)"],
+      ["total=-1", "(u64: 0..18446744073709551615)"],
+    ];
+    for (const [arg, msg] of cases) {
+      const r = mem(ctx, "--mem", arg);
+      expect(r.status, arg).toBe(5);
+      expect(r.json.error, arg).toContain(msg);
+    }
+    expect(mem(ctx, "--mem", "delta=-32768").json.mem.delta).toBe(-32768);
+    // Not a number at all: a usage error (exit 1) before anything is opened.
+    const bad = spawnSync(loader, [memObj!, "--no-load", "--mem", "count=ten"], { encoding: "utf8" });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain("--mem count=ten: bad value");
+  });
+
+  it("--mem on a program without a MEM layout says so", (ctx) => {
+    const nopsSrc = path.join(tmp, "plain.ts");
+    fs.writeFileSync(nopsSrc, `import { loopStep, u32, STOP } from "uringbpf";\nexport let n: u32 = 0;\nexport const p = loopStep((ring, lp) => { n += 1; return STOP; });\n`);
+    const out = path.join(tmp, "plain.o");
+    const tsx = path.join(root, "node_modules", ".bin", "tsx");
+    const c = spawnSync(tsx, ["cli/main.ts", "build", nopsSrc, "-o", out], { cwd: root, encoding: "utf8", timeout: 120_000 });
+    if (c.status !== 0) return ctx.skip(`compiler failed: ${c.stderr}`);
+    let r = runLoader([out, "--no-load", ...HOST_FLAGS]);
+    expect(r.status).toBe(0);
+    expect(r.json).not.toHaveProperty("mem");
+    expect(r.json.ring.mem_size).toBe(0);
+    r = runLoader([out, "--no-load", ...HOST_FLAGS, "--mem", "count=1"]);
+    expect(r.status).toBe(5);
+    expect(r.json.error).toContain("the program has no MEM-region layout");
+  });
+
+  it("reports a trap with its source line from BTF.ext line_info (exit 8)", (ctx) => {
+    // With --no-load the globals are their initial values, so setting the hidden .bss global stands in
+    // for a program that stopped at the index check of p.slots[idx].
+    const r = mem(ctx, "--set", `uringbpf_trap=${SLOTS_LINE}`);
+    expect(r.status).toBe(8);
+    expect(r.json).toMatchObject({ ok: false, stage: "trap", trap: { line: SLOTS_LINE, source: "p.slots[idx] = p.count * 10;" } });
+    expect(r.json.trap.file).toMatch(/mem\.ts$/);
+    expect(r.json.error).toMatch(new RegExp(`^program stopped at \\S*mem\\.ts:${SLOTS_LINE}: p\\.slots\\[idx\\] = p\\.count \\* 10; \\(run-time check failed\\)$`));
+    expect(r.stderr).toMatch(new RegExp(`program stopped at \\S*mem\\.ts:${SLOTS_LINE}: p\\.slots\\[idx\\] = p\\.count \\* 10; \\(run-time check failed\\)`));
+    expect(r.json.mem.count).toBe(0); // the rest of the report is still there
+
+    const none = mem(ctx, "--set", "uringbpf_trap=999");
+    expect(none.status).toBe(8);
+    expect(none.json.trap).toMatchObject({ line: 999, source: "" });
+    expect(none.stderr).toContain("program stopped at line 999");
   });
 });

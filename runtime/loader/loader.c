@@ -11,12 +11,16 @@
  *                                log; kernel without io_uring_bpf_ops (exit 3); rejection (exit 4)
  *   5. attach                    bpf_map__attach_struct_ops (a struct_ops link)              (exit 6)
  *   6. run                       io_uring_enter(fd, 0, 0, GETEVENTS) timed with CLOCK_MONOTONIC (exit 7
- *                                if it returns an error)
+ *                                if it returns an error); --trace clears tracefs' trace before, reads it after
  *   7. report                    every .rodata/.data/.bss global read back with bpf_map_lookup_elem
- *                                (libbpf 1.4 does not remap maps after a plain load), one JSON line.
+ *                                (libbpf 1.4 does not remap maps after a plain load), the MEM region
+ *                                decoded through its BTF layout (uringbpf_mem_layout), a trap
+ *                                (uringbpf_trap != 0: its source line from .BTF.ext line_info, exit 8)
+ *                                and the trace messages, one JSON line.
  * Usage errors exit 1; ring/option/global errors exit 5. See runtime/loader/README.md.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -45,7 +49,7 @@
 #define MAX_ASSIGN 64
 
 enum { EXIT_USAGE = 1, EXIT_OPEN = 2, EXIT_NOKERNEL = 3, EXIT_VERIFIER = 4, EXIT_SETUP = 5,
-       EXIT_ATTACH = 6, EXIT_RUN = 7 };
+       EXIT_ATTACH = 6, EXIT_RUN = 7, EXIT_TRAP = 8 };
 
 static const struct { const char *name; unsigned flag; } setup_flags[] = {
 	{"IOPOLL", IORING_SETUP_IOPOLL}, {"SQPOLL", IORING_SETUP_SQPOLL},
@@ -61,13 +65,15 @@ static const struct { const char *name; unsigned flag; } setup_flags[] = {
 	{"SQ_REWIND", IORING_SETUP_SQ_REWIND},
 };
 
-struct assign { char kind; char *name; char *arg; long long value; };
+/* kind: 's' --set, 'o' --open, 'b' --buffer, 'm' --mem. For 's'/'m', value is the 64-bit pattern and
+ * neg says the text was negative (so a u64 above 2^63 and a negative number can be told apart). */
+struct assign { char kind; char *name; char *arg; long long value; int neg; };
 
 static struct {
 	const char *path, *prog_name;
 	unsigned sq_entries, cq_entries, flags, log_level;
 	unsigned long long mem_size;
-	int no_run, no_load, verbose;
+	int no_run, no_load, verbose, trace;
 	struct assign assigns[MAX_ASSIGN];
 	int nassign;
 } opt = { .sq_entries = 8, .flags = DEFAULT_FLAGS, .log_level = 1 };
@@ -98,6 +104,7 @@ static void json_str(FILE *f, const char *s)
 }
 
 /* Print the failure JSON line plus a message on stderr, then exit. `extra` is appended raw. */
+__attribute__((noreturn, format(printf, 4, 5)))
 static void fail(int code, const char *stage, const char *extra, const char *fmt, ...)
 {
 	char msg[2048];
@@ -153,13 +160,18 @@ static void usage(FILE *f)
 "  --log-level N         verifier log level (default 1)\n"
 "  --no-run              load and attach only (checks verifier acceptance)\n"
 "  --no-load             stop before load: print the globals as they would be loaded (any kernel)\n"
+"  --trace               clear /sys/kernel/tracing/trace before the run (mounting tracefs if needed)\n"
+"                        and read it after: bpf_trace_printk messages on stderr and as \"trace\"\n"
 "  --verbose             print libbpf's debug output on stderr\n"
 "  -h, --help            this text\n\n"
 "Hidden .rodata u32 globals filled when present: uringbpf_sq_entries, uringbpf_cq_entries,\n"
 "uringbpf_cq_head, uringbpf_cq_tail, uringbpf_cq_cqes, uringbpf_cq_size, uringbpf_sq_size,\n"
-"uringbpf_mem_size.\n"
+"uringbpf_mem_size; u64 uringbpf_mem_uaddr. A program with a MEM layout (uringbpf_mem_layout) gets a\n"
+"region of the layout's size without --mem-region, and the JSON shows it decoded as \"mem\". A non-zero\n"
+".bss uringbpf_trap after the run is the source line of a failed run-time check (\"trap\", exit 8).\n"
 "Exit: 0 ok, 1 usage, 2 not a BPF object, 3 kernel lacks io_uring BPF ops, 4 verifier rejected,\n"
-"5 ring/global setup failed, 6 attach failed, 7 io_uring_enter returned an error.\n");
+"5 ring/global setup failed, 6 attach failed, 7 io_uring_enter returned an error,\n"
+"8 the program stopped at a failed run-time check (trap).\n");
 }
 
 static void usage_error(const char *fmt, const char *arg)
@@ -203,10 +215,16 @@ static void add_assign(char kind, char *arg, const char *optname)
 	struct assign *a = &opt.assigns[opt.nassign++];
 	a->kind = kind; a->name = arg; a->arg = eq + 1;
 	if (kind == 's' || kind == 'm') {
-		char *end;
+		char *end, msg[512];
+		a->neg = *a->arg == '-';
+		if (!strcmp(a->arg, "true") || !strcmp(a->arg, "false")) { a->value = a->arg[0] == 't'; return; }
 		errno = 0;
-		a->value = *a->arg == '-' ? strtoll(a->arg, &end, 0) : (long long)strtoull(a->arg, &end, 0);
-		if (errno || end == a->arg || *end) usage_error("bad integer in --set %s", arg);
+		a->value = a->neg ? strtoll(a->arg, &end, 0) : (long long)strtoull(a->arg, &end, 0);
+		if (errno || end == a->arg || *end || (!a->neg && !isdigit((unsigned char)*a->arg))) {
+			snprintf(msg, sizeof(msg), "%s %s=%s: bad value (a decimal or 0x hex integer within 64 bits, or true/false)",
+				 optname, arg, a->arg);
+			usage_error("%s", msg);
+		}
 	}
 }
 
@@ -231,6 +249,7 @@ static void parse_args(int argc, char **argv)
 		else if (!strcmp(a, "--no-run")) opt.no_run = 1;
 		else if (!strcmp(a, "--no-load")) opt.no_load = opt.no_run = 1;
 		else if (!strcmp(a, "--verbose")) opt.verbose = 1;
+		else if (!strcmp(a, "--trace")) opt.trace = 1;
 		else if (a[0] == '-' && a[1]) usage_error("unknown option %s", a);
 		else if (opt.path) usage_error("more than one object file given (%s)", a);
 		else opt.path = a;
@@ -315,6 +334,7 @@ static int kernel_has_ops(void)
 #define NO_OPS_MSG "kernel lacks io_uring BPF ops (CONFIG_IO_URING_BPF_OPS, Linux 7.1+)"
 
 static __u32 mem_layout_type(void);
+static void describe_type(__u32 type, char *buf, size_t n);
 
 static void create_ring(void)
 {
@@ -329,13 +349,18 @@ static void create_ring(void)
 		fail(EXIT_SETUP, "ring", NULL, "io_uring_setup(%u entries, flags 0x%x): %s",
 		     opt.sq_entries, opt.flags, strerror(-ret));
 	}
-	if (!opt.mem_size) {
-		__u32 layout = mem_layout_type();
-		if (layout) opt.mem_size = btf__resolve_size(bpf_object__btf(obj), layout);
-	}
+	__u32 layout = mem_layout_type();
+	long long need = layout ? btf__resolve_size(bpf_object__btf(obj), layout) : 0;
+	if (!opt.mem_size && need > 0) opt.mem_size = need;
 	if (!opt.mem_size) return;
 	long page = sysconf(_SC_PAGESIZE);
 	opt.mem_size = (opt.mem_size + page - 1) / page * page;
+	if (need > 0 && opt.mem_size < (unsigned long long)need) {
+		char name[160];
+		describe_type(layout, name, sizeof(name));
+		fail(EXIT_SETUP, "ring", NULL, "--mem-region %llu is smaller than the program's MEM layout (%s, %lld bytes)",
+		     opt.mem_size, name, need);
+	}
 	mem_region = mmap(NULL, opt.mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (mem_region == MAP_FAILED) fail(EXIT_SETUP, "ring", NULL, "mmap MEM region: %s", strerror(errno));
 	struct io_uring_region_desc rd = { .user_addr = (uintptr_t)mem_region, .size = opt.mem_size,
@@ -486,58 +511,148 @@ static void print_typed(FILE *f, __u32 type, const unsigned char *p)
 	}
 }
 
-/* --mem PATH=VALUE: walk PATH (field names, [index]) through the layout and store VALUE. */
-static void set_mem_field(const char *path, long long v)
+/* Append to a string buffer; stops silently when it is full. */
+__attribute__((format(printf, 3, 4)))
+static void append(char *buf, size_t n, const char *fmt, ...)
+{
+	size_t used = strlen(buf);
+	va_list ap;
+	if (used + 1 >= n) return;
+	va_start(ap, fmt);
+	vsnprintf(buf + used, n - used, fmt, ap);
+	va_end(ap);
+}
+
+/* A short name of a BTF type for messages: u8, i32, bool, struct Header, array of 8 u32. */
+static void describe_type(__u32 type, char *buf, size_t n)
+{
+	struct btf *btf = bpf_object__btf(obj);
+	int id = btf__resolve_type(btf, type);
+	const struct btf_type *t = id < 0 ? NULL : btf__type_by_id(btf, id);
+	int sgn, isbool, size = int_kind(type, &sgn, &isbool);
+	if (isbool) snprintf(buf, n, "bool");
+	else if (t && btf_is_ptr(t)) snprintf(buf, n, "pointer");
+	else if (size) snprintf(buf, n, "%c%d", sgn ? 'i' : 'u', size * 8);
+	else if (t && btf_is_struct(t)) snprintf(buf, n, "struct %s", btf__name_by_offset(btf, t->name_off));
+	else if (t && btf_is_array(t)) {
+		char el[128];
+		describe_type(btf_array(t)->type, el, sizeof(el));
+		snprintf(buf, n, "array of %u %s", btf_array(t)->nelems, el);
+	} else snprintf(buf, n, "unsupported type");
+}
+
+__attribute__((noreturn, format(printf, 2, 3)))
+static void mem_fail(const struct assign *a, const char *fmt, ...)
+{
+	char msg[1536];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fail(EXIT_SETUP, "globals", NULL, "--mem %s=%s: %s", a->name, a->arg, msg);
+}
+
+/* --mem PATH=VALUE: walk PATH (field names, [index]) through the layout and store VALUE.
+ * Grammar: NAME ( '.' NAME | '[' DECIMAL ']' )*, starting at the layout struct. */
+static void set_mem_field(const struct assign *a)
 {
 	struct btf *btf = bpf_object__btf(obj);
 	__u32 type = mem_layout_type();
-	if (!type) fail(EXIT_SETUP, "globals", NULL, "--mem %s: the program has no MEM-region layout (ring.mem<T>())", path);
-	if (!mem_region) fail(EXIT_SETUP, "globals", NULL, "--mem %s: no MEM region registered", path);
+	char where[512] = "", desc[256];
+	if (!type) mem_fail(a, "the program has no MEM-region layout (it does not use ring.mem<T>())");
+	if (!mem_region) mem_fail(a, "no MEM region registered");
 	unsigned long long off = 0;
-	const char *s = path;
+	const char *s = a->name;
 	while (*s) {
 		int id = btf__resolve_type(btf, type);
-		const struct btf_type *t = btf__type_by_id(btf, id);
+		const struct btf_type *t = id < 0 ? NULL : btf__type_by_id(btf, id);
+		describe_type(type, desc, sizeof(desc));
 		if (*s == '[') {
-			if (!btf_is_array(t)) fail(EXIT_SETUP, "globals", NULL, "--mem %s: not an array before '%s'", path, s);
+			if (!where[0]) mem_fail(a, "the path starts with a field name, not an index");
+			if (!t || !btf_is_array(t)) mem_fail(a, "%s is not an array (it is %s)", where, desc);
+			const struct btf_array *arr = btf_array(t);
 			char *end;
+			if (!isdigit((unsigned char)s[1])) mem_fail(a, "bad index after %s: expected [0..%u]", where, arr->nelems ? arr->nelems - 1 : 0);
+			errno = 0;
 			unsigned long long i = strtoull(s + 1, &end, 10);
-			if (*end != ']') fail(EXIT_SETUP, "globals", NULL, "--mem %s: bad index", path);
-			const struct btf_array *a = btf_array(t);
-			if (i >= a->nelems) fail(EXIT_SETUP, "globals", NULL, "--mem %s: index %llu out of range (%u elements)", path, i, a->nelems);
-			off += i * btf__resolve_size(btf, a->type);
-			type = a->type;
+			if (*end != ']') mem_fail(a, "bad index after %s: expected [0..%u]", where, arr->nelems ? arr->nelems - 1 : 0);
+			if (errno || i >= arr->nelems)
+				mem_fail(a, "index %.*s out of range: %s has %u elements (0..%u)", (int)(end - s - 1), s + 1, where,
+					 arr->nelems, arr->nelems ? arr->nelems - 1 : 0);
+			long long esz = btf__resolve_size(btf, arr->type);
+			if (esz <= 0) mem_fail(a, "%s has elements of unknown size", where);
+			off += i * esz;
+			type = arr->type;
+			append(where, sizeof(where), "[%llu]", i);
 			s = end + 1;
-			if (*s == '.') s++;
 			continue;
 		}
-		if (!btf_is_struct(t)) fail(EXIT_SETUP, "globals", NULL, "--mem %s: not a struct before '%s'", path, s);
+		if (where[0]) {
+			if (*s != '.') mem_fail(a, "expected '.field' or '[index]' after %s, found '%s'", where, s);
+			s++;
+		}
 		size_t n = strcspn(s, ".[");
+		if (!t || !btf_is_struct(t))
+			mem_fail(a, "%s is not a struct (it is %s), so it has no field '%.*s'", where, desc, (int)n, s);
+		if (!n) mem_fail(a, "empty field name%s%s", where[0] ? " after " : "", where);
 		const struct btf_member *m = btf_members(t);
 		int found = -1;
 		char names[1024] = "";
 		for (int i = 0; i < btf_vlen(t); i++, m++) {
 			const char *mn = btf__name_by_offset(btf, m->name_off);
 			if (strlen(mn) == n && !strncmp(mn, s, n)) { found = i; break; }
-			if (strlen(names) + strlen(mn) + 3 < sizeof(names))
-				snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", names[0] ? ", " : "", mn);
 		}
-		if (found < 0) fail(EXIT_SETUP, "globals", NULL, "--mem %s: no field '%.*s' (fields: %s)", path, (int)n, s, names);
-		m = btf_members(t) + found;
+		if (found < 0) {
+			m = btf_members(t);
+			for (int i = 0; i < btf_vlen(t); i++, m++) {
+				const char *mn = btf__name_by_offset(btf, m->name_off);
+				append(names, sizeof(names), "%s%s%s%s", names[0] ? ", " : "", where, where[0] ? "." : "", mn);
+			}
+			if (where[0]) mem_fail(a, "%s (%s) has no field '%.*s'; valid fields: %s", where, desc, (int)n, s, names);
+			mem_fail(a, "the MEM layout (%s) has no field '%.*s'; valid fields: %s", desc, (int)n, s, names);
+		}
+		if (btf_member_bitfield_size(t, found)) mem_fail(a, "bit fields are not supported");
 		off += btf_member_bit_offset(t, found) / 8;
-		type = m->type;
+		type = btf_members(t)[found].type;
+		append(where, sizeof(where), "%s%.*s", where[0] ? "." : "", (int)n, s);
 		s += n;
-		if (*s == '.') s++;
 	}
 	int sgn, isbool, size = int_kind(type, &sgn, &isbool);
-	if (!size) fail(EXIT_SETUP, "globals", NULL, "--mem %s: not an integer field", path);
-	if (size < 8) {
-		long long lo = -(1LL << (size * 8 - 1)), hi = sgn ? (1LL << (size * 8 - 1)) - 1 : (1LL << (size * 8)) - 1;
-		if (v < lo || v > hi) fail(EXIT_SETUP, "globals", NULL, "--mem %s: value %lld does not fit %d bytes", path, v, size);
+	int id = btf__resolve_type(btf, type);
+	const struct btf_type *t = id < 0 ? NULL : btf__type_by_id(btf, id);
+	describe_type(type, desc, sizeof(desc));
+	if (t && btf_is_struct(t)) {
+		char names[1024] = "";
+		const struct btf_member *m = btf_members(t);
+		for (int i = 0; i < btf_vlen(t); i++, m++) {
+			const char *mn = btf__name_by_offset(btf, m->name_off);
+			append(names, sizeof(names), "%s%s.%s", names[0] ? ", " : "", where, mn);
+		}
+		mem_fail(a, "%s is a %s: set one of its fields (%s)", where, desc, names);
 	}
-	if (off + size > opt.mem_size) fail(EXIT_SETUP, "globals", NULL, "--mem %s: outside the %llu-byte region", path, opt.mem_size);
-	uint64_t u = (uint64_t)v;
-	memcpy((char *)mem_region + off, &u, size);
+	if (t && btf_is_array(t)) {
+		__u32 ne = btf_array(t)->nelems;
+		mem_fail(a, "%s is an %s: set one element, %s[0] .. %s[%u]", where, desc, where, where, ne ? ne - 1 : 0);
+	}
+	if (!size || (t && btf_is_ptr(t))) mem_fail(a, "%s is %s, not an integer", where, desc);
+	int bad;
+	char range[96];
+	unsigned long long u = (unsigned long long)a->value;
+	if (isbool) {
+		bad = a->neg || u > 1;
+		snprintf(range, sizeof(range), "0..1 or true/false");
+	} else if (!sgn) {
+		unsigned long long max = size == 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
+		bad = a->neg || u > max;
+		snprintf(range, sizeof(range), "0..%llu", max);
+	} else {
+		long long max = size == 8 ? LLONG_MAX : (1LL << (size * 8 - 1)) - 1, min = -max - 1;
+		bad = a->neg ? a->value < min : u > (unsigned long long)max;
+		snprintf(range, sizeof(range), "%lld..%lld", min, max);
+	}
+	if (bad) mem_fail(a, "value out of range for %s (%s: %s)", where, desc, range);
+	if (off + size > opt.mem_size) mem_fail(a, "%s lies outside the %llu-byte region", where, opt.mem_size);
+	memcpy((char *)mem_region + off, &u, size); /* little-endian: the low bytes */
 }
 
 static const char *ops_type_name(void)
@@ -579,7 +694,7 @@ static void configure(void)
 	set_global("uringbpf_mem_size", (long long)opt.mem_size, 0);
 	if (mem_region) set_global("uringbpf_mem_uaddr", (long long)(uintptr_t)mem_region, 0);
 	for (int i = 0; i < opt.nassign; i++) {
-		if (opt.assigns[i].kind == 'm') set_mem_field(opt.assigns[i].name, opt.assigns[i].value);
+		if (opt.assigns[i].kind == 'm') set_mem_field(&opt.assigns[i]);
 		else set_global(opt.assigns[i].name, opt.assigns[i].value, 1);
 	}
 }
@@ -716,6 +831,143 @@ static int print_cb(struct gvar *g, void *p)
 	return 0;
 }
 
+/* The value of integer global NAME after the run (the initial value with --no-load); 0 if absent. */
+static int read_global(const char *name, unsigned long long *out)
+{
+	struct find_ctx c = { .name = name };
+	*out = 0;
+	if (!for_each_global(find_cb, &c)) return 0;
+	struct gvar *g = &c.found;
+	size_t vsz = bpf_map__value_size(g->map), isz;
+	int sgn, isbool, size = int_kind(g->type, &sgn, &isbool), key = 0, ok;
+	if (!size || size > 8 || g->off + size > vsz) return 0;
+	unsigned char *buf = malloc(vsz);
+	if (!buf) return 0;
+	if (opt.no_load) {
+		const void *init = bpf_map__initial_value(g->map, &isz);
+		ok = init && isz >= vsz;
+		if (ok) memcpy(buf, init, vsz);
+	} else {
+		ok = bpf_map_lookup_elem(bpf_map__fd(g->map), &key, buf) == 0;
+	}
+	if (ok) memcpy(out, buf + g->off, size);
+	free(buf);
+	return ok;
+}
+
+/* ---------- traps: uringbpf_trap names a source line; its text comes from BTF.ext line_info ---------- */
+
+struct trap_info { unsigned long long line; char file[512], source[1024]; int found; };
+
+static void copy_trimmed(char *dst, size_t n, const char *src)
+{
+	while (*src == ' ' || *src == '\t') src++;
+	snprintf(dst, n, "%s", src);
+	size_t l = strlen(dst);
+	while (l && (dst[l - 1] == ' ' || dst[l - 1] == '\t' || dst[l - 1] == '\n' || dst[l - 1] == '\r')) dst[--l] = 0;
+}
+
+/* Find a line_info record (any section) whose line is t->line; fills file and source. The .BTF.ext
+ * section is read from the file itself (libbpf keeps its parsed copy private; btf_ext__raw_data gives the
+ * bytes): header {u16 magic 0xeB9F, u8 version, u8 flags, u32 hdr_len, u32 func_info_off, u32 func_info_len,
+ * u32 line_info_off, u32 line_info_len, ...}; line_info = u32 rec_size, then per section {u32 name_off,
+ * u32 count, count records {u32 insn_off, file_name_off, line_off, line_col (line << 10 | col)}}. */
+static void find_trap_source(struct trap_info *t)
+{
+	struct btf_ext *ext = NULL;
+	struct btf *btf = btf__parse_elf(opt.path, &ext);
+	__u32 size = 0;
+	const unsigned char *d = ext ? btf_ext__raw_data(ext, &size) : NULL;
+	__u32 h[8];
+	if (!btf || !d || size < 24) goto out;
+	memcpy(h, d, 24);
+	if ((h[0] & 0xffff) != 0xeB9F || h[1] < 24 || h[1] > size) goto out;
+	unsigned long long lo = (unsigned long long)h[1] + h[4], hi = lo + h[5];
+	if (h[5] < 4 || hi > size) goto out;
+	__u32 rec;
+	memcpy(&rec, d + lo, 4);
+	if (rec < 16) goto out;
+	for (unsigned long long p = lo + 4; p + 8 <= hi && !t->found;) {
+		__u32 sec[2];
+		memcpy(sec, d + p, 8);
+		p += 8;
+		__u32 i;
+		for (i = 0; i < sec[1] && p + rec <= hi; i++, p += rec) {
+			__u32 li[4];
+			memcpy(li, d + p, 16);
+			if ((li[3] >> 10) != t->line) continue;
+			const char *file = btf__name_by_offset(btf, li[1]), *src = btf__name_by_offset(btf, li[2]);
+			copy_trimmed(t->file, sizeof(t->file), file ? file : "");
+			copy_trimmed(t->source, sizeof(t->source), src ? src : "");
+			t->found = 1;
+			break;
+		}
+		if (i < sec[1] && !t->found) break; /* truncated */
+	}
+out:
+	btf_ext__free(ext);
+	btf__free(btf);
+}
+
+/* ---------- --trace: bpf_trace_printk output from tracefs ---------- */
+
+#define TRACEFS "/sys/kernel/tracing"
+static char trace_error[512];
+
+/* Mount tracefs if needed, make sure tracing is on, and clear the buffer. Errors only disable --trace. */
+static void trace_prepare(void)
+{
+	if (access(TRACEFS "/trace", F_OK) != 0) {
+		if (/* mount(2) without <sys/mount.h>, whose macros clash with linux/fs.h */
+		    syscall(__NR_mount, "tracefs", TRACEFS, "tracefs", 0UL, NULL) != 0 && errno != EBUSY) {
+			snprintf(trace_error, sizeof(trace_error), "cannot mount tracefs on " TRACEFS ": %s", strerror(errno));
+			return;
+		}
+	}
+	int fd = open(TRACEFS "/tracing_on", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) { if (write(fd, "1", 1) < 0) { /* best effort */ } close(fd); }
+	fd = open(TRACEFS "/trace", O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(trace_error, sizeof(trace_error), "cannot clear " TRACEFS "/trace: %s", strerror(errno));
+		return;
+	}
+	close(fd);
+}
+
+/* Read the trace buffer; returns the bpf_trace_printk messages (pointers into *bufp), count in *n. */
+static char **trace_collect(char **bufp, int *n)
+{
+	*n = 0;
+	*bufp = NULL;
+	int fd = open(TRACEFS "/trace", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(trace_error, sizeof(trace_error), "cannot read " TRACEFS "/trace: %s", strerror(errno));
+		return NULL;
+	}
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap + 1);
+	for (ssize_t r; buf; len += r) {
+		if (len == cap) { char *nb = realloc(buf, 2 * cap + 1); if (!nb) break; buf = nb; cap *= 2; }
+		r = read(fd, buf + len, cap - len);
+		if (r <= 0) break;
+	}
+	close(fd);
+	if (!buf) return NULL;
+	buf[len] = 0;
+	*bufp = buf;
+	int max = 16;
+	char **msgs = malloc(max * sizeof(*msgs));
+	static const char marker[] = "bpf_trace_printk: ";
+	for (char *line = strtok(buf, "\n"); line && msgs; line = strtok(NULL, "\n")) {
+		if (line[0] == '#') continue;
+		char *m = strstr(line, marker);
+		if (!m) continue;
+		if (*n == max) { char **nm = realloc(msgs, 2 * max * sizeof(*msgs)); if (!nm) break; msgs = nm; max *= 2; }
+		msgs[(*n)++] = m + sizeof(marker) - 1;
+	}
+	return msgs;
+}
+
 int main(int argc, char **argv)
 {
 	parse_args(argc, argv);
@@ -740,6 +992,7 @@ int main(int argc, char **argv)
 	long ret = 0;
 	unsigned long long ns = 0;
 	if (!opt.no_run) {
+		if (opt.trace) trace_prepare();
 		struct timespec a, b;
 		clock_gettime(CLOCK_MONOTONIC, &a);
 		ret = syscall(__NR_io_uring_enter, ring.ring_fd, 0, 0, IORING_ENTER_GETEVENTS, NULL, 0);
@@ -747,9 +1000,31 @@ int main(int argc, char **argv)
 		clock_gettime(CLOCK_MONOTONIC, &b);
 		ns = (b.tv_sec - a.tv_sec) * 1000000000ULL + b.tv_nsec - a.tv_nsec;
 	}
-	int ok = ret >= 0;
+
+	/* trace messages (only after a run) */
+	char *trace_buf = NULL, **trace_msgs = NULL;
+	int ntrace = 0, have_trace = opt.trace && !opt.no_run;
+	if (have_trace && !trace_error[0]) trace_msgs = trace_collect(&trace_buf, &ntrace);
+	if (have_trace && trace_error[0]) fprintf(stderr, "uringbpf-loader: --trace: %s\n", trace_error);
+	for (int i = 0; i < ntrace; i++) fprintf(stderr, "%s\n", trace_msgs[i]);
+
+	/* a failed run-time check: uringbpf_trap holds its source line */
+	struct trap_info trap = { 0 };
+	char trap_msg[2048] = "";
+	if (read_global("uringbpf_trap", &trap.line) && trap.line) {
+		find_trap_source(&trap);
+		if (trap.found)
+			snprintf(trap_msg, sizeof(trap_msg), "program stopped at %s:%llu: %s (run-time check failed)",
+				 trap.file[0] ? trap.file : opt.path, trap.line, trap.source);
+		else
+			snprintf(trap_msg, sizeof(trap_msg), "program stopped at line %llu (run-time check failed; no line_info for it)",
+				 trap.line);
+	}
+
+	int ok = ret >= 0 && !trap.line;
 	printf("{\"ok\":%s,", ok ? "true" : "false");
-	if (!ok) printf("\"stage\":\"run\",\"error\":\"io_uring_enter: %s\",", strerror(-ret));
+	if (ret < 0) printf("\"stage\":\"run\",\"error\":\"io_uring_enter: %s\",", strerror(-ret));
+	else if (trap.line) { printf("\"stage\":\"trap\",\"error\":"); json_str(stdout, trap_msg); putchar(','); }
 	printf("\"object\":");
 	json_str(stdout, opt.path);
 	printf(",\"prog\":");
@@ -769,12 +1044,33 @@ int main(int argc, char **argv)
 		printf(",\"mem\":");
 		print_typed(stdout, layout, mem_region);
 	}
+	if (trap.line) {
+		printf(",\"trap\":{\"line\":%llu,\"source\":", trap.line);
+		json_str(stdout, trap.found ? trap.source : NULL);
+		printf(",\"file\":");
+		json_str(stdout, trap.found ? trap.file : NULL);
+		printf("}");
+	}
+	if (have_trace && trace_error[0]) {
+		printf(",\"trace_error\":");
+		json_str(stdout, trace_error);
+	} else if (have_trace) {
+		printf(",\"trace\":[");
+		for (int i = 0; i < ntrace; i++) {
+			if (i) putchar(',');
+			json_str(stdout, trace_msgs[i]);
+		}
+		printf("]");
+	}
 	printf(",\"ring\":{\"sq_entries\":%u,\"cq_entries\":%u,\"flags\":%u,\"mem_size\":%llu}}\n",
 	       params.sq_entries, params.cq_entries, params.flags, opt.mem_size);
 	fflush(stdout);
-	if (!ok) fprintf(stderr, "uringbpf-loader: io_uring_enter: %s\n", strerror(-ret));
+	if (ret < 0) fprintf(stderr, "uringbpf-loader: io_uring_enter: %s\n", strerror(-ret));
+	else if (trap.line) fprintf(stderr, "%s\n", trap_msg);
+	free(trace_msgs);
+	free(trace_buf);
 	bpf_link__destroy(link);
 	bpf_object__close(obj);
 	io_uring_queue_exit(&ring);
-	return ok ? 0 : EXIT_RUN;
+	return ret < 0 ? EXIT_RUN : trap.line ? EXIT_TRAP : 0;
 }
