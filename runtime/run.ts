@@ -398,7 +398,7 @@ export function formatRunResult(r: RunResult): string {
     if (r.messages.trim()) lines.push(r.messages.trimEnd());
     return lines.join("\n");
   }
-  if (!rep.ok && rep.stage) {
+  if (!rep.ok && rep.stage && rep.stage !== "trap") {
     if (r.messages.trim()) lines.push(r.messages.trimEnd());
     lines.push(`${rep.prog ?? rep.object ?? "program"}: failed at ${rep.stage}: ${rep.error ?? "?"} (${where})`);
     if (rep.verifier?.rejected_at) lines.push(`  rejected at ${rep.verifier.rejected_at}`);
@@ -406,7 +406,7 @@ export function formatRunResult(r: RunResult): string {
     return lines.join("\n");
   }
   const runMs = rep.run_ns !== undefined ? (rep.run_ns / 1e6).toFixed(3) : "?";
-  const status = rep.ok ? "ok" : `io_uring_enter returned ${rep.ret}`;
+  const status = rep.ok ? "ok" : rep.stage === "trap" ? "stopped at a run-time check" : `io_uring_enter returned ${rep.ret}`;
   lines.push(`${rep.prog ?? "program"}: ${status} (${where})`);
   if (rep.verifier?.insns_processed !== undefined) lines.push(`  verifier: ${rep.verifier.insns_processed} instructions processed`);
   if (rep.ran) lines.push(`  run time: ${runMs} ms`);
@@ -426,7 +426,9 @@ export function formatRunResult(r: RunResult): string {
     for (const [k, v] of Object.entries(mem)) lines.push(`    ${k.padEnd(w)} = ${short(v)}`);
   }
   const trap = rep.globals?.uringbpf_trap;
-  if (typeof trap === "number" && trap !== 0) lines.push(`  a run-time check failed at line ${trap} of the source`);
+  const where2 = (rep as { trap?: { file?: string; line: number; source?: string } }).trap;
+  if (where2) lines.push(`  stopped by a failed run-time check at ${where2.file ?? "line"}:${where2.line}: ${where2.source ?? ""}`);
+  else if (typeof trap === "number" && trap !== 0) lines.push(`  a run-time check failed at line ${trap} of the source`);
   if (r.copiedBack.length) lines.push(`  copied back from the guest: ${r.copiedBack.join(", ")}`);
   if (r.trace !== undefined) lines.push("  trace:", ...(r.trace ? r.trace.split("\n").map((l) => `    ${l.trim()}`) : ["    (empty)"]));
   if (!rep.ok && r.messages.trim()) lines.push(r.messages.trimEnd());
