@@ -252,13 +252,16 @@ describe.skipIf(!canRun)("in the 7.x kernel", () => {
     const nops = loaderJson(result("spin-nops").output);
     expect([nops.globals.status, nops.globals.done, nops.globals.sleeps]).toEqual([0, 500, 0]);
     const [spinning, sleeping] = result("spin-timers").output.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+    // With a large spin budget the busy checks find the timers; with none, every wait is a sleep (a
+    // timer may already have fired when the program looks, so up to one sleep per timer).
     expect(spinning.globals.done).toBe(50);
     expect(spinning.globals.busyChecks).toBeGreaterThan(0);
-    expect(spinning.globals.hits).toBeGreaterThan(0);
-    expect(spinning.globals.sleeps).toBe(0);
+    expect(spinning.globals.hits).toBeGreaterThan(40);
     expect(sleeping.globals.done).toBe(50);
     expect(sleeping.globals.busyChecks).toBe(0);
-    expect(sleeping.globals.sleeps).toBe(50);
+    expect(sleeping.globals.hits).toBe(0);
+    expect(sleeping.globals.sleeps).toBeGreaterThan(40);
+    expect(sleeping.globals.sleeps).toBeLessThanOrEqual(50);
   });
 
   it("peek: routes messages by their header", () => {
