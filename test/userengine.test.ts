@@ -11,6 +11,7 @@ import { compileFile, compileSource } from "../compiler/index";
 import { readObject } from "../compiler/elf/reader";
 import { loadAddon, runUserEngine } from "../runtime/engine/driver";
 import { ExecutionError } from "../runtime/engine/interp";
+import { runInEngine } from "../cli/engine";
 import { runOnFakeRing } from "./support/fakering";
 import { generateProgram } from "./support/progen";
 
@@ -34,6 +35,63 @@ describe.skipIf(!haveAddon)("the userspace engine on a real ring", () => {
     const r = runUserEngine(obj("samples/nops.ts").object!, { set: [`reqsToRun=${n}`] });
     expect(r.ret).toBe(0);
     expect([r.globals.reqsToRun, r.globals.result, r.globals.inflight]).toEqual([0n, 0n, 0n]);
+  });
+
+  it("nops with reqsToRun 0: STOP at once, result 0", () => {
+    const r = runUserEngine(obj("samples/nops.ts"), { set: ["reqsToRun=0"] });
+    expect([r.ret, r.steps, r.globals.result, r.globals.reqsToRun]).toEqual([0, 1, 0n, 0n]);
+  });
+
+  it("takes a CompileResult and an object alike; submissions are the kernel's SQ_REWIND or emulated", () => {
+    const res = obj("samples/nops.ts");
+    const a = runUserEngine(res, { set: ["reqsToRun=50"] });
+    const b = runUserEngine(res.object!, { set: ["reqsToRun=50"], sqRewind: false });
+    expect([a.ret, a.globals.reqsToRun, b.ret, b.globals.reqsToRun, b.submission]).toEqual([0, 0n, 0, 0n, "emulated"]);
+    // This host's 6.18 kernel has no IORING_SETUP_SQ_REWIND (Linux 7.1+).
+    if (Number(os.release().split(".")[0]) < 7) expect(a.submission).toBe("emulated");
+  });
+
+  it("--trace logs each step's SQEs and the CQEs it consumed", () => {
+    const lines: string[] = [];
+    const r = runUserEngine(obj("samples/nops.ts"), { set: ["reqsToRun=12"], trace: true, log: (l) => lines.push(l) });
+    expect(r.ret).toBe(0);
+    expect(lines[0]).toBe("step 1: returned CONTINUE, consumed 0 CQEs, submitted 8 SQEs");
+    expect(lines.filter((l) => /^ {2}sqe \d: opcode 0 .* user_data 2881099585$/.test(l))).toHaveLength(12);
+    expect(lines.filter((l) => l === "  cqe: user_data 2881099585 res 0 flags 0x0")).toHaveLength(12);
+    expect(lines.filter((l) => l.startsWith("step ")).at(-1)).toMatch(/^step \d+: returned STOP, consumed \d CQEs?, submitted 0 SQEs$/);
+  });
+
+  it("the addon detaches its ArrayBuffers when the ring is closed or a buffer freed", () => {
+    const addon = loadAddon();
+    const ring = addon.setup(8, 16, (1 << 12) | (1 << 13) | (1 << 16) | (1 << 3));
+    expect([ring.sqEntries, ring.cqEntries, ring.sqes.byteLength]).toEqual([8, 16, 512]);
+    expect(ring.rings.byteLength).toBeGreaterThanOrEqual(ring.cqOff.cqes + 16 * 16);
+    addon.close(ring.fd);
+    expect([ring.rings.byteLength, ring.sqes.byteLength]).toEqual([0, 0]);
+    const buf = addon.alloc(100);
+    expect([buf.buffer.byteLength, Number(buf.addr % 4096n)]).toEqual([4096, 0]);
+    addon.free(buf.addr);
+    expect(buf.buffer.byteLength).toBe(0);
+    expect(() => addon.close(ring.fd)).toThrow(/not a ring of this addon/);
+    expect(() => addon.setup(0, 0, 0)).toThrow(/io_uring_setup: Invalid argument \(errno 22\)/);
+  });
+
+  it("cli/engine.ts: one JSON line, a summary, exit codes", () => {
+    const run = (file: string, flags: Parameters<typeof runInEngine>[1]) => {
+      let out = "";
+      let err = "";
+      const code = runInEngine(path.join(root, file), flags, { out: (x) => (out += x), err: (x) => (err += x) });
+      return { code, out, err };
+    };
+    const j = run("samples/nops.ts", { set: ["reqsToRun=100"], json: true });
+    expect(j.code).toBe(0);
+    const line = JSON.parse(j.out);
+    expect([line.ok, line.engine, line.prog, line.ret, line.globals.reqsToRun, line.globals.result]).toEqual([true, "user", "nops", 0, 0, 0]);
+    const s = run("samples/nops.ts", { set: ["reqsToRun=100"] });
+    expect(s.out).toMatch(/^nops: ok \(userspace engine, host kernel .*\)\n {2}\d+ loop_step calls, \d+ BPF instructions executed/);
+    expect(s.out).toMatch(/reqsToRun += 0/);
+    expect(run("samples/nops.ts", { set: ["nosuch=1"] })).toMatchObject({ code: 2, err: expect.stringMatching(/no global named 'nosuch'/) });
+    expect(run("samples/nosuch.o", {}).code).toBe(2);
   });
 
   it("cp copies 4 MiB byte for byte", () => {

@@ -1,16 +1,54 @@
 #!/usr/bin/env bash
-# Builds the userspace engine's Node-API addon (runtime/addon/uring.c) into $UBPF_CACHE/bin/uring.node
-# with gcc against Node's headers and sid's UAPI headers from the sysroot (scripts/deps.sh build fetches
-# them). Rebuilds only when the source is newer than the addon.
+# Builds the userspace engine's Node-API addon (runtime/addon/uring.c, binding.gyp) into
+# $UBPF_CACHE/bin/uring.node, linked against the sysroot's static liburing.a with the sysroot's (sid's)
+# UAPI headers first on the include path (scripts/deps.sh build fetches both). node-gyp (npm's own copy,
+# with Node's headers from --nodedir, default /usr) builds it in $UBPF_CACHE/addon-build so the tree stays
+# clean; without node-gyp, gcc builds the same thing directly. Rebuilds only when an input changed.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 UBPF_CACHE="${UBPF_CACHE:-$ROOT/.cache/uringbpf}"
-SRC="$ROOT/runtime/addon/uring.c"
+SRC_DIR="$ROOT/runtime/addon"
+SYSROOT="$UBPF_CACHE/sysroot"
+LIBURING="$SYSROOT/usr/lib/x86_64-linux-gnu/liburing.a"
 OUT="$UBPF_CACHE/bin/uring.node"
-NODE_INC="$(dirname "$(dirname "$(command -v node)")")/include/node"
-[ -e "$NODE_INC/node_api.h" ] || NODE_INC=/usr/include/node
-if [ -e "$OUT" ] && [ "$OUT" -nt "$SRC" ]; then echo "addon: uring.node up to date"; exit 0; fi
+WORK="$UBPF_CACHE/addon-build"
+NODEDIR="${UBPF_NODEDIR:-$(npm config get nodedir 2>/dev/null || true)}"
+[ -n "$NODEDIR" ] && [ "$NODEDIR" != undefined ] && [ -e "$NODEDIR/include/node/node_api.h" ] || NODEDIR="$(dirname "$(dirname "$(command -v node)")")"
+[ -e "$NODEDIR/include/node/node_api.h" ] || NODEDIR=/usr
+
+if [ ! -e "$LIBURING" ] || [ ! -e "$SYSROOT/usr/include/liburing.h" ]; then
+  echo "addon: $LIBURING missing: run bash scripts/deps.sh build first" >&2
+  exit 1
+fi
+inputs=("$SRC_DIR/uring.c" "$SRC_DIR/binding.gyp" "$SRC_DIR/build.sh" "$LIBURING")
+stale=0
+[ -e "$OUT" ] || stale=1
+for f in "${inputs[@]}"; do [ "$stale" = 1 ] || [ "$f" -nt "$OUT" ] && stale=1; done
+if [ "$stale" = 0 ]; then echo "addon: uring.node up to date"; exit 0; fi
+
 mkdir -p "$UBPF_CACHE/bin"
-gcc -shared -fPIC -O2 -Wall -I "$UBPF_CACHE/sysroot/usr/include" -I "$NODE_INC" -o "$OUT.tmp" "$SRC"
+# UBPF_NODE_GYP: a node-gyp.js to use, or "none" for the gcc build.
+NODE_GYP="${UBPF_NODE_GYP:-}"
+if [ -z "$NODE_GYP" ] && command -v npm >/dev/null; then
+  NODE_GYP="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"
+  [ -e "$NODE_GYP" ] || NODE_GYP="$(command -v node-gyp || true)"
+fi
+if [ -n "$NODE_GYP" ] && [ "$NODE_GYP" != none ] && [ -e "$NODE_GYP" ]; then
+  rm -rf "$WORK" && mkdir -p "$WORK"
+  cp "$SRC_DIR/uring.c" "$SRC_DIR/binding.gyp" "$WORK/"
+  (cd "$WORK" && node "$NODE_GYP" rebuild --nodedir="$NODEDIR" --loglevel=warn -- -Dsysroot="$SYSROOT") >"$WORK.log" 2>&1 || {
+    cat "$WORK.log" >&2
+    echo "addon: node-gyp failed (log above, also in $WORK.log)" >&2
+    exit 1
+  }
+  cp "$WORK/build/Release/uring.node" "$OUT.tmp"
+  how="node-gyp"
+else
+  gcc -shared -fPIC -O2 -Wall -DNAPI_VERSION=8 -isystem "$SYSROOT/usr/include" -I "$NODEDIR/include/node" \
+    -o "$OUT.tmp" "$SRC_DIR/uring.c" "$LIBURING" -lpthread
+  how="gcc (no node-gyp)"
+fi
+# Load it once: a broken addon fails here, not in the middle of a test.
+node -e 'const m = { exports: {} }; process.dlopen(m, process.argv[1]); if (typeof m.exports.setup !== "function") process.exit(1)' "$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
-echo "addon: built $OUT"
+echo "addon: built $OUT with $how"

@@ -1,34 +1,73 @@
 /*
  * uringbpf's userspace engine addon (Node-API): a real io_uring ring for the BPF interpreter to drive.
- * It creates the ring with raw syscalls, maps the rings and the SQE array, and exposes them to JavaScript
- * as ArrayBuffers over the kernel-shared memory, plus page-aligned buffers whose real addresses the
- * program can put into SQEs, io_uring_enter, and MEM-region registration. No liburing: the static
- * library is not position-independent, and the handful of syscalls is all the engine needs.
+ * liburing (the sysroot's static liburing.a, 2.15) creates and maps the ring; JavaScript gets the rings
+ * structure and the SQE array as ArrayBuffers over the kernel-shared memory, page-aligned buffers whose
+ * real addresses a program can put into SQEs, raw io_uring_enter and MEM-region registration.
  *
- *   setup(sqEntries, cqEntries, flags) -> { fd, flags, sqEntries, cqEntries, sqOff: {...}, cqOff: {...},
- *                                          rings: ArrayBuffer, sqes: ArrayBuffer }
- *   enter(fd, toSubmit, minComplete, flags) -> int (>= 0, or -errno)
- *   alloc(size) -> { buffer: ArrayBuffer, addr: BigInt }   (zeroed, page-aligned; lives until exit)
+ *   setup(sqEntries, cqEntries, flags) -> { fd, flags, features, sqEntries, cqEntries,
+ *                                          sqOff: {head, tail, ringMask, flags, array},
+ *                                          cqOff: {head, tail, ringMask, cqes}, rings: ArrayBuffer,
+ *                                          sqes: ArrayBuffer }          (throws "io_uring_setup: <errno>")
+ *   enter(fd, toSubmit, minComplete, flags) -> int (>= 0, or -errno: the caller decides what is fatal)
+ *   alloc(size) -> { buffer: ArrayBuffer, addr: BigInt }    (zeroed, page-aligned, until free(addr))
+ *   free(addr)                                              (detaches the buffer, unmaps the memory)
  *   registerMemRegion(fd, addr: BigInt, size) -> int (0 or -errno)
- *   close(fd)
+ *   close(fd)                    (detaches the ring's ArrayBuffers, unmaps the ring, closes the fd)
+ *   constants: { SETUP_SQ_REWIND }   (0 when the UAPI headers do not define it)
+ *
+ * Memory that JavaScript can still reach is never unmapped behind its back: close() and free() detach the
+ * ArrayBuffers first, so a late access sees an empty buffer instead of a dangling pointer.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <stdio.h>
-#include <linux/io_uring.h>
+#include <pthread.h>
+#include <liburing.h>
 #include <node_api.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "uringbpf addon: Node-API call failed: " #call); return NULL; } } while (0)
+#ifndef IORING_SETUP_SQ_REWIND
+#define IORING_SETUP_SQ_REWIND 0
+#endif
+
+#define CHECK(call)                                                                                   \
+	do {                                                                                          \
+		if ((call) != napi_ok) {                                                              \
+			napi_throw_error(env, NULL, "uringbpf addon: Node-API call failed: " #call); \
+			return NULL;                                                                  \
+		}                                                                                     \
+	} while (0)
+
+/* One live ring or buffer: what close()/free() must detach and release. */
+struct mapping {
+	struct mapping *next;
+	int fd;			/* the ring's fd, or -1 for a buffer */
+	struct io_uring *ring;	/* rings only */
+	void *addr;		/* buffers only */
+	size_t len;
+	napi_ref views[2];	/* the ArrayBuffers handed out over this memory */
+};
+
+static struct mapping *live;
+/* Node may load the addon in several threads (workers): the list is shared, so it is locked. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void push_mapping(struct mapping *m)
+{
+	pthread_mutex_lock(&live_lock);
+	m->next = live;
+	live = m;
+	pthread_mutex_unlock(&live_lock);
+}
 
 static napi_value throw_errno(napi_env env, const char *what, int err)
 {
 	char msg[256];
-	snprintf(msg, sizeof(msg), "%s: %s", what, strerror(err));
+	snprintf(msg, sizeof(msg), "%s: %s (errno %d)", what, strerror(err), err);
 	napi_throw_error(env, NULL, msg);
 	return NULL;
 }
@@ -43,56 +82,113 @@ static int args(napi_env env, napi_callback_info info, size_t want, napi_value *
 	return 0;
 }
 
-static uint32_t u32_of(napi_env env, napi_value v)
+static int u32_arg(napi_env env, napi_value v, uint32_t *out)
 {
-	uint32_t x = 0;
-	napi_get_value_uint32(env, v, &x);
-	return x;
+	if (napi_get_value_uint32(env, v, out) != napi_ok) {
+		napi_throw_type_error(env, NULL, "uringbpf addon: expected a number");
+		return -1;
+	}
+	return 0;
+}
+
+static int u64_arg(napi_env env, napi_value v, uint64_t *out)
+{
+	bool lossless;
+	if (napi_get_value_bigint_uint64(env, v, out, &lossless) != napi_ok) {
+		napi_throw_type_error(env, NULL, "uringbpf addon: expected a BigInt");
+		return -1;
+	}
+	return 0;
 }
 
 static void set_u32(napi_env env, napi_value obj, const char *name, uint32_t v)
 {
 	napi_value x;
-	napi_create_uint32(env, v, &x);
-	napi_set_named_property(env, obj, name, x);
+	if (napi_create_uint32(env, v, &x) == napi_ok) napi_set_named_property(env, obj, name, x);
 }
 
-/* An ArrayBuffer over memory that outlives it (ring mappings, engine buffers: released at exit). */
-static napi_value external(napi_env env, void *p, size_t len)
+/* An ArrayBuffer over memory this file owns; a weak reference is kept so it can be detached. */
+static napi_value view(napi_env env, void *p, size_t len, napi_ref *ref)
 {
 	napi_value ab;
 	if (napi_create_external_arraybuffer(env, p, len, NULL, NULL, &ab) != napi_ok) return NULL;
+	if (napi_create_reference(env, ab, 0, ref) != napi_ok) return NULL;
 	return ab;
+}
+
+static void detach_views(napi_env env, struct mapping *m)
+{
+	for (int i = 0; i < 2; i++) {
+		napi_value ab;
+		if (!m->views[i]) continue;
+		if (napi_get_reference_value(env, m->views[i], &ab) == napi_ok && ab) napi_detach_arraybuffer(env, ab);
+		napi_delete_reference(env, m->views[i]);
+		m->views[i] = NULL;
+	}
+}
+
+/* Remove and return the ring with this fd (fd >= 0) or the buffer at addr. */
+static struct mapping *unlink_mapping(int fd, void *addr)
+{
+	struct mapping *found = NULL;
+	pthread_mutex_lock(&live_lock);
+	for (struct mapping **pp = &live; *pp; pp = &(*pp)->next) {
+		struct mapping *m = *pp;
+		if ((fd >= 0 && m->ring && m->fd == fd) || (addr && m->addr == addr)) {
+			*pp = m->next;
+			found = m;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&live_lock);
+	return found;
 }
 
 static napi_value setup(napi_env env, napi_callback_info info)
 {
 	napi_value argv[3];
-	if (args(env, info, 3, argv)) return NULL;
+	uint32_t entries, cq_entries, flags;
+	if (args(env, info, 3, argv) || u32_arg(env, argv[0], &entries) || u32_arg(env, argv[1], &cq_entries) ||
+	    u32_arg(env, argv[2], &flags))
+		return NULL;
+	struct mapping *m = calloc(1, sizeof(*m));
+	struct io_uring *ring = calloc(1, sizeof(*ring));
+	if (!m || !ring) {
+		free(m);
+		free(ring);
+		return throw_errno(env, "io_uring_setup", ENOMEM);
+	}
 	struct io_uring_params p;
 	memset(&p, 0, sizeof(p));
-	p.flags = u32_of(env, argv[2]);
-	p.cq_entries = u32_of(env, argv[1]);
-	int fd = (int)syscall(__NR_io_uring_setup, u32_of(env, argv[0]), &p);
-	if (fd < 0) return throw_errno(env, "io_uring_setup", errno);
-	size_t rings_len = p.cq_off.cqes + p.cq_entries * (p.flags & IORING_SETUP_CQE32 ? 32 : 16);
-	size_t sq_len = p.sq_off.array + (p.flags & IORING_SETUP_NO_SQARRAY ? 0 : p.sq_entries * 4);
-	if (sq_len > rings_len) rings_len = sq_len;
-	if (!(p.features & IORING_FEAT_SINGLE_MMAP)) {
-		close(fd);
-		return throw_errno(env, "io_uring without IORING_FEAT_SINGLE_MMAP is not supported", ENOTSUP);
+	p.flags = flags;
+	p.cq_entries = cq_entries;
+	int ret = io_uring_queue_init_params(entries, ring, &p);
+	if (ret < 0) {
+		free(m);
+		free(ring);
+		return throw_errno(env, "io_uring_setup", -ret);
 	}
-	void *rings = mmap(NULL, rings_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQ_RING);
-	if (rings == MAP_FAILED) { int e = errno; close(fd); return throw_errno(env, "mmap rings", e); }
-	size_t sqes_len = p.sq_entries * (p.flags & IORING_SETUP_SQE128 ? 128 : 64);
-	void *sqes = mmap(NULL, sqes_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQES);
-	if (sqes == MAP_FAILED) { int e = errno; close(fd); return throw_errno(env, "mmap SQEs", e); }
+	m->fd = ring->ring_fd;
+	m->ring = ring;
+	push_mapping(m);
 
-	napi_value out, sq, cq;
+	/* With IORING_FEAT_SINGLE_MMAP (every kernel the engine supports) SQ and CQ rings share one mapping. */
+	size_t rings_len = ring->cq.ring_sz > ring->sq.ring_sz ? ring->cq.ring_sz : ring->sq.ring_sz;
+	void *rings = ring->sq.ring_ptr;
+	if (ring->cq.ring_ptr != ring->sq.ring_ptr) {
+		io_uring_queue_exit(ring);
+		unlink_mapping(m->fd, NULL);
+		free(m);
+		free(ring);
+		return throw_errno(env, "io_uring without IORING_FEAT_SINGLE_MMAP", ENOTSUP);
+	}
+	size_t sqes_len = (size_t)p.sq_entries * (p.flags & IORING_SETUP_SQE128 ? 128 : 64);
+
+	napi_value out, sq, cq, ab;
 	CHECK(napi_create_object(env, &out));
 	CHECK(napi_create_object(env, &sq));
 	CHECK(napi_create_object(env, &cq));
-	set_u32(env, out, "fd", fd);
+	set_u32(env, out, "fd", ring->ring_fd);
 	set_u32(env, out, "flags", p.flags);
 	set_u32(env, out, "features", p.features);
 	set_u32(env, out, "sqEntries", p.sq_entries);
@@ -108,74 +204,119 @@ static napi_value setup(napi_env env, napi_callback_info info)
 	set_u32(env, cq, "cqes", p.cq_off.cqes);
 	CHECK(napi_set_named_property(env, out, "sqOff", sq));
 	CHECK(napi_set_named_property(env, out, "cqOff", cq));
-	CHECK(napi_set_named_property(env, out, "rings", external(env, rings, rings_len)));
-	CHECK(napi_set_named_property(env, out, "sqes", external(env, sqes, sqes_len)));
+	if (!(ab = view(env, rings, rings_len, &m->views[0]))) return throw_errno(env, "ArrayBuffer over the rings", ENOMEM);
+	CHECK(napi_set_named_property(env, out, "rings", ab));
+	if (!(ab = view(env, ring->sq.sqes, sqes_len, &m->views[1]))) return throw_errno(env, "ArrayBuffer over the SQEs", ENOMEM);
+	CHECK(napi_set_named_property(env, out, "sqes", ab));
 	return out;
 }
 
 static napi_value enter(napi_env env, napi_callback_info info)
 {
 	napi_value argv[4], r;
-	if (args(env, info, 4, argv)) return NULL;
-	int ret = (int)syscall(__NR_io_uring_enter, u32_of(env, argv[0]), u32_of(env, argv[1]), u32_of(env, argv[2]),
-			       u32_of(env, argv[3]), NULL, 0);
-	CHECK(napi_create_int32(env, ret < 0 ? -errno : ret, &r));
+	uint32_t fd, to_submit, min_complete, flags;
+	if (args(env, info, 4, argv) || u32_arg(env, argv[0], &fd) || u32_arg(env, argv[1], &to_submit) ||
+	    u32_arg(env, argv[2], &min_complete) || u32_arg(env, argv[3], &flags))
+		return NULL;
+	int ret = io_uring_enter(fd, to_submit, min_complete, flags, NULL); /* -errno on failure */
+	CHECK(napi_create_int32(env, ret, &r));
 	return r;
 }
 
 static napi_value alloc(napi_env env, napi_callback_info info)
 {
-	napi_value argv[1], out, addr;
-	if (args(env, info, 1, argv)) return NULL;
-	size_t size = u32_of(env, argv[0]);
+	napi_value argv[1], out, addr, ab;
+	uint32_t size;
+	if (args(env, info, 1, argv) || u32_arg(env, argv[0], &size)) return NULL;
 	long page = sysconf(_SC_PAGESIZE);
-	size_t len = size ? (size + page - 1) / page * page : (size_t)page;
+	size_t len = size ? ((size_t)size + page - 1) / page * page : (size_t)page;
+	struct mapping *m = calloc(1, sizeof(*m));
+	if (!m) return throw_errno(env, "buffer", ENOMEM);
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (p == MAP_FAILED) return throw_errno(env, "mmap buffer", errno);
+	if (p == MAP_FAILED) {
+		int e = errno;
+		free(m);
+		return throw_errno(env, "mmap buffer", e);
+	}
+	m->fd = -1;
+	m->addr = p;
+	m->len = len;
+	push_mapping(m);
 	CHECK(napi_create_object(env, &out));
-	CHECK(napi_set_named_property(env, out, "buffer", external(env, p, len)));
+	if (!(ab = view(env, p, len, &m->views[0]))) return throw_errno(env, "ArrayBuffer over a buffer", ENOMEM);
+	CHECK(napi_set_named_property(env, out, "buffer", ab));
 	CHECK(napi_create_bigint_uint64(env, (uint64_t)(uintptr_t)p, &addr));
 	CHECK(napi_set_named_property(env, out, "addr", addr));
 	return out;
 }
 
+static napi_value free_buffer(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	uint64_t addr;
+	if (args(env, info, 1, argv) || u64_arg(env, argv[0], &addr)) return NULL;
+	struct mapping *m = addr ? unlink_mapping(-1, (void *)(uintptr_t)addr) : NULL;
+	if (!m) return throw_errno(env, "free: not a buffer of this addon", EINVAL);
+	detach_views(env, m);
+	munmap(m->addr, m->len);
+	free(m);
+	return NULL;
+}
+
 static napi_value register_mem_region(napi_env env, napi_callback_info info)
 {
 	napi_value argv[3], r;
-	if (args(env, info, 3, argv)) return NULL;
-	uint64_t addr = 0;
-	bool lossless;
-	napi_get_value_bigint_uint64(env, argv[1], &addr, &lossless);
+	uint32_t fd, size;
+	uint64_t addr;
+	if (args(env, info, 3, argv) || u32_arg(env, argv[0], &fd) || u64_arg(env, argv[1], &addr) ||
+	    u32_arg(env, argv[2], &size))
+		return NULL;
+	struct io_uring *ring = NULL;
+	pthread_mutex_lock(&live_lock);
+	for (struct mapping *m = live; m && !ring; m = m->next)
+		if (m->ring && m->fd == (int)fd) ring = m->ring;
+	pthread_mutex_unlock(&live_lock);
+	if (!ring) return throw_errno(env, "registerMemRegion: not a ring of this addon", EBADF);
 	struct io_uring_region_desc rd;
 	memset(&rd, 0, sizeof(rd));
 	rd.user_addr = addr;
-	rd.size = u32_of(env, argv[2]);
+	rd.size = size;
 	rd.flags = IORING_MEM_REGION_TYPE_USER;
 	struct io_uring_mem_region_reg reg;
 	memset(&reg, 0, sizeof(reg));
 	reg.region_uptr = (uint64_t)(uintptr_t)&rd;
-	int ret = (int)syscall(__NR_io_uring_register, u32_of(env, argv[0]), IORING_REGISTER_MEM_REGION, &reg, 1);
-	CHECK(napi_create_int32(env, ret < 0 ? -errno : ret, &r));
+	CHECK(napi_create_int32(env, io_uring_register_region(ring, &reg), &r));
 	return r;
 }
 
-static napi_value close_fd(napi_env env, napi_callback_info info)
+static napi_value close_ring(napi_env env, napi_callback_info info)
 {
 	napi_value argv[1];
-	if (args(env, info, 1, argv)) return NULL;
-	close((int)u32_of(env, argv[0]));
+	uint32_t fd;
+	if (args(env, info, 1, argv) || u32_arg(env, argv[0], &fd)) return NULL;
+	struct mapping *m = unlink_mapping((int)fd, NULL);
+	if (!m) return throw_errno(env, "close: not a ring of this addon", EBADF);
+	detach_views(env, m);
+	io_uring_queue_exit(m->ring);
+	free(m->ring);
+	free(m);
 	return NULL;
 }
 
 NAPI_MODULE_INIT()
 {
+	napi_value constants;
 	napi_property_descriptor fns[] = {
 		{ "setup", NULL, setup, NULL, NULL, NULL, napi_default, NULL },
 		{ "enter", NULL, enter, NULL, NULL, NULL, napi_default, NULL },
 		{ "alloc", NULL, alloc, NULL, NULL, NULL, napi_default, NULL },
+		{ "free", NULL, free_buffer, NULL, NULL, NULL, napi_default, NULL },
 		{ "registerMemRegion", NULL, register_mem_region, NULL, NULL, NULL, napi_default, NULL },
-		{ "close", NULL, close_fd, NULL, NULL, NULL, napi_default, NULL },
+		{ "close", NULL, close_ring, NULL, NULL, NULL, napi_default, NULL },
 	};
-	napi_define_properties(env, exports, sizeof(fns) / sizeof(fns[0]), fns);
+	if (napi_define_properties(env, exports, sizeof(fns) / sizeof(fns[0]), fns) != napi_ok) return NULL;
+	if (napi_create_object(env, &constants) != napi_ok) return NULL;
+	set_u32(env, constants, "SETUP_SQ_REWIND", IORING_SETUP_SQ_REWIND);
+	napi_set_named_property(env, exports, "constants", constants);
 	return exports;
 }
