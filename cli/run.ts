@@ -4,12 +4,8 @@
 // Exit codes: 0 success, 1 the program failed (compile errors, verifier rejection, run error), 2 usage
 // or environment problems (no loader, no kernel, VM failure).
 
-import * as fs from "fs";
-import * as os from "os";
 import { Command } from "commander";
-import { compileFile, formatDiagnostics } from "../compiler/index";
-import { runUserEngine } from "../runtime/engine/driver";
-import { ExecutionError } from "../runtime/engine/interp";
+import { runInEngine } from "./engine";
 import { formatRunResult, hostHasBpfOps, RunError, runProgram, type RunOptions } from "../runtime/run";
 
 function collect(value: string, previous: string[]): string[] {
@@ -40,56 +36,6 @@ interface RunFlags {
   run: boolean;
   prog?: string;
   verbose?: boolean;
-}
-
-/** JSON for engine results: bigints as numbers when exact, else strings (as the loader prints them). */
-function jsonSafe(v: unknown): string {
-  return JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? (x >= -(1n << 53n) && x <= 1n << 53n ? Number(x) : x.toString()) : x));
-}
-
-/** `run --engine user`: the object's BPF code in the interpreter, against a real ring in this process. */
-function runInEngine(file: string, o: RunFlags): number {
-  let object: Uint8Array;
-  if (/\.o$/.test(file)) {
-    try {
-      object = fs.readFileSync(file);
-    } catch (e) {
-      process.stderr.write(`uringbpf run: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? e}\n`);
-      return 2;
-    }
-  } else {
-    const res = compileFile(file);
-    if (!res.ok || !res.object) {
-      process.stderr.write(formatDiagnostics(res.diagnostics) + "\n");
-      return 1;
-    }
-    object = res.object;
-  }
-  try {
-    const r = runUserEngine(object, { set: o.set, open: o.open, buffer: o.buffer, mem: o.mem, memRegion: o.memRegion, sqEntries: o.sqEntries, prog: o.prog, trace: o.trace });
-    if (o.json) {
-      process.stdout.write(jsonSafe({ ok: r.ret === 0, engine: "user", prog: r.prog, ret: r.ret, steps: r.steps, run_ns: r.runNs, insns_executed: r.insnsExecuted, globals: r.globals, mem: r.mem, trace: r.trace }) + "\n");
-    } else {
-      const lines = [`${r.prog}: ${r.ret === 0 ? "ok" : `loop_step returned an invalid value (${r.ret})`} (userspace engine, host kernel ${os.release()})`];
-      lines.push(`  ${r.steps} loop_step calls, ${r.insnsExecuted} BPF instructions executed, ${(r.runNs / 1e6).toFixed(3)} ms`);
-      const globals = Object.entries(r.globals).filter(([k]) => !k.startsWith("uringbpf_"));
-      if (globals.length) {
-        lines.push("  globals:");
-        const w = Math.max(...globals.map(([k]) => k.length));
-        for (const [k, v] of globals) lines.push(`    ${k.padEnd(w)} = ${jsonSafe(v)}`);
-      }
-      const trap = r.globals.uringbpf_trap;
-      if (typeof trap === "bigint" && trap !== 0n) lines.push(`  a run-time check failed at line ${trap} of the source`);
-      if (r.mem !== undefined) lines.push(`  mem: ${jsonSafe(r.mem).slice(0, 2000)}`);
-      if (r.trace.length) lines.push("  trace:", ...r.trace.map((l) => `    ${l}`));
-      process.stdout.write(lines.join("\n") + "\n");
-    }
-    return r.ret === 0 ? 0 : 1;
-  } catch (e) {
-    const err = e as Error;
-    process.stderr.write(`uringbpf run (userspace engine): ${err.message}\n`);
-    return err instanceof ExecutionError ? 1 : 2;
-  }
 }
 
 /** Adds the `run` command to the CLI. `setExit` receives the exit code. */
