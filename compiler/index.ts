@@ -1,5 +1,5 @@
 // The compiler's API: source text in, a BPF ELF object (and diagnostics, disassembly, IR) out. The stages:
-// frontend (ts-morph -> IR), codegen (register allocation, BPF instructions), link (ObjectModule), then the
+// frontend (ts-morph -> IR), opt (the pass pipeline, compiler/opt/pipeline.ts), codegen (register allocation, BPF instructions), link (ObjectModule), then the
 // BTF/BTF.ext and ELF writers. The CLI and the tests call compileFile/compileSource.
 
 import * as fs from "fs";
@@ -9,7 +9,9 @@ import { slots, type Insn } from "./bpf/insn";
 import { generate, type FunctionCode } from "./codegen/emit";
 import { diag, type Diagnostic } from "./diagnostics/diagnostics";
 import { lowerProgram, parseProgram } from "./frontend/program";
-import { dumpFunction } from "./ir/ir";
+import { dumpFunction, type IrFunction } from "./ir/ir";
+import { PASS_NAMES, runPipeline } from "./opt/pipeline";
+import type { PassContext } from "./opt/pass";
 import { writeObject } from "./elf/writer";
 import { linkModule } from "./link/module";
 import type { ObjectModule } from "./object/module";
@@ -25,6 +27,8 @@ export interface CompileOptions {
   typeCheck?: boolean;
   /** Also produce the IR dump. */
   ir?: boolean;
+  /** With `ir`: the IR after the first run of this pass (see PASS_NAMES) instead of after the last. */
+  printAfter?: string;
   /** Name recorded in line_info (default: the path as given). */
   sourceName?: string;
 }
@@ -64,13 +68,20 @@ export function compileSource(fileName: string, text: string, opts: CompileOptio
   const sourceName = opts.sourceName ?? fileName;
   const { sf, diagnostics } = parseProgram(sourceName, text, opts.typeCheck !== false);
   if (diagnostics.length) return { ok: false, diagnostics, programs: [] };
+  if (opts.printAfter !== undefined && !PASS_NAMES.includes(opts.printAfter))
+    return { ok: false, diagnostics: [diag(4002, undefined, `--print-after takes one of: ${PASS_NAMES.join(", ")} (got '${opts.printAfter}')`)], programs: [] };
   const fe = lowerProgram(sourceName, sf);
   if (fe.diagnostics.length) return { ok: false, diagnostics: fe.diagnostics, programs: [] };
+  const passContext: PassContext = { readOnly: new Set([...fe.globals.filter((g) => g.section === ".rodata").map((g) => g.name), ...fe.strings.map((s) => s.name)]) };
+  const optimize = (fn: IrFunction): string | undefined => {
+    const dump = runPipeline(fn, passContext, { printAfter: opts.ir ? opts.printAfter : undefined });
+    return opts.ir ? dump ?? dumpFunction(fn) : undefined;
+  };
   const programs: CompiledProgram[] = [];
   const codes = new Map<string, FunctionCode>();
   const diags: Diagnostic[] = [];
   for (const p of fe.programs) {
-    const ir = opts.ir ? dumpFunction(p.fn) : undefined;
+    const ir = optimize(p.fn);
     const code = generate(p.fn);
     if (code.stackSize > MAX_STACK) diags.push(diag(3002, undefined, `${p.name} needs ${code.stackSize} bytes: ${stackBreakdown(code)}`));
     const n = code.insns.reduce((s, i) => s + slots(i), 0);
@@ -80,7 +91,7 @@ export function compileSource(fileName: string, text: string, opts: CompileOptio
   }
   const subprograms: CompiledProgram[] = [];
   for (const s of fe.subprograms) {
-    const ir = opts.ir ? dumpFunction(s.fn) : undefined;
+    const ir = optimize(s.fn);
     const code = generate(s.fn);
     subprograms.push({ name: s.name, insns: code.insns, slots: code.insns.reduce((n, i) => n + slots(i), 0), stackSize: code.stackSize, ir });
     codes.set(s.name, code);

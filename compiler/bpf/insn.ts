@@ -137,6 +137,10 @@ export function jmpImm(op: JmpOpName, dst: Reg, imm: number, label: string, wide
 export function ja(label: string): Insn {
   return { ...mk(Class.JMP | JmpOp.JA, 0, 0, 0, 0), label };
 }
+/** may_goto (BPF_JMP | BPF_JCOND): jump to the label once the verifier's loop budget is spent. */
+export function mayGoto(label: string): Insn {
+  return { ...mk(Class.JMP | 0xe0, 0, 0, 0, 0), label };
+}
 /** Call a helper by id. */
 export function callHelper(id: number): Insn {
   return mk(Class.JMP | JmpOp.CALL, 0, 0, 0, id);

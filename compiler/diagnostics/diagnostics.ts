@@ -40,6 +40,7 @@ export const Messages = {
   3003: { title: "calls nested too deeply", hint: "the kernel allows 8 frames; inline some helpers (remove @noinline)" },
   // 4xxx: the environment
   4001: { title: "cannot read the input file", hint: "check the path" },
+  4002: { title: "unknown compiler pass", hint: "uringbpf build --help lists the passes --print-after takes" },
 } as const;
 
 export type DiagnosticCode = keyof typeof Messages;
