@@ -29,6 +29,10 @@ export interface CompileOptions {
   ir?: boolean;
   /** With `ir`: the IR after the first run of this pass (see PASS_NAMES) instead of after the last. */
   printAfter?: string;
+  /** Register allocator: "auto" (graph colouring, linear scan for large functions) or "linear" (tests). */
+  allocator?: "auto" | "linear";
+  /** Run only the first N passes of the pipeline (tests: every prefix must compute the same results). */
+  passLimit?: number;
   /** Name recorded in line_info (default: the path as given). */
   sourceName?: string;
 }
@@ -74,7 +78,7 @@ export function compileSource(fileName: string, text: string, opts: CompileOptio
   if (fe.diagnostics.length) return { ok: false, diagnostics: fe.diagnostics, programs: [] };
   const passContext: PassContext = { readOnly: new Set([...fe.globals.filter((g) => g.section === ".rodata").map((g) => g.name), ...fe.strings.map((s) => s.name)]) };
   const optimize = (fn: IrFunction): string | undefined => {
-    const dump = runPipeline(fn, passContext, { printAfter: opts.ir ? opts.printAfter : undefined });
+    const dump = runPipeline(fn, passContext, { printAfter: opts.ir ? opts.printAfter : undefined, limit: opts.passLimit });
     return opts.ir ? dump ?? dumpFunction(fn) : undefined;
   };
   const programs: CompiledProgram[] = [];
@@ -82,7 +86,7 @@ export function compileSource(fileName: string, text: string, opts: CompileOptio
   const diags: Diagnostic[] = [];
   for (const p of fe.programs) {
     const ir = optimize(p.fn);
-    const code = generate(p.fn);
+    const code = generate(p.fn, opts.allocator);
     if (code.stackSize > MAX_STACK) diags.push(diag(3002, undefined, `${p.name} needs ${code.stackSize} bytes: ${stackBreakdown(code)}`));
     const n = code.insns.reduce((s, i) => s + slots(i), 0);
     if (n > 1_000_000) diags.push(diag(3001, undefined, `${p.name} has ${n} instructions`));
@@ -92,7 +96,7 @@ export function compileSource(fileName: string, text: string, opts: CompileOptio
   const subprograms: CompiledProgram[] = [];
   for (const s of fe.subprograms) {
     const ir = optimize(s.fn);
-    const code = generate(s.fn);
+    const code = generate(s.fn, opts.allocator);
     subprograms.push({ name: s.name, insns: code.insns, slots: code.insns.reduce((n, i) => n + slots(i), 0), stackSize: code.stackSize, ir });
     codes.set(s.name, code);
   }

@@ -6,7 +6,7 @@
 import * as I from "../bpf/insn";
 import type { Insn, InsnOrLabel, JmpOpName, Reg } from "../bpf/insn";
 import { isImm, mapSuccessors, type Block, type IrFunction, type IrInsn, type Operand, type Terminator, type VReg } from "../ir/ir";
-import { allocate, FP, type Allocation, type Priority } from "./regalloc";
+import { allocate, FP, LINEAR_SCAN_ABOVE, type Allocation, type Priority } from "./regalloc";
 
 const INVERT: Record<JmpOpName, JmpOpName> = {
   JEQ: "JNE", JNE: "JEQ", JGT: "JLE", JLE: "JGT", JGE: "JLT", JLT: "JGE",
@@ -25,9 +25,13 @@ export interface FunctionCode {
 }
 
 /** Generate BPF instructions for an IR function. Throws StackOverflow when the frame exceeds 512 bytes. */
-export function generate(fn: IrFunction): FunctionCode {
-  // Allocate with both priorities (on copies: spilling rewrites the function) and keep the smaller code.
-  const tries = (["cost", "chaitin"] as Priority[]).map((p) => {
+export function generate(fn: IrFunction, allocator: "auto" | "linear" = "auto"): FunctionCode {
+  // Allocate with both priorities (on copies: spilling rewrites the function) and keep the smaller code;
+  // large functions get linear scan once.
+  let values = 0;
+  for (const b of fn.blocks) values += b.insns.length;
+  const priorities: Priority[] = allocator === "linear" || values > LINEAR_SCAN_ABOVE ? ["linear"] : ["cost", "chaitin"];
+  const tries = priorities.map((p) => {
     const copy = cloneFunction(fn);
     return emitFunction(copy, allocate(copy, p));
   });

@@ -122,10 +122,14 @@ export function arith(cx: LowerContext, node: Node, op: string, a: Value, b: Val
       case "&": r = x & y; break;
       case "|": r = x | y; break;
       case "^": r = x ^ y; break;
-      case "<<": r = x << y; break;
-      case ">>": case ">>>": r = x >> y; break;
+      case "<<": case ">>": case ">>>":
+        // Bounded like the run-time shift: no constant grows past 64 bits.
+        if (y < 0n || y >= 64n) return cx.fail(node, 2026, `${y} for a constant`);
+        r = op === "<<" ? x << y : x >> y;
+        break;
       default: return cx.fail(node, 2015, op);
     }
+    if (r >= 1n << 64n || r < -(1n << 63n)) return cx.fail(node, 2020, `${r} does not fit 64 bits`);
     return { type: lit === "bigint" ? T.i64 : T.i32, op: { imm: r }, literal: lit };
   }
   const t = shift ? (a.literal ? (a.literal === "bigint" ? T.i64 : T.i32) : promote(scalarOf(cx, node, a))) : operandType(cx, node, a, b);

@@ -44,15 +44,23 @@ export interface PipelineOptions {
   printAfter?: string;
   /** Called after every pass (tests check each pass keeps results; see test/opt). */
   afterPass?: (pass: Pass, fn: IrFunction) => void;
+  /** Run only the first `limit` passes (then leave SSA form if they entered it): tests compare the
+   *  results of every prefix of the pipeline. */
+  limit?: number;
 }
 
 /** Run the pipeline on `fn` in place. Returns the dump `printAfter` asked for, if any. */
 export function runPipeline(fn: IrFunction, cx: PassContext, opts: PipelineOptions = {}): string | undefined {
   let dump = opts.printAfter === "" ? dumpFunction(fn) : undefined;
-  for (const p of PIPELINE) {
+  const passes = opts.limit === undefined ? PIPELINE : PIPELINE.slice(0, opts.limit);
+  let inSsa = false;
+  for (const p of passes) {
     p.run(fn, cx);
+    if (p === ssa) inSsa = true;
+    if (p === outOfSsa) inSsa = false;
     opts.afterPass?.(p, fn);
     if (dump === undefined && p.name === opts.printAfter) dump = dumpFunction(fn);
   }
+  if (inSsa) outOfSsa.run(fn, cx);
   return dump;
 }
