@@ -10,8 +10,9 @@ import { diag, type Diagnostic } from "../diagnostics/diagnostics";
 import type { IrFunction } from "../ir/ir";
 import { LowerAbort, LowerContext, rangeOf, type Binding, type GlobalVar } from "./context";
 import { convert, lowerExpr } from "./expressions";
-import { MEM_UADDR_GLOBAL, RING_GLOBAL_DEFAULTS, TRAP_GLOBAL, type RingGlobal } from "./ring";
+import { LOOP_ZERO_GLOBAL, MEM_UADDR_GLOBAL, RING_GLOBAL_DEFAULTS, TRAP_GLOBAL, type RingGlobal } from "./ring";
 import type { StructLayout } from "./layout";
+import type { LoopOptions } from "./loops";
 import { declaredType, signature } from "./ringapi";
 import { lowerBody } from "./statements";
 import { T, view, widthOf, type BoolType, type DslType, type IntType } from "./types";
@@ -96,7 +97,7 @@ export function parseProgram(fileName: string, text: string, typeCheck = true): 
 }
 
 /** Lower a parsed DSL file to IR. */
-export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
+export function lowerProgram(fileName: string, sf: SourceFile, loopOptions?: LoopOptions): FrontendResult {
   const diagnostics: Diagnostic[] = [];
   const globals = new Map<object, Binding>();
   const globalVars: GlobalVar[] = [];
@@ -104,8 +105,8 @@ export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
   const useRingGlobal = (g: RingGlobal): GlobalVar => {
     let v = ringGlobals.get(g);
     if (!v) {
-      const trap = g === TRAP_GLOBAL;
-      v = { name: g, section: trap ? ".bss" : ".rodata", type: g === MEM_UADDR_GLOBAL ? T.u64 : T.u32, init: BigInt(RING_GLOBAL_DEFAULTS[g]), exported: true, config: !trap, offset: 0 };
+      const trap = g === TRAP_GLOBAL || g === LOOP_ZERO_GLOBAL;
+      v = { name: g, section: trap ? ".bss" : ".rodata", type: g === MEM_UADDR_GLOBAL || g === LOOP_ZERO_GLOBAL ? T.u64 : T.u32, init: BigInt(RING_GLOBAL_DEFAULTS[g]), exported: true, config: !trap, offset: 0 };
       ringGlobals.set(g, v);
     }
     return v;
@@ -214,6 +215,7 @@ export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
   const subState = new Map<object, { mayTrap: boolean; done: boolean }>();
   const newContext = (name: string): LowerContext => {
     const cx = new LowerContext(sf, fileName, globals, useRingGlobal, name, diagnostics);
+    if (loopOptions) cx.loopOptions = loopOptions;
     cx.addString = (text) => {
       let s = strings.find((x) => x.text === text);
       if (!s) strings.push((s = { name: `uringbpf_str_${strings.length}`, text, offset: 0 }));

@@ -6,7 +6,7 @@ import { Node, SyntaxKind, type Expression, type Statement } from "ts-morph";
 import { isImm } from "../ir/ir";
 import { LowerAbort, type LowerContext } from "./context";
 import { convert, lowerCond, lowerExpr, scalarTypeFromName } from "./expressions";
-import { destroyIterators, lowerBreakContinue, lowerDo, lowerFor, lowerWhile, type StatementLowering } from "./loops";
+import { destroyFrameIterators, destroyIterators, lowerBreakContinue, lowerDo, lowerFor, lowerWhile, type StatementLowering } from "./loops";
 import { declaredType } from "./ringapi";
 import { T, widthOf, type BoolType, type IntType } from "./types";
 
@@ -58,7 +58,10 @@ function lowerStatement(cx: LowerContext, s: Statement): void {
   if (Node.isReturnStatement(s)) {
     const e = s.getExpression();
     if (!e) {
-      if (cx.frame.ret && cx.frame.ret.type.kind === "void") return cx.b.terminate({ op: "jmp", target: cx.frame.ret.block });
+      if (cx.frame.ret && cx.frame.ret.type.kind === "void") {
+        destroyFrameIterators(cx);
+        return cx.b.terminate({ op: "jmp", target: cx.frame.ret.block });
+      }
       if (cx.frame.subprog && cx.frame.subprog.type.kind === "void") {
         destroyIterators(cx);
         return cx.b.terminate({ op: "ret", value: { imm: 0n } });
@@ -72,6 +75,11 @@ function lowerStatement(cx: LowerContext, s: Statement): void {
   if (Node.isDoStatement(s)) return lowerDo(cx, s, LOWER);
   if (Node.isBreakStatement(s) || Node.isContinueStatement(s)) return lowerBreakContinue(cx, s);
   if (Node.isSwitchStatement(s)) return lowerSwitch(cx, s);
+  if (Node.isLabeledStatement(s)) {
+    const inner = s.getStatement();
+    if (!Node.isForStatement(inner) && !Node.isWhileStatement(inner) && !Node.isDoStatement(inner)) return cx.fail(s, 2001, "a label on something other than a loop");
+    return lowerStatement(cx, inner);
+  }
   if (Node.isThrowStatement(s) || Node.isTryStatement(s)) return cx.fail(s, 2008);
   if (Node.isFunctionDeclaration(s)) return cx.fail(s, 2007, "nested function", "declare helpers at the top level");
   if (Node.isClassDeclaration(s)) return cx.fail(s, 2006);
@@ -83,6 +91,7 @@ function lowerReturn(cx: LowerContext, node: Node, e: Expression): void {
   const v = lowerExpr(cx, e);
   const ret = cx.frame.ret;
   if (!ret) destroyIterators(cx);
+  else destroyFrameIterators(cx);
   if (ret) {
     if (!ret.reg) cx.fail(e, 2002, `${ret.fnName} returns void`);
     cx.b.mov(ret.reg, convert(cx, e, v, ret.type as IntType | BoolType).op);
@@ -121,7 +130,7 @@ function lowerSwitch(cx: LowerContext, s: import("ts-morph").SwitchStatement): v
     cx.b.setBlock(next);
   });
   cx.b.terminate({ op: "jmp", target: dflt });
-  cx.loops.push({ brk: exit, cont: null });
+  cx.loops.push({ brk: exit, cont: null, iterators: cx.iterators.length });
   try {
     clauses.forEach((c, i) => {
       cx.b.jumpTo(bodies[i]);
