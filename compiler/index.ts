@@ -127,19 +127,3 @@ export function compileFile(file: string, opts: CompileOptions = {}): CompileRes
 export function programAsm(p: CompiledProgram, interleaveSource = true): string {
   return disassemble(p.insns, { interleaveSource });
 }
-
-/** Write a file atomically: a temporary file in the same directory, then a rename. */
-export function writeFileAtomic(file: string, data: Uint8Array | string): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  try {
-    fs.writeFileSync(tmp, data);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    try {
-      fs.unlinkSync(tmp);
-    } catch {
-      /* already gone */
-    }
-    throw e;
-  }
-}
