@@ -29,10 +29,10 @@ import {
 } from "ts-morph";
 import type { Block, VReg } from "../ir/ir";
 import type { LowerContext } from "./context";
-import { lowerCond, lowerExpr, scalarTypeFromName } from "./expressions";
-import { trapBlock } from "./ringapi";
+import { iterPtr, trapBlock } from "./exits";
+import { lowerCond, lowerExpr } from "./expressions";
 import { KFUNC_ITER_DESTROY, KFUNC_ITER_NEW, KFUNC_ITER_NEXT, LOOP_ZERO_GLOBAL, MAX_LOOP_ITERATIONS } from "./ring";
-import { widthOf, type IntType } from "./types";
+import { scalarTypeFromName, type IntType } from "./types";
 
 /** How loops are lowered (compile options `loops` and `loopBudget`). */
 export interface LoopOptions {
@@ -117,19 +117,8 @@ export function lowerBreakContinue(cx: LowerContext, s: BreakStatement | Continu
 /** Where each inlined frame's iterators start in cx.iterators (frames nest, so one number per frame). */
 const frameBase = new WeakMap<object, number>();
 
-function iterPtr(cx: LowerContext, slot: number) {
-  const r = cx.b.vreg(64, "iter", true);
-  cx.b.emit({ op: "stackaddr", dst: r, slot });
-  return r;
-}
-
 function destroyIteratorsFrom(cx: LowerContext, from: number): void {
   for (let k = cx.iterators.length - 1; k >= from; k--) cx.b.emit({ op: "call", kind: "kfunc", name: KFUNC_ITER_DESTROY, args: [{ reg: iterPtr(cx, cx.iterators[k]) }] });
-}
-
-/** Destroy the iterators of every loop being left (before leaving the function). */
-export function destroyIterators(cx: LowerContext): void {
-  destroyIteratorsFrom(cx, 0);
 }
 
 /** Destroy the iterators of the loops of the current inlined frame (before its `return`). */

@@ -5,10 +5,12 @@
 import { Node, SyntaxKind, type Expression, type Statement } from "ts-morph";
 import { isImm } from "../ir/ir";
 import { LowerAbort, type LowerContext } from "./context";
-import { convert, lowerCond, lowerExpr, scalarTypeFromName } from "./expressions";
-import { destroyFrameIterators, destroyIterators, lowerBreakContinue, lowerDo, lowerFor, lowerWhile, type StatementLowering } from "./loops";
-import { declaredType } from "./ringapi";
-import { T, widthOf, type BoolType, type IntType } from "./types";
+import { declaredType } from "./annotations";
+import { destroyIterators } from "./exits";
+import { lowerCond, lowerExpr } from "./expressions";
+import { destroyFrameIterators, lowerBreakContinue, lowerDo, lowerFor, lowerWhile, type StatementLowering } from "./loops";
+import { convert } from "./values";
+import { scalarTypeFromName, T, widthOf, type BoolType, type IntType } from "./types";
 
 /** Lower a function body or block. */
 export function lowerBody(cx: LowerContext, body: Node): void {
@@ -105,9 +107,6 @@ function lowerReturn(cx: LowerContext, node: Node, e: Expression): void {
   }
   cx.b.terminate({ op: "ret", value: convert(cx, e, v, T.i32).op });
 }
-
-/** Destroying iterators is loops.ts' business; re-exported for callers that leave a function. */
-export { destroyIterators };
 
 function lowerSwitch(cx: LowerContext, s: import("ts-morph").SwitchStatement): void {
   const disc = lowerExpr(cx, s.getExpression());
