@@ -9,6 +9,7 @@ import { slots, type Insn } from "./bpf/insn";
 import { generate, type FunctionCode } from "./codegen/emit";
 import { diag, type Diagnostic } from "./diagnostics/diagnostics";
 import { lowerProgram, parseProgram } from "./frontend/program";
+import { DEFAULT_LOOP_OPTIONS } from "./frontend/loops";
 import { dumpFunction, type IrFunction } from "./ir/ir";
 import { PASS_NAMES, runPipeline } from "./opt/pipeline";
 import type { PassContext } from "./opt/pass";
@@ -35,6 +36,11 @@ export interface CompileOptions {
   passLimit?: number;
   /** Name recorded in line_info (default: the path as given). */
   sourceName?: string;
+  /** The head of loops the verifier cannot follow: "maygoto" (default) or "iterator" (bpf_iter_num_next). */
+  loops?: "maygoto" | "iterator";
+  /** The most verifier work (trip count x body, in source nodes) a loop the verifier follows may cost
+   *  (default 2048); longer loops converge instead. */
+  loopBudget?: number;
 }
 
 export interface CompiledProgram {
@@ -74,7 +80,7 @@ export function compileSource(fileName: string, text: string, opts: CompileOptio
   if (diagnostics.length) return { ok: false, diagnostics, programs: [] };
   if (opts.printAfter !== undefined && !PASS_NAMES.includes(opts.printAfter))
     return { ok: false, diagnostics: [diag(4002, undefined, `--print-after takes one of: ${PASS_NAMES.join(", ")} (got '${opts.printAfter}')`)], programs: [] };
-  const fe = lowerProgram(sourceName, sf);
+  const fe = lowerProgram(sourceName, sf, { form: opts.loops ?? DEFAULT_LOOP_OPTIONS.form, budget: opts.loopBudget ?? DEFAULT_LOOP_OPTIONS.budget });
   if (fe.diagnostics.length) return { ok: false, diagnostics: fe.diagnostics, programs: [] };
   const passContext: PassContext = { readOnly: new Set([...fe.globals.filter((g) => g.section === ".rodata").map((g) => g.name), ...fe.strings.map((s) => s.name)]) };
   const optimize = (fn: IrFunction): string | undefined => {
@@ -140,20 +146,4 @@ export function compileFile(file: string, opts: CompileOptions = {}): CompileRes
 /** The disassembly of a compiled program, with the TypeScript lines interleaved. */
 export function programAsm(p: CompiledProgram, interleaveSource = true): string {
   return disassemble(p.insns, { interleaveSource });
-}
-
-/** Write a file atomically: a temporary file in the same directory, then a rename. */
-export function writeFileAtomic(file: string, data: Uint8Array | string): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  try {
-    fs.writeFileSync(tmp, data);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    try {
-      fs.unlinkSync(tmp);
-    } catch {
-      /* already gone */
-    }
-    throw e;
-  }
 }

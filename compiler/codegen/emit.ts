@@ -170,12 +170,12 @@ function emitFunction(fn: IrFunction, alloc: Allocation): FunctionCode {
     const next = blocks[bi + 1];
     if (t.op === "jmp") {
       if (t.target !== next) put(I.ja(label(t.target)));
-    } else if (t.op === "ret") {
-      movOp(0, t.value, t.width ?? 32);
-      put(I.exit());
     } else if (t.op === "maygoto") {
       put(I.mayGoto(label(t.exhausted)));
       if (t.next !== next) put(I.ja(label(t.next)));
+    } else if (t.op === "ret") {
+      movOp(0, t.value, t.width ?? 32);
+      put(I.exit());
     } else {
       const wide = t.width === 64;
       const cond = (op: JmpOpName, target: Block) =>

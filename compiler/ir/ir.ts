@@ -32,6 +32,9 @@ export interface Meta {
   pos?: SourcePos;
   /** Loop nesting depth, for spill costs. */
   depth: number;
+  /** Kept exactly as written: no pass folds, shares or forwards it (what the verifier sees of it matters,
+   *  e.g. the loop lowering's laundering `v ^= zero`, whose result must be a fresh unknown to it). */
+  opaque?: boolean;
 }
 
 export type IrInsn =
@@ -65,9 +68,9 @@ export interface PhiArg {
 export type Terminator =
   | ({ op: "br"; cmp: JmpOpName; width: Width; a: VReg; b: Operand; then: Block; else: Block } & Meta)
   | ({ op: "jmp"; target: Block } & Meta)
-  | ({ op: "ret"; value: Operand; width?: Width } & Meta)
-  /** BPF may_goto: to `exhausted` once the verifier's loop budget is spent, else to `next`. */
-  | ({ op: "maygoto"; exhausted: Block; next: Block } & Meta);
+  /** The kernel's may_goto: go on to `next` while the function's loop budget lasts, to `exhausted` after. */
+  | ({ op: "maygoto"; exhausted: Block; next: Block } & Meta)
+  | ({ op: "ret"; value: Operand; width?: Width } & Meta);
 
 /** A basic block. */
 export interface Block {
@@ -183,8 +186,8 @@ export function dumpFunction(f: IrFunction): string {
     const t = b.term;
     if (t?.op === "br") lines.push(`    br ${t.cmp.toLowerCase()}${t.width} ${v(t.a)}, ${o(t.b)} ? b${t.then.id} : b${t.else.id}`);
     else if (t?.op === "jmp") lines.push(`    jmp b${t.target.id}`);
+    else if (t?.op === "maygoto") lines.push(`    maygoto exhausted b${t.exhausted.id}, next b${t.next.id}`);
     else if (t?.op === "ret") lines.push(`    ret ${o(t.value)}`);
-    else if (t?.op === "maygoto") lines.push(`    maygoto b${t.exhausted.id} : b${t.next.id}`);
   }
   return lines.join("\n");
 }

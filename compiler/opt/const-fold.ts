@@ -49,6 +49,7 @@ function foldOnce(fn: IrFunction): boolean {
   };
   for (const b of fn.blocks) {
     for (const i of b.insns) {
+      if (i.opaque) continue;
       switch (i.op) {
         case "mov": {
           if (isImm(i.src)) break;

@@ -59,6 +59,10 @@ export const gvn: Pass = {
       for (const i of b.insns) {
         mapUses(i, lookup);
         let key: string | undefined;
+        if (i.opaque) {
+          kept.push(i);
+          continue;
+        }
         switch (i.op) {
           case "addr": key = `addr ${i.symbol} ${i.offset}`; break;
           case "neg": key = `neg ${i.width} ${op(i.a)}`; break;
