@@ -8,16 +8,18 @@ import { disassemble } from "./bpf/disasm";
 import { slots, type Insn } from "./bpf/insn";
 import { generate, type FunctionCode } from "./codegen/emit";
 import { diag, type Diagnostic } from "./diagnostics/diagnostics";
-import { lowerProgram, parseProgram } from "./frontend/program";
+import { lowerProgram, parseProgram, type FrontendResult } from "./frontend/program";
 import { DEFAULT_LOOP_OPTIONS } from "./frontend/loops";
 import { dumpFunction, type IrFunction } from "./ir/ir";
-import { PASS_NAMES, runPipeline } from "./opt/pipeline";
+import { PASS_NAMES, PIPELINE, runPipeline } from "./opt/pipeline";
+import { cloneFunction } from "./ir/clone";
 import type { PassContext } from "./opt/pass";
 import { writeObject } from "./elf/writer";
 import { linkModule } from "./link/module";
 import type { ObjectModule } from "./object/module";
 
 export { formatDiagnostics } from "./diagnostics/diagnostics";
+export { PASS_NAMES } from "./opt/pipeline";
 export type { Diagnostic } from "./diagnostics/diagnostics";
 
 /** The BPF verifier's limit on a program's stack frame. */
@@ -82,6 +84,30 @@ export function compileSource(fileName: string, text: string, opts: CompileOptio
     return { ok: false, diagnostics: [diag(4002, undefined, `--print-after takes one of: ${PASS_NAMES.join(", ")} (got '${opts.printAfter}')`)], programs: [] };
   const fe = lowerProgram(sourceName, sf, { form: opts.loops ?? DEFAULT_LOOP_OPTIONS.form, budget: opts.loopBudget ?? DEFAULT_LOOP_OPTIONS.budget });
   if (fe.diagnostics.length) return { ok: false, diagnostics: fe.diagnostics, programs: [] };
+  return backEnd(sourceName, fe, opts);
+}
+
+/** Compile with every prefix of the pass pipeline (none, the first pass, the first two... all): one
+ *  result each, from one run of the front end. Tests check that every prefix computes the same. */
+export function compileEveryPrefix(fileName: string, text: string, opts: CompileOptions = {}): CompileResult[] {
+  const { sf, diagnostics } = parseProgram(fileName, text, opts.typeCheck !== false);
+  if (diagnostics.length) return [{ ok: false, diagnostics, programs: [] }];
+  const fe = lowerProgram(fileName, sf, { form: opts.loops ?? DEFAULT_LOOP_OPTIONS.form, budget: opts.loopBudget ?? DEFAULT_LOOP_OPTIONS.budget });
+  if (fe.diagnostics.length) return [{ ok: false, diagnostics: fe.diagnostics, programs: [] }];
+  const out: CompileResult[] = [];
+  for (let k = 0; k <= PIPELINE.length; k++) {
+    const copy: FrontendResult = {
+      ...fe,
+      programs: fe.programs.map((p) => ({ ...p, fn: cloneFunction(p.fn) })),
+      subprograms: fe.subprograms.map((s) => ({ ...s, fn: cloneFunction(s.fn) })),
+    };
+    out.push(backEnd(fileName, copy, { ...opts, passLimit: k }));
+  }
+  return out;
+}
+
+/** Optimization, code generation, stack checks, linking and the ELF object. */
+function backEnd(sourceName: string, fe: FrontendResult, opts: CompileOptions): CompileResult {
   const passContext: PassContext = { readOnly: new Set([...fe.globals.filter((g) => g.section === ".rodata").map((g) => g.name), ...fe.strings.map((s) => s.name)]) };
   const optimize = (fn: IrFunction): string | undefined => {
     const dump = runPipeline(fn, passContext, { printAfter: opts.ir ? opts.printAfter : undefined, limit: opts.passLimit });

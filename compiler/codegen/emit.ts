@@ -5,7 +5,8 @@
 
 import * as I from "../bpf/insn";
 import type { Insn, InsnOrLabel, JmpOpName, Reg } from "../bpf/insn";
-import { isImm, mapSuccessors, type Block, type IrFunction, type IrInsn, type Operand, type Terminator, type VReg } from "../ir/ir";
+import { isImm, type Block, type IrFunction, type IrInsn, type Operand, type Terminator, type VReg } from "../ir/ir";
+import { cloneFunction } from "../ir/clone";
 import { allocate, FP, LINEAR_SCAN_ABOVE, type Allocation, type Priority } from "./regalloc";
 
 const INVERT: Record<JmpOpName, JmpOpName> = {
@@ -37,18 +38,6 @@ export function generate(fn: IrFunction, allocator: "auto" | "linear" = "auto"):
   });
   const size = (c: FunctionCode) => (c.stackSize > 512 ? 1e9 : 0) + c.insns.reduce((n, i) => n + (i.opcode === 0x18 ? 2 : 1), 0) + c.stackSize / 64;
   return tries.reduce((a, b) => (size(b) < size(a) ? b : a));
-}
-
-/** A copy of a function whose instructions can be rewritten without touching the original. */
-function cloneFunction(fn: IrFunction): IrFunction {
-  const map = new Map<Block, Block>(fn.blocks.map((b) => [b, { id: b.id, insns: b.insns.map((i) => ({ ...i })) as IrInsn[] }]));
-  for (const [b, c] of map) {
-    if (b.term) {
-      c.term = { ...b.term };
-      mapSuccessors(c.term, (s) => map.get(s)!);
-    }
-  }
-  return { ...fn, blocks: fn.blocks.map((b) => map.get(b)!), entry: map.get(fn.entry)! };
 }
 
 function emitFunction(fn: IrFunction, alloc: Allocation): FunctionCode {
