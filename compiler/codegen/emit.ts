@@ -89,6 +89,7 @@ function emitFunction(fn: IrFunction, alloc: Allocation): FunctionCode {
         movOp(d, a, it.width);
         if (isImm(b)) {
           const imm = Number(BigInt.asIntN(32, b.imm));
+          if (imm === 0 && (it.alu === "DIV" || it.alu === "MOD")) throw new Error(`internal: a division by a constant 0 in ${fn.name} (the verifier refuses it)`);
           return put(it.width === 32 ? I.alu32Imm(it.alu, d, imm) : I.alu64Imm(it.alu, d, imm));
         }
         return put(it.width === 32 ? I.alu32Reg(it.alu, d, R(b.reg)) : I.alu64Reg(it.alu, d, R(b.reg)));

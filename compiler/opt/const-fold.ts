@@ -131,6 +131,9 @@ function foldAlu(
       break;
   }
   if ((i.alu === "MUL" || i.alu === "AND") && cv === 0n) return toConst(i, i.dst, 0n);
+  // BPF's x / 0 = 0 and x % 0 = x (the verifier refuses a constant 0 divisor, so never emit one).
+  if (i.alu === "DIV" && cv === 0n) return toConst(i, i.dst, 0n);
+  if (i.alu === "MOD" && cv === 0n) return copyOfX();
   if (i.alu === "AND" && cv === ones) return copyOfX();
   if (i.alu === "OR" && cv === ones) return toConst(i, i.dst, ones);
   if (i.alu === "MOD" && cv === 1n) return toConst(i, i.dst, 0n);

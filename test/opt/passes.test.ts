@@ -321,4 +321,26 @@ describe("passes", () => {
     `);
   });
 
+  it("const-fold: a divisor that folds to 0 gives BPF's x / 0 = 0 and x % 0 = x, never an immediate 0", () => {
+    const input = ir`
+      function f
+      b0:
+      %0:32 = param 0
+      %1:32 = 0
+      %2:32 = div32 %0:32, %1:32
+      %3:32 = mod32 %0:32, %1:32
+      %4:32 = add32 %2:32, %3:32
+      ret %4:32
+    `;
+    expect(run("const-fold", input)).toBe(ir`
+      function f
+      b0:
+      %0:32 = param 0
+      %1:32 = 0
+      %2:32 = 0
+      %3:32 = %0:32
+      %4:32 = %3:32
+      ret %4:32
+    `);
+  });
 });
