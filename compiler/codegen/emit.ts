@@ -7,6 +7,7 @@ import * as I from "../bpf/insn";
 import type { Insn, InsnOrLabel, JmpOpName, Reg } from "../bpf/insn";
 import { isImm, type Block, type IrFunction, type IrInsn, type Operand, type Terminator, type VReg } from "../ir/ir";
 import { cloneFunction } from "../ir/clone";
+import { peephole } from "./peephole";
 import { allocate, FP, LINEAR_SCAN_ABOVE, type Allocation, type Priority } from "./regalloc";
 
 const INVERT: Record<JmpOpName, JmpOpName> = {
@@ -177,7 +178,7 @@ function emitFunction(fn: IrFunction, alloc: Allocation): FunctionCode {
       }
     }
   });
-  const insns = I.resolveLabels(out);
+  const insns = I.resolveLabels(peephole(out));
   const objects = (fn.stackObjects ?? []).reduce((n, s) => n + Math.ceil(s / 8) * 8, 0);
   return { insns, stackSize: alloc.stackSize + (usedScratch ? 8 : 0), stackUse: { spilled: alloc.spilledNames, objects, scratch: usedScratch ? 8 : 0 } };
 }

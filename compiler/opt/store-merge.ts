@@ -2,7 +2,7 @@
 // between them, are rewritten as the fewest stores that leave the same bytes: constant bytes are
 // gathered into the widest aligned immediate stores (a zeroed SQE is eight 64-bit stores of 0, whatever
 // fields the front end wrote), stores overwritten before anything reads them disappear, and register
-// stores stay. Widths never exceed the alignment the pointer is known to have.
+// stores stay in place. Widths never exceed the alignment the pointer is known to have.
 
 import { SIZE_BYTES, type SizeName } from "../bpf/insn";
 import { isImm, type IrInsn } from "../ir/ir";
@@ -23,10 +23,12 @@ export const storeMerge: Pass = {
         if (group.length > 1) {
           const merged = merge(group, alignOf(defs, group[0].base));
           if (merged && merged.length < group.length) {
-            const drop = new Set<IrInsn>(group);
+            // Register stores stay where they are (moving them would keep their values live longer);
+            // the constant ones go, replaced by the merged stores after the group's last store.
+            const keep = new Set<IrInsn>(merged);
             const at = out.lastIndexOf(group[group.length - 1]);
-            const before = out.slice(0, at + 1).filter((i) => !drop.has(i));
-            out.splice(0, at + 1, ...before, ...merged);
+            const before = out.slice(0, at + 1).filter((i) => !group.includes(i as Store) || keep.has(i));
+            out.splice(0, at + 1, ...before, ...merged.filter((s) => !group.includes(s)));
           }
         }
         group = [];
