@@ -3,12 +3,15 @@
  *
  * Works for any libbpf-style object (uringbpf's or clang's) that holds a struct_ops map of type
  * `io_uring_bpf_ops`. Steps, one function each:
- *   1. check_object/open_object  the file must be an ELF for EM_BPF that libbpf can open   (exit 2)
+ *   1. check_object/open_object  the file must be an ELF for EM_BPF whose every structure passes
+ *                                objcheck.c's bounds checks, then libbpf must open it          (exit 2)
  *   2. create_ring               io_uring_setup with the requested flags, optional MEM region
  *   3. configure                 ring_fd into the struct_ops map; ring-geometry .rodata globals;
  *                                --set/--open/--buffer globals (found by name in the BTF DATASECs)
- *   4. load_object               bpf_object__load with a verifier log; -ENOSPC retries with a bigger
- *                                log; kernel without io_uring_bpf_ops (exit 3); rejection (exit 4)
+ *   4. load_object               bpf_object__load with a verifier log for every program; -ENOSPC retries
+ *                                with a bigger log; kernel without io_uring_bpf_ops (exit 3); a refusal
+ *                                (exit 4) names its stage (diagnose.c): the BTF verifier's line, the
+ *                                program and the verifier's error line, or libbpf's reason
  *   5. attach                    bpf_map__attach_struct_ops (a struct_ops link)              (exit 6)
  *   6. run                       io_uring_enter(fd, 0, 0, GETEVENTS) timed with CLOCK_MONOTONIC (exit 7
  *                                if it returns an error); --trace clears tracefs' trace before, reads it after
@@ -198,7 +201,8 @@ static void usage(FILE *f)
 "uringbpf_mem_size; u64 uringbpf_mem_uaddr. A program with a MEM layout (uringbpf_mem_layout) gets a\n"
 "region of the layout's size without --mem-region, and the JSON shows it decoded as \"mem\". A non-zero\n"
 ".bss uringbpf_trap after the run is the source line of a failed run-time check (\"trap\", exit 8).\n"
-"Exit: 0 ok, 1 usage, 2 not a BPF object, 3 kernel lacks io_uring BPF ops, 4 verifier rejected,\n"
+"Exit: 0 ok, 1 usage, 2 not a BPF object or a malformed one, 3 kernel lacks io_uring BPF ops,\n"
+"4 the kernel refused the object (its BTF, a map, a kfunc, or the verifier rejected a program),\n"
 "5 ring/global setup failed, 6 attach failed, 7 io_uring_enter returned an error,\n"
 "8 the program stopped at a failed run-time check (trap).\n");
 }
