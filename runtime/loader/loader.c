@@ -195,6 +195,7 @@ static void usage(FILE *f)
 "  --trace               clear /sys/kernel/tracing/trace before the run (mounting tracefs if needed)\n"
 "                        and read it after: bpf_trace_printk messages on stderr and as \"trace\"\n"
 "  --verbose             print libbpf's debug output on stderr\n"
+"  --explain-log FILE    print the error line of a saved verifier log (as a rejection reports it)\n"
 "  -h, --help            this text\n\n"
 "Hidden .rodata u32 globals filled when present: uringbpf_sq_entries, uringbpf_cq_entries,\n"
 "uringbpf_cq_head, uringbpf_cq_tail, uringbpf_cq_cqes, uringbpf_cq_size, uringbpf_sq_size,\n"
@@ -261,6 +262,29 @@ static void add_assign(char kind, char *arg, const char *optname)
 	}
 }
 
+/* --explain-log FILE: the verifier error line of a saved verifier log (as the loader picks it on a
+ * rejection), as one JSON line. */
+__attribute__((noreturn))
+static void explain_log(const char *file)
+{
+	FILE *f = fopen(file, "r");
+	if (!f) { fprintf(stderr, "uringbpf-loader: --explain-log %s: %s\n", file, strerror(errno)); exit(EXIT_USAGE); }
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap + 1), line[1024];
+	for (size_t r; buf && (r = fread(buf + len, 1, cap - len, f)) > 0;) {
+		len += r;
+		if (len == cap) { char *nb = realloc(buf, 2 * cap + 1); if (!nb) break; buf = nb; cap *= 2; }
+	}
+	fclose(f);
+	if (!buf) exit(EXIT_SETUP);
+	buf[len] = 0;
+	verifier_error_line(buf, line, sizeof(line));
+	printf("{\"error_line\":");
+	json_str(stdout, line[0] ? line : NULL);
+	printf("}\n");
+	exit(0);
+}
+
 static void parse_args(int argc, char **argv)
 {
 	int cq_set = 0;
@@ -283,6 +307,7 @@ static void parse_args(int argc, char **argv)
 		else if (!strcmp(a, "--no-load")) opt.no_load = opt.no_run = 1;
 		else if (!strcmp(a, "--verbose")) opt.verbose = 1;
 		else if (!strcmp(a, "--trace")) opt.trace = 1;
+		else if (!strcmp(a, "--explain-log")) { NEED(); explain_log(val); }
 		else if (a[0] == '-' && a[1]) usage_error("unknown option %s", a);
 		else if (opt.path) usage_error("more than one object file given (%s)", a);
 		else opt.path = a;
@@ -796,6 +821,25 @@ static unsigned long long log_number(const char *key)
 	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
 }
 
+/* The symbolic name of the errno values a load returns (the kernel's reason class). */
+static const char *errno_name(int e)
+{
+	switch (e) {
+	case E2BIG: return "E2BIG";
+	case EACCES: return "EACCES";
+	case EINVAL: return "EINVAL";
+	case EPERM: return "EPERM";
+	case EFAULT: return "EFAULT";
+	case ENOMEM: return "ENOMEM";
+	case ENOSPC: return "ENOSPC";
+	case EBUSY: return "EBUSY";
+	case ENOENT: return "ENOENT";
+	case ESRCH: return "ESRCH";
+	case 524: return "ENOTSUPP";
+	default: return "errno";
+	}
+}
+
 /* A verifier rejection of program p, whose log is plog: the log's last lines, the TypeScript line the
  * log points at and the verifier's error line. */
 __attribute__((noreturn))
@@ -825,8 +869,6 @@ static void report_rejection(int err, struct bpf_program *p, char *plog)
 	}
 	if (errline[0]) fprintf(stderr, "verifier: %s\n", errline);
 	snprintf(why, sizeof(why), "%s", errline[0] ? errline : strerror(-err));
-	if (err == -E2BIG && !strstr(why, "too large") && !strstr(why, "too complex"))
-		snprintf(why + strlen(why), sizeof(why) - strlen(why), " (E2BIG: %s)", strerror(E2BIG));
 	FILE *f = fmemopen(extra, sizeof(extra) - 1, "w");
 	fprintf(f, ",\"errno\":%d,\"load_stage\":\"verifier\",\"prog\":", -err);
 	json_str(f, bpf_program__name(p));
@@ -839,8 +881,9 @@ static void report_rejection(int err, struct bpf_program *p, char *plog)
 	fprintf(f, ",\"insns_processed\":%llu}", processed);
 	fclose(f);
 	libbpf_msgs[0] = 0;
-	fail(EXIT_VERIFIER, "load", extra, "verifier rejected %s: %s (program '%s', section %s, %llu instructions processed)",
-	     bpf_program__name(p), why, bpf_program__name(p), bpf_program__section_name(p), processed);
+	fail(EXIT_VERIFIER, "load", extra, "verifier rejected %s: %s (program '%s', section %s, %llu instructions processed; %s %d: %s)",
+	     bpf_program__name(p), why, bpf_program__name(p), bpf_program__section_name(p), processed, errno_name(-err), -err,
+	     strerror(-err));
 }
 
 /* The kernel refused the object's BTF (names, types): the BTF verifier's own line names the type. */
@@ -904,8 +947,8 @@ static void report_load_failure(int err)
 								       : "; the kernel found the program or one of its limits too big");
 		else if (err == -EPERM || err == -EACCES)
 			snprintf(hint, sizeof(hint), "; loading struct_ops programs needs root (CAP_BPF and CAP_SYS_ADMIN)");
-		fail(EXIT_VERIFIER, "load", extra, "the kernel refused program '%s' (section %s, %zu instructions) before verification: %s%s",
-		     bpf_program__name(p), bpf_program__section_name(p), insns, strerror(-err), hint);
+		fail(EXIT_VERIFIER, "load", extra, "the kernel refused program '%s' (section %s, %zu instructions) before verification: %s %d: %s%s",
+		     bpf_program__name(p), bpf_program__section_name(p), insns, errno_name(-err), -err, strerror(-err), hint);
 	}
 	if (diag.stage != STAGE_NONE)
 		fail(EXIT_VERIFIER, "load", extra, "load failed at %s: %s", stage_name(diag.stage), diag.stage_msg);
