@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileFile, formatDiagnostics } from "../compiler/index";
-import { btfTypes, hostileLibbpfObjects, mutants, rng, withField } from "./support/objmutate";
+import { btfTypes, hostileLibbpfObjects, mutants, pick, withField } from "./support/objmutate";
 
 const root = path.join(__dirname, "..");
 const cache = process.env.UBPF_CACHE ?? path.join(root, ".cache", "uringbpf");
@@ -77,13 +77,7 @@ async function runAll(items: { what: string; data: Buffer }[], dir: string, para
 }
 
 const PER_OBJECT = 220;
-function sample<T>(all: T[], seed: number): T[] {
-  if (process.env.UBPF_LOADER_MUTANTS === "all" || all.length <= PER_OBJECT) return all;
-  const r = rng(seed);
-  const picked = new Set<number>();
-  while (picked.size < PER_OBJECT) picked.add(Math.floor(r() * all.length));
-  return [...picked].sort((a, b) => a - b).map((i) => all[i]);
-}
+const sample = <T,>(all: T[], seed: number): T[] => (process.env.UBPF_LOADER_MUTANTS === "all" ? all : pick(all, PER_OBJECT, seed));
 
 function compile(rel: string): Buffer {
   const res = compileFile(path.join(root, rel));
@@ -153,9 +147,8 @@ describe.skipIf(!haveAsan)("uringbpf-loader-asan on hostile objects (--no-load)"
     expect(r.status).toBe(2);
     expect(r.json.error).toContain(`BTF type [${u32.id}] INT 'unsigned int': size 72 is not 1, 2, 4, 8 or 16`);
     // the member move alone: the field no longer fits the struct
-    let moved = Buffer.from(mem);
-    const sz = moved.readUInt32LE(stats.at + 8);
-    moved = withField(moved, { what: "off", at: stats.items[0].at + 8, width: 4 }, BigInt(sz) * 8n);
+    const sz = mem.readUInt32LE(stats.at + 8);
+    const moved = withField(mem, { what: "off", at: stats.items[0].at + 8, width: 4 }, BigInt(sz) * 8n);
     const r2 = runOne(moved, "moved.o", tmp);
     expect(r2.status).toBe(2);
     expect(r2.json.error).toMatch(new RegExp(`BTF type \\[${stats.id}\\] member '${stats.items[0].name}': offset ${sz} \\+ size \\d+ lies outside the ${sz}-byte struct`));

@@ -5,14 +5,17 @@
 //   - an object with two programs whose second one the verifier rejects with E2BIG: the report names that
 //     program, its section, the verifier's error line and the errno, although the first one was selected;
 //   - the two objects that crash libbpf 1.4.6 itself (a huge .struct_ops.link variable offset, a huge
-//     symbol value): a clear error before libbpf opens them.
+//     symbol value): a clear error before libbpf opens them;
+//   - mutants of compiled objects (test/support/objmutate.ts) loaded for real (--no-run: load and attach,
+//     no io_uring_enter), which goes through libbpf's load stages that --no-load on the host does not
+//     reach: each must end with an exit status and a message, never a signal.
 // Skipped with a message when the kernel or QEMU is missing, except under CI.
 import * as fs from "fs";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compileSource, formatDiagnostics } from "../compiler/index";
 import { runInVm, vmAvailability, type VmCase, type VmRunResult } from "../runtime/vm/vm";
-import { hostileLibbpfObjects } from "./support/objmutate";
+import { hostileLibbpfObjects, mutants, pick } from "./support/objmutate";
 
 const root = path.join(__dirname, "..");
 const avail = vmAvailability();
@@ -65,7 +68,9 @@ export const first = loopStep((ring, lp) => { counter = counter + 1; return STOP
   return { data: obj, name };
 }
 
+const VM_MUTANTS = Number(process.env.UBPF_LOADER_VM_MUTANTS ?? 160);
 const cases: VmCase[] = [];
+const mutantNames: string[] = [];
 let run: VmRunResult;
 let nonAsciiName = "";
 
@@ -84,6 +89,20 @@ beforeAll(async () => {
   for (const [name, data] of hostileLibbpfObjects(nops)) cases.push({ id: `libbpf-${name}`, command: `uringbpf-loader ${name}`, files: [{ guestPath: name, data }] });
   // The unmutated object loads (the hostile ones differ from it in one field).
   cases.push({ id: "nops-ok", command: "uringbpf-loader nops.o", files: [{ guestPath: "nops.o", data: nops }] });
+  const mem = compile("mem.ts", fs.readFileSync(path.join(__dirname, "fixtures", "programs", "mem-region.ts"), "utf8"));
+  const all = [
+    ...pick(mutants(nops, 1517, { perSite: 1, flips: 6, truncations: 4 }), VM_MUTANTS / 2, 15).map((m) => ({ ...m, what: `nops: ${m.what}` })),
+    ...pick(mutants(mem, 1715, { perSite: 1, flips: 6, truncations: 4 }), VM_MUTANTS / 2, 17).map((m) => ({ ...m, what: `mem-region: ${m.what}` })),
+  ];
+  const files = all.map((m, i) => ({ guestPath: `mut/${i}.o`, data: m.data }));
+  mutantNames.push(...all.map((m) => m.what));
+  // one line per mutant: its number, the exit status and the loader's JSON line (or nothing)
+  cases.push({
+    id: "mutants",
+    command: `for i in $(seq 0 ${all.length - 1}); do uringbpf-loader mut/$i.o --no-run >/tmp/o 2>/tmp/e; rc=$?; echo "@@M $i $rc $(grep '^{' /tmp/o | tail -1)"; done`,
+    files,
+    timeoutSec: 900,
+  });
   run = await runInVm(cases, { timeoutMs: 1_200_000 });
 }, 1_300_000);
 
@@ -125,6 +144,30 @@ describe.skipIf(!canRun)("uringbpf-loader: why a load failed, in the kernel", ()
     expect(j.error).toMatch(want);
     expect(j.error).toContain(`${name}: malformed BPF object: `);
     expect(r.output).not.toMatch(/Segmentation|SIGSEGV/);
+  });
+
+  it("mutants of compiled objects loaded for real end with an exit status and a message, never a signal", () => {
+    const r = result("mutants");
+    const seen = new Map<number, { rc: number; json: string }>();
+    for (const line of r.output.split("\n")) {
+      const m = /^@@M (\d+) (\d+) ?(.*)$/.exec(line);
+      if (m) seen.set(Number(m[1]), { rc: Number(m[2]), json: m[3] });
+    }
+    expect(seen.size).toBe(mutantNames.length);
+    const problems: string[] = [];
+    for (const [i, { rc, json: line }] of seen) {
+      const what = mutantNames[i];
+      if (rc >= 128) problems.push(`${what}: killed by signal ${rc - 128}`);
+      else if (![0, 2, 4, 5, 6].includes(rc)) problems.push(`${what}: exit ${rc}`);
+      else if (!line.startsWith("{")) problems.push(`${what}: exit ${rc} without a JSON line`);
+      else {
+        const j = JSON.parse(line);
+        if (rc === 0 ? j.ok !== true : j.ok !== false || !j.error) problems.push(`${what}: exit ${rc} with ${line.slice(0, 200)}`);
+      }
+    }
+    expect(problems).toEqual([]);
+    // most mutants are refused, by the loader's checks (2) or by the kernel (4)
+    expect([...seen.values()].filter((v) => v.rc === 2 || v.rc === 4).length).toBeGreaterThan(mutantNames.length / 3);
   });
 
   it("the object they were made from loads and runs", () => {

@@ -964,6 +964,10 @@ static void free_logs(void)
 	vlog = NULL;
 }
 
+/* The program whose log overflowed on the previous attempt: only its log grows (one big buffer, not one
+ * per program). Empty: every program gets the full size. */
+static char grow_prog[128];
+
 /* Returns 0 on success, -ENOSPC when a log buffer was too small (caller retries). */
 static int load_object(size_t log_size)
 {
@@ -974,11 +978,12 @@ static int load_object(size_t log_size)
 	plogs = calloc(n ? n : 1, sizeof(*plogs));
 	if (!plogs) fail(EXIT_SETUP, "load", NULL, "out of memory");
 	bpf_object__for_each_program(p, obj) {
-		char *buf = calloc(1, log_size);
-		if (!buf) fail(EXIT_SETUP, "load", NULL, "cannot allocate %zu bytes of verifier log", log_size);
+		size_t size = grow_prog[0] && strcmp(bpf_program__name(p), grow_prog) ? LOG_START : log_size;
+		char *buf = calloc(1, size);
+		if (!buf) fail(EXIT_SETUP, "load", NULL, "cannot allocate %zu bytes of verifier log", size);
 		plogs[nplogs].p = p;
 		plogs[nplogs++].buf = buf;
-		bpf_program__set_log_buf(p, buf, log_size);
+		bpf_program__set_log_buf(p, buf, size);
 		bpf_program__set_log_level(p, opt.log_level);
 		if (p == prog) vlog = buf;
 	}
@@ -986,7 +991,10 @@ static int load_object(size_t log_size)
 	memset(&diag, 0, sizeof(diag));
 	int err = bpf_object__load(obj);
 	if (!err) return 0;
-	if (err == -ENOSPC && log_size < LOG_MAX) return -ENOSPC;
+	if (err == -ENOSPC && log_size < LOG_MAX) {
+		snprintf(grow_prog, sizeof(grow_prog), "%s", diag.prog);
+		return -ENOSPC;
+	}
 	if (err == -ESRCH || (!strcmp(ops_type_name(), "io_uring_bpf_ops") && !kernel_has_ops()))
 		fail(EXIT_NOKERNEL, "load", NULL, NO_OPS_MSG);
 	report_load_failure(err);

@@ -156,9 +156,21 @@ static int check_symbols(struct obj *o)
 			return bad(o, "symbol '%s': value %llu + size %llu lies outside its section %s (%llu bytes)", name,
 				   (unsigned long long)s.st_value, (unsigned long long)s.st_size, sec_name(o, shndx),
 				   (unsigned long long)sec->sh_size);
-		if ((sec->sh_flags & SHF_EXECINSTR) && ELF64_ST_TYPE(s.st_info) == STT_FUNC && (s.st_value % 8 || s.st_size % 8))
-			return bad(o, "function '%s': offset %llu or size %llu is not a whole number of instructions", name,
-				   (unsigned long long)s.st_value, (unsigned long long)s.st_size);
+		if ((sec->sh_flags & SHF_EXECINSTR) && ELF64_ST_TYPE(s.st_info) == STT_FUNC) {
+			if (s.st_value % 8 || s.st_size % 8)
+				return bad(o, "function '%s': offset %llu or size %llu is not a whole number of instructions", name,
+					   (unsigned long long)s.st_value, (unsigned long long)s.st_size);
+			/* libbpf copies each function's instructions on their own; an ld_imm64 must not straddle its end */
+			if (sec->sh_type == SHT_PROGBITS) {
+				const unsigned char *c = sec_data(o, shndx);
+				for (uint64_t off = s.st_value; off < s.st_value + s.st_size; off += 8)
+					if (c[off] == 0x18) {
+						if (off + 16 > s.st_value + s.st_size)
+							return bad(o, "function '%s': its last instruction is the first half of an ld_imm64", name);
+						off += 8;
+					}
+			}
+		}
 	}
 	return 0;
 }

@@ -281,3 +281,12 @@ export function hostileLibbpfObjects(obj: Buffer): [string, Buffer, RegExp][] {
     ["symbol-value.o", sym, /symbol 'nops': value 18446744073709551608 \+ size \d+ lies outside its section/],
   ];
 }
+
+/** `n` of `all`, chosen by `seed` (all of them when there are no more than n), in their original order. */
+export function pick<T>(all: T[], n: number, seed: number): T[] {
+  if (all.length <= n) return all;
+  const r = rng(seed);
+  const picked = new Set<number>();
+  while (picked.size < n) picked.add(Math.floor(r() * all.length));
+  return [...picked].sort((a, b) => a - b).map((i) => all[i]);
+}
