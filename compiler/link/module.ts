@@ -139,7 +139,7 @@ export function linkModule(
     objGlobals.push({ name: s.name, section: ".rodata", offset: s.offset, size: bytes.length, type: { kind: "const", to: { kind: "array", elem: CHAR, count: bytes.length } }, init: new Uint8Array(bytes), linkage: "static" });
   }
   if (memLayout) {
-    const end = Math.max(0, ...objGlobals.filter((g) => g.section === ".rodata").map((g) => g.offset + g.size));
+    const end = objGlobals.filter((g) => g.section === ".rodata").reduce((m, g) => Math.max(m, g.offset + g.size), 0);
     const offset = Math.ceil(end / 8) * 8;
     objGlobals.push({ name: MEM_LAYOUT_GLOBAL, section: ".rodata", offset, size: 8, type: { kind: "const", to: { kind: "ptr", to: layoutSpec(memLayout) } }, init: new Uint8Array(8), linkage: "global" });
   }
