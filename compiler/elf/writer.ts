@@ -118,7 +118,7 @@ export function writeObject(mod: ObjectModule): Uint8Array {
   const sym = (name: string, bind: number, type: number, shndx: number, value = 0, size = 0): ElfSymbol => ({ name, bind, type, shndx, value, size });
   const locals: ElfSymbol[] = [sym("", STB.LOCAL, STT.NOTYPE, 0)];
   const globals: ElfSymbol[] = [];
-  if (mod.sourceFile) locals.push(sym(mod.sourceFile.split("/").pop()!, STB.LOCAL, STT.FILE, SHN_ABS));
+  if (mod.sourceFile) locals.push(sym(mod.sourceFile.split("/").pop()!.replace(/\0/g, "\\0"), STB.LOCAL, STT.FILE, SHN_ABS));
   for (const [name, i] of index) if (name !== "license") locals.push(sym("", STB.LOCAL, STT.SECTION, i));
   for (const f of mod.functions) {
     const w = where.get(f.name)!;
