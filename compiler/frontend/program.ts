@@ -8,7 +8,7 @@ import { Node, Project, ts, type FunctionDeclaration, type SourceFile, type Vari
 import { packageRoot } from "../paths";
 import { diag, type Diagnostic } from "../diagnostics/diagnostics";
 import type { IrFunction } from "../ir/ir";
-import { LowerAbort, LowerContext, rangeOf, type Binding, type GlobalVar } from "./context";
+import { LowerAbort, LowerContext, lineAndColumn, rangeOf, type Binding, type GlobalVar } from "./context";
 import { convert, lowerExpr } from "./expressions";
 import { KFUNC_GET_REGION, KFUNC_ITER_DESTROY, KFUNC_ITER_NEW, KFUNC_ITER_NEXT, KFUNC_SUBMIT, MEM_UADDR_GLOBAL, RING_GLOBAL_DEFAULTS, TRAP_GLOBAL, type RingGlobal } from "./ring";
 import type { StructLayout } from "./layout";
@@ -100,11 +100,12 @@ export function parseProgram(fileName: string, text: string, typeCheck = true): 
   } catch (e) {
     return { sf, diagnostics: [diag(1001, undefined, e instanceof Error ? e.message : String(e))] };
   }
+  const textLines = found.length ? sf.getFullText().split(/\r?\n/) : [];
   for (const d of found) {
     if (d.file?.fileName !== sf.getFilePath()) continue;
     const start = d.start ?? 0;
-    const { line, column } = sf.getLineAndColumnAtPos(start);
-    const lineText = sf.getFullText().split(/\r?\n/)[line - 1] ?? "";
+    const { line, column } = lineAndColumn(sf, start);
+    const lineText = textLines[line - 1] ?? "";
     const message = ts.flattenDiagnosticMessageText(d.messageText, "\n  ");
     diagnostics.push(diag(1000, { file: fileName, line, col: column, length: Math.max(1, d.length ?? 1), lineText }, `TS${d.code}: ${message}`));
   }
@@ -139,7 +140,7 @@ export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
     if (bad) fail(node, 2028, `${what} '${name.length > 40 ? name.slice(0, 40) + "..." : name}': ${bad}`);
     const prev = objectNames.get(name);
     if (prev !== undefined || name.startsWith("uringbpf_")) {
-      const where = typeof prev === "object" ? `line ${sf.getLineAndColumnAtPos(prev.getStart()).line}` : prev === undefined ? "uringbpf (reserved prefix)" : prev;
+      const where = typeof prev === "object" ? `line ${lineAndColumn(sf, prev.getStart()).line}` : prev === undefined ? "uringbpf (reserved prefix)" : prev;
       fail(node, 2029, `'${name}' is also defined by ${where}`);
     }
     objectNames.set(name, node);
