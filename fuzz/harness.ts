@@ -4,7 +4,7 @@
 // reports) and saves each crashing input with how it was made. `npm run fuzz` drives it (fuzz/main.ts);
 // the tests run a seeded slice of it.
 
-import { fork, spawnSync, type ChildProcess } from "child_process";
+import { fork, spawn, spawnSync, type ChildProcess } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -62,6 +62,8 @@ export interface FuzzSummary {
   sanitizer: number;
   findings: Finding[];
   loader?: string;
+  /** Wall time spent per stage, in milliseconds. */
+  stageMs: Record<string, number>;
 }
 
 const ROOT = path.join(__dirname, "..");
@@ -94,6 +96,26 @@ export function asanLoader(log: (l: string) => void = () => {}): string | undefi
   }
   fs.renameSync(out + ".tmp", out);
   return out;
+}
+
+/** spawnSync's result shape, without blocking the event loop (the two lanes run side by side). */
+function spawnAsync(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ status: number | null; signal: NodeJS.Signals | null; stderr: string; timedOut: boolean }> {
+  return new Promise((resolve) => {
+    const c = spawn(cmd, args, { env, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    let timedOut = false;
+    c.stderr!.on("data", (d: Buffer) => {
+      if (stderr.length < 64_000) stderr += d.toString();
+    });
+    const t = setTimeout(() => {
+      timedOut = true;
+      c.kill("SIGKILL");
+    }, timeoutMs);
+    c.on("close", (status, signal) => {
+      clearTimeout(t);
+      resolve({ status, signal: timedOut ? null : signal, stderr, timedOut });
+    });
+  });
 }
 
 /** A child process running fuzz/worker.ts, restarted after every death. */
@@ -180,8 +202,8 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
   const outDir = o.out ?? path.join(CACHE, "fuzz", "crashes");
   const timeLimit = o.timeLimitMs ?? 30_000;
   const memoryMb = o.memoryMb ?? 1536;
-  const r = new Rng(o.seed >>> 0 || 1);
-  const s: FuzzSummary = { seed: o.seed, seconds: o.seconds, programs: 0, compiled: 0, objects: 0, hostile: 0, cliRuns: 0, loaderRuns: 0, engineRuns: 0, readerRuns: 0, exceptions: 0, signals: 0, hangs: 0, ooms: 0, sanitizer: 0, findings: [] };
+  const s: FuzzSummary = { seed: o.seed, seconds: o.seconds, programs: 0, compiled: 0, objects: 0, hostile: 0, cliRuns: 0, loaderRuns: 0, engineRuns: 0, readerRuns: 0, exceptions: 0, signals: 0, hangs: 0, ooms: 0, sanitizer: 0, findings: [], stageMs: {} };
+  const spent = (k: string, t0: number) => (s.stageMs[k] = (s.stageMs[k] ?? 0) + Date.now() - t0);
   const has = (st: Stage) => o.stages.includes(st);
   const seeds = seedSources();
   const bySignature = new Map<string, number>();
@@ -212,41 +234,43 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
     }
   };
 
-  const pool = new WorkerPool(memoryMb);
+  const progPool = new WorkerPool(memoryMb);
+  const objPool = new WorkerPool(memoryMb);
   const loader = has("loader") || has("hostile") ? asanLoader(log) : undefined;
   if (has("loader") && !loader) log("fuzz: no ASan loader (run bash scripts/deps.sh build): the loader stage is skipped");
   s.loader = loader;
 
-  const runLoader = (input: ObjInput) => {
+  const runLoader = async (input: ObjInput, tag: string) => {
     if (!loader) return;
-    const f = path.join(tmp, "in.o");
+    const t0 = Date.now();
+    const f = path.join(tmp, `in-${tag}.o`);
     fs.writeFileSync(f, input.bytes);
     s.loaderRuns++;
-    const res = spawnSync(loader, [f, "--no-load"], {
-      encoding: "utf8", timeout: 10_000, killSignal: "SIGKILL",
-      env: { ...process.env, ASAN_OPTIONS: "detect_leaks=0:exitcode=86:abort_on_error=0:allocator_may_return_null=1", UBSAN_OPTIONS: "halt_on_error=1:exitcode=87:print_stacktrace=1" },
-    });
-    const err = res.stderr ?? "";
+    const res = await spawnAsync(loader, [f, "--no-load"], { ...process.env, ASAN_OPTIONS: "detect_leaks=0:exitcode=86:abort_on_error=0:allocator_may_return_null=1", UBSAN_OPTIONS: "halt_on_error=1:exitcode=87:print_stacktrace=1" }, 10_000);
+    const err = res.stderr;
     let outcome: Outcome = "ok";
     let detail = "";
-    if (res.error && (res.error as NodeJS.ErrnoException).code === "ETIMEDOUT") [outcome, detail] = ["hang", "loader --no-load ran past 10 s"];
+    if (res.timedOut) [outcome, detail] = ["hang", "loader --no-load ran past 10 s"];
     else if (res.status === 86 || res.status === 87 || /ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer/.test(err))
       [outcome, detail] = ["sanitizer", (err.match(/(ERROR: AddressSanitizer.*|.*runtime error:.*)/)?.[0] ?? `exit ${res.status}`) + "\n" + err.slice(0, 1500)];
     else if (res.signal) [outcome, detail] = ["signal", `loader killed by ${res.signal}\n${err.slice(-800)}`];
     else if (res.status !== null && res.status > 9) [outcome, detail] = ["exception", `loader exit ${res.status}\n${err.slice(-800)}`];
+    spent("loader", t0);
     record("loader", outcome, detail, { name: input.name, data: input.bytes, how: input.how });
   };
 
-  const runCli = (input: TsInput) => {
+  const runCli = async (input: TsInput) => {
     const f = path.join(tmp, input.name.replace(/[^\w.-]/g, "_") || "in.ts");
     fs.writeFileSync(f, input.text);
     s.cliRuns++;
     const args = [path.join(ROOT, "cli", "uringbpf.js"), "build", f, "-o", path.join(tmp, "out.o"), ...(input.noTypecheck ? ["--no-typecheck"] : [])];
-    const res = spawnSync(process.execPath, [`--max-old-space-size=${memoryMb}`, ...args], { encoding: "utf8", timeout: timeLimit, killSignal: "SIGKILL" });
-    const err = res.stderr ?? "";
+    const t0 = Date.now();
+    const res = await spawnAsync(process.execPath, [`--max-old-space-size=${memoryMb}`, ...args], process.env, timeLimit);
+    spent("cli", t0);
+    const err = res.stderr;
     let outcome: Outcome = "ok";
     let detail = "";
-    if (res.error && (res.error as NodeJS.ErrnoException).code === "ETIMEDOUT") [outcome, detail] = ["hang", `uringbpf build ran past ${timeLimit} ms`];
+    if (res.timedOut) [outcome, detail] = ["hang", `uringbpf build ran past ${timeLimit} ms`];
     else if (/heap out of memory/.test(err)) [outcome, detail] = ["oom", err.slice(-600)];
     else if (res.signal) [outcome, detail] = ["signal", `uringbpf build killed by ${res.signal}`];
     else if (res.status !== 0 && res.status !== 1 && res.status !== 2) [outcome, detail] = ["exception", `exit ${res.status}: ${err.slice(-800)}`];
@@ -254,8 +278,10 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
     record("cli", outcome, detail, { name: input.name, data: input.text, how: input.how, noTypecheck: input.noTypecheck });
   };
 
-  const runWorker = async (stage: "compile" | "reader" | "engine", job: Omit<Job, "id">, input: { name: string; data: string | Uint8Array; how: string; noTypecheck?: boolean }) => {
+  const runWorker = async (stage: "compile" | "reader" | "engine", job: Omit<Job, "id">, input: { name: string; data: string | Uint8Array; how: string; noTypecheck?: boolean }, pool = stage === "compile" ? progPool : objPool) => {
+    const t0 = Date.now();
     const res = await pool.run(job, timeLimit);
+    spent(stage, t0);
     record(stage === "compile" ? "ts" : stage, res.status as Outcome, res.detail, input);
     return res;
   };
@@ -278,27 +304,18 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
 
   const deadline = Date.now() + o.seconds * 1000;
   try {
-    if (has("hostile") && baseModule) {
-      for (const h of hostileObjects(baseModule)) {
-        s.hostile++;
-        const input = { name: h.name, data: h.bytes, how: `hostile ${h.name}` };
-        s.readerRuns++;
-        await runWorker("reader", { kind: "reader", bytes: h.bytes }, input);
-        s.engineRuns++;
-        await runWorker("engine", { kind: "engine", bytes: h.bytes }, input);
-        runLoader({ name: h.name, bytes: h.bytes, how: input.how });
-      }
-      log(`fuzz: hostile set: ${s.hostile} objects`);
-    }
     let lastReport = Date.now();
-    for (let round = 0; Date.now() < deadline; round++) {
-      const progDone = o.maxPrograms !== undefined && s.programs >= o.maxPrograms;
-      const objDone = o.maxObjects !== undefined && s.objects >= o.maxObjects;
-      const wantTs = (has("ts") || has("cli")) && !progDone;
-      const wantObj = (has("reader") || has("engine") || has("loader")) && bases.length > 0 && !objDone;
-      if (!wantTs && !wantObj) break;
-      if (wantTs && (!wantObj || round % 2 === 0)) {
-        const input = r.chance(0.12) ? stressSource(r) : mutateSource(r, seeds);
+    const report = () => {
+      if (Date.now() - lastReport < 30_000) return;
+      lastReport = Date.now();
+      log(`fuzz: ${Math.round((deadline - Date.now()) / 1000)} s left: ${s.programs} programs (${s.compiled} compiled), ${s.objects} objects, ${s.exceptions + s.signals + s.hangs + s.ooms + s.sanitizer} findings`);
+    };
+    // Two lanes side by side (one per core): programs, and objects. Each has its own Rng, so a seed
+    // makes the same inputs whatever the timing.
+    const programLane = async () => {
+      const rp = new Rng((o.seed * 2 + 1) >>> 0);
+      while (Date.now() < deadline && (has("ts") || has("cli")) && !(o.maxPrograms !== undefined && s.programs >= o.maxPrograms)) {
+        const input = rp.chance(0.12) ? stressSource(rp) : mutateSource(rp, seeds);
         s.programs++;
         const data = { name: input.name, data: input.text, how: input.how, noTypecheck: input.noTypecheck };
         if (has("ts")) {
@@ -306,16 +323,33 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
           if (res.status === "ok") {
             s.compiled++;
             const obj = (res as JobResult).object;
-            // Objects the compiler wrote from mutants are read back (and run) too.
-            if (obj && has("reader") && r.chance(0.3)) {
+            // Objects the compiler wrote from mutants are read back too.
+            if (obj && has("reader") && rp.chance(0.3)) {
               s.readerRuns++;
-              await runWorker("reader", { kind: "reader", bytes: obj }, { name: input.name, data: obj, how: `compiled from: ${input.how}` });
+              await runWorker("reader", { kind: "reader", bytes: obj }, { name: input.name, data: obj, how: `compiled from: ${input.how}` }, progPool);
             }
           }
         }
-        if (has("cli") && (r.chance(0.02) || !has("ts"))) runCli(input);
-      } else {
-        const input = mutateObject(r, r.pick(bases));
+        if (has("cli") && (rp.chance(0.02) || !has("ts"))) await runCli(input);
+        report();
+      }
+    };
+    const objectLane = async () => {
+      const ro = new Rng((o.seed * 2 + 2) >>> 0);
+      if (has("hostile") && baseModule) {
+        for (const h of hostileObjects(baseModule)) {
+          s.hostile++;
+          const input = { name: h.name, data: h.bytes, how: `hostile ${h.name}` };
+          s.readerRuns++;
+          await runWorker("reader", { kind: "reader", bytes: h.bytes }, input);
+          s.engineRuns++;
+          await runWorker("engine", { kind: "engine", bytes: h.bytes }, input);
+          await runLoader({ name: h.name, bytes: h.bytes, how: input.how }, "hostile");
+        }
+        log(`fuzz: hostile set: ${s.hostile} objects`);
+      }
+      while (Date.now() < deadline && (has("reader") || has("engine") || has("loader")) && bases.length > 0 && !(o.maxObjects !== undefined && s.objects >= o.maxObjects)) {
+        const input = mutateObject(ro, ro.pick(bases));
         s.objects++;
         const data = { name: input.name, data: input.bytes, how: input.how };
         if (has("reader")) {
@@ -326,15 +360,14 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
           s.engineRuns++;
           await runWorker("engine", { kind: "engine", bytes: input.bytes }, data);
         }
-        if (has("loader") && (r.chance(0.5) || !has("reader"))) runLoader(input);
+        if (has("loader") && (ro.chance(0.5) || !has("reader"))) await runLoader(input, "obj");
+        report();
       }
-      if (Date.now() - lastReport > 30_000) {
-        lastReport = Date.now();
-        log(`fuzz: ${Math.round((deadline - Date.now()) / 1000)} s left: ${s.programs} programs (${s.compiled} compiled), ${s.objects} objects, ${s.exceptions + s.signals + s.hangs + s.ooms + s.sanitizer} findings`);
-      }
-    }
+    };
+    await Promise.all([programLane(), objectLane()]);
   } finally {
-    pool.stop();
+    progPool.stop();
+    objPool.stop();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
   return s;
@@ -346,6 +379,7 @@ export function formatSummary(s: FuzzSummary): string {
     `fuzz summary (seed ${s.seed}, ${s.seconds} s)`,
     `  programs ${s.programs} (${s.compiled} compiled)   objects ${s.objects}   hostile ${s.hostile}`,
     `  runs: reader ${s.readerRuns}, engine ${s.engineRuns} (simulated ring), loader ${s.loaderRuns}${s.loader ? ` (${path.basename(s.loader)})` : " (no ASan loader)"}, cli ${s.cliRuns}`,
+    `  time per stage: ${Object.entries(s.stageMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(0)} s`).join(", ")}`,
     `  exceptions ${s.exceptions}   signals ${s.signals}   hangs ${s.hangs}   out-of-memory ${s.ooms}   sanitizer reports ${s.sanitizer}`,
   ];
   const sigs = new Map<string, Finding>();

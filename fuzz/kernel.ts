@@ -5,7 +5,7 @@
 
 import { compileSource } from "../compiler/index";
 import { runInVm, vmAvailability, type VmCase } from "../runtime/vm/vm";
-import { mutateSource, Rng, seedSources } from "./tsmutate";
+import { mutateForKernel, Rng, seedSources } from "./tsmutate";
 
 export interface KernelMutant {
   index: number;
@@ -39,9 +39,12 @@ export function kernelMutants(seed: number, n: number): { mutants: KernelMutant[
   const r = new Rng(seed >>> 0 || 1);
   const mutants: KernelMutant[] = [];
   let tried = 0;
+  const seen = new Set(seeds.map((s) => s.text));
   while (mutants.length < n && tried < n * 60) {
     tried++;
-    const m = mutateSource(r, seeds);
+    const m = mutateForKernel(r, seeds);
+    if (seen.has(m.text)) continue;
+    seen.add(m.text);
     let res;
     try {
       res = compileSource(m.name, m.text);

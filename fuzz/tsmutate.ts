@@ -233,3 +233,48 @@ export function stressSource(r: Rng): TsInput {
   }
   return { name: `stress-${kind}.ts`, text, noTypecheck: r.chance(0.4), how: `stress ${kind} n=${n}` };
 }
+
+const OPERATORS = ["+", "-", "*", "/", "%", "&", "|", "^", "<<", ">>", "<", "<=", ">", ">=", "==", "!=", "===", "!==", "&&", "||"];
+const SMALL_NUMBERS = ["0", "1", "2", "3", "7", "8", "15", "16", "31", "32", "63", "64", "100", "255", "256", "1000", "4096", "65535"];
+
+/** A mutant meant to stay inside the language (for the kernel corpus): one or two edits that keep the
+ *  program well-formed more often than not (operators swapped for operators, numbers for small numbers,
+ *  lines duplicated or deleted, names renamed to other valid names). */
+export function mutateForKernel(r: Rng, seeds: { name: string; text: string }[]): TsInput {
+  const seed = r.pick(seeds);
+  let text = seed.text;
+  const hows: string[] = [];
+  const n = 1 + r.int(2);
+  for (let k = 0; k < n; k++) {
+    const toks = tokens(text);
+    const kind = r.int(4);
+    if (kind === 0) {
+      const ops = toks.filter((t) => OPERATORS.includes(t.text));
+      if (!ops.length) continue;
+      const t = r.pick(ops);
+      const to = r.pick(OPERATORS);
+      text = text.slice(0, t.start) + to + text.slice(t.end);
+      hows.push(`operator ${t.text} at ${t.start} -> ${to}`);
+    } else if (kind === 1) {
+      const nums = toks.filter((t) => /^\d/.test(t.text) && !t.text.endsWith("n"));
+      if (!nums.length) continue;
+      const t = r.pick(nums);
+      const to = r.pick(SMALL_NUMBERS);
+      text = text.slice(0, t.start) + to + text.slice(t.end);
+      hows.push(`number ${t.text} at ${t.start} -> ${to}`);
+    } else if (kind === 2) {
+      const lines = text.split("\n");
+      const at = r.int(lines.length);
+      const dup = r.chance(0.6);
+      if (dup) lines.splice(at, 0, lines[at]);
+      else lines.splice(at, 1);
+      text = lines.join("\n");
+      hows.push(`${dup ? "duplicate" : "delete"} line ${at + 1}`);
+    } else {
+      const m = mutateOnce(r, text);
+      text = m.text;
+      hows.push(m.how);
+    }
+  }
+  return { name: seed.name.replace(/.*\//, ""), text, noTypecheck: false, how: `${seed.name}: ${hows.join("; ") || "unchanged"}` };
+}

@@ -54,7 +54,7 @@ export function runJob(job: Job): JobResult {
       return { id: job.id, status: "ok", detail: `${obj.sections.length} sections` };
     }
     const sim = simulatedAddon();
-    const r = runUserEngine(job.bytes, { addon: sim.addon, maxSteps: 200, maxInsns: 1_000_000, log: () => {} });
+    const r = runUserEngine(job.bytes, { addon: sim.addon, maxSteps: 100, maxInsns: 200_000, log: () => {} });
     return { id: job.id, status: "ok", detail: `ret ${r.ret} after ${r.steps} steps` };
   } catch (e) {
     if (expected(e)) return { id: job.id, status: "rejected", detail: (e as Error).message.slice(0, 200) };
