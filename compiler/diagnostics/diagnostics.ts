@@ -37,6 +37,8 @@ export const Messages = {
   2027: { title: "array index out of range", hint: "FixedArray<T, N> indices run from 0 to N-1" },
   2028: { title: "this name cannot be written into a BPF object", hint: "names of globals, programs, @noinline helpers and their parameters, and MEM-region interfaces and fields reach BTF and the ELF symbol table, which take C identifiers: ASCII letters, digits and _, not starting with a digit, at most 127 characters" },
   2029: { title: "two things in the object would have the same name", hint: "rename one of them (a program NAME also defines the symbol NAME_ops; names starting with uringbpf_ are reserved)" },
+  2040: { title: "this loop never ends", hint: "give it a condition that can become false, or a break or return; a loop that runs out of its budget stops the program" },
+  2041: { title: "this loop nest is too much work for the verifier", hint: "see docs/LANGUAGE.md, Loops" },
   // 3xxx: resource limits checked at compile time
   3001: { title: "program too large", hint: "BPF programs are limited to 1,000,000 instructions; split the work over loop_step calls" },
   3002: { title: "stack frame larger than 512 bytes", hint: "keep fewer values alive at once" },

@@ -5,9 +5,9 @@
 
 import { Node, type SourceFile, type TypeNode } from "ts-morph";
 import type { LowerContext } from "./context";
-import { scalarTypeFromName } from "./expressions";
+import { scalarSize, type Slot, type StructLayout } from "../ir/module";
 import { objectNameProblem } from "./limits";
-import type { BoolType, IntType } from "./types";
+import { scalarTypeFromName, type BoolType, type IntType } from "./types";
 
 /** The largest MEM-region struct: BTF member offsets are bit offsets in 32 bits. */
 export const MAX_LAYOUT_SIZE = 1 << 28;
@@ -15,28 +15,7 @@ export const MAX_LAYOUT_SIZE = 1 << 28;
 const RESERVED_TYPES = new Set(["io_ring_ctx", "iou_loop_params", "io_uring_bpf_ops", "bpf_iter_num"]);
 
 export type Scalar = IntType | BoolType;
-
-/** What a field or array element holds. */
-export type Slot =
-  | { kind: "scalar"; type: Scalar; size: number; align: number }
-  | { kind: "struct"; layout: StructLayout; size: number; align: number }
-  | { kind: "array"; array: ArrayLayout; size: number; align: number };
-
-export interface StructLayout {
-  name: string;
-  size: number;
-  align: number;
-  fields: Map<string, { off: number; slot: Slot }>;
-}
-
-export interface ArrayLayout {
-  elem: Slot;
-  count: number;
-}
-
-function scalarSize(t: Scalar): number {
-  return t.kind === "bool" ? 1 : t.bits / 8;
-}
+export type { ArrayLayout, Slot, StructLayout } from "../ir/module";
 
 /** Lay out the type a type node names. */
 export function slotOf(cx: LowerContext, node: TypeNode, seen: Set<string> = new Set()): Slot {
