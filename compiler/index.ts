@@ -71,6 +71,8 @@ export function compileSource(fileName: string, text: string, opts: CompileOptio
   try {
     return compileUnguarded(fileName, text, opts);
   } catch (e) {
+    // For debugging the compiler itself: see the exception instead of its diagnostic.
+    if (process.env.UBPF_INTERNAL_THROW) throw e;
     const sourceName = opts.sourceName ?? fileName;
     if (e instanceof RangeError && /call stack/.test(e.message))
       return { ok: false, diagnostics: [diag(3004, undefined, `${sourceName} is nested too deeply for the compiler's stack`)], programs: [] };

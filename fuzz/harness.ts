@@ -126,7 +126,7 @@ class WorkerPool {
   constructor(private memoryMb: number) {}
 
   private start(): ChildProcess {
-    const c = fork(path.join(__dirname, "worker.ts"), [], {
+    const c = fork(path.join(__dirname, "worker.ts"), ["--uringbpf-fuzz-worker"], {
       execArgv: ["--import", "tsx", `--max-old-space-size=${this.memoryMb}`],
       stdio: ["ignore", "ignore", "pipe", "ipc"],
       serialization: "advanced",

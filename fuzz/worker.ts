@@ -62,7 +62,7 @@ export function runJob(job: Job): JobResult {
   }
 }
 
-if (require.main === module || process.send) {
+if (process.argv.includes("--uringbpf-fuzz-worker")) {
   process.on("message", (job: Job) => {
     if (job.kind !== "compile") job.bytes = Uint8Array.from(Buffer.from(job.bytes as unknown as string, "base64"));
     const r = runJob(job);

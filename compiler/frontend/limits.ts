@@ -10,7 +10,7 @@ import { diag, type Diagnostic } from "../diagnostics/diagnostics";
 /** Deepest nesting of brackets, statements and expressions accepted (real programs stay far below). */
 export const MAX_NESTING = 200;
 /** Longest chain of binary operators in one expression (`a + b + ... `). */
-export const MAX_CHAIN = 4000;
+export const MAX_CHAIN = 1500;
 /** Longest name that reaches the object (the kernel's KSYM_NAME_LEN is 128 on older kernels, with the NUL). */
 export const MAX_NAME = 127;
 
@@ -61,12 +61,15 @@ export function checkTree(file: string, text: string, sf: ts.SourceFile): Diagno
     if (chain > MAX_CHAIN) return diagAt(file, text, node.getStart(sf), 1, 3005, `more than ${MAX_CHAIN} operators in one expression`);
     if (ts.isIdentifier(node) && node.text === "__proto__") return diagAt(file, text, node.getStart(sf), 9, 2014, "__proto__ is reserved", "choose another name");
     const isBin = ts.isBinaryExpression(node);
+    const children: typeof stack = [];
     ts.forEachChild(node, (child) => {
       // The left operand of a binary chain does not nest (`a + b + c` is one level per operator, counted
       // as a chain): TypeScript checks such chains without recursion.
       const left = isBin && child === (node as ts.BinaryExpression).left && ts.isBinaryExpression(child);
-      stack.push({ node: child, depth: left ? depth : depth + 1, chain: left ? chain + 1 : 0 });
+      children.push({ node: child, depth: left ? depth : depth + 1, chain: left ? chain + 1 : 0 });
     });
+    // Visited in source order, so the first problem in the file is the one reported.
+    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]);
   }
   return undefined;
 }
