@@ -160,6 +160,7 @@ describe.skipIf(!canRun)("loops in the 7.x kernel", () => {
       expect(r.exitCode, r.output).toBe(0);
       return Number(loaderJson(r.output).verifier.insns_processed);
     });
+    console.log(`nest3-config.ts, verifier insns processed at N = ${NEST_N.join(", ")}: ${work.join(", ")}`);
     for (const w of work) expect(w).toBeGreaterThan(0);
     expect(Math.max(...work) / Math.min(...work)).toBeLessThanOrEqual(2);
   });
