@@ -409,6 +409,15 @@ static void create_ring(void)
 	params.flags = opt.flags;
 	params.cq_entries = opt.cq_entries;
 	int ret = io_uring_queue_init_params(opt.sq_entries, &ring, &params);
+	if (ret == -EINVAL && opt.no_load && (opt.flags & IORING_SETUP_SQ_REWIND)) {
+		/* --no-load works on any kernel: one without SQ_REWIND (before 7.1) gets the ring without it */
+		fprintf(stderr, "uringbpf-loader: --no-load: this kernel refuses IORING_SETUP_SQ_REWIND; the ring is made without it\n");
+		opt.flags &= ~IORING_SETUP_SQ_REWIND;
+		memset(&params, 0, sizeof(params));
+		params.flags = opt.flags;
+		params.cq_entries = opt.cq_entries;
+		ret = io_uring_queue_init_params(opt.sq_entries, &ring, &params);
+	}
 	if (ret < 0) {
 		if (!kernel_has_ops())
 			fail(EXIT_NOKERNEL, "ring", NULL, NO_OPS_MSG " (io_uring_setup flags 0x%x: %s)",
