@@ -8,7 +8,8 @@
  *                                          sqOff: {head, tail, ringMask, flags, array},
  *                                          cqOff: {head, tail, ringMask, cqes}, rings: ArrayBuffer,
  *                                          sqes: ArrayBuffer }          (throws "io_uring_setup: <errno>")
- *   enter(fd, toSubmit, minComplete, flags) -> int (>= 0, or -errno: the caller decides what is fatal)
+ *   enter(fd, toSubmit, minComplete, flags[, timeoutNs]) -> int (>= 0, or -errno: the caller decides what
+ *                                          is fatal); a timeoutNs > 0 bounds a GETEVENTS wait (EXT_ARG): -ETIME
  *   alloc(size) -> { buffer: ArrayBuffer, addr: BigInt }    (zeroed, page-aligned, until free(addr))
  *   free(addr)                                              (detaches the buffer, unmaps the memory)
  *   registerMemRegion(fd, addr: BigInt, size) -> int (0 or -errno)
@@ -213,12 +214,31 @@ static napi_value setup(napi_env env, napi_callback_info info)
 
 static napi_value enter(napi_env env, napi_callback_info info)
 {
-	napi_value argv[4], r;
+	napi_value argv[5] = { NULL }, r;
 	uint32_t fd, to_submit, min_complete, flags;
+	size_t argc = 5;
+	double timeout_ns = 0;
 	if (args(env, info, 4, argv) || u32_arg(env, argv[0], &fd) || u32_arg(env, argv[1], &to_submit) ||
 	    u32_arg(env, argv[2], &min_complete) || u32_arg(env, argv[3], &flags))
 		return NULL;
-	int ret = io_uring_enter(fd, to_submit, min_complete, flags, NULL); /* -errno on failure */
+	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc >= 5) {
+		napi_valuetype t;
+		if (napi_typeof(env, argv[4], &t) == napi_ok && t == napi_number) napi_get_value_double(env, argv[4], &timeout_ns);
+	}
+	int ret;
+	if (timeout_ns > 0 && (flags & IORING_ENTER_GETEVENTS)) {
+		/* A bounded wait: the kernel returns -ETIME when the time passes before min_complete CQEs. */
+		struct __kernel_timespec ts;
+		struct io_uring_getevents_arg ga;
+		memset(&ga, 0, sizeof(ga));
+		ts.tv_sec = (long long)(timeout_ns / 1e9);
+		ts.tv_nsec = (long long)(timeout_ns - (double)ts.tv_sec * 1e9);
+		if (ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) ts.tv_nsec = 0;
+		ga.ts = (uint64_t)(uintptr_t)&ts;
+		ret = io_uring_enter2(fd, to_submit, min_complete, flags | IORING_ENTER_EXT_ARG, &ga, sizeof(ga));
+	} else {
+		ret = io_uring_enter(fd, to_submit, min_complete, flags, NULL); /* -errno on failure */
+	}
 	CHECK(napi_create_int32(env, ret, &r));
 	return r;
 }
