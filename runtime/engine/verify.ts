@@ -9,10 +9,12 @@
 // - calls name a helper or kfunc the engine implements, or a subprogram of the object; ld_imm64 either
 //   carries a plain constant or a relocation against a known global (a src_reg map fd without a
 //   relocation is a bogus fd);
+// - every instruction is reachable from the entry;
 // - along all paths, no register is read before it is written (r1 holds ctx, r1-r5 a subprogram's
 //   arguments; a call clobbers r1-r5 and sets r0; exit reads r0), and no stack byte is read before it is
 //   written in the same call (the stack does not carry over between loop_step calls), with stack accesses
-//   inside the 512-byte frame.
+//   inside the 512-byte frame. (The verifier refuses reads of unwritten stack only without CAP_PERFMON:
+//   as root they read leftover kernel stack, a result the engine cannot reproduce, so it refuses them.)
 // A refusal names the instruction, its disassembly and the TypeScript line.
 
 import { formatInsn } from "../../compiler/bpf/disasm";
@@ -27,6 +29,9 @@ export class VerifyError extends Error {
     readonly insnIndex: number,
     readonly slot: number,
     readonly insn: Insn,
+    /** The verifier refuses this only for unprivileged loads; the engine refuses it always (its result
+     *  in the kernel depends on leftover memory). */
+    readonly privilegedAccepts = false,
   ) {
     const where = insn.pos ? ` at ${insn.pos.file}:${insn.pos.line}: ${insn.pos.text.trim()}` : "";
     let text: string;
@@ -35,7 +40,7 @@ export class VerifyError extends Error {
     } catch {
       text = `.insn 0x${insn.opcode.toString(16)}`;
     }
-    super(`the kernel verifier would refuse ${func}: ${reason} (instruction ${insnIndex}, slot ${slot}: ${text}${where})`);
+    super(`${privilegedAccepts ? "the engine refuses to run" : "the kernel verifier would refuse"} ${func}: ${reason} (instruction ${insnIndex}, slot ${slot}: ${text}${where})`);
   }
 }
 
@@ -101,8 +106,8 @@ export function verifyFunction(name: string, insns: Insn[], isSub: boolean, know
     slot += insns[i].opcode === 0x18 ? 2 : 1;
   }
   const total = slot;
-  const fail = (i: number, reason: string): never => {
-    throw new VerifyError(reason, name, i, slotOf[i], insns[i]);
+  const fail = (i: number, reason: string, privilegedAccepts = false): never => {
+    throw new VerifyError(reason, name, i, slotOf[i], insns[i], privilegedAccepts);
   };
   // Pass 1: each instruction on its own; successors.
   const succ: number[][] = [];
@@ -197,6 +202,14 @@ export function verifyFunction(name: string, insns: Insn[], isSub: boolean, know
     } else fail(i, `invalid opcode 0x${ins.opcode.toString(16)}`);
   }
 
+  // Every instruction reachable from the entry (the verifier refuses dead code: "unreachable insn").
+  const reached = new Uint8Array(insns.length);
+  const todo = [0];
+  reached[0] = 1;
+  while (todo.length) for (const t of succ[todo.pop()!]) if (!reached[t]) (reached[t] = 1), todo.push(t);
+  const dead = reached.indexOf(0);
+  if (dead >= 0) fail(dead, "unreachable instruction");
+
   // Pass 2: registers and stack bytes written before they are read, along all paths (a forward
   // must-be-written analysis: a state at an instruction is the meet of its predecessors' states).
   const entry: State = { regs: Array.from({ length: 11 }, (_, r) => (r === 10 ? ({ k: "fp", off: 0 } as RegState) : r === 1 || (isSub && r >= 1 && r <= 5) ? VALUE : UNINIT)), stack: 0n };
@@ -248,7 +261,12 @@ export function verifyFunction(name: string, insns: Insn[], isSub: boolean, know
       if (lo < -512 || lo + size > 0) fail(i, `invalid stack access at fp${lo} (${size} bytes; the stack is fp-512 to fp-1)`);
       const mask = ((1n << BigInt(size)) - 1n) << BigInt(lo + 512);
       if (write) stack |= mask;
-      else if ((stack & mask) !== mask) fail(i, `invalid read from stack at fp${lo} (${size} bytes): not written before on some path in this call (the stack does not carry over between loop_step calls)`);
+      else if ((stack & mask) !== mask)
+        fail(
+          i,
+          `invalid read from stack at fp${lo} (${size} bytes): not written before on some path in this call (the stack does not carry over between loop_step calls; the verifier refuses this read without CAP_PERFMON, and with it, as the root loader runs, the program reads whatever the kernel's stack holds)`,
+          true,
+        );
     };
     if (cls === 4 || cls === 7) {
       const k = (ins.opcode & 8) === 0;

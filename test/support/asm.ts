@@ -115,14 +115,68 @@ export function buildV4Table(): V4Table {
   // gotol (JMP32 ja, imm offset): forward over an instruction, and backwards.
   code.push(ld64(1, 3n), alu(0x06, 0, 0, 0, 2), alu(0x07, 1, 0, 0, 100), alu(0x06, 0, 0, 0, 1), alu(0x06, 0, 0, 0, -3));
   store("gotol forward, back, forward");
-  code.push(ld64(1, 1n), alu(0x06, 0, 0, 0, 2), ld64(1, 2n), alu(0x07, 1, 0, 0, 5));
-  store("gotol over an ld_imm64");
+  // gotol backwards onto an ld_imm64 (every instruction must stay reachable: the verifier refuses dead code)
+  code.push(ld64(1, 0n), alu(0x06, 0, 0, 0, 3), ld64(2, 40n), alu(0x06, 0, 0, 0, 2), alu(0x07, 1, 0, 0, 2), alu(0x06, 0, 0, 0, -5), alu(0x0f, 1, 2, 0, 0));
+  store("gotol onto an ld_imm64");
   code.push(...STOP_EXIT);
   return { object: assemble(code, labels.length), labels };
 }
 
-/** The `out` array of a loader JSON line or an engine result, as unsigned 64-bit values. */
+/** The `out` array of a loader JSON line (which prints a non-integer global as its bytes in hex) or of
+ *  an engine result, as unsigned 64-bit values. */
 export function outValues(out: unknown): bigint[] {
+  if (typeof out === "string" && /^([0-9a-f]{16})+$/.test(out)) {
+    const b = Buffer.from(out, "hex");
+    return Array.from({ length: b.length / 8 }, (_, i) => b.readBigUInt64LE(i * 8));
+  }
   if (!Array.isArray(out)) throw new Error(`out is not an array: ${String(out).slice(0, 100)}`);
   return out.map((x) => BigInt.asUintN(64, BigInt(x as string | number | bigint)));
 }
+
+const mov = (dst: number, imm: number): Insn => ({ opcode: 0xb7, dst, src: 0, off: 0, imm });
+
+/** Objects the kernel verifier refuses for a structural reason, with the engine's refusal message. */
+export const BAD_CODE: { name: string; code: Insn[]; message: RegExp }[] = [
+  ["r10 = 0", [mov(10, 0), ...STOP_EXIT], /frame pointer is read only \(r10 written\) \(instruction 0, slot 0: r10 = 0 at v4\.ts:4/],
+  ["a read of uninitialised stack", [{ opcode: 0x79, dst: 0, src: 10, off: -8, imm: 0 }, ...STOP_EXIT], /invalid read from stack at fp-8 \(8 bytes\): not written before on some path in this call \(the stack does not carry over between loop_step calls; .*\) \(instruction 0, slot 0: r0 = \*\(u64 \*\)\(r10 - 8\)/],
+  [
+    "a stack slot written on one path only",
+    [LD_OUT, { opcode: 0x79, dst: 2, src: 6, off: 0, imm: 0 }, { opcode: 0x15, dst: 2, src: 0, off: 1, imm: 0 }, { opcode: 0x7b, dst: 10, src: 2, off: -16, imm: 0 }, { opcode: 0x79, dst: 3, src: 10, off: -16, imm: 0 }, ...STOP_EXIT],
+    /invalid read from stack at fp-16 .*\(instruction 4, slot 5: r3 = \*\(u64 \*\)\(r10 - 16\)/,
+  ],
+  ["a register read before it is written", [{ opcode: 0xbf, dst: 1, src: 7, off: 0, imm: 0 }, ...STOP_EXIT], /R7 !read_ok: r7 is read before it is written on some path \(the source of an ALU operation\) \(instruction 0, slot 0: r1 = r7/],
+  ["an exit with r0 unset", [{ opcode: 0x95, dst: 0, src: 0, off: 0, imm: 0 }], /R0 !read_ok.*the return value at exit/],
+  ["a jump out of the function", [{ opcode: 0x05, dst: 0, src: 0, off: 100, imm: 0 }, ...STOP_EXIT], /jump out of range \(to slot 101; the function has slots 0-2\) \(instruction 0, slot 0: goto \+100 <101>/],
+  ["a jump into an ld_imm64", [{ opcode: 0x05, dst: 0, src: 0, off: 1, imm: 0 }, LD_OUT, ...STOP_EXIT], /jump into the middle of an ld_imm64 \(slot 2\)/],
+  ["a division by an immediate 0", [mov(0, 5), { opcode: 0x37, dst: 0, src: 0, off: 0, imm: 0 }, ...STOP_EXIT], /division by zero \(instruction 1, slot 1: r0 \/= 0/],
+  ["a signed modulo by an immediate 0", [mov(0, 5), { opcode: 0x94, dst: 0, src: 0, off: 1, imm: 0 }, ...STOP_EXIT], /division by zero \(instruction 1/],
+  ["an unknown helper", [{ opcode: 0x85, dst: 0, src: 0, off: 0, imm: 9999 }, ...STOP_EXIT], /call of unknown helper 9999 \(instruction 0, slot 0: call 9999/],
+  ["a kfunc call without a relocation", [{ opcode: 0x85, dst: 0, src: 2, off: 0, imm: 77 }, ...STOP_EXIT], /call of a kfunc the engine does not provide \(btf id 77\)/],
+  ["an unused bogus map fd in ld_imm64", [{ opcode: 0x18, dst: 3, src: 1, off: 0, imm: 12345, imm64: 12345n }, ...STOP_EXIT], /ld_imm64 of a map fd \(src_reg 1\) without a relocation: the fd is bogus \(instruction 0, slot 0: r3 = 0x3039 ll/],
+  ["a function that falls off its end", [mov(0, 1)], /the last instruction falls through/],
+  ["an unreachable instruction", [{ opcode: 0x05, dst: 0, src: 0, off: 1, imm: 0 }, mov(0, 2), ...STOP_EXIT], /unreachable instruction \(instruction 1, slot 1: r0 = 2 at/],
+  ["an invalid opcode", [{ opcode: 0xe7, dst: 0, src: 0, off: 0, imm: 0 }, ...STOP_EXIT], /invalid ALU opcode 0xe7/],
+].map(([name, code, message]) => ({ name: name as string, code: code as Insn[], message: message as RegExp }));
+for (let r = 11; r <= 15; r++) {
+  BAD_CODE.push({ name: `dst register r${r}`, code: [mov(r, 1), ...STOP_EXIT], message: new RegExp(`invalid register r${r} \\(dst_reg; registers are r0-r10\\) \\(instruction 0, slot 0: r${r} = 1 at v4\\.ts:4`) });
+  BAD_CODE.push({ name: `src register r${r}`, code: [mov(0, 1), { opcode: 0x0f, dst: 0, src: r, off: 0, imm: 0 }, ...STOP_EXIT], message: new RegExp(`invalid register r${r} \\(src_reg; registers are r0-r10\\) \\(instruction 1, slot 1: r0 \\+= r${r}`) });
+}
+
+/** Counts its calls in out[0], ORs what fp-8 holds on entry into out[1], then writes 42 there; CONTINUE
+ *  twice, then STOP. Refused by the check (a read of unwritten stack); without it, out[1] shows whether the
+ *  stack carried over. */
+export const STACK_CARRY: Insn[] = [
+  LD_OUT,
+  { opcode: 0x79, dst: 1, src: 6, off: 0, imm: 0 },
+  { opcode: 0x07, dst: 1, src: 0, off: 0, imm: 1 },
+  { opcode: 0x7b, dst: 6, src: 1, off: 0, imm: 0 },
+  { opcode: 0x79, dst: 2, src: 10, off: -8, imm: 0 },
+  { opcode: 0x79, dst: 3, src: 6, off: 8, imm: 0 },
+  { opcode: 0x4f, dst: 3, src: 2, off: 0, imm: 0 },
+  { opcode: 0x7b, dst: 6, src: 3, off: 8, imm: 0 },
+  { opcode: 0x7a, dst: 10, src: 0, off: -8, imm: 42 },
+  mov(0, 0),
+  { opcode: 0xa5, dst: 1, src: 0, off: 1, imm: 3 }, // if r1 < 3 goto +1 (CONTINUE)
+  mov(0, 1),
+  { opcode: 0x95, dst: 0, src: 0, off: 0, imm: 0 },
+];
