@@ -25,13 +25,13 @@
 // for a bounded time (--timeout). Anything else stops the run with a RingStateError.
 
 import * as fs from "fs";
-import * as path from "path";
 import { Memory, run, type Region } from "./interp";
 import { decodeValue, loadImage, resolveType, typeSize, type Image, type ImageGlobal } from "./image";
 import { iterKfuncs } from "./iter";
 import { tracePrintk } from "./trace";
 import { checkSqes, FD_CREATORS, type SqeCheckContext } from "./sqecheck";
 import { verifyImage } from "./verify";
+import { loadEngineAddon } from "../addon/load";
 import type { CompileResult } from "../../compiler/index";
 import type { Insn } from "../../compiler/bpf/insn";
 
@@ -169,22 +169,9 @@ export class TimeoutError extends Error {
   }
 }
 
-/** The engine addon (built by scripts/deps.sh build into the cache's bin/). */
+/** The engine addon: prebuilt in the package, built by scripts/deps.sh, or from source (runtime/addon/load.ts). */
 export function loadAddon(): Addon {
-  const root = process.env.UBPF_CACHE ?? path.join(findRoot(), ".cache", "uringbpf");
-  const file = path.join(root, "bin", "uring.node");
-  if (!fs.existsSync(file)) throw new Error(`the userspace engine's addon is not built (${file}): run bash scripts/deps.sh build`);
-  return require(file) as Addon;
-}
-
-function findRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, "package.json")) || !fs.existsSync(path.join(dir, "runtime"))) {
-    const up = path.dirname(dir);
-    if (up === dir) return process.cwd();
-    dir = up;
-  }
-  return dir;
+  return loadEngineAddon() as unknown as Addon;
 }
 
 function parseAssign(s: string, what: string): [string, string] {
