@@ -2,12 +2,16 @@
 // refuses the waits that can wedge a real kernel, the structural check refuses what the verifier refuses,
 // the SQE check refuses addresses and descriptors the run does not own, and the interpreter computes
 // the cpu v4 instructions as the kernel defines them (test/enginekernel.test.ts compares the v4 table with
-// the kernel in the VM). Nothing here touches a real ring.
+// the kernel in the VM). Only the last block touches a real ring, with well-formed programs and the guard
+// in place (a bounded wait, and an SQE refused before it is submitted).
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { compileFile, compileSource, type CompileResult } from "../compiler/index";
 import type { Insn } from "../compiler/bpf/insn";
-import { RingStateError, TimeoutError } from "../runtime/engine/driver";
+import { loadAddon, RingStateError, TimeoutError } from "../runtime/engine/driver";
+import { runInEngine } from "../cli/engine";
 import { ExecutionError } from "../runtime/engine/interp";
 import { VerifyError } from "../runtime/engine/verify";
 import { runOnFakeRing } from "./support/fakering";
@@ -328,5 +332,70 @@ export const s = loopStep((ring, lp) => {
     expect(err).toBeInstanceOf(ExecutionError);
     expect(err.message).toMatch(/^bpf_io_uring_submit_sqes: SQE 0 \(IORING_OP_READ\): addr \(the buffer, len = 1048576\) = 0x[0-9a-f]+, 1048576 bytes the kernel would write, is not inside memory the run owns \(nearest: buffer buf at 0x[0-9a-f]+, 4096 bytes\); the engine does not submit it \(instruction \d+ at samples\/cp\.ts:\d+: /);
     expect(err.message).toMatch(/ring\.submit\(1\)/);
+  });
+});
+
+let haveAddon = true;
+try {
+  loadAddon();
+} catch (e) {
+  haveAddon = false;
+  if (process.env.CI) throw e;
+  console.warn(`skipping the real-ring cases: ${(e as Error).message}`);
+}
+
+describe.skipIf(!haveAddon)("the same checks on a real ring (cli/engine.ts)", () => {
+  const cli = (file: string, flags: Parameters<typeof runInEngine>[1]) => {
+    let out = "";
+    let err = "";
+    const code = runInEngine(file, flags, { out: (x) => (out += x), err: (x) => (err += x) });
+    return { code, out, err };
+  };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ubpf-engsafe-"));
+
+  it("a run past --timeout stops with exit 2 (a 30 s timeout request, --timeout 1); the request is cancelled", () => {
+    const file = path.join(dir, "slow.ts");
+    fs.writeFileSync(
+      file,
+      `import { loopStep, i64, u32, FixedArray, userAddr, CONTINUE, STOP } from "uringbpf";
+interface M { sec: i64; nsec: i64 }
+let started: u32 = 0;
+export const slow = loopStep((ring, lp) => {
+  const sq = ring.sq();
+  const cq = ring.cq();
+  const p = ring.mem<M>();
+  if (sq === null || cq === null || p === null) return STOP;
+  if (started === 0) {
+    p.sec = 30n;
+    sq.at(0).prepTimeout(userAddr(p.sec), 0n, 0, 1n);
+    ring.submit(1);
+    started = 1;
+  }
+  lp.cqWaitIdx = cq.head + 1;
+  return CONTINUE;
+});
+`,
+    );
+    const t0 = Date.now();
+    const r = cli(file, { timeout: 1, json: true });
+    expect([r.code, JSON.parse(r.out).stage]).toEqual([2, "timeout"]);
+    expect(JSON.parse(r.out).error).toMatch(/^the run did not finish within 1 s \(--timeout\); stopped after 1 loop_step calls$/);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  it("cp with --buffer buf=4096 --set bufSize=1048576: the READ is refused before it reaches the ring, exit 1", () => {
+    fs.writeFileSync(path.join(dir, "in"), Buffer.alloc(10000, 7));
+    const r = cli(path.join(__dirname, "..", "samples", "cp.ts"), { open: [`inFd=${dir}/in`, `outFd=${dir}/out:w`], buffer: ["buf=4096"], set: ["bufSize=1048576"] });
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^uringbpf run \(userspace engine\): bpf_io_uring_submit_sqes: SQE 0 \(IORING_OP_READ\): addr \(the buffer, len = 1048576\) = 0x[0-9a-f]+, 1048576 bytes the kernel would write, is not inside memory the run owns \(nearest: buffer buf at 0x[0-9a-f]+, 4096 bytes\); the engine does not submit it \(instruction \d+ at .*cp\.ts:\d+: const submitted = ring\.submit\(1\);\)/);
+    expect(fs.statSync(path.join(dir, "out")).size).toBe(0);
+  });
+
+  it("a structurally invalid object is refused before it runs: exit 1, stage verify", () => {
+    const file = path.join(dir, "r11.o");
+    fs.writeFileSync(file, assemble([{ opcode: 0xb7, dst: 11, src: 0, off: 0, imm: 1 }, { opcode: 0xb7, dst: 0, src: 0, off: 0, imm: 1 }, { opcode: 0x95, dst: 0, src: 0, off: 0, imm: 0 }]));
+    const r = cli(file, { json: true });
+    expect([r.code, JSON.parse(r.out).stage]).toEqual([1, "verify"]);
+    expect(JSON.parse(r.out).error).toBe("the kernel verifier would refuse v4: invalid register r11 (dst_reg; registers are r0-r10) (instruction 0, slot 0: r11 = 1 at v4.ts:4: out = 7n;)");
   });
 });

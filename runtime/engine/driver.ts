@@ -474,36 +474,78 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
   const timeoutSec = opts.timeoutSec ?? 60;
   const deadline = ring.now() + BigInt(Math.round(timeoutSec * 1e9));
   const t0 = process.hrtime.bigint();
-  for (;;) {
-    if (++steps > maxSteps) throw new Error(`loop_step called ${maxSteps} times without stopping`);
-    if (ring.now() >= deadline) throw new TimeoutError(timeoutSec, steps - 1);
-    const headBefore = cqHead();
-    stepSubmitted = [];
-    // Stack contents do not carry over from one loop_step call to the next (the verifier refuses reads of
-    // stack slots not written in the same call; runtime/engine/verify.ts): a fresh stack each call.
-    mem.resetStacks();
-    const r = run(prog, ctxArr.base, mem, { globalAddress, kfuncs, helpers, subprograms });
-    executed += r.executed;
-    const r0 = Number(BigInt.asIntN(32, r.r0));
-    lastR0 = r0;
-    if (opts.trace) {
-      const consumed = (cqHead() - headBefore) >>> 0;
-      log(`step ${steps}: returned ${r0 === 0 ? "CONTINUE" : r0 === 1 ? "STOP" : r0}, consumed ${consumed} CQE${consumed === 1 ? "" : "s"}, submitted ${stepSubmitted.length} SQE${stepSubmitted.length === 1 ? "" : "s"}`);
-      // The CQEs between the head before and after the step (still in place unless more than cq_entries
-      // completions arrived during the step).
-      const mask = ring.cqEntries - 1;
-      for (let i = 0; i < Math.min(consumed, ring.cqEntries); i++) {
-        const o = ring.off.cqes + ((headBefore + i) & mask) * 16;
-        log(`  cqe: user_data ${cv.getBigUint64(o, true)} res ${cv.getInt32(o + 8, true)} flags 0x${cv.getUint32(o + 12, true).toString(16)}`);
+  let t1 = t0;
+  try {
+    loop();
+  } finally {
+    t1 = process.hrtime.bigint();
+    drain();
+  }
+
+  function loop(): void {
+    for (;;) {
+      if (++steps > maxSteps) throw new Error(`loop_step called ${maxSteps} times without stopping`);
+      if (ring.now() >= deadline) throw new TimeoutError(timeoutSec, steps - 1);
+      const headBefore = cqHead();
+      stepSubmitted = [];
+      // Stack contents do not carry over from one loop_step call to the next (the verifier refuses reads of
+      // stack slots not written in the same call; runtime/engine/verify.ts): a fresh stack each call.
+      mem.resetStacks();
+      const r = run(prog, ctxArr.base, mem, { globalAddress, kfuncs, helpers, subprograms });
+      executed += r.executed;
+      const r0 = Number(BigInt.asIntN(32, r.r0));
+      lastR0 = r0;
+      if (opts.trace) {
+        const consumed = (cqHead() - headBefore) >>> 0;
+        log(`step ${steps}: returned ${r0 === 0 ? "CONTINUE" : r0 === 1 ? "STOP" : r0}, consumed ${consumed} CQE${consumed === 1 ? "" : "s"}, submitted ${stepSubmitted.length} SQE${stepSubmitted.length === 1 ? "" : "s"}`);
+        // The CQEs between the head before and after the step (still in place unless more than cq_entries
+        // completions arrived during the step).
+        const mask = ring.cqEntries - 1;
+        for (let i = 0; i < Math.min(consumed, ring.cqEntries); i++) {
+          const o = ring.off.cqes + ((headBefore + i) & mask) * 16;
+          log(`  cqe: user_data ${cv.getBigUint64(o, true)} res ${cv.getInt32(o + 8, true)} flags 0x${cv.getUint32(o + 12, true).toString(16)}`);
+        }
+        for (const s of stepSubmitted) log(`  ${s}`);
       }
-      for (const s of stepSubmitted) log(`  ${s}`);
+      if (r0 === 1) break;
+      if (r0 !== 0) {
+        ret = -22;
+        break;
+      }
+      waitFor(new DataView(lp.bytes.buffer).getUint32(0, true));
     }
-    if (r0 === 1) break;
-    if (r0 !== 0) {
-      ret = -22;
-      break;
+  }
+
+  /**
+   * After the run (a STOP, or any error), requests may still be in flight with the run's buffers as their
+   * target, and those buffers are freed when the run ends: cancel them all (IORING_OP_ASYNC_CANCEL with
+   * IORING_ASYNC_CANCEL_ANY) and reap their completions for at most a second, so the kernel is done with
+   * the memory before it is unmapped. The program no longer runs, so the driver owns the CQ head.
+   */
+  function drain(): void {
+    try {
+      if (inflight <= 0) return;
+      scan();
+      cv.setUint32(ring.off.cqHead, cqTail(), true);
+      const sq = new DataView(ring.sqBytes.buffer, ring.sqBytes.byteOffset, 64);
+      ring.sqBytes.fill(0, 0, 64);
+      sq.setUint8(0, 14); // IORING_OP_ASYNC_CANCEL
+      sq.setInt32(4, -1, true);
+      sq.setUint32(28, 1 << 2, true); // IORING_ASYNC_CANCEL_ANY
+      sq.setBigUint64(32, 0xffffffffffffffffn, true);
+      if (ring.submit(1) === 1) inflight++;
+      scan();
+      const until = ring.now() + 1_000_000_000n;
+      while (inflight > 0 && ring.now() < until) {
+        cv.setUint32(ring.off.cqHead, cqTail(), true);
+        const e = ring.getEvents(Math.min(inflight, ring.cqEntries), Number(until - ring.now()));
+        scan();
+        if (e < 0 && e !== -EINTR) break;
+      }
+      cv.setUint32(ring.off.cqHead, cqTail(), true);
+    } catch {
+      // best effort: the ring is closed next either way
     }
-    waitFor(new DataView(lp.bytes.buffer).getUint32(0, true));
   }
 
   /**
@@ -548,7 +590,7 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
     if (e === -ETIME && ring.now() >= deadline) throw new TimeoutError(timeoutSec, steps);
   }
 
-  const runNs = Number(process.hrtime.bigint() - t0);
+  const runNs = Number(t1 - t0);
   const globals: Record<string, unknown> = {};
   for (const g of img.globals) globals[g.name] = decodeValue(img.btf, g.type, sections.get(g.section)!.bytes, g.offset);
   const memValue = memRegion && img.memLayout && memRegion.bytes.length >= (img.memLayout.size ?? 0) ? decodeValue(img.btf, img.memLayout.id, memRegion.bytes, 0) : undefined;
