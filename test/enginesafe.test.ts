@@ -9,13 +9,13 @@ import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { compileFile, compileSource, type CompileResult } from "../compiler/index";
-import type { Insn } from "../compiler/bpf/insn";
+import { readObject } from "../compiler/elf/reader";
 import { loadAddon, RingStateError, TimeoutError } from "../runtime/engine/driver";
 import { runInEngine } from "../cli/engine";
 import { ExecutionError } from "../runtime/engine/interp";
 import { VerifyError } from "../runtime/engine/verify";
 import { runOnFakeRing } from "./support/fakering";
-import { assemble, BAD_CODE, buildV4Table, LD_OUT, outValues, STACK_CARRY, TEMPLATE_LINE } from "./support/asm";
+import { assemble, BAD_CODE, buildV4Table, outValues, STACK_CARRY, TEMPLATE_LINE } from "./support/asm";
 
 const compile = (name: string, source: string): CompileResult => {
   const res = compileSource(name, source);
@@ -333,6 +333,37 @@ export const s = loopStep((ring, lp) => {
     expect(err.message).toMatch(/^bpf_io_uring_submit_sqes: SQE 0 \(IORING_OP_READ\): addr \(the buffer, len = 1048576\) = 0x[0-9a-f]+, 1048576 bytes the kernel would write, is not inside memory the run owns \(nearest: buffer buf at 0x[0-9a-f]+, 4096 bytes\); the engine does not submit it \(instruction \d+ at samples\/cp\.ts:\d+: /);
     expect(err.message).toMatch(/ring\.submit\(1\)/);
   });
+});
+
+describe("mutated objects on the simulated ring", () => {
+  it("400 byte mutations of nops.o's code end in a refusal, a run-time error or a result, never a JavaScript error", () => {
+    const base = Buffer.from(compileFile(path.join(__dirname, "..", "samples", "nops.ts")).object!);
+    const sec = readObject(base).section("struct_ops.s/nops")!;
+    let seed = 20261201;
+    const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const outcomes: Record<string, number> = {};
+    const bad: string[] = [];
+    for (let k = 0; k < 400; k++) {
+      const b = Buffer.from(base);
+      for (let m = 0; m < 1 + Math.floor(rnd() * 3); m++) {
+        const at = sec.offset + Math.floor(rnd() * sec.size);
+        b[at] = rnd() < 0.5 ? b[at] ^ (1 << Math.floor(rnd() * 8)) : Math.floor(rnd() * 256);
+      }
+      let kind = "ok";
+      try {
+        runOnFakeRing(b, { set: { reqsToRun: 20 }, maxSteps: 200, timeoutSec: 10 });
+      } catch (e) {
+        const err = e as Error;
+        kind = e instanceof VerifyError ? "verify" : e instanceof ExecutionError ? "run" : e instanceof RingStateError ? "ring" : e instanceof TimeoutError ? "timeout" : /^loop_step called 200 times/.test(err.message) ? "steps" : "other";
+        if (kind === "other") bad.push(`mutant ${k}: ${err.constructor.name}: ${err.message}`);
+      }
+      outcomes[kind] = (outcomes[kind] ?? 0) + 1;
+    }
+    expect(bad).toEqual([]);
+    // The structural check refuses most mutants before they run; some still run to a result.
+    expect(outcomes.verify).toBeGreaterThan(100);
+    expect(outcomes.ok).toBeGreaterThan(10);
+  }, 120_000);
 });
 
 let haveAddon = true;
