@@ -19,6 +19,8 @@ const proj = path.join(work, "proj");
 const xdg = path.join(work, "xdg");
 let tarball = "";
 let packed: { path: string; size: number }[] = [];
+/** node_modules right after `npm install`. */
+let installed: Map<string, string>;
 
 /** The environment of a user's shell: no UBPF_* variables, an XDG cache of its own. */
 function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -86,6 +88,7 @@ beforeAll(() => {
     JSON.stringify({ compilerOptions: { strict: true, module: "nodenext", moduleResolution: "nodenext", target: "es2022", types: ["node"], outDir: "out" }, include: ["*.ts", "*.mts", "*.cts"] }),
   );
   ok(sh("npm", ["install", "--no-audit", "--no-fund", tarball, "typescript", "@types/node"], proj), "npm install");
+  installed = snapshot(path.join(proj, "node_modules"));
 }, 900_000);
 
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
@@ -101,11 +104,10 @@ describe("the packed package", () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(proj, "node_modules", "uringbpf", "package.json"), "utf8"));
     expect(pkg.dependencies ?? {}).toEqual({});
     expect(fs.existsSync(path.join(proj, "node_modules", "ts-morph"))).toBe(false);
-    expect(fs.readFileSync(path.join(proj, "node_modules", "uringbpf", "dist", "uringbpf.js"), "latin1")).toContain("ts.createSourceFile");
+    expect(fs.readFileSync(path.join(proj, "node_modules", "uringbpf", "dist", "uringbpf.js"), "latin1")).toContain("createSourceFile");
   });
 
   it("type-checks, builds, checks and runs a program, and the compiler API from ESM and CommonJS; node_modules unchanged", () => {
-    const before = snapshot(path.join(proj, "node_modules"));
     const tsc = path.join(proj, "node_modules", ".bin", "tsc");
     ok(sh(tsc, ["-p", "tsconfig.json"], proj), "tsc (strict, nodenext)");
 
@@ -133,7 +135,7 @@ describe("the packed package", () => {
 
     // The code cache went to the XDG cache directory; nothing under node_modules changed.
     expect(fs.readdirSync(path.join(xdg, "uringbpf", "code-cache")).filter((f) => f.endsWith(".bin")).length).toBe(1);
-    expect(snapshot(path.join(proj, "node_modules"))).toEqual(before);
+    expect(snapshot(path.join(proj, "node_modules"))).toEqual(installed);
   }, 300_000);
 
   it("without the prebuilt addon: built from source with a C compiler; without one, run names what is missing and build still works", () => {
@@ -169,4 +171,44 @@ describe("the packed package", () => {
     ok(r3, "second run");
     expect(r3.stderr).not.toMatch(/building/);
   }, 300_000);
+
+  it("vm status / run --vm name `uringbpf vm setup` when the cache is empty; setup fills it (idempotent) and run --vm works", async () => {
+    const cache = path.join(work, "xdg-vm");
+    const env = userEnv({ XDG_CACHE_HOME: cache });
+    const npx = (args: string[]) => sh("npx", ["--no-install", "uringbpf", ...args], proj, env, 900_000);
+    const st = npx(["vm", "status"]);
+    expect(st.status).toBe(1);
+    expect(st.stdout).toMatch(/kernel\s+MISSING/);
+    expect(st.stdout).toMatch(/loader\s+MISSING/);
+    expect(st.stdout).toMatch(/run `uringbpf vm setup`/);
+    const early = npx(["run", "prog.o", "--vm", "--set", "reqsToRun=10"]);
+    expect(early.status).toBe(2);
+    expect(early.stderr).toMatch(/uringbpf vm setup/);
+    expect(early.stderr).not.toMatch(/internal error/);
+
+    // The checkout's downloaded packages and apt lists stand in for the network (copies: nothing shared
+    // is touched); setup still picks, extracts and checks the kernel and installs the package's loader.
+    const checkoutCache = path.join(root, ".cache", "uringbpf");
+    fs.mkdirSync(path.join(cache, "uringbpf"), { recursive: true });
+    for (const d of ["debs", "apt"]) fs.cpSync(fs.realpathSync(path.join(checkoutCache, d)), path.join(cache, "uringbpf", d), { recursive: true, dereference: true });
+    const setup = npx(["vm", "setup"]);
+    expect(setup.status, setup.stderr).toBe(0);
+    expect(setup.stderr).toMatch(/\[2\/4\] kernel: ok, 7\./);
+    expect(setup.stderr).toMatch(/installing the package's loader/);
+    expect(fs.readFileSync(path.join(cache, "uringbpf", "bin", "uringbpf-loader"))).toEqual(fs.readFileSync(path.join(proj, "node_modules", "uringbpf", "prebuilt", "linux-x64", "uringbpf-loader")));
+    const kernelDir = fs.realpathSync(path.join(cache, "uringbpf", "kernel", "current"));
+    expect(fs.readFileSync(path.join(kernelDir, "config"), "utf8")).toMatch(/^CONFIG_IO_URING_BPF_OPS=y$/m);
+    const again = npx(["vm", "setup"]);
+    expect(again.status).toBe(0);
+    expect(again.stderr).not.toMatch(/installing|fetching|downloading|trying/);
+    expect(npx(["vm", "status"]).status).toBe(0);
+
+    const run = npx(["run", "prog.o", "--vm", "--set", "reqsToRun=1000", "--json", "--timeout", "600"]);
+    expect(run.status, run.stderr).toBe(0);
+    const j = JSON.parse(run.stdout.trim().split("\n").pop()!);
+    expect(j.globals.reqsToRun).toBe(0);
+    expect(j.globals.result).toBe(0);
+    // vm setup and the VM run wrote into the cache only.
+    expect(snapshot(path.join(proj, "node_modules"))).toEqual(installed);
+  }, 1_200_000);
 });

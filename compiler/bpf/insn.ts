@@ -138,6 +138,12 @@ export function ja(label: string): Insn {
   return { ...mk(Class.JMP | JmpOp.JA, 0, 0, 0, 0), label };
 }
 /** Call a helper by id. */
+/** BPF_JMP | BPF_JCOND (may_goto): jumps to `label` once the function's loop budget is spent. */
+export const MAY_GOTO = 0xe5;
+export function mayGoto(label: string): Insn {
+  return { ...mk(MAY_GOTO, 0, 0, 0, 0), label };
+}
+
 export function callHelper(id: number): Insn {
   return mk(Class.JMP | JmpOp.CALL, 0, 0, 0, id);
 }
@@ -167,6 +173,13 @@ export function isLabel(x: InsnOrLabel): x is Label {
   return (x as Label).isLabel === true;
 }
 
+/** A jump whose distance does not fit the 16-bit offset (a limit of the input's size, not a bug). */
+export class JumpRangeError extends Error {
+  constructor(readonly distance: number) {
+    super(`jump out of range (${distance} slots)`);
+  }
+}
+
 /** Resolve labels into jump offsets (in slots, relative to the next instruction). Removes label markers. */
 export function resolveLabels(items: InsnOrLabel[]): Insn[] {
   const where = new Map<string, number>();
@@ -186,7 +199,7 @@ export function resolveLabels(items: InsnOrLabel[]): Insn[] {
       const target = where.get(insn.label);
       if (target === undefined) throw new Error(`internal: undefined label ${insn.label}`);
       const rel = target - (slot + 1);
-      if (rel < -32768 || rel > 32767) throw new Error(`internal: jump out of range (${rel})`);
+      if (rel < -32768 || rel > 32767) throw new JumpRangeError(rel);
       insn.off = rel;
       delete insn.label;
     }

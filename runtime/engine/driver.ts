@@ -130,6 +130,10 @@ export interface EngineOptions {
   allowUncheckedSqes?: boolean;
   /** Skip the structural check of the object (runtime/engine/verify.ts): tests of the run-time checks. */
   noVerify?: boolean;
+  /** Abort one loop_step call after this many instructions (the interpreter's default otherwise). */
+  maxInsns?: number;
+  /** The ring implementation (default: the liburing addon). The fuzz harness passes a simulated ring. */
+  addon?: Addon;
 }
 
 export interface EngineResult {
@@ -273,7 +277,7 @@ function pickProgram(img: Image, name?: string): [string, Insn[]] {
 export function runUserEngine(input: Uint8Array | CompileResult, opts: EngineOptions = {}): EngineResult {
   const img = imageOf(input);
   const [progName, prog] = pickProgram(img, opts.prog);
-  const addon = loadAddon();
+  const addon = opts.addon ?? loadAddon();
   const sqEntries = opts.sqEntries ?? 8;
   const ring = realRing(addon, sqEntries, opts.cqEntries ?? 2 * sqEntries, opts.sqRewind !== false);
   try {
@@ -491,7 +495,7 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
       // Stack contents do not carry over from one loop_step call to the next (the verifier refuses reads of
       // stack slots not written in the same call; runtime/engine/verify.ts): a fresh stack each call.
       mem.resetStacks();
-      const r = run(prog, ctxArr.base, mem, { globalAddress, kfuncs, helpers, subprograms });
+      const r = run(prog, ctxArr.base, mem, { globalAddress, kfuncs, helpers, subprograms, maxInsns: opts.maxInsns });
       executed += r.executed;
       const r0 = Number(BigInt.asIntN(32, r.r0));
       lastR0 = r0;

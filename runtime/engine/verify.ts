@@ -20,19 +20,22 @@
 import { formatInsn } from "../../compiler/bpf/disasm";
 import type { Insn } from "../../compiler/bpf/insn";
 import type { Image } from "./image";
+import { ExecutionError } from "./interp";
 
-/** The object would be refused by the kernel verifier for a structural reason. */
-export class VerifyError extends Error {
+/** The object would be refused by the kernel verifier for a structural reason (a program error, as a
+ *  failed run-time check is: exit 1). */
+export class VerifyError extends ExecutionError {
   constructor(
     readonly reason: string,
     readonly func: string,
-    readonly insnIndex: number,
+    insnIndex: number,
     readonly slot: number,
-    readonly insn: Insn,
+    insn: Insn,
     /** The verifier refuses this only for unprivileged loads; the engine refuses it always (its result
      *  in the kernel depends on leftover memory). */
     readonly privilegedAccepts = false,
   ) {
+    super(reason, insnIndex, insn);
     const where = insn.pos ? ` at ${insn.pos.file}:${insn.pos.line}: ${insn.pos.text.trim()}` : "";
     let text: string;
     try {
@@ -40,7 +43,7 @@ export class VerifyError extends Error {
     } catch {
       text = `.insn 0x${insn.opcode.toString(16)}`;
     }
-    super(`${privilegedAccepts ? "the engine refuses to run" : "the kernel verifier would refuse"} ${func}: ${reason} (instruction ${insnIndex}, slot ${slot}: ${text}${where})`);
+    this.message = `${privilegedAccepts ? "the engine refuses to run" : "the kernel verifier would refuse"} ${func}: ${reason} (instruction ${insnIndex}, slot ${slot}: ${text}${where})`;
   }
 }
 

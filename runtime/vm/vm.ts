@@ -296,6 +296,8 @@ function listLoaders(): VmFile[] {
   for (const name of readdirSync(bin)) {
     const p = path.join(bin, name);
     const st = statSync(p);
+    // the sanitizer build of the loader is dynamically linked against the host's libraries: host only
+    if (name.endsWith("-asan")) continue;
     if (st.isFile() && st.mode & 0o111) out.push({ guestPath: `/usr/local/bin/${name}`, hostPath: p, mode: 0o755 });
   }
   return out;
