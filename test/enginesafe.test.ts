@@ -13,7 +13,7 @@ import { readObject } from "../compiler/elf/reader";
 import { loadAddon, RingStateError, TimeoutError } from "../runtime/engine/driver";
 import { runInEngine } from "../cli/engine";
 import { ExecutionError } from "../runtime/engine/interp";
-import { VerifyError } from "../runtime/engine/verify";
+import { verifyFunction, VerifyError } from "../runtime/engine/verify";
 import { runOnFakeRing } from "./support/fakering";
 import { assemble, BAD_CODE, buildV4Table, outValues, STACK_CARRY, TEMPLATE_LINE } from "./support/asm";
 
@@ -160,6 +160,18 @@ describe("structural checks before a run (what the verifier refuses outright)", 
     expect(err.message).toMatch(/stack/.test(_name) ? /^the engine refuses to run v4: / : /^the kernel verifier would refuse v4: /);
     expect(err.message).toMatch(message);
     expect(err.message.endsWith(at)).toBe(true);
+  });
+
+  it("refuses relocations against unknown symbols and kfuncs the engine does not provide", () => {
+    const known = { helpers: new Set([6]), kfuncs: new Set(["bpf_io_uring_submit_sqes"]), subprograms: new Set<string>(), global: (s: string) => s === "out" };
+    const exit = [{ opcode: 0xb7, dst: 0, src: 0, off: 0, imm: 1 }, { opcode: 0x95, dst: 0, src: 0, off: 0, imm: 0 }];
+    const ld = (symbol: string) => ({ opcode: 0x18, dst: 1, src: 0, off: 0, imm: 0, imm64: 0n, reloc: { kind: "global" as const, symbol } });
+    expect(() => verifyFunction("f", [ld("out"), ...exit], false, known)).not.toThrow();
+    expect(() => verifyFunction("f", [ld("nosuch"), ...exit], false, known)).toThrow(/^the kernel verifier would refuse f: ld_imm64 relocated against an unknown symbol nosuch \(instruction 0, slot 0: r1 = &nosuch ll\)$/);
+    const call = (kind: "kfunc" | "call", symbol: string, src: number) => ({ opcode: 0x85, dst: 0, src, off: 0, imm: -1, reloc: { kind, symbol } });
+    expect(() => verifyFunction("f", [call("kfunc", "bpf_io_uring_submit_sqes", 2), ...exit], false, known)).not.toThrow();
+    expect(() => verifyFunction("f", [call("kfunc", "bpf_rdonly_cast", 2), ...exit], false, known)).toThrow(/call of a kfunc the engine does not provide \(bpf_rdonly_cast\)/);
+    expect(() => verifyFunction("f", [call("call", "helper", 1), ...exit], false, known)).toThrow(/call of an unknown subprogram helper/);
   });
 
   it("accepts every sample, fixture-style program and the v4 table", () => {

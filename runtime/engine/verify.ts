@@ -57,7 +57,8 @@ export interface VerifyOptions {
 /** Check the program `prog` and every subprogram of the image; throws VerifyError. */
 export function verifyImage(img: Image, prog: string, opts: VerifyOptions): void {
   const globals = new Set(img.globals.map((g) => g.name));
-  const symbols = new Set(img.obj.symbols.filter((s) => s.type === 1 && s.shndx > 0).map((s) => s.name));
+  // Objects (globals, maps) and functions (a bpf_loop callback's ld_imm64) defined in the object.
+  const symbols = new Set(img.obj.symbols.filter((s) => (s.type === 1 || s.type === 2) && s.shndx > 0).map((s) => s.name));
   const known = {
     helpers: new Set(opts.helpers),
     kfuncs: new Set(opts.kfuncs),
