@@ -73,6 +73,26 @@ export const g = loopStep((ring, lp) => {
     expect(err.message).toMatch(/^the CQ head \(4294967287\) is more than cq_entries behind the CQ tail \(8\): loop_step must keep it within \[tail - 16, tail\]/);
   });
 
+  it("refuses to go on when the program wrote the CQ tail (a store to cq.head moved 4 bytes, onto the tail)", () => {
+    const src = guardProgram("cq.head = cq.head + skew;\n  lp.cqWaitIdx = cq.tail;\n  return CONTINUE;");
+    const res = compile("tail.ts", src);
+    const bytes = Buffer.from(res.object!);
+    const o = readObject(bytes);
+    const sec = o.section("struct_ops.s/g")!;
+    const line = o.btfExt!.lines.find((l) => l.text.includes("cq.head = cq.head + skew"))!;
+    let slot = 0;
+    let at = -1;
+    for (const i of o.insns(sec.name)) {
+      if (slot * 8 >= line.offset && at < 0 && i.opcode === 0x63) at = slot;
+      slot += i.opcode === 0x18 ? 2 : 1;
+    }
+    expect(at).toBeGreaterThan(0);
+    bytes.writeInt16LE(bytes.readInt16LE(sec.offset + at * 8 + 2) + 4, sec.offset + at * 8 + 2);
+    const err = thrown(() => runOnFakeRing(bytes, { set: { skew: 3 } }));
+    expect(err).toBeInstanceOf(RingStateError);
+    expect(err.message).toBe("loop_step wrote the CQ tail (8 -> 3): the tail belongs to the kernel; the engine does not wait on a ring in that state (after loop_step call 2)");
+  });
+
   it("refuses a wait for a completion when nothing is in flight (lp.cqWaitIdx = cq.head + 1)", () => {
     const src = `import { loopStep, CONTINUE, STOP } from "uringbpf";
 export const idle = loopStep((ring, lp) => {
