@@ -13,7 +13,7 @@ import { compileSource } from "../compiler/index";
 import { hostileObjects } from "./hostile";
 import { mutateObject, type ObjInput } from "./objmutate";
 import { mutateSource, Rng, seedSources, stressSource, type TsInput } from "./tsmutate";
-import type { Job, JobResult } from "./worker";
+import type { JobResult, JobSpec } from "./worker";
 
 export const STAGES = ["ts", "cli", "reader", "engine", "loader", "hostile"] as const;
 export type Stage = (typeof STAGES)[number];
@@ -138,7 +138,7 @@ class WorkerPool {
   }
 
   /** Run a job; resolves with its result or with how the child died. */
-  run(job: Omit<Job, "id">, timeLimitMs: number): Promise<JobResult | { id: number; status: Exclude<Outcome, "ok" | "rejected" | "exception">; detail: string }> {
+  run(job: JobSpec, timeLimitMs: number): Promise<JobResult | { id: number; status: Exclude<Outcome, "ok" | "rejected" | "exception">; detail: string }> {
     const id = this.nextId++;
     if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) this.child = this.start();
     const c = this.child;
@@ -278,7 +278,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
     record("cli", outcome, detail, { name: input.name, data: input.text, how: input.how, noTypecheck: input.noTypecheck });
   };
 
-  const runWorker = async (stage: "compile" | "reader" | "engine", job: Omit<Job, "id">, input: { name: string; data: string | Uint8Array; how: string; noTypecheck?: boolean }, pool = stage === "compile" ? progPool : objPool) => {
+  const runWorker = async (stage: "compile" | "reader" | "engine", job: JobSpec, input: { name: string; data: string | Uint8Array; how: string; noTypecheck?: boolean }, pool = stage === "compile" ? progPool : objPool) => {
     const t0 = Date.now();
     const res = await pool.run(job, timeLimit);
     spent(stage, t0);

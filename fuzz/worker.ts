@@ -14,6 +14,9 @@ export type Job =
   | { id: number; kind: "compile"; name: string; text: string; noTypecheck: boolean; wantObject?: boolean }
   | { id: number; kind: "reader" | "engine"; bytes: Uint8Array };
 
+/** A job before the pool numbers it. */
+export type JobSpec = Job extends infer J ? (J extends unknown ? Omit<J, "id"> : never) : never;
+
 export interface JobResult {
   id: number;
   /** ok: accepted; rejected: a clean diagnostic or error; exception: a crash of our code. */
