@@ -126,8 +126,8 @@ export function writeObject(mod: ObjectModule): Uint8Array {
     (bind === STB.GLOBAL ? globals : locals).push(sym(f.name, bind, STT.FUNC, index.get(f.section)!, w.offset, w.size));
   }
   for (const g of mod.globals) {
-    const bind = g.linkage === "global" ? STB.GLOBAL : STB.LOCAL;
-    (bind === STB.GLOBAL ? globals : locals).push(sym(g.name, bind, STT.OBJECT, index.get(g.section)!, g.offset, g.size));
+    const bind = g.linkage === "global" ? (g.weak ? STB.WEAK : STB.GLOBAL) : STB.LOCAL;
+    (bind === STB.LOCAL ? locals : globals).push(sym(g.name, bind, STT.OBJECT, index.get(g.section)!, g.offset, g.size));
   }
   globals.push(sym("LICENSE", STB.GLOBAL, STT.OBJECT, index.get("license")!, 0, license.length));
   for (const s of mod.structOps) globals.push(sym(s.varName, STB.GLOBAL, STT.OBJECT, index.get(".struct_ops.link")!, opsOffsets.get(s.varName)!, s.type.size));
