@@ -67,6 +67,10 @@ export function runJob(job: Job): JobResult {
 }
 
 if (process.argv.includes("--uringbpf-fuzz-worker")) {
+  // Warm up (TypeScript's checker and the runtime declarations load on the first compile), then say so:
+  // the parent's time limit covers jobs, not this start-up.
+  compileSource("warm.ts", `import { loopStep, STOP } from "uringbpf";\nexport const p = loopStep((ring, lp) => STOP);\n`);
+  process.send!({ ready: true });
   process.on("message", (job: Job) => {
     if (job.kind !== "compile") job.bytes = Uint8Array.from(Buffer.from(job.bytes as unknown as string, "base64"));
     const r = runJob(job);
