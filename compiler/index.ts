@@ -5,7 +5,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { disassemble } from "./bpf/disasm";
-import { slots, type Insn } from "./bpf/insn";
+import { JumpRangeError, slots, type Insn } from "./bpf/insn";
 import { generate, type FunctionCode } from "./codegen/emit";
 import { diag, type Diagnostic } from "./diagnostics/diagnostics";
 import { lowerProgram, parseProgram, type FrontendResult } from "./frontend/program";
@@ -43,6 +43,8 @@ export interface CompileOptions {
   /** The most verifier work (trip count x body, in source nodes) a loop the verifier follows may cost
    *  (default 2048); longer loops converge instead. */
   loopBudget?: number;
+  /** Copies of a small converging loop body per may_goto (default 8; 1 turns unrolling off). */
+  loopUnroll?: number;
 }
 
 export interface CompiledProgram {
@@ -75,14 +77,44 @@ function stackBreakdown(code: FunctionCode): string {
   return out.join(", ");
 }
 
-/** Compile DSL source text. Never throws for bad input: problems come back as diagnostics. */
+/** Compile DSL source text. Never throws: problems come back as diagnostics, and an exception of the
+ *  compiler itself (a bug) comes back as UBPF9001. */
 export function compileSource(fileName: string, text: string, opts: CompileOptions = {}): CompileResult {
+  try {
+    return compileUnguarded(fileName, text, opts);
+  } catch (e) {
+    // For debugging the compiler itself: see the exception instead of its diagnostic.
+    if (process.env.UBPF_INTERNAL_THROW) throw e;
+    const sourceName = opts.sourceName ?? fileName;
+    if (e instanceof RangeError && /call stack/.test(e.message))
+      return { ok: false, diagnostics: [diag(3004, undefined, `${sourceName} is nested too deeply for the compiler's stack`)], programs: [] };
+    const msg = e instanceof Error ? `${e.constructor.name}: ${e.message}` : String(e);
+    return { ok: false, diagnostics: [diag(9001, undefined, `${msg} (compiling ${sourceName})`)], programs: [] };
+  }
+}
+
+/** Generate a function's code; a jump farther than BPF's 16-bit offsets becomes UBPF3008. */
+function generateChecked(name: string, fn: Parameters<typeof generate>[0], diags: Diagnostic[], allocator?: "auto" | "linear"): FunctionCode | undefined {
+  try {
+    return generate(fn, allocator);
+  } catch (e) {
+    if (!(e instanceof JumpRangeError)) throw e;
+    diags.push(diag(3008, undefined, `${name} needs a jump over ${Math.abs(e.distance)} instructions`));
+    return undefined;
+  }
+}
+
+function loopOptions(opts: CompileOptions) {
+  return { form: opts.loops ?? DEFAULT_LOOP_OPTIONS.form, budget: opts.loopBudget ?? DEFAULT_LOOP_OPTIONS.budget, unroll: opts.loopUnroll ?? DEFAULT_LOOP_OPTIONS.unroll };
+}
+
+function compileUnguarded(fileName: string, text: string, opts: CompileOptions): CompileResult {
   const sourceName = opts.sourceName ?? fileName;
   const { sf, diagnostics } = parseProgram(sourceName, text, opts.typeCheck !== false);
   if (diagnostics.length) return { ok: false, diagnostics, programs: [] };
   if (opts.printAfter !== undefined && !PASS_NAMES.includes(opts.printAfter))
     return { ok: false, diagnostics: [diag(4002, undefined, `--print-after takes one of: ${PASS_NAMES.join(", ")} (got '${opts.printAfter}')`)], programs: [] };
-  const fe = lowerProgram(sourceName, sf, { form: opts.loops ?? DEFAULT_LOOP_OPTIONS.form, budget: opts.loopBudget ?? DEFAULT_LOOP_OPTIONS.budget });
+  const fe = lowerProgram(sourceName, sf, loopOptions(opts));
   if (fe.diagnostics.length) return { ok: false, diagnostics: fe.diagnostics, programs: [] };
   return backEnd(sourceName, fe, opts);
 }
@@ -92,7 +124,7 @@ export function compileSource(fileName: string, text: string, opts: CompileOptio
 export function compileEveryPrefix(fileName: string, text: string, opts: CompileOptions = {}): CompileResult[] {
   const { sf, diagnostics } = parseProgram(fileName, text, opts.typeCheck !== false);
   if (diagnostics.length) return [{ ok: false, diagnostics, programs: [] }];
-  const fe = lowerProgram(fileName, sf, { form: opts.loops ?? DEFAULT_LOOP_OPTIONS.form, budget: opts.loopBudget ?? DEFAULT_LOOP_OPTIONS.budget });
+  const fe = lowerProgram(fileName, sf, loopOptions(opts));
   if (fe.diagnostics.length) return [{ ok: false, diagnostics: fe.diagnostics, programs: [] }];
   const out: CompileResult[] = [];
   for (let k = 0; k <= PIPELINE.length; k++) {
@@ -118,7 +150,8 @@ function backEnd(sourceName: string, fe: FrontendResult, opts: CompileOptions): 
   const diags: Diagnostic[] = [];
   for (const p of fe.programs) {
     const ir = optimize(p.fn);
-    const code = generate(p.fn, opts.allocator);
+    const code = generateChecked(p.name, p.fn, diags, opts.allocator);
+    if (!code) continue;
     if (code.stackSize > MAX_STACK) diags.push(diag(3002, undefined, `${p.name} needs ${code.stackSize} bytes: ${stackBreakdown(code)}`));
     const n = code.insns.reduce((s, i) => s + slots(i), 0);
     if (n > 1_000_000) diags.push(diag(3001, undefined, `${p.name} has ${n} instructions`));
@@ -128,7 +161,8 @@ function backEnd(sourceName: string, fe: FrontendResult, opts: CompileOptions): 
   const subprograms: CompiledProgram[] = [];
   for (const s of fe.subprograms) {
     const ir = optimize(s.fn);
-    const code = generate(s.fn, opts.allocator);
+    const code = generateChecked(s.name, s.fn, diags, opts.allocator);
+    if (!code) continue;
     subprograms.push({ name: s.name, insns: code.insns, slots: code.insns.reduce((n, i) => n + slots(i), 0), stackSize: code.stackSize, ir });
     codes.set(s.name, code);
   }

@@ -60,8 +60,25 @@ describe.skipIf(!haveLoader)("uringbpf-loader on this host", () => {
   it("--help describes every option", () => {
     const r = spawnSync(loader, ["--help"], { encoding: "utf8" });
     expect(r.status).toBe(0);
-    for (const o of ["--sq-entries", "--cq-entries", "--setup-flags", "--mem-region", "--set", "--open", "--buffer", "--mem", "--trace", "--log-level", "--no-run", "--prog"])
+    for (const o of ["--sq-entries", "--cq-entries", "--setup-flags", "--mem-region", "--set", "--open", "--buffer", "--mem", "--trace", "--log-level", "--no-run", "--prog", "--explain-log"])
       expect(r.stdout).toContain(o);
+  });
+
+  it("--explain-log picks the verifier's error line, not the statistics, trace or argument preamble", () => {
+    const dir = path.join(__dirname, "fixtures", "verifier-logs");
+    const pick = (f: string) => {
+      const r = spawnSync(loader, ["--explain-log", path.join(dir, f)], { encoding: "utf8" });
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout).error_line as string;
+    };
+    // a real 7.2 log (the tail of a rejection: trace lines, the error, the statistics)
+    expect(pick("jumps-too-complex.log")).toBe("The sequence of 8193 jumps is too complex.");
+    expect(pick("too-large.log")).toBe("BPF program is too large. Processed 1000001 insn");
+    // the error is followed by a frame dump: not "caller:" and not a register line
+    expect(pick("error-then-frames.log")).toBe("R1 type=scalar expected=ptr_, trusted_ptr_, rcu_ptr_");
+    // no error line at all: never the `func 'loop_step' arg0 has btf_id ...` preamble
+    expect(pick("preamble-only.log")).toBe("");
+    expect(spawnSync(loader, ["--explain-log", path.join(dir, "missing.log")], { encoding: "utf8" }).status).toBe(1);
   });
 
   it("rejects bad usage with exit 1", () => {
@@ -117,6 +134,14 @@ describe.skipIf(!haveLoader)("uringbpf-loader on this host", () => {
     if ("uringbpf_cq_entries" in g) expect(g.uringbpf_cq_entries).toBe(32);
     if ("uringbpf_sq_size" in g) expect(g.uringbpf_sq_size).toBe(16 * 64);
     if ("uringbpf_cq_size" in g && "uringbpf_cq_cqes" in g) expect(g.uringbpf_cq_size).toBe(g.uringbpf_cq_cqes + 32 * 16);
+  });
+
+  it("--no-load works with the default setup flags on any kernel (SQ_REWIND dropped where refused)", (ctx) => {
+    if (!nopsObj) return ctx.skip(`compiler not available: ${compileError}`);
+    const r = runLoader([nopsObj, "--no-load"]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.json).toMatchObject({ ok: true, loaded: false, prog: "nops" });
+    expect(r.json.globals.uringbpf_sq_entries).toBe(8);
   });
 
   it("names the existing globals when --set names a missing one", (ctx) => {
