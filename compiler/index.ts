@@ -33,6 +33,8 @@ export interface CompileOptions {
   /** The most verifier work (trip count x body, in source nodes) a loop the verifier follows may cost
    *  (default 2048); longer loops converge instead. */
   loopBudget?: number;
+  /** Copies of a small converging loop body per may_goto (default 8; 1 turns unrolling off). */
+  loopUnroll?: number;
 }
 
 export interface CompiledProgram {
@@ -96,7 +98,7 @@ function compileUnguarded(fileName: string, text: string, opts: CompileOptions):
   const sourceName = opts.sourceName ?? fileName;
   const { sf, diagnostics } = parseProgram(sourceName, text, opts.typeCheck !== false);
   if (diagnostics.length) return { ok: false, diagnostics, programs: [] };
-  const fe = lowerProgram(sourceName, sf, { form: opts.loops ?? DEFAULT_LOOP_OPTIONS.form, budget: opts.loopBudget ?? DEFAULT_LOOP_OPTIONS.budget });
+  const fe = lowerProgram(sourceName, sf, { form: opts.loops ?? DEFAULT_LOOP_OPTIONS.form, budget: opts.loopBudget ?? DEFAULT_LOOP_OPTIONS.budget, unroll: opts.loopUnroll ?? DEFAULT_LOOP_OPTIONS.unroll });
   if (fe.diagnostics.length) return { ok: false, diagnostics: fe.diagnostics, programs: [] };
   const programs: CompiledProgram[] = [];
   const codes = new Map<string, FunctionCode>();

@@ -58,7 +58,7 @@ export class LowerContext {
    *  `iterators` were live when the statement began (a jump to it destroys the ones after). */
   readonly loops: { brk: Block; cont: Block | null; label?: string; iterators: number }[] = [];
   /** How loops are lowered (see loops.ts). */
-  loopOptions: import("./loops").LoopOptions = { form: "maygoto", budget: 2048 };
+  loopOptions: import("./loops").LoopOptions = { form: "maygoto", budget: 2048, unroll: 8 };
   /** Virtual registers for the kernel's io_ring_ctx and the iou_loop_params pointers. */
   ringCtx!: VReg;
   lp!: VReg;

@@ -42,9 +42,40 @@ struct obj {
 	uint32_t *toff;          /* toff[id] = offset of type id in types (id 1..ntypes) */
 	uint32_t ntypes;
 	unsigned char *state;    /* per type: 0 unvisited, 1 in progress, 2 done (containment check) */
+	/* name lookups in O(log n), so a file with many sections, symbols or variables stays linear-ish */
+	struct named *secs_by_name, *syms_by_name;
+	size_t nsecs_by_name, nsyms_by_name;
 	char *msg;
 	size_t msglen;
 };
+
+/* A name with a second key (a symbol's section index; 0 for sections) and the entry's index. */
+struct named { const char *name; size_t key, index; };
+
+static int named_key_cmp(const struct named *x, const char *name, size_t key)
+{
+	int c = strcmp(x->name, name);
+	return c ? c : (x->key > key) - (x->key < key);
+}
+
+static int named_cmp(const void *a, const void *b)
+{
+	const struct named *x = a, *y = b;
+	int c = named_key_cmp(x, y->name, y->key);
+	return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* The first entry with (name, key) in a sorted array, or NULL. */
+static const struct named *named_find(const struct named *v, size_t n, const char *name, size_t key)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (named_key_cmp(&v[mid], name, key) < 0) lo = mid + 1;
+		else hi = mid;
+	}
+	return lo < n && !named_key_cmp(&v[lo], name, key) ? &v[lo] : NULL;
+}
 
 __attribute__((format(printf, 2, 3)))
 static int bad(struct obj *o, const char *fmt, ...)
@@ -82,9 +113,14 @@ static const unsigned char *sec_data(struct obj *o, unsigned i) { return o->d + 
 
 static int find_section(struct obj *o, const char *name)
 {
-	for (unsigned i = 1; i < o->shnum; i++)
-		if (!strcmp(sec_name(o, i), name)) return (int)i;
-	return -1;
+	if (!o->secs_by_name) {
+		o->secs_by_name = malloc(o->shnum * sizeof(struct named));
+		if (!o->secs_by_name) return -1;
+		for (unsigned i = 1; i < o->shnum; i++) o->secs_by_name[o->nsecs_by_name++] = (struct named){ sec_name(o, i), 0, i };
+		qsort(o->secs_by_name, o->nsecs_by_name, sizeof(struct named), named_cmp);
+	}
+	const struct named *f = named_find(o->secs_by_name, o->nsecs_by_name, name, 0);
+	return f ? (int)f->index : -1;
 }
 
 static int check_sections(struct obj *o)
@@ -140,6 +176,7 @@ static int check_symbols(struct obj *o)
 		return bad(o, "symbol table's string table (section %u) is missing or not a string table", st->sh_link);
 	o->syms = sec_data(o, o->symtab);
 	o->nsyms = st->sh_size / sizeof(Elf64_Sym);
+	if (o->nsyms > OBJCHECK_MAX_SYMBOLS) return bad(o, "%zu symbols: more than the loader's limit of %u", o->nsyms, OBJCHECK_MAX_SYMBOLS);
 	o->strtab = (const char *)sec_data(o, st->sh_link);
 	o->strtab_len = o->sh[st->sh_link].sh_size;
 	if (o->strtab[o->strtab_len - 1]) return bad(o, "symbol string table does not end with a NUL byte");
@@ -340,15 +377,23 @@ static int check_containment(struct obj *o, uint32_t id, int depth)
 /* The symbol in section `shndx` named `name` (a DATASEC variable's ELF symbol); -1 if none. */
 static int64_t find_symbol_value(struct obj *o, unsigned shndx, const char *name, uint64_t *size)
 {
-	for (size_t i = 1; i < o->nsyms; i++) {
-		Elf64_Sym s;
-		memcpy(&s, o->syms + i * sizeof(s), sizeof(s));
-		if (s.st_shndx != shndx || ELF64_ST_TYPE(s.st_info) == STT_SECTION) continue;
-		if (strcmp(o->strtab + s.st_name, name)) continue;
-		*size = s.st_size;
-		return (int64_t)s.st_value;
+	if (!o->syms_by_name) {
+		o->syms_by_name = malloc((o->nsyms ? o->nsyms : 1) * sizeof(struct named));
+		if (!o->syms_by_name) return -1;
+		for (size_t i = 1; i < o->nsyms; i++) {
+			Elf64_Sym s;
+			memcpy(&s, o->syms + i * sizeof(s), sizeof(s));
+			if (ELF64_ST_TYPE(s.st_info) != STT_SECTION)
+				o->syms_by_name[o->nsyms_by_name++] = (struct named){ o->strtab + s.st_name, s.st_shndx, i };
+		}
+		qsort(o->syms_by_name, o->nsyms_by_name, sizeof(struct named), named_cmp);
 	}
-	return -1;
+	const struct named *f = named_find(o->syms_by_name, o->nsyms_by_name, name, shndx);
+	if (!f) return -1;
+	Elf64_Sym s;
+	memcpy(&s, o->syms + f->index * sizeof(s), sizeof(s));
+	*size = s.st_size;
+	return (int64_t)s.st_value;
 }
 
 static int check_datasec(struct obj *o, uint32_t id, const unsigned char *t)
@@ -499,7 +544,8 @@ static int check_type(struct obj *o, uint32_t id)
 			const unsigned char *tt = type_at(o, target);
 			unsigned tk = t_kind(tt);
 			if ((tk != BTF_KIND_STRUCT && tk != BTF_KIND_UNION && tk != BTF_KIND_FUNC) ||
-			    (tk == BTF_KIND_FUNC ? (!t_size(tt) || (uint32_t)comp >= t_vlen(type_at(o, t_size(tt)))) : (uint32_t)comp >= t_vlen(tt)))
+			    (tk == BTF_KIND_FUNC ? (!t_size(tt) || t_size(tt) > o->ntypes || (uint32_t)comp >= t_vlen(type_at(o, t_size(tt))))
+						  : (uint32_t)comp >= t_vlen(tt)))
 				return bad(o, "BTF type [%u] DECL_TAG: component %d out of range", id, comp);
 		}
 		break;
@@ -646,6 +692,8 @@ int objcheck_buf(const unsigned char *data, size_t len, char *msg, size_t msglen
 	free(o.sh);
 	free(o.toff);
 	free(o.state);
+	free(o.secs_by_name);
+	free(o.syms_by_name);
 	return err;
 }
 

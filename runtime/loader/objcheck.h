@@ -21,8 +21,9 @@
 #include <stddef.h>
 
 #define OBJCHECK_MAX_DEPTH 32           /* type resolution depth (the kernel's MAX_RESOLVE_DEPTH) */
-#define OBJCHECK_MAX_FILE (256u << 20)  /* larger files are refused before they are read */
+#define OBJCHECK_MAX_FILE (64u << 20)   /* larger files are refused before they are read */
 #define OBJCHECK_MAX_TYPES (1u << 20)
+#define OBJCHECK_MAX_SYMBOLS (1u << 20)
 
 int objcheck_buf(const unsigned char *data, size_t len, char *msg, size_t msglen);
 int objcheck_file(const char *path, char *msg, size_t msglen);
