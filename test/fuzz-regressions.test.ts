@@ -188,10 +188,12 @@ describe("hostile and mutated objects stop the consumers cleanly", () => {
 
   it("a data section of 2 GiB: refused before it is mapped (the engine ran past the time limit copying it)", () => {
     const obj = Buffer.from(base.object!);
-    const bss = readObject(obj).sections.find((x) => x.name === ".bss")!;
+    const data = readObject(obj).sections.find((x) => x.name === ".data")!;
     const shoff = Number(obj.readBigUInt64LE(0x28));
-    obj.writeBigUInt64LE(0x7fffffffn, shoff + bss.index * 64 + 32);
-    expect(() => runUserEngine(obj, { addon: simulatedAddon().addon, maxSteps: 10 })).toThrow(/section \.bss is 2147483647 bytes \(the engine maps at most 67108864\)/);
+    // A NOBITS section's size needs no bytes in the file: .data becomes a 2 GiB .bss.
+    obj.writeUInt32LE(8, shoff + data.index * 64 + 4);
+    obj.writeBigUInt64LE(0x7fffffffn, shoff + data.index * 64 + 32);
+    expect(() => runUserEngine(obj, { addon: simulatedAddon().addon, maxSteps: 10 })).toThrow(/section \.data is 2147483647 bytes \(the engine maps at most 67108864\)/);
   });
 
   it("a typedef cycle in BTF: values read as null instead of looping forever", () => {
