@@ -4,7 +4,7 @@
 // bytes and integer types, and the MEM-region layout from BTF.
 
 import type { Insn } from "../../compiler/bpf/insn";
-import { readObject, type BtfType, type ObjectFile } from "../../compiler/elf/reader";
+import { ObjectFormatError, readObject, type BtfType, type ObjectFile } from "../../compiler/elf/reader";
 
 export interface ImageGlobal {
   name: string;
@@ -32,9 +32,13 @@ export interface Image {
 /** Follow typedefs and qualifiers to the underlying type. */
 export function resolveType(btf: Map<number, BtfType>, id: number): BtfType | undefined {
   let t = btf.get(id);
-  while (t && ["TYPEDEF", "CONST", "VOLATILE", "RESTRICT", "TYPE_TAG"].includes(t.kind)) t = btf.get(t.type!);
+  // At most 32 qualifiers and typedefs (a hostile object may make them a cycle).
+  for (let n = 0; t && ["TYPEDEF", "CONST", "VOLATILE", "RESTRICT", "TYPE_TAG"].includes(t.kind); n++) t = n < 32 ? btf.get(t.type!) : undefined;
   return t;
 }
+
+/** The largest data section the engine maps (an object asking for more is refused, not allocated). */
+export const MAX_SECTION_BYTES = 64 << 20;
 
 /** Build the image. Throws ObjectFormatError for a malformed object. */
 export function loadImage(bytes: Uint8Array): Image {
@@ -81,6 +85,7 @@ export function loadImage(bytes: Uint8Array): Image {
   for (const ds of obj.btf.filter((t) => t.kind === "DATASEC" && /^\.(rodata|data|bss)/.test(t.name))) {
     const sec = obj.section(ds.name);
     if (!sec) continue;
+    if (sec.size > MAX_SECTION_BYTES) throw new ObjectFormatError(`section ${ds.name} is ${sec.size} bytes (the engine maps at most ${MAX_SECTION_BYTES})`);
     sections.set(ds.name, sec.type === 8 ? new Uint8Array(sec.size) : Uint8Array.from(sec.data));
     for (const v of ds.vars ?? []) {
       const vt = btf.get(v.type);
@@ -94,19 +99,20 @@ export function loadImage(bytes: Uint8Array): Image {
 }
 
 /** Size of a BTF type in bytes. */
-export function typeSize(btf: Map<number, BtfType>, id: number): number {
+export function typeSize(btf: Map<number, BtfType>, id: number, depth = 0): number {
   const t = resolveType(btf, id);
-  if (!t) return 0;
-  if (t.kind === "ARRAY") return (t.count ?? 0) * typeSize(btf, t.elem!);
+  if (!t || depth > 32) return 0;
+  if (t.kind === "ARRAY") return (t.count ?? 0) * typeSize(btf, t.elem!, depth + 1);
   if (t.kind === "PTR") return 8;
   return t.size ?? 0;
 }
 
 /** Decode a value of BTF type `id` at `bytes[off]` into plain JSON data (ints as bigint). */
-export function decodeValue(btf: Map<number, BtfType>, id: number, bytes: Uint8Array, off: number): unknown {
+export function decodeValue(btf: Map<number, BtfType>, id: number, bytes: Uint8Array, off: number, depth = 0): unknown {
   const t = resolveType(btf, id);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (!t) return null;
+  // Nothing to show past the bytes or 32 levels down (hostile BTF: cycles, sizes past the section).
+  if (!t || depth > 32 || off < 0 || off >= bytes.length) return null;
   if (t.kind === "INT" || t.kind === "ENUM" || t.kind === "PTR") {
     const size = t.kind === "PTR" ? 8 : t.size!;
     // A (hostile) BTF size or offset past the bytes: no value to show.
@@ -116,10 +122,12 @@ export function decodeValue(btf: Map<number, BtfType>, id: number, bytes: Uint8A
     if (t.kind === "INT" && t.encoding === 4) return v !== 0n;
     return t.kind === "INT" && t.encoding === 1 ? BigInt.asIntN(size * 8, v) : v;
   }
-  if (t.kind === "STRUCT") return Object.fromEntries((t.members ?? []).map((m) => [m.name, decodeValue(btf, m.type, bytes, off + m.offset)]));
+  if (t.kind === "STRUCT") return Object.fromEntries((t.members ?? []).map((m) => [m.name, decodeValue(btf, m.type, bytes, off + m.offset, depth + 1)]));
   if (t.kind === "ARRAY") {
     const es = typeSize(btf, t.elem!);
-    return [...Array(t.count ?? 0)].map((_, i) => decodeValue(btf, t.elem!, bytes, off + i * es));
+    const count = t.count ?? 0;
+    if (es <= 0 || count * es > bytes.length - off) return null;
+    return [...Array(count)].map((_, i) => decodeValue(btf, t.elem!, bytes, off + i * es, depth + 1));
   }
   return null;
 }
