@@ -17,7 +17,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import { Memory, run, type Region } from "./interp";
-import { decodeValue, loadImage, resolveType, typeSize, type Image, type ImageGlobal } from "./image";
+import { runTranslated } from "./translate";
+import { checkRunnable, decodeValue, loadImage, type Image, type ImageGlobal } from "./image";
+import { geometryValues } from "../../compiler/contract/geometry";
+import { resolveMem, resolveSet, splitAssign, writeBits } from "../assign";
 import { iterKfuncs } from "./iter";
 import { tracePrintk } from "./trace";
 import type { CompileResult } from "../../compiler/index";
@@ -63,6 +66,8 @@ export interface EngineOptions {
   log?: (line: string) => void;
   /** Stop after this many loop_step calls (default 100 million). */
   maxSteps?: number;
+  /** Run the BPF code in the reference interpreter instead of its JavaScript translation (slower). */
+  interpreter?: boolean;
 }
 
 export interface EngineResult {
@@ -97,12 +102,6 @@ function findRoot(): string {
   return dir;
 }
 
-function parseAssign(s: string, what: string): [string, string] {
-  const i = s.indexOf("=");
-  if (i <= 0) throw new Error(`${what} needs NAME=VALUE, got '${s}'`);
-  return [s.slice(0, i), s.slice(i + 1)];
-}
-
 /** Run a loop_step object (its ELF bytes, or compileFile's result) on a real ring in this process. */
 export function runUserEngine(input: Uint8Array | CompileResult, opts: EngineOptions = {}): EngineResult {
   let object: Uint8Array;
@@ -110,9 +109,7 @@ export function runUserEngine(input: Uint8Array | CompileResult, opts: EngineOpt
   else if (input.ok && input.object) object = input.object;
   else throw new Error(`the program did not compile (${input.diagnostics?.length ?? 0} diagnostics)`);
   const img = loadImage(object);
-  const progName = opts.prog ?? [...img.programs.keys()][0];
-  const prog = img.programs.get(progName);
-  if (!prog) throw new Error(`no program ${opts.prog ?? ""} in the object (programs: ${[...img.programs.keys()].join(", ") || "none"})`);
+  const { name: progName, insns: prog } = checkRunnable(img, opts.prog);
   const addon = loadAddon();
   const sqEntries = opts.sqEntries ?? 8;
   const cqEntries = opts.cqEntries ?? 2 * sqEntries;
@@ -167,11 +164,7 @@ function drive(img: Image, progName: string, prog: import("../../compiler/bpf/in
   const sections = new Map<string, Region>();
   for (const [name, init] of img.sections) sections.set(name, mem.map(name, Uint8Array.from(init), !name.startsWith(".rodata")));
   const byName = new Map(img.globals.map((g) => [g.name, g]));
-  const write = (g: ImageGlobal, v: bigint) => {
-    const r = sections.get(g.section)!;
-    let x = BigInt.asUintN(g.size * 8, v);
-    for (let i = 0; i < g.size; i++, x >>= 8n) r.bytes[g.offset + i] = Number(x & 0xffn);
-  };
+  const write = (g: ImageGlobal, v: bigint) => writeBits(sections.get(g.section)!.bytes, g.offset, g.size, BigInt.asUintN(g.size * 8, v));
   const setGlobal = (name: string, v: bigint, required: boolean) => {
     const g = byName.get(name);
     if (!g) {
@@ -188,20 +181,19 @@ function drive(img: Image, progName: string, prog: import("../../compiler/bpf/in
     memRegion = mem.mapAt("MEM region", new Uint8Array(a.buffer, 0, memSize), a.addr);
     const r = addon.registerMemRegion(ring.fd, a.addr, a.buffer.byteLength);
     if (r < 0 && opts.log) opts.log(`engine: IORING_REGISTER_MEM_REGION failed (${r}); the region is still mapped for the program`);
-    setGlobal("uringbpf_mem_uaddr", a.addr, false);
   }
-  const geometry: Record<string, number> = {
-    uringbpf_sq_entries: ring.sqEntries, uringbpf_cq_entries: ring.cqEntries, uringbpf_cq_head: ring.cqOff.head, uringbpf_cq_tail: ring.cqOff.tail,
-    uringbpf_cq_cqes: ring.cqOff.cqes, uringbpf_cq_size: cqSize, uringbpf_sq_size: ring.sqEntries * 64, uringbpf_mem_size: memRegion ? memRegion.bytes.length : 0,
-  };
-  for (const [k, v] of Object.entries(geometry)) setGlobal(k, BigInt(v), false);
+  const geometry = geometryValues({
+    sq_entries: ring.sqEntries, cq_entries: ring.cqEntries, cq_off_head: ring.cqOff.head, cq_off_tail: ring.cqOff.tail, cq_off_cqes: ring.cqOff.cqes,
+    sqe_size: 64, cqe_size: 16, mem_size: memRegion ? memRegion.bytes.length : 0, mem_uaddr: memRegion ? memRegion.base : 0n,
+  });
+  for (const [k, v] of geometry) setGlobal(k, v, false);
   const opened: number[] = [];
   for (const s of opts.set ?? []) {
-    const [k, v] = parseAssign(s, "--set");
-    setGlobal(k, BigInt(v), true);
+    const { global, bits } = resolveSet(img, s);
+    write(global, bits);
   }
   for (const s of opts.open ?? []) {
-    const [k, spec] = parseAssign(s, "--open");
+    const [k, spec] = splitAssign("--open", s);
     const m = /^(.*?)(?::(r|w|rw|a))?$/.exec(spec)!;
     const flags = { r: "r", w: "w", rw: "a+", a: "a" }[m[2] ?? "r"]!;
     const fd = fs.openSync(m[1], m[2] === "rw" ? fs.constants.O_RDWR | fs.constants.O_CREAT : flags);
@@ -209,16 +201,15 @@ function drive(img: Image, progName: string, prog: import("../../compiler/bpf/in
     setGlobal(k, BigInt(fd), true);
   }
   for (const s of opts.buffer ?? []) {
-    const [k, size] = parseAssign(s, "--buffer");
+    const [k, size] = splitAssign("--buffer", s);
     if (!/^\d+$/.test(size) || Number(size) <= 0 || Number(size) > 1 << 30) throw new Error(`--buffer ${k}: size must be between 1 and 2^30 bytes (got '${size}')`);
     const a = alloc(Number(size));
     mem.mapAt(`buffer ${k}`, new Uint8Array(a.buffer), a.addr);
     setGlobal(k, a.addr, true);
   }
   for (const s of opts.mem ?? []) {
-    const [p, v] = parseAssign(s, "--mem");
-    if (!memRegion || !img.memLayout) throw new Error(`--mem ${p}: the program has no MEM-region layout`);
-    setMemField(img, memRegion.bytes, p, BigInt(v));
+    const { off, bits, kind } = resolveMem(img, s, memRegion?.bytes.length ?? 0);
+    writeBits(memRegion!.bytes, off, kind.size, bits);
   }
 
   const trace: string[] = [];
@@ -258,12 +249,12 @@ function drive(img: Image, progName: string, prog: import("../../compiler/bpf/in
   };
   const subprograms = Object.fromEntries(img.subprograms);
   const globalAddress = (symbol: string, addend: bigint) => {
-    if (symbol.startsWith("section:")) return sections.get(symbol.slice(8))!.base + addend;
-    const g = byName.get(symbol);
-    if (!g) throw new Error(`relocation against unknown global ${symbol}`);
-    return sections.get(g.section)!.base + BigInt(g.offset) + addend;
+    const at = img.symbols.get(symbol);
+    if (!at) throw new Error(`relocation against unknown global ${symbol}`);
+    return sections.get(at.section)!.base + BigInt(at.offset) + addend;
   };
   const helpers = { 6: tracePrintk(trace) };
+  const exec = opts.interpreter ? run : runTranslated;
   const cqHead = () => rv.getUint32(ring.cqOff.head, true);
   const cqTail = () => rv.getUint32(ring.cqOff.tail, true);
   let steps = 0;
@@ -276,7 +267,7 @@ function drive(img: Image, progName: string, prog: import("../../compiler/bpf/in
       if (++steps > maxSteps) throw new Error(`loop_step called ${maxSteps} times without stopping`);
       const headBefore = cqHead();
       stepSubmitted = [];
-      const r = run(prog, ctxArr.base, mem, { globalAddress, kfuncs, helpers, subprograms });
+      const r = exec(prog, ctxArr.base, mem, { globalAddress, kfuncs, helpers, subprograms });
       executed += r.executed;
       const r0 = Number(BigInt.asIntN(32, r.r0));
       if (opts.trace) {
@@ -310,31 +301,7 @@ function drive(img: Image, progName: string, prog: import("../../compiler/bpf/in
   }
   const runNs = Number(process.hrtime.bigint() - t0);
   const globals: Record<string, unknown> = {};
-  for (const g of img.globals) globals[g.name] = decodeValue(img.btf, g.type, sections.get(g.section)!.bytes, g.offset);
+  for (const g of img.globals) globals[g.name] = decodeValue(img.btf, g.type, sections.get(g.section)!.bytes, g.offset, g.size);
   const memValue = memRegion && img.memLayout ? decodeValue(img.btf, img.memLayout.id, memRegion.bytes, 0) : undefined;
   return { prog: progName, ret, steps, runNs, insnsExecuted: executed, submission: kernelRewind ? "sq_rewind" : "emulated", globals, mem: memValue, trace };
-}
-
-/** --mem PATH=VALUE through the layout (count, hdr.len, slots[3], reqs[1].opcode). */
-function setMemField(img: Image, bytes: Uint8Array, pathText: string, v: bigint): void {
-  let t = img.memLayout!;
-  let off = 0;
-  const parts = pathText.match(/[^.[\]]+|\[\d+\]/g) ?? [];
-  for (const part of parts) {
-    if (part.startsWith("[")) {
-      if (t.kind !== "ARRAY") throw new Error(`--mem ${pathText}: not an array before ${part}`);
-      const i = Number(part.slice(1, -1));
-      if (i >= t.count!) throw new Error(`--mem ${pathText}: index ${i} out of range (${t.count} elements)`);
-      off += i * typeSize(img.btf, t.elem!);
-      t = resolveType(img.btf, t.elem!)!;
-    } else {
-      const m = t.kind === "STRUCT" ? t.members!.find((x) => x.name === part) : undefined;
-      if (!m) throw new Error(`--mem ${pathText}: no field '${part}'${t.kind === "STRUCT" ? ` (fields: ${t.members!.map((x) => x.name).join(", ")})` : ""}`);
-      off += m.offset;
-      t = resolveType(img.btf, m.type)!;
-    }
-  }
-  if (t.kind !== "INT") throw new Error(`--mem ${pathText}: not an integer field`);
-  let x = BigInt.asUintN(t.size! * 8, v);
-  for (let i = 0; i < t.size!; i++, x >>= 8n) bytes[off + i] = Number(x & 0xffn);
 }

@@ -3,6 +3,8 @@
 // against in-memory files, and a driver that calls loop_step the way io_uring/loop.c does.
 import type { CompileResult } from "../../compiler/index";
 import { Memory, run, type Region } from "../../runtime/engine/interp";
+import { runTranslated } from "../../runtime/engine/translate";
+import { geometryValues } from "../../compiler/contract/geometry";
 import { tracePrintk } from "../../runtime/engine/trace";
 import { iterKfuncs } from "../../runtime/engine/iter";
 
@@ -20,6 +22,8 @@ export interface FakeRingOptions {
   mem?: number;
   /** Fill the MEM region before the run (like the loader's --mem). */
   memInit?: (bytes: Uint8Array) => void;
+  /** Run the BPF code in the reference interpreter (default) or its JavaScript translation. */
+  exec?: "interp" | "translate";
 }
 
 export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
@@ -66,12 +70,11 @@ export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
     const t = g.type.kind === "const" ? (g.type.to as { to: { signed?: boolean } }).to : (g.type as { signed?: boolean });
     return t.signed ? BigInt.asIntN(g.size * 8, raw) : raw;
   };
-  const geometry: Record<string, number> = {
-    uringbpf_sq_entries: sqEntries, uringbpf_cq_entries: cqEntries, uringbpf_cq_head: CQ_HEAD, uringbpf_cq_tail: CQ_TAIL,
-    uringbpf_cq_cqes: CQES, uringbpf_cq_size: cq.bytes.length, uringbpf_sq_size: sq.bytes.length, uringbpf_mem_size: opts.mem ?? 0,
-  };
-  for (const [k, v] of Object.entries(geometry)) if (mod.globals.some((g) => g.name === k)) setGlobal(k, BigInt(v));
-  if (memRegion && mod.globals.some((g) => g.name === "uringbpf_mem_uaddr")) setGlobal("uringbpf_mem_uaddr", memRegion.base);
+  const geometry = geometryValues({
+    sq_entries: sqEntries, cq_entries: cqEntries, cq_off_head: CQ_HEAD, cq_off_tail: CQ_TAIL, cq_off_cqes: CQES,
+    sqe_size: 64, cqe_size: 16, mem_size: opts.mem ?? 0, mem_uaddr: memRegion ? memRegion.base : 0n,
+  });
+  for (const [k, v] of geometry) if (mod.globals.some((g) => g.name === k)) setGlobal(k, v);
   const buffers: Record<string, Region> = {};
   for (const [k, size] of Object.entries(opts.buffers ?? {})) {
     buffers[k] = mem.map(`buffer ${k}`, new Uint8Array(size));
@@ -184,7 +187,7 @@ export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
   for (;;) {
     if (++steps > max) throw new Error("too many loop steps");
     const subprograms = Object.fromEntries((res.subprograms ?? []).map((s) => [s.name, s.insns]));
-    const r = run(prog.insns, ctxArr.base, mem, { globalAddress, kfuncs, subprograms, helpers: { 6: tracePrintk(traceLines) } });
+    const r = (opts.exec === "translate" ? runTranslated : run)(prog.insns, ctxArr.base, mem, { globalAddress, kfuncs, subprograms, helpers: { 6: tracePrintk(traceLines) } });
     executed += r.executed;
     ret = BigInt.asIntN(32, r.r0);
     if (ret !== 0n) break;
