@@ -8,7 +8,8 @@
  *                                          sqOff: {head, tail, ringMask, flags, array},
  *                                          cqOff: {head, tail, ringMask, cqes}, rings: ArrayBuffer,
  *                                          sqes: ArrayBuffer }          (throws "io_uring_setup: <errno>")
- *   enter(fd, toSubmit, minComplete, flags) -> int (>= 0, or -errno: the caller decides what is fatal)
+ *   enter(fd, toSubmit, minComplete, flags[, timeoutNs]) -> int (>= 0, or -errno: the caller decides what is fatal;
+ *     with timeoutNs the wait is bounded (IORING_ENTER_EXT_ARG) and returns -ETIME when it expires)
  *   alloc(size) -> { buffer: ArrayBuffer, addr: BigInt }    (zeroed, page-aligned, until free(addr))
  *   free(addr)                                              (detaches the buffer, unmaps the memory)
  *   registerMemRegion(fd, addr: BigInt, size) -> int (0 or -errno)
@@ -213,12 +214,32 @@ static napi_value setup(napi_env env, napi_callback_info info)
 
 static napi_value enter(napi_env env, napi_callback_info info)
 {
-	napi_value argv[4], r;
+	napi_value argv[5], r;
 	uint32_t fd, to_submit, min_complete, flags;
-	if (args(env, info, 4, argv) || u32_arg(env, argv[0], &fd) || u32_arg(env, argv[1], &to_submit) ||
+	size_t argc = 5;
+	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (argc < 4) {
+		napi_throw_type_error(env, NULL, "enter(fd, toSubmit, minComplete, flags[, timeoutNs]) needs 4 arguments");
+		return NULL;
+	}
+	if (u32_arg(env, argv[0], &fd) || u32_arg(env, argv[1], &to_submit) ||
 	    u32_arg(env, argv[2], &min_complete) || u32_arg(env, argv[3], &flags))
 		return NULL;
-	int ret = io_uring_enter(fd, to_submit, min_complete, flags, NULL); /* -errno on failure */
+	int ret;
+	napi_valuetype t = napi_undefined;
+	if (argc >= 5) CHECK(napi_typeof(env, argv[4], &t));
+	if (t == napi_number) {
+		/* A bounded wait: IORING_ENTER_EXT_ARG with a timeout; -ETIME when it expires. */
+		double ns;
+		CHECK(napi_get_value_double(env, argv[4], &ns));
+		if (!(ns >= 0)) ns = 0;
+		if (ns > 1e18) ns = 1e18;
+		struct __kernel_timespec ts = { .tv_sec = (long long)(ns / 1e9), .tv_nsec = (long long)ns % 1000000000LL };
+		struct io_uring_getevents_arg ga = { .sigmask = 0, .sigmask_sz = _NSIG / 8, .ts = (uint64_t)(uintptr_t)&ts };
+		ret = io_uring_enter2(fd, to_submit, min_complete, flags | IORING_ENTER_EXT_ARG, (void *)&ga, sizeof(ga));
+	} else {
+		ret = io_uring_enter(fd, to_submit, min_complete, flags, NULL); /* -errno on failure */
+	}
 	CHECK(napi_create_int32(env, ret, &r));
 	return r;
 }

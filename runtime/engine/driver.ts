@@ -42,7 +42,8 @@ export interface Addon {
     rings: ArrayBuffer;
     sqes: ArrayBuffer;
   };
-  enter(fd: number, toSubmit: number, minComplete: number, flags: number): number;
+  /** With timeoutNs the wait is bounded and returns -ETIME (-62) when it expires. */
+  enter(fd: number, toSubmit: number, minComplete: number, flags: number, timeoutNs?: number): number;
   alloc(size: number): { buffer: ArrayBuffer; addr: bigint };
   free(addr: bigint): void;
   registerMemRegion(fd: number, addr: bigint, size: number): number;
@@ -68,6 +69,21 @@ export interface EngineOptions {
   maxSteps?: number;
   /** Run the BPF code in the reference interpreter instead of its JavaScript translation (slower). */
   interpreter?: boolean;
+  /** Stop the run (EngineTimeout) when it has not finished after this many milliseconds. */
+  timeoutMs?: number;
+  /** Set everything up (ring, globals, --set, --mem) but do not call loop_step. */
+  noRun?: boolean;
+}
+
+/** The run did not finish within EngineOptions.timeoutMs. */
+export class EngineTimeout extends Error {
+  constructor(
+    readonly ms: number,
+    readonly steps: number,
+  ) {
+    super(`the run did not finish within ${ms / 1000} s (--timeout); stopped after ${steps} loop_step calls`);
+    this.name = "EngineTimeout";
+  }
 }
 
 export interface EngineResult {
@@ -82,6 +98,10 @@ export interface EngineResult {
   globals: Record<string, unknown>;
   mem?: unknown;
   trace: string[];
+  /** False with noRun (loop_step was not called). */
+  ran: boolean;
+  /** A failed run-time check (uringbpf_trap != 0): its source line from line_info. */
+  trap?: { line: number; file: string | null; source: string | null };
 }
 
 /** The engine addon (built by scripts/deps.sh build into the cache's bin/). */
@@ -262,9 +282,12 @@ function drive(img: Image, progName: string, prog: import("../../compiler/bpf/in
   let ret = 0;
   const maxSteps = opts.maxSteps ?? 100_000_000;
   const t0 = process.hrtime.bigint();
+  const deadline = opts.timeoutMs !== undefined ? t0 + BigInt(Math.round(opts.timeoutMs * 1e6)) : undefined;
   try {
     for (;;) {
+      if (opts.noRun) break;
       if (++steps > maxSteps) throw new Error(`loop_step called ${maxSteps} times without stopping`);
+      if (deadline !== undefined && process.hrtime.bigint() > deadline) throw new EngineTimeout(opts.timeoutMs!, steps - 1);
       const headBefore = cqHead();
       stepSubmitted = [];
       const r = exec(prog, ctxArr.base, mem, { globalAddress, kfuncs, helpers, subprograms });
@@ -293,7 +316,9 @@ function drive(img: Image, progName: string, prog: import("../../compiler/bpf/in
       // because the indices wrap. Already reached (<= 0): GETEVENTS with 0 only runs the task work.
       const want = new DataView(lp.bytes.buffer).getUint32(0, true);
       const min = ((want - cqTail()) | 0) > 0 ? (want - cqHead()) >>> 0 : 0;
-      const e = addon.enter(ring.fd, 0, min, ENTER_GETEVENTS);
+      // With a time limit the wait is bounded by what is left of it.
+      const left = deadline === undefined ? undefined : Math.max(0, Number(deadline - process.hrtime.bigint()));
+      const e = left === undefined ? addon.enter(ring.fd, 0, min, ENTER_GETEVENTS) : addon.enter(ring.fd, 0, min, ENTER_GETEVENTS, left);
       if (e < 0 && e !== -4 /* EINTR */ && e !== -62 /* ETIME */) throw new Error(`io_uring_enter(GETEVENTS): errno ${-e}`);
     }
   } finally {
@@ -303,5 +328,11 @@ function drive(img: Image, progName: string, prog: import("../../compiler/bpf/in
   const globals: Record<string, unknown> = {};
   for (const g of img.globals) globals[g.name] = decodeValue(img.btf, g.type, sections.get(g.section)!.bytes, g.offset, g.size);
   const memValue = memRegion && img.memLayout ? decodeValue(img.btf, img.memLayout.id, memRegion.bytes, 0) : undefined;
-  return { prog: progName, ret, steps, runNs, insnsExecuted: executed, submission: kernelRewind ? "sq_rewind" : "emulated", globals, mem: memValue, trace };
+  const trapLine = typeof globals.uringbpf_trap === "bigint" ? Number(globals.uringbpf_trap) : 0;
+  let trapInfo: EngineResult["trap"];
+  if (trapLine) {
+    const li = img.obj.btfExt?.lines.find((l) => l.line === trapLine);
+    trapInfo = { line: trapLine, file: li?.file ?? null, source: li?.text.trim() ?? null };
+  }
+  return { prog: progName, ret, steps, runNs, insnsExecuted: executed, submission: kernelRewind ? "sq_rewind" : "emulated", globals, mem: memValue, trace, ran: !opts.noRun, trap: trapInfo };
 }
