@@ -93,7 +93,7 @@ export function kernelOutcome(r: RunResult, timeoutSec: number): Outcome {
   const where = r.where;
   const rep = r.report;
   if (r.timedOut) {
-    const o = failure("kernel", "timeout", `the run did not finish within ${timeoutSec} s (--timeout); the loader was stopped`, { where, kernel: r.kernel, verified: false });
+    const o = failure("kernel", "timeout", `the run did not finish within ${timeoutSec} s (--timeout); the loader was stopped`, { where, kernel: r.kernel, verified: false, ran: true });
     return { ...o, messages: r.messages };
   }
   if (!rep) return { ...failure("kernel", "environment", `the loader printed no result (exit ${r.loaderExit})`, { where, kernel: r.kernel }), messages: r.messages };

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "no
 import * as path from "node:path";
 import { cacheRoot, findKernel, runInVm, type VmCase, VmError, type VmFile, type VmRunResult } from "./vm/vm";
 import { ObjectFormatError } from "../compiler/elf/reader";
+import { compileFile, formatDiagnostics } from "../compiler/index";
 import { AssignError, resolveMem, resolveSet } from "./assign";
 import { ImageError, loadImage, type Image } from "./engine/image";
 
@@ -203,9 +204,7 @@ function shQuote(s: string): string {
 /** Compiles a .ts with the uringbpf compiler, or reads a .o; returns the object bytes. */
 async function objectOf(input: string): Promise<{ object: Uint8Array; name: string }> {
   if (/\.(ts|mts|cts)$/.test(input)) {
-    // Loaded lazily: running a ready .o does not need the TypeScript compiler.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const compiler = require("../compiler/index") as typeof import("../compiler/index");
+    const compiler = { compileFile, formatDiagnostics };
     const res = compiler.compileFile(input);
     if (!res.ok || !res.object) {
       throw new RunError(compiler.formatDiagnostics(res.diagnostics), "compile", res.diagnostics);

@@ -18,7 +18,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Memory, run, type Region } from "./interp";
 import { runTranslated } from "./translate";
-import { checkRunnable, decodeValue, loadImage, type Image, type ImageGlobal } from "./image";
+import { checkRunnable, decodeValue, geometryHint, loadImage, type Image, type ImageGlobal } from "./image";
 import { geometryValues } from "../../compiler/contract/geometry";
 import { resolveMem, resolveSet, splitAssign, writeBits } from "../assign";
 import { iterKfuncs } from "./iter";
@@ -80,8 +80,9 @@ export class EngineTimeout extends Error {
   constructor(
     readonly ms: number,
     readonly steps: number,
+    readonly hint?: string,
   ) {
-    super(`the run did not finish within ${ms / 1000} s (--timeout); stopped after ${steps} loop_step calls`);
+    super(`the run did not finish within ${ms / 1000} s (--timeout); stopped after ${steps} loop_step calls${hint ? `. Note: ${hint}` : ""}`);
     this.name = "EngineTimeout";
   }
 }
@@ -287,7 +288,7 @@ function drive(img: Image, progName: string, prog: import("../../compiler/bpf/in
     for (;;) {
       if (opts.noRun) break;
       if (++steps > maxSteps) throw new Error(`loop_step called ${maxSteps} times without stopping`);
-      if (deadline !== undefined && process.hrtime.bigint() > deadline) throw new EngineTimeout(opts.timeoutMs!, steps - 1);
+      if (deadline !== undefined && process.hrtime.bigint() > deadline) throw new EngineTimeout(opts.timeoutMs!, steps - 1, geometryHint(img));
       const headBefore = cqHead();
       stepSubmitted = [];
       const r = exec(prog, ctxArr.base, mem, { globalAddress, kfuncs, helpers, subprograms });
