@@ -9,9 +9,10 @@ import { slots, type Insn } from "./bpf/insn";
 import { generate, type FunctionCode } from "./codegen/emit";
 import { diag, type Diagnostic } from "./diagnostics/diagnostics";
 import { lowerProgram, parseProgram } from "./frontend/program";
+import { DEFAULT_LOOP_OPTIONS } from "./frontend/loops";
 import { dumpFunction } from "./ir/ir";
 import { writeObject } from "./elf/writer";
-import { linkModule, type LinkSubprogram } from "./link/module";
+import { linkModule } from "./link/module";
 import type { ObjectModule } from "./object/module";
 
 export { formatDiagnostics } from "./diagnostics/diagnostics";
@@ -27,6 +28,11 @@ export interface CompileOptions {
   ir?: boolean;
   /** Name recorded in line_info (default: the path as given). */
   sourceName?: string;
+  /** The head of loops the verifier cannot follow: "maygoto" (default) or "iterator" (bpf_iter_num_next). */
+  loops?: "maygoto" | "iterator";
+  /** The most verifier work (trip count x body, in source nodes) a loop the verifier follows may cost
+   *  (default 2048); longer loops converge instead. */
+  loopBudget?: number;
 }
 
 export interface CompiledProgram {
@@ -64,10 +70,10 @@ export function compileSource(fileName: string, text: string, opts: CompileOptio
   const sourceName = opts.sourceName ?? fileName;
   const { sf, diagnostics } = parseProgram(sourceName, text, opts.typeCheck !== false);
   if (diagnostics.length) return { ok: false, diagnostics, programs: [] };
-  const fe = lowerProgram(sourceName, sf);
+  const fe = lowerProgram(sourceName, sf, { form: opts.loops ?? DEFAULT_LOOP_OPTIONS.form, budget: opts.loopBudget ?? DEFAULT_LOOP_OPTIONS.budget });
   if (fe.diagnostics.length) return { ok: false, diagnostics: fe.diagnostics, programs: [] };
   const programs: CompiledProgram[] = [];
-  const codes: { name: string; code: FunctionCode }[] = [];
+  const codes = new Map<string, FunctionCode>();
   const diags: Diagnostic[] = [];
   for (const p of fe.programs) {
     const ir = opts.ir ? dumpFunction(p.fn) : undefined;
@@ -76,15 +82,14 @@ export function compileSource(fileName: string, text: string, opts: CompileOptio
     const n = code.insns.reduce((s, i) => s + slots(i), 0);
     if (n > 1_000_000) diags.push(diag(3001, undefined, `${p.name} has ${n} instructions`));
     programs.push({ name: p.name, insns: code.insns, slots: n, stackSize: code.stackSize, ir });
-    codes.push({ name: p.name, code });
+    codes.set(p.name, code);
   }
   const subprograms: CompiledProgram[] = [];
-  const subCodes: LinkSubprogram[] = [];
   for (const s of fe.subprograms) {
     const ir = opts.ir ? dumpFunction(s.fn) : undefined;
     const code = generate(s.fn);
     subprograms.push({ name: s.name, insns: code.insns, slots: code.insns.reduce((n, i) => n + slots(i), 0), stackSize: code.stackSize, ir });
-    subCodes.push({ name: s.name, code, params: s.params, ret: s.ret });
+    codes.set(s.name, code);
   }
   // The verifier limits the stack of a whole call chain to 512 bytes (each frame rounded up to 32).
   const frame = (n: number) => Math.ceil(Math.max(n, 1) / 32) * 32;
@@ -106,7 +111,7 @@ export function compileSource(fileName: string, text: string, opts: CompileOptio
     if (d.chain.length > 8) diags.push(diag(3003, undefined, `the call chain ${d.chain.join(" -> ")} is ${d.chain.length} calls deep`));
   }
   if (diags.length) return { ok: false, diagnostics: diags, programs, subprograms };
-  const module = linkModule(sourceName, codes, fe.globals, fe.memLayout, subCodes, fe.strings);
+  const module = linkModule(sourceName, fe, codes);
   const object = writeObject(module);
   return { ok: true, diagnostics: [], programs, subprograms, module, object };
 }
@@ -126,20 +131,4 @@ export function compileFile(file: string, opts: CompileOptions = {}): CompileRes
 /** The disassembly of a compiled program, with the TypeScript lines interleaved. */
 export function programAsm(p: CompiledProgram, interleaveSource = true): string {
   return disassemble(p.insns, { interleaveSource });
-}
-
-/** Write a file atomically: a temporary file in the same directory, then a rename. */
-export function writeFileAtomic(file: string, data: Uint8Array | string): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  try {
-    fs.writeFileSync(tmp, data);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    try {
-      fs.unlinkSync(tmp);
-    } catch {
-      /* already gone */
-    }
-    throw e;
-  }
 }

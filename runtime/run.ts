@@ -229,7 +229,7 @@ export async function runProgram(input: string, opts: RunOptions = {}): Promise<
   const opens = (opts.open ?? []).map(parseOpen);
   const loader = loaderPath();
   if (!existsSync(loader)) {
-    throw new RunError(`the loader is not built: ${loader} is missing (run \`bash scripts/deps.sh build\`)`, "environment");
+    throw new RunError(`the loader is not installed: ${loader} is missing (run \`uringbpf vm setup\`)`, "environment");
   }
   precheck(object, opts, memSize);
   const useVm = opts.vm || !hostHasBpfOps();

@@ -99,6 +99,7 @@ describe("the translation against the interpreter", () => {
       [ins(0x05, 0, 0, -1, 0)], // runaway loop
       [ins(0x85, 0, 0, 0, 99), ins(0x95, 0, 0, 0, 0)], // unknown helper
       [ins(0xff, 0, 0, 0, 0)], // bad opcode
+      [ins(0xe5, 0, 0, 0, 0), ins(0x05, 0, 0, -2, 0)], // a may_goto loop runs into the instruction limit
     ];
     for (const c of cases) {
       const r = both(c, { maxInsns: 10_000 });
@@ -106,6 +107,13 @@ describe("the translation against the interpreter", () => {
       expect(r.interp).toHaveProperty("error");
       expect((r.interp as { type: string }).type).toBe("ExecutionError");
     }
+  });
+
+  it("may_goto falls through while its budget lasts", () => {
+    const p = [ins(0xe5, 0, 0, 2, 0), ins(0xb7, 0, 0, 0, 1), ins(0x95, 0, 0, 0, 0), ins(0xb7, 0, 0, 0, 2), ins(0x95, 0, 0, 0, 0)];
+    const r = both(p);
+    expect(r.translated).toEqual(r.interp);
+    expect((r.interp as { r0: bigint }).r0).toBe(1n);
   });
 
   it("translates each function once: the same instruction array gives the same source", () => {

@@ -34,6 +34,8 @@ export const Messages = {
   2025: { title: "break or continue outside a loop", hint: "" },
   2026: { title: "constant shift count out of range", hint: "shift counts must be smaller than the operand's width" },
   2027: { title: "array index out of range", hint: "FixedArray<T, N> indices run from 0 to N-1" },
+  2040: { title: "this loop never ends", hint: "give it a condition that can become false, or a break or return; a loop that runs out of its budget stops the program" },
+  2041: { title: "this loop nest is too much work for the verifier", hint: "see docs/LANGUAGE.md, Loops" },
   // 3xxx: resource limits checked at compile time
   3001: { title: "program too large", hint: "BPF programs are limited to 1,000,000 instructions; split the work over loop_step calls" },
   3002: { title: "stack frame larger than 512 bytes", hint: "keep fewer values alive at once" },

@@ -4,6 +4,7 @@
 
 import type { SizeName } from "../bpf/insn";
 import { T, type IntType } from "./types";
+export { KFUNC_GET_REGION, KFUNC_ITER_DESTROY, KFUNC_ITER_NEW, KFUNC_ITER_NEXT, KFUNC_SUBMIT } from "../ir/module";
 import { allConstants } from "./uapi";
 import { GEOMETRY, geometryValues, type GeometryName } from "../contract/geometry";
 
@@ -44,31 +45,31 @@ export const CQE_SHIFT = 4;
 export const SQE_SHIFT = 6;
 
 /** Hidden globals: the ring geometry the loader fills in before load (the one table,
- *  compiler/contract/geometry.ts) and the trap line a failed run-time check writes. */
-export const RING_GLOBALS = [...GEOMETRY.map((g) => g.name), "uringbpf_trap"] as const;
-export type RingGlobal = GeometryName | "uringbpf_trap";
+ *  compiler/contract/geometry.ts), the trap line a failed run-time check writes, and a .bss zero the
+ *  loop lowering reads to hide a value from the verifier. */
+export const RING_GLOBALS = [...GEOMETRY.map((g) => g.name), "uringbpf_trap", "uringbpf_loop_zero"] as const;
+export type RingGlobal = GeometryName | "uringbpf_trap" | "uringbpf_loop_zero";
 /** Defaults (an 8-entry SQ and 16-entry CQ as io_uring_setup lays them out) so an object also loads
  *  without a loader that knows these names. */
 export const RING_GLOBAL_DEFAULTS: Record<RingGlobal, number> = {
   ...(Object.fromEntries([...geometryValues({ sq_entries: 8, cq_entries: 16, cq_off_head: 0, cq_off_tail: 4, cq_off_cqes: 64, sqe_size: 64, cqe_size: 16, mem_size: 0, mem_uaddr: 0 })].map(([k, v]) => [k, Number(v)])) as Record<GeometryName, number>),
   uringbpf_trap: 0,
+  uringbpf_loop_zero: 0,
 };
 /** The hidden .rodata u64 holding the MEM region's userspace address (for SQE buffer addresses). */
 export const MEM_UADDR_GLOBAL = "uringbpf_mem_uaddr";
 /** The hidden .bss global a failed run-time check writes its TypeScript line number into. */
 export const TRAP_GLOBAL = "uringbpf_trap";
 
+/** A hidden .bss u64 that is always 0: loops xor the variables they assign with it on entry, so the
+ *  verifier sees values it cannot pin (see loops.ts). Nothing writes it; passes must not fold its loads. */
+export const LOOP_ZERO_GLOBAL = "uringbpf_loop_zero";
+
 /** Region ids of bpf_io_uring_get_region. */
 export const REGION = { MEM: 0, CQ: 1, SQ: 2 } as const;
 
-export const KFUNC_SUBMIT = "bpf_io_uring_submit_sqes";
-/** The open-coded number iterator (allowed in io_uring struct_ops programs). */
-export const KFUNC_ITER_NEW = "bpf_iter_num_new";
-export const KFUNC_ITER_NEXT = "bpf_iter_num_next";
-export const KFUNC_ITER_DESTROY = "bpf_iter_num_destroy";
 /** The most iterations a loop the compiler cannot bound may run (the kernel's BPF_MAX_LOOPS). */
 export const MAX_LOOP_ITERATIONS = 8 * 1024 * 1024;
-export const KFUNC_GET_REGION = "bpf_io_uring_get_region";
 
 /** Constants importable from "uringbpf" (name -> value): see uapi.ts. */
 export const CONSTANTS: Record<string, bigint> = allConstants();

@@ -15,7 +15,6 @@
 // kernel can read and write what the program points it at.
 
 import * as fs from "fs";
-import * as path from "path";
 import { Memory, run, type Region } from "./interp";
 import { runTranslated } from "./translate";
 import { checkRunnable, decodeValue, geometryHint, loadImage, type Image, type ImageGlobal } from "./image";
@@ -23,6 +22,7 @@ import { geometryValues } from "../../compiler/contract/geometry";
 import { resolveMem, resolveSet, splitAssign, writeBits } from "../assign";
 import { iterKfuncs } from "./iter";
 import { tracePrintk } from "./trace";
+import { loadEngineAddon } from "../addon/load";
 import type { CompileResult } from "../../compiler/index";
 
 const SETUP = { SINGLE_ISSUER: 1 << 12, DEFER_TASKRUN: 1 << 13, NO_SQARRAY: 1 << 16, CQSIZE: 1 << 3 };
@@ -105,22 +105,9 @@ export interface EngineResult {
   trap?: { line: number; file: string | null; source: string | null };
 }
 
-/** The engine addon (built by scripts/deps.sh build into the cache's bin/). */
+/** The engine addon: prebuilt in the package, built by scripts/deps.sh, or from source (runtime/addon/load.ts). */
 export function loadAddon(): Addon {
-  const root = process.env.UBPF_CACHE ?? path.join(findRoot(), ".cache", "uringbpf");
-  const file = path.join(root, "bin", "uring.node");
-  if (!fs.existsSync(file)) throw new Error(`the userspace engine's addon is not built (${file}): run bash scripts/deps.sh build`);
-  return require(file) as Addon;
-}
-
-function findRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, "package.json")) || !fs.existsSync(path.join(dir, "runtime"))) {
-    const up = path.dirname(dir);
-    if (up === dir) return process.cwd();
-    dir = up;
-  }
-  return dir;
+  return loadEngineAddon() as unknown as Addon;
 }
 
 /** Run a loop_step object (its ELF bytes, or compileFile's result) on a real ring in this process. */

@@ -14,7 +14,7 @@
 // - kfunc and helper calls go to the interpreter's handlers (BigInt arguments and result).
 
 import type { Insn } from "../../compiler/bpf/insn";
-import { ExecutionError, type Memory, type Region, type RunOptions } from "./interp";
+import { ExecutionError, MAY_GOTO_BUDGET, type Memory, type Region, type RunOptions } from "./interp";
 
 /** The region table entry the translated code indexes by an address's high half. */
 interface Tag {
@@ -237,7 +237,7 @@ export function translateSource(insns: Insn[]): { source: string; relocs: { symb
     `if (depth >= 8) rt.fail(F, 0, "more than 8 nested calls");`,
     `const T = rt.T, G = rt.G[F];`,
     `let l0 = 0, h0 = 0, l6 = 0, h6 = 0, l7 = 0, h7 = 0, l8 = 0, h8 = 0, l9 = 0, h9 = 0, l10 = 512, h10 = rt.stack(depth);`,
-    `let pc = 0, r, a, b, c, o, dv, mg = 8388608, n = rt.n;`,
+    `let pc = 0, r, a, b, c, o, dv, mg = ${MAY_GOTO_BUDGET}, n = rt.n;`,
     `const max = rt.max;`,
     `for (;;) switch (pc) {`,
     ...out,
@@ -368,7 +368,7 @@ function insnCode(
     }
     if (cls === 5 && op === 0x90) return `rt.n = n; rt.rh = h0; return l0;`;
     if (cls === 5 && op === 0xe0) {
-      // may_goto: a per-frame budget of 8M taken branches; exhausted: jump.
+      // may_goto: falls through MAY_GOTO_BUDGET times per function call (the interpreter's rule), then jumps.
       return `if (mg === 0) ${jump} else mg--;`;
     }
     if (cls === 5 && op === 0x80) {
