@@ -25,7 +25,9 @@ import { tracePrintk } from "./trace";
 import { loadEngineAddon } from "../addon/load";
 import type { CompileResult } from "../../compiler/index";
 
-const SETUP = { SINGLE_ISSUER: 1 << 12, DEFER_TASKRUN: 1 << 13, NO_SQARRAY: 1 << 16, CQSIZE: 1 << 3 };
+const SETUP = { SINGLE_ISSUER: 1 << 12, DEFER_TASKRUN: 1 << 13, NO_SQARRAY: 1 << 16, CQSIZE: 1 << 3, TASKRUN_FLAG: 1 << 9 };
+/** sq_flags: the kernel has deferred task work queued (set with IORING_SETUP_TASKRUN_FLAG). */
+const SQ_TASKRUN = 1 << 1;
 const ENTER_GETEVENTS = 1;
 /** Set once the kernel has rejected IORING_SETUP_SQ_REWIND: later runs go straight to the emulation. */
 let sqRewindRejected = false;
@@ -36,7 +38,7 @@ export interface Addon {
     fd: number;
     sqEntries: number;
     cqEntries: number;
-    sqOff: { head: number; tail: number; ringMask: number };
+    sqOff: { head: number; tail: number; ringMask: number; flags: number };
     cqOff: { head: number; tail: number; ringMask: number; cqes: number };
     flags: number;
     rings: ArrayBuffer;
@@ -121,7 +123,9 @@ export function runUserEngine(input: Uint8Array | CompileResult, opts: EngineOpt
   const addon = loadAddon();
   const sqEntries = opts.sqEntries ?? 8;
   const cqEntries = opts.cqEntries ?? 2 * sqEntries;
-  const base = SETUP.SINGLE_ISSUER | SETUP.DEFER_TASKRUN | SETUP.NO_SQARRAY | SETUP.CQSIZE;
+  // TASKRUN_FLAG: the kernel flags queued task work in sq_flags, so the driver can skip a GETEVENTS
+  // enter that would have nothing to run and nothing to wait for.
+  const base = SETUP.SINGLE_ISSUER | SETUP.DEFER_TASKRUN | SETUP.NO_SQARRAY | SETUP.CQSIZE | SETUP.TASKRUN_FLAG;
   const rewind = addon.constants.SETUP_SQ_REWIND;
   let ring: ReturnType<Addon["setup"]> | undefined;
   let triedRewind = false;
@@ -225,36 +229,44 @@ function drive(img: Image, progName: string, prog: import("../../compiler/bpf/in
   let stepSubmitted: string[] = [];
   const kfuncs = {
     ...iterKfuncs,
-    bpf_io_uring_get_region: (a: bigint[]) => {
-      const id = Number(a[1] & 0xffffffffn);
-      const size = Number(a[2]);
-      const r = id === 0 ? memRegion : id === 1 ? cqRegion : id === 2 ? sqShadow : undefined;
-      return r && size <= r.bytes.length ? r.base : 0n;
-    },
-    bpf_io_uring_submit_sqes: (a: bigint[]) => {
-      // "The first n entries of region 2" (see the top of this file).
-      const n = Number(a[1] & 0xffffffffn);
-      if (n > ring.sqEntries) return BigInt.asUintN(64, -22n);
-      if (opts.trace) {
-        const sb = sqShadow.bytes;
-        const d = new DataView(sb.buffer, sb.byteOffset, sb.byteLength);
-        for (let i = 0; i < n; i++) {
-          const o = i * 64;
-          stepSubmitted.push(`sqe ${i}: opcode ${d.getUint8(o)} flags 0x${d.getUint8(o + 1).toString(16)} fd ${d.getInt32(o + 4, true)} off ${d.getBigUint64(o + 8, true)} addr 0x${d.getBigUint64(o + 16, true).toString(16)} len ${d.getUint32(o + 24, true)} user_data ${d.getBigUint64(o + 32, true)}`);
-        }
-      }
-      if (kernelRewind) return BigInt.asUintN(64, BigInt(addon.enter(ring.fd, n, 0, 0)));
-      const mask = rv.getUint32(ring.sqOff.ringMask, true);
-      let tail = rv.getUint32(ring.sqOff.tail, true);
-      for (let i = 0; i < n; i++, tail = (tail + 1) >>> 0) sqes.set(sqShadow.bytes.subarray(i * 64, i * 64 + 64), (tail & mask) * 64);
-      rv.setUint32(ring.sqOff.tail, tail, true);
-      const r = addon.enter(ring.fd, n, 0, 0);
-      // Entries the kernel did not take (a submission error, -EBUSY, ...) are dropped, as with SQ_REWIND,
-      // where the next call starts from entry 0 again: only this thread and this enter read the SQ.
-      rv.setUint32(ring.sqOff.tail, rv.getUint32(ring.sqOff.head, true), true);
-      return BigInt.asUintN(64, BigInt(r));
-    },
+    // Each with the numeric form the translation calls (runtime/engine/translate.ts FastCall).
+    bpf_io_uring_get_region: Object.assign((a: bigint[]) => BigInt(getRegion(Number(a[1] & 0xffffffffn), Number(a[2]))), {
+      fast: (_l1: number, _h1: number, l2: number, _h2: number, l3: number, h3: number) => getRegion(l2, l3 + h3 * 4294967296),
+    }),
+    bpf_io_uring_submit_sqes: Object.assign((a: bigint[]) => BigInt.asUintN(64, BigInt(submit(Number(a[1] & 0xffffffffn)))), {
+      fast: (_l1: number, _h1: number, l2: number) => submit(l2),
+    }),
   };
+  function getRegion(id: number, size: number): number {
+    const r = id === 0 ? memRegion : id === 1 ? cqRegion : id === 2 ? sqShadow : undefined;
+    return r && size <= r.bytes.length ? Number(r.base) : 0;
+  }
+  function submit(n: number): number {
+    // "The first n entries of region 2" (see the top of this file).
+    if (n > ring.sqEntries) return -22;
+    if (opts.trace) {
+      const sb = sqShadow.bytes;
+      const d = new DataView(sb.buffer, sb.byteOffset, sb.byteLength);
+      for (let i = 0; i < n; i++) {
+        const o = i * 64;
+        stepSubmitted.push(`sqe ${i}: opcode ${d.getUint8(o)} flags 0x${d.getUint8(o + 1).toString(16)} fd ${d.getInt32(o + 4, true)} off ${d.getBigUint64(o + 8, true)} addr 0x${d.getBigUint64(o + 16, true).toString(16)} len ${d.getUint32(o + 24, true)} user_data ${d.getBigUint64(o + 32, true)}`);
+      }
+    }
+    if (kernelRewind) return addon.enter(ring.fd, n, 0, 0);
+    const mask = rv.getUint32(ring.sqOff.ringMask, true);
+    let tail = rv.getUint32(ring.sqOff.tail, true);
+    // Shadow entries 0..n-1 into slots tail..tail+n-1 (mod entries): at most two contiguous copies.
+    const first = Math.min(n, mask + 1 - (tail & mask));
+    sqes.set(sqShadow.bytes.subarray(0, first * 64), (tail & mask) * 64);
+    if (first < n) sqes.set(sqShadow.bytes.subarray(first * 64, n * 64), 0);
+    tail = (tail + n) >>> 0;
+    rv.setUint32(ring.sqOff.tail, tail, true);
+    const r = addon.enter(ring.fd, n, 0, 0);
+    // Entries the kernel did not take (a submission error, -EBUSY, ...) are dropped, as with SQ_REWIND,
+    // where the next call starts from entry 0 again: only this thread and this enter read the SQ.
+    rv.setUint32(ring.sqOff.tail, rv.getUint32(ring.sqOff.head, true), true);
+    return r;
+  }
   const subprograms = Object.fromEntries(img.subprograms);
   const globalAddress = (symbol: string, addend: bigint) => {
     const at = img.symbols.get(symbol);
@@ -269,6 +281,8 @@ function drive(img: Image, progName: string, prog: import("../../compiler/bpf/in
   let executed = 0;
   let ret = 0;
   const maxSteps = opts.maxSteps ?? 100_000_000;
+  const runOpts = { globalAddress, kfuncs, helpers, subprograms };
+  const lpView = new DataView(lp.bytes.buffer, lp.bytes.byteOffset, lp.bytes.byteLength);
   const t0 = process.hrtime.bigint();
   const deadline = opts.timeoutMs !== undefined ? t0 + BigInt(Math.round(opts.timeoutMs * 1e6)) : undefined;
   try {
@@ -277,8 +291,8 @@ function drive(img: Image, progName: string, prog: import("../../compiler/bpf/in
       if (++steps > maxSteps) throw new Error(`loop_step called ${maxSteps} times without stopping`);
       if (deadline !== undefined && process.hrtime.bigint() > deadline) throw new EngineTimeout(opts.timeoutMs!, steps - 1, geometryHint(img));
       const headBefore = cqHead();
-      stepSubmitted = [];
-      const r = exec(prog, ctxArr.base, mem, { globalAddress, kfuncs, helpers, subprograms });
+      if (opts.trace) stepSubmitted = [];
+      const r = exec(prog, ctxArr.base, mem, runOpts);
       executed += r.executed;
       const r0 = Number(BigInt.asIntN(32, r.r0));
       if (opts.trace) {
@@ -302,10 +316,12 @@ function drive(img: Image, progName: string, prog: import("../../compiler/bpf/in
       // io_uring_enter's min_complete counts from the CQ head (it waits for tail - head >= min), so the
       // target tail cq_wait_idx means min = cq_wait_idx - head; compared as a signed 32-bit distance
       // because the indices wrap. Already reached (<= 0): GETEVENTS with 0 only runs the task work.
-      const want = new DataView(lp.bytes.buffer).getUint32(0, true);
+      const want = lpView.getUint32(0, true);
       const min = ((want - cqTail()) | 0) > 0 ? (want - cqHead()) >>> 0 : 0;
       // With a time limit the wait is bounded by what is left of it.
       const left = deadline === undefined ? undefined : Math.max(0, Number(deadline - process.hrtime.bigint()));
+      // Nothing to wait for and no task work queued: the enter would return at once having done nothing.
+      if (min === 0 && (rv.getUint32(ring.sqOff.flags, true) & SQ_TASKRUN) === 0) continue;
       const e = left === undefined ? addon.enter(ring.fd, 0, min, ENTER_GETEVENTS) : addon.enter(ring.fd, 0, min, ENTER_GETEVENTS, left);
       if (e < 0 && e !== -4 /* EINTR */ && e !== -62 /* ETIME */) throw new Error(`io_uring_enter(GETEVENTS): errno ${-e}`);
     }

@@ -71,12 +71,24 @@ class Runtime {
     this.off = x.off;
     return new DataView(x.r.bytes.buffer, x.r.bytes.byteOffset, x.r.bytes.byteLength);
   }
-  call(f: number, pc: number, kind: number, name: string, imm: number, a: number[]): number {
-    const args = [big(a[0], a[1]), big(a[2], a[3]), big(a[4], a[5]), big(a[6], a[7]), big(a[8], a[9])];
+  call(f: number, pc: number, kind: number, name: string, imm: number, a1l: number, a1h: number, a2l: number, a2h: number, a3l: number, a3h: number, a4l: number, a4h: number, a5l: number, a5h: number): number {
     let h;
     if (kind === 2) h = this.opts.kfuncs[name];
     else h = this.opts.helpers?.[imm];
     if (!h) return this.fail(f, pc, `call of unknown ${kind === 2 ? name : `helper ${imm}`}`);
+    const fast = (h as { fast?: FastCall }).fast;
+    if (fast !== undefined) {
+      let x: number;
+      try {
+        x = fast(a1l, a1h, a2l, a2h, a3l, a3h);
+      } catch (e) {
+        if (e instanceof ExecutionError) throw e;
+        return this.fail(f, pc, (e as Error).message);
+      }
+      this.rh = x < 0 ? 0xffffffff : Math.floor(x / 4294967296);
+      return x >>> 0;
+    }
+    const args = [big(a1l, a1h), big(a2l, a2h), big(a3l, a3h), big(a4l, a4h), big(a5l, a5h)];
     let v: bigint;
     try {
       v = BigInt.asUintN(64, h(args, this.mem));
@@ -91,7 +103,7 @@ class Runtime {
     const target = this.opts.subprograms?.[name];
     if (!target) return this.fail(f, pc, `call of unknown subprogram ${name}`);
     const fn = compile(target, this);
-    return fn.run(this, depth, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h);
+    return fn.js(this, depth, fn.index, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h);
   }
   /** 64-bit helpers through BigInt (rare operations): the result's low half, high half in `rh`. */
   op64(op: number, al: number, ah: number, bl: number, bh: number): number {
@@ -119,7 +131,12 @@ function big(lo: number, hi: number): bigint {
   return hi === 0 ? BigInt(lo >>> 0) : (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 }
 
-type JsFn = (rt: Runtime, depth: number, ...args: number[]) => number;
+type JsFn = (rt: Runtime, depth: number, F: number, ...args: number[]) => number;
+
+/** A kfunc or helper may also offer this numeric form (arguments r1-r3 as 32-bit halves; the result a
+ *  number in -2^31..2^53): the translation calls it instead of converting to and from BigInt. It must
+ *  compute exactly what the BigInt form computes. */
+export type FastCall = (a1l: number, a1h: number, a2l: number, a2h: number, a3l: number, a3h: number) => number;
 
 interface CompiledFn {
   insns: Insn[];
@@ -127,11 +144,10 @@ interface CompiledFn {
   /** Relocated ld_imm64s: (symbol, addend) in the order of G's pairs. */
   relocs: { symbol: string; addend: bigint }[];
   js: JsFn;
-  run: (rt: Runtime, depth: number, ...args: number[]) => number;
 }
 
 /** Translations by instruction array (the image's arrays live as long as the image). */
-const cache = new WeakMap<Insn[], Omit<CompiledFn, "index" | "run">>();
+const cache = new WeakMap<Insn[], Omit<CompiledFn, "index">>();
 
 /** The translation of `insns`, registered in the runtime's function table. */
 function compile(insns: Insn[], rt: Runtime): CompiledFn {
@@ -144,7 +160,7 @@ function compile(insns: Insn[], rt: Runtime): CompiledFn {
   }
   const index = rt.fns.length;
   const tt = t;
-  entry = { ...tt, index, run: (r, depth, ...a) => tt.js(r, depth, index, ...a) as number };
+  entry = { ...tt, index };
   // Relocation addresses for this run.
   const G = new Uint32Array(tt.relocs.length * 2);
   tt.relocs.forEach((x, i) => {
@@ -178,7 +194,7 @@ export function runTranslated(insns: Insn[], ctx: bigint, mem: Memory, opts: Run
   }
   const fn = compile(insns, rt);
   const c = BigInt.asUintN(64, ctx);
-  const lo = fn.run(rt, 0, Number(c & 0xffffffffn), Number(c >> 32n), 0, 0, 0, 0, 0, 0, 0, 0);
+  const lo = fn.js(rt, 0, fn.index, Number(c & 0xffffffffn), Number(c >> 32n), 0, 0, 0, 0, 0, 0, 0, 0);
   return { r0: big(lo, rt.rh), executed: rt.n };
 }
 
@@ -253,7 +269,7 @@ export function translateSource(insns: Insn[]): { source: string; relocs: { symb
 const bySource = new Map<string, JsFn>();
 const MAX_CACHED = 256;
 
-function translateFunction(insns: Insn[]): Omit<CompiledFn, "index" | "run"> {
+function translateFunction(insns: Insn[]): Omit<CompiledFn, "index"> {
   const { source, relocs } = translateSource(insns);
   let js = bySource.get(source);
   if (!js) {
@@ -377,13 +393,13 @@ function insnCode(
       if (ins.reloc?.kind === "kfunc" || ins.src === 2) {
         const name = ins.reloc?.symbol ?? "";
         if (!ins.reloc) return `${fail(i, `call of unknown kfunc #${ins.imm}`)};`;
-        return `l0 = rt.call(F, ${i}, 2, ${JSON.stringify(name)}, 0, [${args}]); h0 = rt.rh; ${clobber}`;
+        return `l0 = rt.call(F, ${i}, 2, ${JSON.stringify(name)}, 0, ${args}); h0 = rt.rh; ${clobber}`;
       }
       if (ins.src === 1) {
         if (!ins.reloc) return `${fail(i, `call of unknown subprogram ${ins.imm}`)};`;
         return `rt.n = n; l0 = rt.sub(F, ${i}, ${JSON.stringify(ins.reloc.symbol)}, depth + 1, ${args}); h0 = rt.rh; n = rt.n; ${clobber}`;
       }
-      return `l0 = rt.call(F, ${i}, 0, "", ${imm}, [${args}]); h0 = rt.rh; ${clobber}`;
+      return `l0 = rt.call(F, ${i}, 0, "", ${imm}, ${args}); h0 = rt.rh; ${clobber}`;
     }
     const wide = cls === 5;
     const bl = K ? immLo : sl;
