@@ -17,6 +17,7 @@ import { vmAvailability } from "../runtime/vm/vm";
 const root = path.join(__dirname, "..");
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ubpf-contract-"));
 const clangObject = path.join(tmp, "nops-c.o");
+const shapesObject = path.join(tmp, "shapes-c.o");
 const F = (f: string) => path.join(root, "test", "fixtures", "contract", f);
 
 const avail = vmAvailability();
@@ -56,6 +57,16 @@ const CASES: Case[] = [
     flags: { set: ["reqsToRun=1000"] },
     exit: 0,
     check: (r) => expect(r.globals).toEqual({ reqsToRun: 0, result: 0, inflight: 0 }),
+  },
+  {
+    name: "clang's section and relocation kinds (shapes.c): the same globals and trace",
+    file: () => shapesObject,
+    flags: { trace: true, set: ["tweak=4"] },
+    exit: 0,
+    check: (r) => {
+      expect(r.globals).toEqual({ first: 0x11223344, second: "6153737369425722316", seeded: 42, custom: 28, tweak: 4, result_a: 6, result_b: 2, result_call: 43, hidden_a: 6, hidden_b: 2 });
+      expect(r.trace).toEqual(["shapes 42", "literal 28"]);
+    },
   },
   {
     name: "--set, --mem, --trace: globals, the MEM region and trace() output",
@@ -165,6 +176,7 @@ describe.skipIf(skip)("the run contract on both engines", () => {
   const kernel = new Map<string, Outcome>();
   beforeAll(async () => {
     execFileSync("clang", ["-O2", "-g", "-target", "bpf", "-mcpu=v3", "-c", path.join(root, "test", "fixtures", "c", "nops.c"), "-o", clangObject]);
+    execFileSync("clang", ["-O2", "-g", "-target", "bpf", "-mcpu=v3", "-c", path.join(root, "test", "fixtures", "c", "shapes.c"), "-o", shapesObject]);
     const results = await runProgramsInGuest(CASES.map((c) => ({ input: c.file(), opts: kernelOpts(c.flags) })));
     results.forEach((r, i) => {
       const c = CASES[i];
