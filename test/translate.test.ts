@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import type { Insn } from "../compiler/bpf/insn";
 import { compileFile, compileSource } from "../compiler/index";
 import { ExecutionError, Memory, run, type RunOptions } from "../runtime/engine/interp";
-import { runTranslated, translateSource } from "../runtime/engine/translate";
+import { MAX_TRANSLATED_INSNS, runTranslated, translateSource } from "../runtime/engine/translate";
 import { runOnFakeRing } from "./support/fakering";
 import { generateProgram, Rng } from "./support/progen";
 
@@ -97,8 +97,11 @@ describe("the translation against the interpreter", () => {
       [ins(0x05, 0, 0, 5, 0), ins(0x95, 0, 0, 0, 0)], // jump outside
       [ins(0xb7, 0, 0, 0, 0)], // falls off the end
       [ins(0x05, 0, 0, -1, 0)], // runaway loop
+      [ins(0x07, 0, 0, 0, 1), ins(0x07, 0, 0, 0, 1), ins(0x07, 0, 0, 0, 1), ins(0x05, 0, 0, -4, 0)], // stopped mid-block
       [ins(0x85, 0, 0, 0, 99), ins(0x95, 0, 0, 0, 0)], // unknown helper
       [ins(0xff, 0, 0, 0, 0)], // bad opcode
+      [ins(0xbf, 11, 0, 0, 0), ins(0x95, 0, 0, 0, 0)], // invalid register
+      [ins(0xbf, 0, 13, 0, 0), ins(0x95, 0, 0, 0, 0)],
       [ins(0xe5, 0, 0, 0, 0), ins(0x05, 0, 0, -2, 0)], // a may_goto loop runs into the instruction limit
     ];
     for (const c of cases) {
@@ -107,6 +110,14 @@ describe("the translation against the interpreter", () => {
       expect(r.interp).toHaveProperty("error");
       expect((r.interp as { type: string }).type).toBe("ExecutionError");
     }
+  });
+
+  it("a function too big to translate quickly is interpreted, with the same result", () => {
+    const p = [...Array(MAX_TRANSLATED_INSNS + 10)].map(() => ins(0x07, 0, 0, 0, 1));
+    p.push(ins(0x95, 0, 0, 0, 0));
+    const r = both(p);
+    expect(r.translated).toEqual(r.interp);
+    expect((r.interp as { r0: bigint }).r0).toBe(BigInt(MAX_TRANSLATED_INSNS + 10));
   });
 
   it("may_goto falls through while its budget lasts", () => {

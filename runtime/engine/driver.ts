@@ -38,7 +38,7 @@ export interface Addon {
     fd: number;
     sqEntries: number;
     cqEntries: number;
-    sqOff: { head: number; tail: number; ringMask: number; flags: number };
+    sqOff: { head: number; tail: number; ringMask: number; flags?: number };
     cqOff: { head: number; tail: number; ringMask: number; cqes: number };
     flags: number;
     rings: ArrayBuffer;
@@ -75,6 +75,10 @@ export interface EngineOptions {
   timeoutMs?: number;
   /** Set everything up (ring, globals, --set, --mem) but do not call loop_step. */
   noRun?: boolean;
+  /** Abort one loop_step call after this many instructions (the interpreter's default otherwise). */
+  maxInsns?: number;
+  /** The ring implementation (default: the liburing addon). The fuzz harness passes a simulated ring. */
+  addon?: Addon;
 }
 
 /** The run did not finish within EngineOptions.timeoutMs. */
@@ -120,7 +124,7 @@ export function runUserEngine(input: Uint8Array | CompileResult, opts: EngineOpt
   else throw new Error(`the program did not compile (${input.diagnostics?.length ?? 0} diagnostics)`);
   const img = loadImage(object);
   const { name: progName, insns: prog } = checkRunnable(img, opts.prog);
-  const addon = loadAddon();
+  const addon = opts.addon ?? loadAddon();
   const sqEntries = opts.sqEntries ?? 8;
   const cqEntries = opts.cqEntries ?? 2 * sqEntries;
   // TASKRUN_FLAG: the kernel flags queued task work in sq_flags, so the driver can skip a GETEVENTS
@@ -281,8 +285,10 @@ function drive(img: Image, progName: string, prog: import("../../compiler/bpf/in
   let executed = 0;
   let ret = 0;
   const maxSteps = opts.maxSteps ?? 100_000_000;
-  const runOpts = { globalAddress, kfuncs, helpers, subprograms };
+  const runOpts = { globalAddress, kfuncs, helpers, subprograms, maxInsns: opts.maxInsns };
   const lpView = new DataView(lp.bytes.buffer, lp.bytes.byteOffset, lp.bytes.byteLength);
+  // The kernel took IORING_SETUP_TASKRUN_FLAG (a simulated ring may not report it): sq_flags are meaningful.
+  const taskrunFlag = (ring.flags & SETUP.TASKRUN_FLAG) !== 0 && typeof ring.sqOff.flags === "number";
   const t0 = process.hrtime.bigint();
   const deadline = opts.timeoutMs !== undefined ? t0 + BigInt(Math.round(opts.timeoutMs * 1e6)) : undefined;
   try {
@@ -321,7 +327,7 @@ function drive(img: Image, progName: string, prog: import("../../compiler/bpf/in
       // With a time limit the wait is bounded by what is left of it.
       const left = deadline === undefined ? undefined : Math.max(0, Number(deadline - process.hrtime.bigint()));
       // Nothing to wait for and no task work queued: the enter would return at once having done nothing.
-      if (min === 0 && (rv.getUint32(ring.sqOff.flags, true) & SQ_TASKRUN) === 0) continue;
+      if (min === 0 && taskrunFlag && (rv.getUint32(ring.sqOff.flags!, true) & SQ_TASKRUN) === 0) continue;
       const e = left === undefined ? addon.enter(ring.fd, 0, min, ENTER_GETEVENTS) : addon.enter(ring.fd, 0, min, ENTER_GETEVENTS, left);
       if (e < 0 && e !== -4 /* EINTR */ && e !== -62 /* ETIME */) throw new Error(`io_uring_enter(GETEVENTS): errno ${-e}`);
     }

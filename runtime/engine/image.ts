@@ -269,12 +269,13 @@ export function decodeValue(btf: Map<number, BtfType>, id: number, bytes: Uint8A
     for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(dv.getUint8(off + i));
     return v;
   };
-  if (id === 0) return rawSize > 0 ? int(rawSize) : null;
+  if (id === 0) return rawSize > 0 && rawSize <= 8 && off >= 0 && off + rawSize <= bytes.length ? int(rawSize) : null;
   const t = resolveType(btf, id);
   if (!t || depth > 32) return null;
   if (t.kind === "INT" || t.kind === "ENUM" || t.kind === "ENUM64" || t.kind === "PTR") {
     const size = t.kind === "PTR" ? 8 : t.size!;
-    if (size > 16 || off + size > bytes.length) return null;
+    // A (hostile) BTF size or offset past the bytes: no value to show.
+    if (!(off >= 0 && size >= 0 && size <= 16 && off + size <= bytes.length)) return null;
     const v = int(size);
     if (t.kind === "INT" && t.encoding === 4) return v !== 0n;
     const signed = (t.kind === "INT" && t.encoding === 1) || ((t.kind === "ENUM" || t.kind === "ENUM64") && t.kindFlag);

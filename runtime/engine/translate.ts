@@ -14,7 +14,7 @@
 // - kfunc and helper calls go to the interpreter's handlers (BigInt arguments and result).
 
 import type { Insn } from "../../compiler/bpf/insn";
-import { ExecutionError, MAY_GOTO_BUDGET, type Memory, type Region, type RunOptions } from "./interp";
+import { ExecutionError, MAY_GOTO_BUDGET, run, type Memory, type Region, type RunOptions } from "./interp";
 
 /** The region table entry the translated code indexes by an address's high half. */
 interface Tag {
@@ -48,8 +48,11 @@ class Runtime {
   fail(f: number, pc: number, msg: string): never {
     throw new ExecutionError(msg, pc, this.fns[f].insns[pc]);
   }
-  limit(f: number, pc: number): never {
-    return this.fail(f, pc, `more than ${this.max} instructions executed`);
+  /** The count passed the limit in the block starting at `start` (length `len`): stop at the instruction
+   *  where the interpreter would (it counts before executing each one). */
+  limit(f: number, start: number, n: number, len: number): never {
+    this.n = n;
+    return this.fail(f, start + Math.max(0, this.max - (n - len)), `more than ${this.max} instructions executed`);
   }
   /** The stack of call depth `depth`: its tag (base = tag << 32, r10 = base + 512). */
   stack(depth: number): number {
@@ -177,6 +180,9 @@ function compile(insns: Insn[], rt: Runtime): CompiledFn {
 
 /** Run a program from instruction 0 with r1 = ctx, translated: the interpreter's `run`, faster. */
 export function runTranslated(insns: Insn[], ctx: bigint, mem: Memory, opts: RunOptions): { r0: bigint; executed: number } {
+  // A function too big to translate in reasonable time (V8 compiles one JavaScript function per BPF
+  // function): the interpreter runs the program instead, with the same results.
+  if (tooBig(insns, opts)) return run(insns, ctx, mem, opts);
   // One runtime per address space: its region table and relocated addresses stay valid across the
   // loop_step calls of a run (the driver maps every region before the first call).
   let rt = runtimes.get(mem);
@@ -199,6 +205,19 @@ export function runTranslated(insns: Insn[], ctx: bigint, mem: Memory, opts: Run
 }
 
 const runtimes = new WeakMap<Memory, Runtime>();
+
+/** Functions above this many instructions are interpreted, not translated. */
+export const MAX_TRANSLATED_INSNS = 16384;
+const bigness = new WeakMap<Insn[], boolean>();
+
+function tooBig(insns: Insn[], opts: RunOptions): boolean {
+  let b = bigness.get(insns);
+  if (b === undefined) {
+    b = insns.length > MAX_TRANSLATED_INSNS || Object.values(opts.subprograms ?? {}).some((f) => f.length > MAX_TRANSLATED_INSNS);
+    bigness.set(insns, b);
+  }
+  return b;
+}
 
 const SIZE: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
 
@@ -241,7 +260,7 @@ export function translateSource(insns: Insn[]): { source: string; relocs: { symb
       out.push(`${fail(start, "fell off the end of the program")};`);
       continue;
     }
-    out.push(`if ((n += ${end - start}) > max) { rt.n = n; rt.limit(F, ${start}); }`);
+    out.push(`if ((n += ${end - start}) > max) rt.limit(F, ${start}, n, ${end - start});`);
     for (let i = start; i < end; i++) out.push(insnCode(insns, i, target, relocs, fail, L, H));
     // A block that does not end with a jump falls through into the next case (or off the end).
     if (end === insns.length) out.push(`${fail(end, "fell off the end of the program")};`);
@@ -295,8 +314,8 @@ function insnCode(
   const d = ins.dst;
   const s = ins.src;
   const hex = `0x${ins.opcode.toString(16)}`;
-  const regOk = (r: number) => r >= 0 && r <= 10;
-  if (!regOk(d) || !regOk(s)) return `${fail(i, `unsupported opcode ${hex}`)};`;
+  // Registers are r0-r10; src of call and ld_imm64 is a pseudo number (the interpreter's rule).
+  if (d > 10 || (s > 10 && cls !== 0 && !(cls === 5 && (ins.opcode & 0xf0) === 0x80))) return `${fail(i, `invalid register r${d > 10 ? d : s}`)};`;
   const dl = L(d), dh = H(d), sl = L(s), sh = H(s);
   const imm = ins.imm | 0;
   const immLo = `${imm >>> 0}`;
