@@ -13,11 +13,12 @@
 // An object that lacks what the engine's contract needs gets an ImageError naming what is missing.
 
 import type { Insn } from "../../compiler/bpf/insn";
-import { readObject, type BtfType, type ElfSection, type ElfSymbol, type ObjectFile } from "../../compiler/elf/reader";
+import { ObjectFormatError, readObject, type BtfType, type ElfSection, type ElfSymbol, type ObjectFile } from "../../compiler/elf/reader";
 import { GEOMETRY } from "../../compiler/contract/geometry";
 
-/** The object does not satisfy the contract of docs/OBJECT.md (what is missing is in the message). */
-export class ImageError extends Error {
+/** The object does not satisfy the contract of docs/OBJECT.md (what is missing is in the message): a bad
+ *  object, like the reader's ObjectFormatError. */
+export class ImageError extends ObjectFormatError {
   constructor(message: string) {
     super(message);
     this.name = "ImageError";
