@@ -7,8 +7,9 @@ import * as fs from "fs";
 import { compileFile } from "../compiler/index";
 import { ObjectFormatError } from "../compiler/elf/reader";
 import { AssignError } from "../runtime/assign";
-import { EngineTimeout, runUserEngine } from "../runtime/engine/driver";
+import { RingStateError, runUserEngine, TimeoutError } from "../runtime/engine/driver";
 import { ImageError } from "../runtime/engine/image";
+import { VerifyError } from "../runtime/engine/verify";
 import { ExecutionError } from "../runtime/engine/interp";
 import { engineOutcome, failure, jsonSafe, printOutcome, UNVERIFIED_NOTE, type Outcome } from "./report";
 import { formatDiagnostics } from "../compiler/index";
@@ -32,6 +33,8 @@ export interface EngineFlags {
   run?: boolean;
   /** Run the reference interpreter instead of the translation. */
   interpreter?: boolean;
+  /** Submit SQEs the engine cannot check (runtime/engine/sqecheck.ts). */
+  allowUncheckedSqes?: boolean;
 }
 
 /** Output streams (tests pass their own). */
@@ -71,20 +74,24 @@ export function engineRun(file: string, o: EngineFlags, log: (line: string) => v
       prog: o.prog,
       trace: o.trace,
       log,
-      timeoutMs: (o.timeout ?? 60) * 1000,
+      timeoutSec: o.timeout ?? 60,
       noRun: o.run === false,
       interpreter: o.interpreter,
+      allowUncheckedSqes: o.allowUncheckedSqes,
     });
     return engineOutcome(r, !!o.trace);
   } catch (e) {
     const err = e as Error;
-    if (err instanceof ExecutionError) return failure("user", "run", err.message, { ran: true });
+    // The program's fault (exit 1): refused by the structural check (verify), a failed run-time check or
+    // SQE check, a ring state the guard refuses (run). A run past --timeout is exit 2, as in the kernel path.
+    if (err instanceof VerifyError) return failure("user", "verify", err.message);
+    if (err instanceof ExecutionError || err instanceof RingStateError) return failure("user", "run", err.message, { ran: true });
     if (err instanceof ImageError || err instanceof ObjectFormatError) {
       // An unknown --prog is a usage error on both engines.
       return failure("user", /^no program named/.test(err.message) ? "usage" : "open", err.message);
     }
     if (err instanceof AssignError) return failure("user", "usage", err.message);
-    if (err instanceof EngineTimeout) return failure("user", "timeout", err.message, { ran: true });
+    if (err instanceof TimeoutError) return failure("user", "timeout", err.message, { ran: true });
     return failure("user", "setup", err.message);
   }
 }

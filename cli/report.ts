@@ -13,7 +13,7 @@ import * as os from "os";
 import type { EngineResult } from "../runtime/engine/driver";
 import type { RunError, RunResult } from "../runtime/run";
 
-export type Stage = "usage" | "compile" | "open" | "setup" | "load" | "attach" | "run" | "trap" | "timeout" | "environment";
+export type Stage = "usage" | "compile" | "open" | "verify" | "setup" | "load" | "attach" | "run" | "trap" | "timeout" | "environment";
 
 /** The JSON line of `uringbpf run --json` (docs/RUN.md). */
 export interface RunReport {
@@ -57,7 +57,7 @@ export interface Outcome {
   messages?: string;
 }
 
-const EXIT_OF_STAGE: Record<Stage, 1 | 2> = { usage: 2, environment: 2, timeout: 2, setup: 2, attach: 2, compile: 1, open: 1, load: 1, run: 1, trap: 1 };
+const EXIT_OF_STAGE: Record<Stage, 1 | 2> = { usage: 2, environment: 2, timeout: 2, setup: 2, attach: 2, compile: 1, open: 1, verify: 1, load: 1, run: 1, trap: 1 };
 
 export function exitOfStage(stage: Stage): 1 | 2 {
   return EXIT_OF_STAGE[stage];

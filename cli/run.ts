@@ -58,6 +58,7 @@ interface RunFlags {
   prog?: string;
   verbose?: boolean;
   interpreter?: boolean;
+  allowUncheckedSqes?: boolean;
 }
 
 /** The kernel path's RunOptions from the parsed flags. */
@@ -111,6 +112,7 @@ export function registerRun(program: Command, setExit: (code: number) => void = 
     .option("--json", "print the result as one JSON line (the same schema for both engines: docs/RUN.md)")
     .option("--verbose", "show the VM's console while it runs")
     .option("--interpreter", "userspace engine: run the reference BPF interpreter instead of the JavaScript translation (slower)")
+    .option("--allow-unchecked-sqes", "userspace engine only: submit SQEs whose memory and descriptors the engine cannot check (registered buffers, futexes, other rings, uring_cmd, ...); the kernel may then read or write any memory of this process for the program")
     .addHelpText(
       "after",
       "\nWithout io_uring BPF ops in the host kernel (Linux 7.1+), the program runs in a QEMU VM booting the\n" +

@@ -4,7 +4,7 @@
 // reports) and saves each crashing input with how it was made. `npm run fuzz` drives it (fuzz/main.ts);
 // the tests run a seeded slice of it.
 
-import { fork, spawn, spawnSync, type ChildProcess } from "child_process";
+import { fork, spawn, type ChildProcess } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -69,33 +69,10 @@ export interface FuzzSummary {
 const ROOT = path.join(__dirname, "..");
 const CACHE = process.env.UBPF_CACHE ?? path.join(ROOT, ".cache", "uringbpf");
 
-/** The loader built with AddressSanitizer and UBSan: the loader engineer's build if present, else built here. */
-export function asanLoader(log: (l: string) => void = () => {}): string | undefined {
-  for (const name of ["uringbpf-loader-asan", "uringbpf-loader.asan"]) {
-    const p = path.join(CACHE, "bin", name);
-    if (fs.existsSync(p)) return p;
-  }
-  const src = path.join(ROOT, "runtime", "loader", "loader.c");
-  const sys = path.join(CACHE, "sysroot");
-  const lib = path.join(sys, "usr", "lib", "x86_64-linux-gnu");
-  if (!fs.existsSync(path.join(lib, "libbpf.a"))) return undefined;
-  const out = path.join(CACHE, "bin", "fuzz-loader-asan");
-  const srcs = fs.readdirSync(path.dirname(src)).filter((f) => f.endsWith(".c") && !/bench/.test(f)).map((f) => path.join(path.dirname(src), f));
-  const newest = Math.max(...srcs.map((f) => fs.statSync(f).mtimeMs));
-  if (fs.existsSync(out) && fs.statSync(out).mtimeMs > newest) return out;
-  log(`fuzz: building ${out} (-fsanitize=address,undefined)`);
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  // loader.c is the program; other .c files beside it (not the benchmarks) are its parts.
-  const parts = srcs.filter((f) => f !== src && !fs.readFileSync(f, "utf8").includes("int main("));
-  const r = spawnSync("gcc", ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer", "-O1", "-g",
-    `-I${path.join(sys, "usr", "include")}`, `-I${path.join(sys, "usr", "include", "x86_64-linux-gnu")}`, "-I" + path.dirname(src),
-    "-o", out + ".tmp", src, ...parts, `-L${lib}`, "-l:libbpf.a", "-l:liburing.a", "-lelf", "-lz", "-lzstd"], { encoding: "utf8" });
-  if (r.status !== 0) {
-    log(`fuzz: cannot build the ASan loader:\n${r.stderr}`);
-    return undefined;
-  }
-  fs.renameSync(out + ".tmp", out);
-  return out;
+/** The loader built with AddressSanitizer and UBSan by scripts/deps.sh build (uringbpf-loader-asan). */
+export function asanLoader(): string | undefined {
+  const p = path.join(CACHE, "bin", "uringbpf-loader-asan");
+  return fs.existsSync(p) ? p : undefined;
 }
 
 /** spawnSync's result shape, without blocking the event loop (the two lanes run side by side). */
@@ -125,6 +102,8 @@ class WorkerPool {
   private nextId = 1;
   constructor(private memoryMb: number) {}
 
+  private ready?: Promise<boolean>;
+
   private start(): ChildProcess {
     const c = fork(path.join(__dirname, "worker.ts"), ["--uringbpf-fuzz-worker"], {
       execArgv: ["--import", "tsx", `--max-old-space-size=${this.memoryMb}`],
@@ -134,6 +113,18 @@ class WorkerPool {
     c.stderr!.on("data", (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-8000);
     });
+    // Ready after its warm-up compile; a start-up that takes minutes (a loaded machine) is not a hang.
+    this.ready = new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), 300_000);
+      const onMsg = (m: { ready?: boolean }) => {
+        if (!m.ready) return;
+        clearTimeout(t);
+        c.off("message", onMsg);
+        resolve(true);
+      };
+      c.on("message", onMsg);
+      c.once("exit", () => resolve(false));
+    });
     return c;
   }
 
@@ -142,6 +133,17 @@ class WorkerPool {
     const id = this.nextId++;
     if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) this.child = this.start();
     const c = this.child;
+    return this.ready!.then((ok) => {
+      if (!ok) {
+        c.kill("SIGKILL");
+        this.child = undefined;
+        return { id, status: "signal" as const, detail: `worker did not start: ${this.stderr.slice(-600)}` };
+      }
+      return this.runOn(c, id, job, timeLimitMs);
+    });
+  }
+
+  private runOn(c: ChildProcess, id: number, job: JobSpec, timeLimitMs: number): Promise<JobResult | { id: number; status: Exclude<Outcome, "ok" | "rejected" | "exception">; detail: string }> {
     this.stderr = "";
     return new Promise((resolve) => {
       let done = false;
@@ -156,27 +158,41 @@ class WorkerPool {
         resolve(r);
       };
       const onMsg = (m: JobResult) => {
-        if (m.id !== id) return;
+        if (m?.id !== id) return;
         finish({ ...m, object: m.object ? Uint8Array.from(Buffer.from(m.object as unknown as string, "base64")) : undefined });
       };
       const onExit = (code: number | null, sig: NodeJS.Signals | null) => {
         this.child = undefined;
         const err = this.stderr;
-        if (killedFor) return finish({ id, status: killedFor, detail: killedFor === "hang" ? `no answer in ${timeLimitMs} ms` : `resident memory above ${this.memoryMb} MiB` });
+        if (killedFor) return finish({ id, status: killedFor, detail: killedFor === "hang" ? `no answer within ${timeLimitMs} ms of CPU time (or ${timeLimitMs * 4} ms of wall time)` : `resident memory above ${this.memoryMb} MiB` });
         if (/heap out of memory|Allocation failed|Invalid array buffer length|Array buffer allocation failed/.test(err)) return finish({ id, status: "oom", detail: err.slice(-600) });
         finish({ id, status: "signal", detail: `worker died (${sig ?? `exit ${code}`}): ${err.slice(-600)}` });
       };
+      // The limit is on the child's CPU time (this machine's cores are shared: wall time moves with the
+      // load), with four times as much wall time as a backstop.
+      const cpuMs = (): number => {
+        try {
+          const f = fs.readFileSync(`/proc/${c.pid}/stat`, "utf8").split(") ")[1].split(" ");
+          return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+        } catch {
+          return 0;
+        }
+      };
+      const cpu0 = cpuMs();
       const timer = setTimeout(() => {
         killedFor = "hang";
         c.kill("SIGKILL");
-      }, timeLimitMs);
-      // Resident memory (ArrayBuffers live outside the V8 heap limit).
+      }, timeLimitMs * 4);
+      // Resident memory (ArrayBuffers live outside the V8 heap limit) and CPU time.
       const watch = setInterval(() => {
         try {
           const st = fs.readFileSync(`/proc/${c.pid}/status`, "utf8");
           const kb = Number(/VmRSS:\s+(\d+)/.exec(st)?.[1] ?? 0);
           if (kb > this.memoryMb * 1024 * 1.25) {
             killedFor = "oom";
+            c.kill("SIGKILL");
+          } else if (cpuMs() - cpu0 > timeLimitMs) {
+            killedFor = "hang";
             c.kill("SIGKILL");
           }
         } catch {
@@ -236,7 +252,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
 
   const progPool = new WorkerPool(memoryMb);
   const objPool = new WorkerPool(memoryMb);
-  const loader = has("loader") || has("hostile") ? asanLoader(log) : undefined;
+  const loader = has("loader") || has("hostile") ? asanLoader() : undefined;
   if (has("loader") && !loader) log("fuzz: no ASan loader (run bash scripts/deps.sh build): the loader stage is skipped");
   s.loader = loader;
 

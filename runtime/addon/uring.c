@@ -10,8 +10,8 @@
  *                                          sqOff: {head, tail, ringMask, flags, array},
  *                                          cqOff: {head, tail, ringMask, cqes}, rings: ArrayBuffer,
  *                                          sqes: ArrayBuffer }          (throws "io_uring_setup: <errno>")
- *   enter(fd, toSubmit, minComplete, flags[, timeoutNs]) -> int (>= 0, or -errno: the caller decides what is fatal;
- *     with timeoutNs the wait is bounded (IORING_ENTER_EXT_ARG) and returns -ETIME when it expires)
+ *   enter(fd, toSubmit, minComplete, flags[, timeoutNs]) -> int (>= 0, or -errno: the caller decides what
+ *                                          is fatal); a timeoutNs > 0 bounds a GETEVENTS wait (EXT_ARG): -ETIME
  *   alloc(size) -> { buffer: ArrayBuffer, addr: BigInt }    (zeroed, page-aligned, until free(addr))
  *   free(addr)                                              (detaches the buffer, unmaps the memory)
  *   registerMemRegion(fd, addr: BigInt, size) -> int (0 or -errno)
@@ -87,6 +87,7 @@ static int sys_enter(int fd, uint32_t to_submit, uint32_t min_complete, uint32_t
 	return r < 0 ? -errno : (int)r;
 }
 
+#define UBPF_ENTER_GETEVENTS (1U << 0)
 #define UBPF_ENTER_EXT_ARG (1U << 3)
 struct ubpf_timespec {
 	int64_t tv_sec;
@@ -94,16 +95,21 @@ struct ubpf_timespec {
 };
 struct ubpf_getevents_arg {
 	uint64_t sigmask;
-	uint32_t sigmask_sz, min_wait_usec;
+	uint32_t sigmask_sz;
+	uint32_t min_wait_usec;
 	uint64_t ts;
 };
-_Static_assert(sizeof(struct ubpf_getevents_arg) == 24, "io_uring_getevents_arg is 24 bytes");
 
-/* io_uring_enter with a timeout on the wait (IORING_ENTER_EXT_ARG): -ETIME when it expires. */
-static int sys_enter_timeout(int fd, uint32_t to_submit, uint32_t min_complete, uint32_t flags, long long ns)
+/* A GETEVENTS wait bounded by timeout_ns (IORING_ENTER_EXT_ARG): -ETIME when the time passes first. */
+static int sys_enter_timeout(int fd, uint32_t to_submit, uint32_t min_complete, uint32_t flags, double timeout_ns)
 {
-	struct ubpf_timespec ts = { .tv_sec = ns / 1000000000LL, .tv_nsec = ns % 1000000000LL };
-	struct ubpf_getevents_arg ga = { .sigmask = 0, .sigmask_sz = 8, .ts = (uint64_t)(uintptr_t)&ts };
+	struct ubpf_timespec ts;
+	struct ubpf_getevents_arg ga;
+	memset(&ga, 0, sizeof(ga));
+	ts.tv_sec = (int64_t)(timeout_ns / 1e9);
+	ts.tv_nsec = (long long)(timeout_ns - (double)ts.tv_sec * 1e9);
+	if (ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) ts.tv_nsec = 0;
+	ga.ts = (uint64_t)(uintptr_t)&ts;
 	long r = syscall(UBPF_NR_ENTER, fd, to_submit, min_complete, flags | UBPF_ENTER_EXT_ARG, &ga, sizeof(ga));
 	return r < 0 ? -errno : (int)r;
 }
@@ -305,30 +311,19 @@ static napi_value setup(napi_env env, napi_callback_info info)
 
 static napi_value enter(napi_env env, napi_callback_info info)
 {
-	napi_value argv[5], r;
+	napi_value argv[5] = { NULL }, r;
 	uint32_t fd, to_submit, min_complete, flags;
 	size_t argc = 5;
-	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	if (argc < 4) {
-		napi_throw_type_error(env, NULL, "enter(fd, toSubmit, minComplete, flags[, timeoutNs]) needs 4 arguments");
-		return NULL;
-	}
-	if (u32_arg(env, argv[0], &fd) || u32_arg(env, argv[1], &to_submit) ||
+	double timeout_ns = 0;
+	if (args(env, info, 4, argv) || u32_arg(env, argv[0], &fd) || u32_arg(env, argv[1], &to_submit) ||
 	    u32_arg(env, argv[2], &min_complete) || u32_arg(env, argv[3], &flags))
 		return NULL;
-	int ret;
-	napi_valuetype t = napi_undefined;
-	if (argc >= 5) CHECK(napi_typeof(env, argv[4], &t));
-	if (t == napi_number) {
-		/* A bounded wait: IORING_ENTER_EXT_ARG with a timeout; -ETIME when it expires. */
-		double ns;
-		CHECK(napi_get_value_double(env, argv[4], &ns));
-		if (!(ns >= 0)) ns = 0;
-		if (ns > 1e18) ns = 1e18;
-		ret = sys_enter_timeout((int)fd, to_submit, min_complete, flags, (long long)ns);
-	} else {
-		ret = sys_enter((int)fd, to_submit, min_complete, flags); /* -errno on failure */
+	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc >= 5) {
+		napi_valuetype t;
+		if (napi_typeof(env, argv[4], &t) == napi_ok && t == napi_number) napi_get_value_double(env, argv[4], &timeout_ns);
 	}
+	int ret = timeout_ns > 0 && (flags & UBPF_ENTER_GETEVENTS) ? sys_enter_timeout((int)fd, to_submit, min_complete, flags, timeout_ns)
+								    : sys_enter((int)fd, to_submit, min_complete, flags); /* -errno on failure */
 	CHECK(napi_create_int32(env, ret, &r));
 	return r;
 }

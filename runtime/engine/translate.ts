@@ -85,8 +85,7 @@ class Runtime {
       try {
         x = fast(a1l, a1h, a2l, a2h, a3l, a3h);
       } catch (e) {
-        if (e instanceof ExecutionError) throw e;
-        return this.fail(f, pc, (e as Error).message);
+        return this.refused(f, pc, kind, name, imm, e);
       }
       this.rh = x < 0 ? 0xffffffff : Math.floor(x / 4294967296);
       return x >>> 0;
@@ -96,11 +95,15 @@ class Runtime {
     try {
       v = BigInt.asUintN(64, h(args, this.mem));
     } catch (e) {
-      if (e instanceof ExecutionError) throw e;
-      return this.fail(f, pc, (e as Error).message);
+      return this.refused(f, pc, kind, name, imm, e);
     }
     this.rh = Number(v >> 32n);
     return Number(v & 0xffffffffn);
+  }
+  /** A helper or kfunc refused its arguments: the program's fault at this call (the interpreter's rule). */
+  refused(f: number, pc: number, kind: number, name: string, imm: number, e: unknown): never {
+    if (e instanceof ExecutionError || !(e instanceof Error) || (e as { fatal?: boolean }).fatal) throw e;
+    return this.fail(f, pc, `${kind === 2 ? name : `helper ${imm}`}: ${e.message}`);
   }
   sub(f: number, pc: number, name: string, depth: number, a1l: number, a1h: number, a2l: number, a2h: number, a3l: number, a3h: number, a4l: number, a4h: number, a5l: number, a5h: number): number {
     const target = this.opts.subprograms?.[name];
