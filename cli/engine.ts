@@ -8,7 +8,7 @@ import { compileFile } from "../compiler/index";
 import { ObjectFormatError } from "../compiler/elf/reader";
 import { AssignError } from "../runtime/assign";
 import { RingStateError, runUserEngine, TimeoutError } from "../runtime/engine/driver";
-import { ImageError } from "../runtime/engine/image";
+import { geometryHint, ImageError, loadImage } from "../runtime/engine/image";
 import { VerifyError } from "../runtime/engine/verify";
 import { ExecutionError } from "../runtime/engine/interp";
 import { engineOutcome, failure, jsonSafe, printOutcome, UNVERIFIED_NOTE, type Outcome } from "./report";
@@ -85,7 +85,12 @@ export function engineRun(file: string, o: EngineFlags, log: (line: string) => v
     // The program's fault (exit 1): refused by the structural check (verify), a failed run-time check or
     // SQE check, a ring state the guard refuses (run). A run past --timeout is exit 2, as in the kernel path.
     if (err instanceof VerifyError) return failure("user", "verify", err.message);
-    if (err instanceof ExecutionError || err instanceof RingStateError) return failure("user", "run", err.message, { ran: true });
+    if (err instanceof RingStateError) {
+      // A program that reads the ring's geometry from globals the loaders do not fill sees zeros: say so.
+      const hint = geometryHintOf(object);
+      return failure("user", "run", hint ? `${err.message}. Note: ${hint}` : err.message, { ran: true });
+    }
+    if (err instanceof ExecutionError) return failure("user", "run", err.message, { ran: true });
     if (err instanceof ImageError || err instanceof ObjectFormatError) {
       // An unknown --prog is a usage error on both engines.
       return failure("user", /^no program named/.test(err.message) ? "usage" : "open", err.message);
@@ -93,6 +98,14 @@ export function engineRun(file: string, o: EngineFlags, log: (line: string) => v
     if (err instanceof AssignError) return failure("user", "usage", err.message);
     if (err instanceof TimeoutError) return failure("user", "timeout", err.message, { ran: true });
     return failure("user", "setup", err.message);
+  }
+}
+
+function geometryHintOf(object: Uint8Array): string | undefined {
+  try {
+    return geometryHint(loadImage(object));
+  } catch {
+    return undefined;
   }
 }
 

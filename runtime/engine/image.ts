@@ -172,7 +172,9 @@ export function loadImage(bytes: Uint8Array): Image {
       } else if (r.type === R_BPF_64_32) {
         if (insn.opcode !== 0x85) throw new ImageError(`R_BPF_64_32 relocation at ${where(r.offset)} is not on a call`);
         if (r.symbol.shndx === 0) {
+          // An extern: a kfunc call, which libbpf marks BPF_PSEUDO_KFUNC_CALL (clang writes src 1).
           insn.reloc = { kind: "kfunc", symbol: r.symbol.name };
+          insn.src = 2;
         } else {
           const tsec = obj.sections[r.symbol.shndx]?.name;
           const target = funcAt.get(tsec)?.get(r.symbol.value / 8 + insn.imm + 1);
