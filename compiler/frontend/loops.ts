@@ -370,7 +370,7 @@ function launder(cx: LowerContext, vars: { reg: VReg; type: IntType | { kind: "b
       cx.b.emit({ op: "load", dst: z, base, off: 0, size });
       zeros.set(size, z);
     }
-    cx.b.emit({ op: "alu", alu: "XOR", width: v.reg.width, dst: v.reg, a: { reg: v.reg }, b: { reg: z } });
+    cx.b.emit({ op: "alu", alu: "XOR", width: v.reg.width, dst: v.reg, a: { reg: v.reg }, b: { reg: z }, opaque: true });
   }
 }
 

@@ -91,6 +91,9 @@ function isStructOpsSection(name: string): boolean {
   return name === ".struct_ops" || name === ".struct_ops.link";
 }
 
+/** The largest data section the engine maps (an object asking for more is refused, not allocated). */
+export const MAX_SECTION_BYTES = 64 << 20;
+
 /** Build the image. Throws ObjectFormatError for a malformed object, ImageError for one the engine cannot run. */
 export function loadImage(bytes: Uint8Array): Image {
   const obj = readObject(bytes);
@@ -100,7 +103,7 @@ export function loadImage(bytes: Uint8Array): Image {
   const sections = new Map<string, Uint8Array>();
   const symbols = new Map<string, { section: string; offset: number }>();
   for (const sec of obj.sections.filter(isDataSection)) {
-    if (sec.size > 1 << 30) throw new ImageError(`section ${sec.name} is ${sec.size} bytes (more than 1 GiB)`);
+    if (sec.size > MAX_SECTION_BYTES) throw new ImageError(`section ${sec.name} is ${sec.size} bytes (the engine maps at most ${MAX_SECTION_BYTES})`);
     sections.set(sec.name, sec.type === SHT_NOBITS ? new Uint8Array(sec.size) : Uint8Array.from(sec.data));
     symbols.set(`section:${sec.name}`, { section: sec.name, offset: 0 });
   }
