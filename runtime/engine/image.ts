@@ -62,7 +62,8 @@ export interface Image {
 /** Follow typedefs and qualifiers to the underlying type. */
 export function resolveType(btf: Map<number, BtfType>, id: number): BtfType | undefined {
   let t = btf.get(id);
-  for (let n = 0; n < 64 && t && ["TYPEDEF", "CONST", "VOLATILE", "RESTRICT", "TYPE_TAG"].includes(t.kind); n++) t = btf.get(t.type!);
+  // At most 32 qualifiers and typedefs (a hostile object may make them a cycle: no type then).
+  for (let n = 0; t && ["TYPEDEF", "CONST", "VOLATILE", "RESTRICT", "TYPE_TAG"].includes(t.kind); n++) t = n < 32 ? btf.get(t.type!) : undefined;
   return t;
 }
 
@@ -290,8 +291,10 @@ export function decodeValue(btf: Map<number, BtfType>, id: number, bytes: Uint8A
   if (t.kind === "STRUCT" || t.kind === "UNION") return Object.fromEntries((t.members ?? []).map((m) => [m.name, decodeValue(btf, m.type, bytes, off + m.offset, 0, depth + 1)]));
   if (t.kind === "ARRAY") {
     const es = typeSize(btf, t.elem!);
-    const n = Math.min(t.count ?? 0, es > 0 ? Math.floor((bytes.length - off) / es) : 0);
-    return [...Array(n)].map((_, i) => decodeValue(btf, t.elem!, bytes, off + i * es, 0, depth + 1));
+    const count = t.count ?? 0;
+    // Nothing to show for an array past the bytes or of elements without a size (hostile BTF).
+    if (es <= 0 || off < 0 || count * es > bytes.length - off) return null;
+    return [...Array(count)].map((_, i) => decodeValue(btf, t.elem!, bytes, off + i * es, 0, depth + 1));
   }
   return null;
 }
