@@ -265,6 +265,38 @@ export interface Sqe {
   /** IORING_OP_PIPE: pipe2 (the two fds are written to `fds`). */
   prepPipe(fds: u64, flags: u32, userData?: u64): void;
 }
+/** Nanoseconds of CLOCK_MONOTONIC (does not count suspend) (helper bpf_ktime_get_ns, 5). */
+export declare function ktimeNs(): u64;
+/** Nanoseconds of CLOCK_BOOTTIME (counts suspend) (helper bpf_ktime_get_boot_ns, 125). */
+export declare function bootNs(): u64;
+/** A pseudo-random 32-bit number (not for cryptography) (helper bpf_get_prandom_u32, 7). */
+export declare function randomU32(): u32;
+/** The number of the CPU the program runs on (helper bpf_get_smp_processor_id, 8). */
+export declare function cpuId(): u32;
+/** Atomics: place += value, atomically. `place` is an integer global, MEM-region field or map value field (see docs/LANGUAGE.md). */
+export declare function atomicAdd<T extends number | bigint>(place: T, value: T): void;
+/** Atomics: place &= value, atomically. `place` is an integer global, MEM-region field or map value field (see docs/LANGUAGE.md). */
+export declare function atomicAnd<T extends number | bigint>(place: T, value: T): void;
+/** Atomics: place |= value, atomically. `place` is an integer global, MEM-region field or map value field (see docs/LANGUAGE.md). */
+export declare function atomicOr<T extends number | bigint>(place: T, value: T): void;
+/** Atomics: place ^= value, atomically. `place` is an integer global, MEM-region field or map value field (see docs/LANGUAGE.md). */
+export declare function atomicXor<T extends number | bigint>(place: T, value: T): void;
+/** Atomics: place += value, atomically; returns the old value. `place` is an integer global, MEM-region field or map value field (see docs/LANGUAGE.md). */
+export declare function atomicFetchAdd<T extends number | bigint>(place: T, value: T): T;
+/** Atomics: place &= value, atomically; returns the old value. `place` is an integer global, MEM-region field or map value field (see docs/LANGUAGE.md). */
+export declare function atomicFetchAnd<T extends number | bigint>(place: T, value: T): T;
+/** Atomics: place |= value, atomically; returns the old value. `place` is an integer global, MEM-region field or map value field (see docs/LANGUAGE.md). */
+export declare function atomicFetchOr<T extends number | bigint>(place: T, value: T): T;
+/** Atomics: place ^= value, atomically; returns the old value. `place` is an integer global, MEM-region field or map value field (see docs/LANGUAGE.md). */
+export declare function atomicFetchXor<T extends number | bigint>(place: T, value: T): T;
+/** Atomics: stores value; returns the old value, atomically. `place` is an integer global, MEM-region field or map value field (see docs/LANGUAGE.md). */
+export declare function atomicXchg<T extends number | bigint>(place: T, value: T): T;
+/** Atomics: stores value if the place holds expected; returns the old value, atomically. `place` is an integer global, MEM-region field or map value field (see docs/LANGUAGE.md). */
+export declare function atomicCmpXchg<T extends number | bigint>(place: T, expected: T, value: T): T;
+/** Atomics: reads the place; later accesses are not reordered before it. `place` is an integer global, MEM-region field or map value field (see docs/LANGUAGE.md). */
+export declare function loadAcquire<T extends number | bigint>(place: T): T;
+/** Atomics: writes the place; earlier accesses are not reordered after it. `place` is an integer global, MEM-region field or map value field (see docs/LANGUAGE.md). */
+export declare function storeRelease<T extends number | bigint>(place: T, value: T): void;
 /** enum io_uring_op: NOP. */ export declare const IORING_OP_NOP: 0;
 /** enum io_uring_op: READV. */ export declare const IORING_OP_READV: 1;
 /** enum io_uring_op: WRITEV. */ export declare const IORING_OP_WRITEV: 2;

@@ -34,6 +34,10 @@ export const Messages = {
   2025: { title: "break or continue outside a loop", hint: "" },
   2026: { title: "constant shift count out of range", hint: "shift counts must be smaller than the operand's width" },
   2027: { title: "array index out of range", hint: "FixedArray<T, N> indices run from 0 to N-1" },
+  // 205x: helpers, maps and atomics (docs/LANGUAGE.md)
+  2051: { title: "not an integer place for an atomic", hint: "atomics work on integer globals, MEM-region fields and map value fields" },
+  2052: { title: "atomic operand size not supported", hint: "BPF's read-modify-write atomics are 32 or 64 bits wide" },
+  2053: { title: "atomic access the verifier refuses on this memory", hint: "see docs/LANGUAGE.md, Atomics" },
   // 3xxx: resource limits checked at compile time
   3001: { title: "program too large", hint: "BPF programs are limited to 1,000,000 instructions; split the work over loop_step calls" },
   3002: { title: "stack frame larger than 512 bytes", hint: "keep fewer values alive at once" },

@@ -19,7 +19,7 @@ import * as path from "path";
 import { Memory, run, type Region } from "./interp";
 import { decodeValue, loadImage, resolveType, typeSize, type Image, type ImageGlobal } from "./image";
 import { iterKfuncs } from "./iter";
-import { tracePrintk } from "./trace";
+import { baseHelpers } from "./helpers";
 import type { CompileResult } from "../../compiler/index";
 
 const SETUP = { SINGLE_ISSUER: 1 << 12, DEFER_TASKRUN: 1 << 13, NO_SQARRAY: 1 << 16, CQSIZE: 1 << 3 };
@@ -263,7 +263,7 @@ function drive(img: Image, progName: string, prog: import("../../compiler/bpf/in
     if (!g) throw new Error(`relocation against unknown global ${symbol}`);
     return sections.get(g.section)!.base + BigInt(g.offset) + addend;
   };
-  const helpers = { 6: tracePrintk(trace) };
+  const helpers = baseHelpers(trace);
   const cqHead = () => rv.getUint32(ring.cqOff.head, true);
   const cqTail = () => rv.getUint32(ring.cqOff.tail, true);
   let steps = 0;

@@ -3,7 +3,7 @@
 // against in-memory files, and a driver that calls loop_step the way io_uring/loop.c does.
 import type { CompileResult } from "../../compiler/index";
 import { Memory, run, type Region } from "../../runtime/engine/interp";
-import { tracePrintk } from "../../runtime/engine/trace";
+import { baseHelpers } from "../../runtime/engine/helpers";
 import { iterKfuncs } from "../../runtime/engine/iter";
 
 export interface FakeRingOptions {
@@ -184,7 +184,7 @@ export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
   for (;;) {
     if (++steps > max) throw new Error("too many loop steps");
     const subprograms = Object.fromEntries((res.subprograms ?? []).map((s) => [s.name, s.insns]));
-    const r = run(prog.insns, ctxArr.base, mem, { globalAddress, kfuncs, subprograms, helpers: { 6: tracePrintk(traceLines) } });
+    const r = run(prog.insns, ctxArr.base, mem, { globalAddress, kfuncs, subprograms, helpers: baseHelpers(traceLines) });
     executed += r.executed;
     ret = BigInt.asIntN(32, r.r0);
     if (ret !== 0n) break;
