@@ -106,7 +106,7 @@ export function compileSource(fileName: string, text: string, opts: CompileOptio
     if (d.chain.length > 8) diags.push(diag(3003, undefined, `the call chain ${d.chain.join(" -> ")} is ${d.chain.length} calls deep`));
   }
   if (diags.length) return { ok: false, diagnostics: diags, programs, subprograms };
-  const module = linkModule(sourceName, codes, fe.globals, fe.memLayout, subCodes, fe.strings);
+  const module = linkModule(sourceName, codes, fe.globals, fe.memLayout, subCodes, fe.strings, undefined, fe.maps);
   const object = writeObject(module);
   return { ok: true, diagnostics: [], programs, subprograms, module, object };
 }

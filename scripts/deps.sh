@@ -86,7 +86,10 @@ native_flags() {
 build_native() {
   local name="$1" src="$2" out="$BIN/$1"
   [ -e "$src" ] || { say "skip $name (no $src)"; return 0; }
-  if [ -e "$out" ] && [ "$out" -nt "$src" ] && [ "$out" -nt "$SYSROOT/usr/lib/x86_64-linux-gnu/libbpf.a" ]; then
+  # Headers beside the source (runtime/loader/*.h, included by it) count as the source too.
+  local newer_header=""
+  for h in "$(dirname "$src")"/*.h; do [ -e "$h" ] && [ -e "$out" ] && [ "$h" -nt "$out" ] && newer_header=1; done
+  if [ -e "$out" ] && [ -z "$newer_header" ] && [ "$out" -nt "$src" ] && [ "$out" -nt "$SYSROOT/usr/lib/x86_64-linux-gnu/libbpf.a" ]; then
     say "$name up to date"
     return 0
   fi

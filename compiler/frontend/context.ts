@@ -34,6 +34,7 @@ export type Binding =
   | { kind: "global"; global: GlobalVar }
   | { kind: "const"; type: IntType | BoolType | null; value: bigint; literal?: "number" | "bigint" }
   | { kind: "func"; decl: Node }
+  | { kind: "map"; map: import("./maps").MapDecl }
   | { kind: "import"; name: string };
 
 /** Thrown to abandon the current statement after recording a diagnostic. */

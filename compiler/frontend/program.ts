@@ -14,6 +14,7 @@ import { MEM_UADDR_GLOBAL, RING_GLOBAL_DEFAULTS, TRAP_GLOBAL, type RingGlobal } 
 import type { StructLayout } from "./layout";
 import { declaredType, signature } from "./ringapi";
 import { lowerBody } from "./statements";
+import { checkMapReferences, declareMap, MAP_CONSTRUCTORS, SLEEPABLE_FORBIDDEN, type MapDecl } from "./maps";
 import { T, view, widthOf, type BoolType, type DslType, type IntType } from "./types";
 
 /** What the front end hands on: one IR function per program, and the globals with their sections. */
@@ -24,6 +25,8 @@ export interface FrontendResult {
   globals: GlobalVar[];
   /** String constants in .rodata (trace formats), after the globals. */
   strings: StringConst[];
+  /** BTF-defined maps declared at the top level. */
+  maps: MapDecl[];
   /** The layout of the MEM region, when a program maps it with ring.mem<T>(). */
   memLayout?: StructLayout;
   diagnostics: Diagnostic[];
@@ -129,6 +132,7 @@ export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
     return { type, value, literal: v.literal };
   };
   const programs: { name: string; decl: VariableDeclaration; fn: Node }[] = [];
+  const maps: MapDecl[] = [];
   const calleeImport = (init: Node | undefined): string | undefined => {
     if (!init || !Node.isCallExpression(init)) return undefined;
     const c = init.getExpression();
@@ -186,6 +190,14 @@ export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
             globals.set(d.compilerNode, { kind: "global", global: g });
             continue;
           }
+          if (callee && MAP_CONSTRUCTORS[callee]) {
+            if (kind !== "const") fail(d, 2011, "maps are declared with const");
+            const m = declareMap(constCx(), d.getName(), init as import("ts-morph").CallExpression, MAP_CONSTRUCTORS[callee], exported);
+            maps.push(m);
+            globals.set(d.compilerNode, { kind: "map", map: m });
+            continue;
+          }
+          if (callee && SLEEPABLE_FORBIDDEN[callee]) fail(init!, 2056, `${callee}() (${SLEEPABLE_FORBIDDEN[callee]})`);
           if (!init) fail(d, 2011, "globals need an initial value");
           const c = constValue(d, init!, annotated);
           if (kind === "const") {
@@ -257,8 +269,11 @@ export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
     }
     state.mayTrap = cx.mayTrap;
     state.done = true;
-    if (diagnostics.length === before)
-      subprograms.push({ name, fn: cx.b.finish(), params: decl.getParameters().map((p, i) => ({ name: p.getName(), type: sig.params[i] })), ret: sig.ret });
+    if (diagnostics.length === before) {
+      const fn = cx.b.finish();
+      checkMapReferences(fn, diagnostics);
+      if (diagnostics.length === before) subprograms.push({ name, fn, params: decl.getParameters().map((p, i) => ({ name: p.getName(), type: sig.params[i] })), ret: sig.ret });
+    }
     return state;
   };
   for (const p of programs) {
@@ -282,7 +297,11 @@ export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
       lowerBody(cx, fnNode.getBody());
       if (cx.b.current) fail(fnNode, 2024, `${p.name} can reach its end without returning`, "end with `return CONTINUE;` or `return STOP;`");
       // Statements that failed leave blocks half-built: only finish a function that lowered cleanly.
-      if (diagnostics.length === before) out.push({ name: p.name, fn: cx.b.finish() });
+      if (diagnostics.length === before) {
+        const fn = cx.b.finish();
+        checkMapReferences(fn, diagnostics);
+        if (diagnostics.length === before) out.push({ name: p.name, fn });
+      }
     } catch (e) {
       if (!(e instanceof LowerAbort)) throw e;
     }
@@ -303,5 +322,5 @@ export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
     offsets[".rodata"] += Buffer.byteLength(s.text, "utf8") + 1;
   }
   const memLayouts = out.length ? memLayoutsSeen : [];
-  return { programs: out, subprograms, globals: all, strings, memLayout: memLayouts[0], diagnostics };
+  return { programs: out, subprograms, globals: all, strings, memLayout: memLayouts[0], maps, diagnostics };
 }

@@ -12,6 +12,7 @@ import { CQE_FIELDS, CQE_SHIFT, KFUNC_GET_REGION, KFUNC_SUBMIT, MEM_UADDR_GLOBAL
 import { OPCODES, PREPS } from "./uapi";
 import { HELPERS, lowerHelperCall } from "./helpers";
 import { ATOMICS, lowerAtomicCall } from "./atomics";
+import { lowerMapCall, MAP_CONSTRUCTORS } from "./maps";
 import { destroyIterators, lowerBody } from "./statements";
 import { isIntName, T, typeName, view, widthOf, type BoolType, type DslType, type IntType, type ViewKind, type ViewOrigin } from "./types";
 
@@ -277,14 +278,17 @@ export function lowerCall(cx: LowerContext, e: CallExpression): Value {
       if (bnd.name === "userAddr") return lowerUserAddr(cx, e, args);
       if (HELPERS[bnd.name]) return lowerHelperCall(cx, e, bnd.name, args);
       if (ATOMICS[bnd.name]) return lowerAtomicCall(cx, e, bnd.name, args);
-      if (bnd.name === "config" || bnd.name === "loopStep") cx.fail(e, 2011, `${bnd.name}() is only allowed at the top level`);
+      if (bnd.name === "config" || bnd.name === "loopStep" || MAP_CONSTRUCTORS[bnd.name]) cx.fail(e, 2011, `${bnd.name}() is only allowed at the top level`);
       return cx.fail(callee, 2002, `'${bnd.name}' cannot be called here`);
     }
     if (bnd?.kind === "func") return inlineCall(cx, e, bnd.decl as FunctionDeclaration, args);
     return unsupported(cx, callee);
   }
   if (!Node.isPropertyAccessExpression(callee)) return unsupported(cx, callee);
-  const recv = lowerExpr(cx, callee.getExpression());
+  const recvExpr = callee.getExpression();
+  const recvBinding = Node.isIdentifier(recvExpr) ? cx.resolve(recvExpr) : undefined;
+  if (recvBinding?.kind === "map") return lowerMapCall(cx, e, recvBinding.map, callee.getName(), args);
+  const recv = lowerExpr(cx, recvExpr);
   const kind = viewOf(cx, callee, recv);
   const base = (recv.op as { reg: VReg }).reg;
   const method = callee.getName();

@@ -9,6 +9,7 @@ import type { StringConst } from "../frontend/program";
 import { KFUNC_GET_REGION, KFUNC_ITER_DESTROY, KFUNC_ITER_NEW, KFUNC_ITER_NEXT, KFUNC_SUBMIT } from "../frontend/ring";
 import type { BoolType, DslType, IntType } from "../frontend/types";
 import type { Slot, StructLayout } from "../frontend/layout";
+import { MAP_TYPE, recordGlobalName, type MapDecl } from "../frontend/maps";
 import type { ObjectFunction, ObjectGlobal, ObjectKfunc, ObjectModule, StructSpec, TypeSpec } from "../object/module";
 
 const C_NAMES: Record<string, string> = {
@@ -70,9 +71,12 @@ export const KFUNCS: Record<string, ObjectKfunc> = {
 
 /** The BTF spec of a MEM-region layout. */
 export function layoutSpec(l: StructLayout): StructSpec {
-  const slot = (x: Slot): TypeSpec =>
-    x.kind === "scalar" ? scalarSpec(x.type) : x.kind === "struct" ? layoutSpec(x.layout) : { kind: "array", elem: slot(x.array.elem), count: x.array.count };
-  return { kind: "struct", name: l.name, size: l.size, members: [...l.fields].map(([name, f]) => ({ name, offset: f.off, type: slot(f.slot) })) };
+  return { kind: "struct", name: l.name, size: l.size, members: [...l.fields].map(([name, f]) => ({ name, offset: f.off, type: slotSpec(f.slot) })) };
+}
+
+/** The BTF spec of a layout slot (scalar, struct or FixedArray). */
+export function slotSpec(x: Slot): TypeSpec {
+  return x.kind === "scalar" ? scalarSpec(x.type) : x.kind === "struct" ? layoutSpec(x.layout) : { kind: "array", elem: slotSpec(x.array.elem), count: x.array.count };
 }
 
 /** The hidden global that names the MEM region's layout for loaders: a pointer to the struct, in .rodata. */
@@ -118,6 +122,7 @@ export function linkModule(
   subprograms: LinkSubprogram[] = [],
   strings: StringConst[] = [],
   license = "Dual BSD/GPL",
+  maps: MapDecl[] = [],
 ): ObjectModule {
   const used = new Set<string>();
   for (const p of [...programs, ...subprograms]) for (const i of p.code.insns) if (i.reloc?.kind === "kfunc") used.add(i.reloc.symbol);
@@ -143,7 +148,15 @@ export function linkModule(
     const offset = Math.ceil(end / 8) * 8;
     objGlobals.push({ name: MEM_LAYOUT_GLOBAL, section: ".rodata", offset, size: 8, type: { kind: "const", to: { kind: "ptr", to: layoutSpec(memLayout) } }, init: new Uint8Array(8), linkage: "global" });
   }
+  // A ring buffer's record type has no place in the map definition (the kernel refuses key/value sizes on
+  // ring buffers): a hidden pointer global names it for loaders, as uringbpf_mem_layout does the MEM layout.
+  for (const m of maps.filter((x) => x.kind === "ringbuf")) {
+    const end = Math.max(0, ...objGlobals.filter((g) => g.section === ".rodata").map((g) => g.offset + g.size));
+    const offset = Math.ceil(end / 8) * 8;
+    objGlobals.push({ name: recordGlobalName(m.name), section: ".rodata", offset, size: 8, type: { kind: "const", to: { kind: "ptr", to: slotSpec(m.value) } }, init: new Uint8Array(8), linkage: "global" });
+  }
   return {
+    maps: maps.map((m) => ({ name: m.name, mapType: MAP_TYPE[m.kind], maxEntries: m.maxEntries, key: m.key && slotSpec(m.key), value: m.kind === "ringbuf" ? undefined : slotSpec(m.value), linkage: m.exported ? "global" : "static" })),
     sourceFile,
     license,
     functions: programs.map((p): ObjectFunction => ({
