@@ -6,7 +6,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { Command, CommanderError } from "commander";
 import { packageRoot } from "../compiler/paths";
-import { compileFile, formatDiagnostics, programAsm, writeFileAtomic, type CompileResult } from "../compiler/index";
+import { compileFile, formatDiagnostics, programAsm, type CompileResult } from "../compiler/index";
+import { checkOutput, OutputError, writeOutput } from "./output";
 import { registerRun } from "./run";
 
 function useColor(opt: boolean | undefined): boolean {
@@ -54,21 +55,35 @@ export function makeProgram(setExit: (code: number) => void): Command {
         process.stderr.write(`uringbpf: --emit must be obj, asm or ir (got '${o.emit}')\n`);
         return setExit(2);
       }
+      const out = o.emit === "obj" ? (o.output ?? defaultOut(file)) : o.output;
+      try {
+        // Before compiling: a refused output costs nothing and the source is never touched.
+        if (out !== undefined) checkOutput(out, [file]);
+      } catch (e) {
+        if (!(e instanceof OutputError)) throw e;
+        process.stderr.write(`uringbpf build: ${e.message}\n`);
+        return setExit(2);
+      }
       const res = compileFile(file, { typeCheck: o.typecheck, ir: o.emit === "ir" });
       if (!res.ok || !res.object) {
         report(res, !!o.json, useColor(o.color));
         return setExit(1);
       }
-      if (o.emit === "asm" || o.emit === "ir") {
-        const text = res.programs.map((p) => (o.emit === "asm" ? `${p.name}:  // ${p.slots} instruction slots, ${p.stackSize} bytes of stack\n${programAsm(p)}` : p.ir)).join("\n\n") + "\n";
-        if (o.output) writeFileAtomic(o.output, text);
-        else process.stdout.write(text);
-        if (o.json) report(res, true, false, { output: o.output ?? null });
-        return setExit(0);
+      const data =
+        o.emit === "obj"
+          ? res.object
+          : res.programs.map((p) => (o.emit === "asm" ? `${p.name}:  // ${p.slots} instruction slots, ${p.stackSize} bytes of stack\n${programAsm(p)}` : p.ir)).join("\n\n") + "\n";
+      if (out === undefined) process.stdout.write(data);
+      else {
+        try {
+          writeOutput(out, data, [file]);
+        } catch (e) {
+          if (!(e instanceof OutputError)) throw e;
+          process.stderr.write(`uringbpf build: ${e.message}\n`);
+          return setExit(2);
+        }
       }
-      const out = o.output ?? defaultOut(file);
-      writeFileAtomic(out, res.object);
-      if (o.json) report(res, true, false, { output: out });
+      if (o.json) report(res, true, false, { output: out ?? null });
       return setExit(0);
     });
 

@@ -4,7 +4,7 @@
 // Exit codes: 0 success, 1 the program failed (compile errors, verifier rejection, run error), 2 usage
 // or environment problems (no loader, no kernel, VM failure).
 
-import { Command } from "commander";
+import { Command, InvalidArgumentError } from "commander";
 import { runInEngine } from "./engine";
 import { formatRunResult, hostHasBpfOps, RunError, runProgram, type RunOptions } from "../runtime/run";
 
@@ -12,12 +12,32 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-function positiveInt(name: string) {
+/** A commander parser for an integer in [1, max]; a bad value is a usage error (exit 2), not an internal one. */
+function positiveInt(name: string, max = Number.MAX_SAFE_INTEGER, unit = "") {
   return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer (got '${value}')`);
+    const n = /^\d+$/.test(value.trim()) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(n) || n <= 0 || n > max)
+      throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max}${unit} (got '${value}')`);
     return n;
   };
+}
+
+/** The largest MEM region `--mem-region` accepts: 1 GiB. */
+export const MAX_MEM_REGION = 1 << 30;
+/** io_uring's largest SQ (IORING_MAX_ENTRIES). */
+const MAX_SQ_ENTRIES = 32768;
+
+const OPEN_MODES = ["r", "w", "rw", "a"];
+
+/** `--open NAME=PATH[:MODE]`: a trailing `:WORD` of letters is a mode and must be one of OPEN_MODES. */
+export function checkOpenArg(arg: string): string | null {
+  const eq = arg.indexOf("=");
+  if (eq <= 0) return `--open ${arg}: expected NAME=PATH[:MODE]`;
+  const m = /:([A-Za-z+]+)$/.exec(arg.slice(eq + 1));
+  if (m && !OPEN_MODES.includes(m[1]))
+    return `--open ${arg}: unknown mode '${m[1]}' (modes: ${OPEN_MODES.join(", ")}; for a path that ends in ':${m[1]}', add the mode: '${arg}:r')`;
+  if (arg.slice(eq + 1).replace(/:(r|w|rw|a)$/, "") === "") return `--open ${arg}: empty path`;
+  return null;
 }
 
 interface RunFlags {
@@ -48,12 +68,12 @@ export function registerRun(program: Command, setExit: (code: number) => void = 
     .option("--open <name=path[:mode]>", "open a file (mode r, w, rw, a; default r) and store the fd in a global (repeatable)", collect, [])
     .option("--buffer <name=size>", "allocate a zeroed buffer and store its address in a global (repeatable)", collect, [])
     .option("--mem <path=value>", "set a field of the MEM region before the run, by its layout: count, hdr.len, slots[3] (repeatable)", collect, [])
-    .option("--sq-entries <n>", "SQ size (default 8)", positiveInt("--sq-entries"))
-    .option("--mem-region <bytes>", "MEM region size (default: the size of the program's ring.mem<T>() layout)", positiveInt("--mem-region"))
+    .option("--sq-entries <n>", `SQ size (default 8, at most ${MAX_SQ_ENTRIES})`, positiveInt("--sq-entries", MAX_SQ_ENTRIES))
+    .option("--mem-region <bytes>", "MEM region size, at most 1 GiB (default: the size of the program's ring.mem<T>() layout)", positiveInt("--mem-region", MAX_MEM_REGION, " bytes"))
     .option("--vm", "run in the test VM even if the host kernel has io_uring BPF ops")
     .option("--engine <kind>", "kernel (the program runs in the kernel: on the host or in the VM) or user (the BPF interpreter drives a real ring in this process; no root, any kernel). Default: kernel when the host has io_uring BPF ops or --vm is given, else user")
     .option("--kvm", "use KVM for the VM (default: TCG emulation)")
-    .option("--timeout <s>", "time limit of the run in seconds", positiveInt("--timeout"), 60)
+    .option("--timeout <s>", "time limit of the run in seconds (1 to 86400)", positiveInt("--timeout", 86400, " seconds"), 60)
     .option("--trace", "show trace() output (bpf_trace_printk) after the run")
     .option("--no-run", "load and attach only: check that the verifier accepts the program")
     .option("--prog <name>", "the program to run when the object holds several")
@@ -62,12 +82,19 @@ export function registerRun(program: Command, setExit: (code: number) => void = 
     .addHelpText(
       "after",
       "\nWithout io_uring BPF ops in the host kernel (Linux 7.1+), the program runs in a QEMU VM booting the\n" +
-        "kernel fetched by `bash scripts/fetch-kernel.sh`. Files given with --open are copied into the VM;\n" +
+        "kernel that `uringbpf vm setup` fetches. Files given with --open are copied into the VM;\n" +
         "files the program writes (modes w, rw, a) are copied back.\n\n" +
         "Examples:\n  uringbpf run samples/nops.ts --set reqsToRun=100000\n  uringbpf run samples/cp.ts --open inFd=in.bin --open outFd=out.bin:w --buffer buf=65536\n\n" +
         "Exit status: 0 success, 1 compile errors, verifier rejection or run error, 2 usage or environment errors.",
     )
     .action(async (file: string, o: RunFlags) => {
+      for (const a of o.open) {
+        const why = checkOpenArg(a);
+        if (why) {
+          process.stderr.write(`uringbpf run: ${why}\n`);
+          return setExit(2);
+        }
+      }
       const opts: RunOptions = {
         set: o.set,
         open: o.open,

@@ -1,57 +1,59 @@
 #!/usr/bin/env node
-// The `uringbpf` command. Runs the bundled CLI (dist/uringbpf.js, built by `npm install` / `npm run
-// build`) through a V8 code cache kept beside it (dist/uringbpf.cache, written after the first run), so
-// TypeScript's 9 MB of JavaScript is not parsed and compiled again on every invocation.
+// The `uringbpf` command: runs the bundled CLI (dist/uringbpf.js) through cli/load-bundle.js's V8 code
+// cache. In a git checkout the bundle is (re)built first when it is missing or older than the sources, so
+// `npm install && npx uringbpf ...` works without an install-time build step.
 "use strict";
 const fs = require("fs");
 const path = require("path");
-const vm = require("vm");
-const Module = require("module");
+const { spawnSync } = require("child_process");
 
-const dist = path.join(__dirname, "..", "dist");
-const bundle = path.join(dist, "uringbpf.js");
-const cacheFile = path.join(dist, "uringbpf.cache");
+const root = path.join(__dirname, "..");
+const bundle = path.join(root, "dist", "uringbpf.js");
 
-function load() {
-  let source;
-  try {
-    source = fs.readFileSync(bundle, "latin1"); // esbuild writes ASCII
-  } catch {
-    // No bundle (e.g. a plain `tsc` build): fall back to the compiled modules.
+/** The newest modification time of the TypeScript sources under the checkout's source folders. */
+function newestSource() {
+  let newest = 0;
+  const walk = (dir) => {
+    let entries;
     try {
-      return { mod: require(path.join(dist, "cli", "main.js")) };
-    } catch (e) {
-      if (e && e.code === "MODULE_NOT_FOUND") {
-        console.error("uringbpf: the compiler is not built yet; run `npm install` (or `npm run build`) in " + path.dirname(__dirname));
-        process.exit(2);
-      }
-      throw e;
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
     }
-  }
-  let cachedData;
-  try {
-    cachedData = fs.readFileSync(cacheFile);
-  } catch {
-    /* first run */
-  }
-  const script = new vm.Script(Module.wrap(source), { filename: bundle, cachedData });
-  const mod = { exports: {} };
-  const req = Module.createRequire(bundle);
-  script.runInThisContext()(mod.exports, req, mod, bundle, dist);
-  return { mod: mod.exports, script, stale: !cachedData || script.cachedDataRejected };
+    for (const e of entries) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(".ts") || e.name.endsWith(".js")) newest = Math.max(newest, fs.statSync(p).mtimeMs);
+    }
+  };
+  for (const d of ["compiler", "cli", "runtime"]) walk(path.join(root, d));
+  return newest;
 }
 
-const { mod, script, stale } = load();
-mod.main(process.argv).then((code) => {
-  if (script && stale && !process.env.UBPF_NO_CODE_CACHE) {
-    // After a run, so the cache also holds the functions compiling a program needed.
-    try {
-      const tmp = `${cacheFile}.${process.pid}.tmp`;
-      fs.writeFileSync(tmp, script.createCachedData());
-      fs.renameSync(tmp, cacheFile);
-    } catch {
-      /* a read-only installation just runs without the cache */
+if (fs.existsSync(path.join(root, ".git"))) {
+  let bundleTime = 0;
+  try {
+    bundleTime = fs.statSync(bundle).mtimeMs;
+  } catch {
+    /* not built yet */
+  }
+  if (bundleTime === 0 || newestSource() > bundleTime) {
+    process.stderr.write(`uringbpf: ${bundleTime ? "sources changed" : "first run in this checkout"}: building the CLI (npm run build)\n`);
+    const r = spawnSync("npm", ["run", "build", "--silent"], { cwd: root, stdio: ["ignore", 2, 2] });
+    if (r.status !== 0) {
+      process.stderr.write("uringbpf: `npm run build` failed (output above)\n");
+      process.exit(2);
     }
   }
-  process.exit(code);
-});
+} else if (!fs.existsSync(bundle)) {
+  process.stderr.write(`uringbpf: the package is incomplete (${bundle} is missing): reinstall uringbpf\n`);
+  process.exit(2);
+}
+
+const { loadBundle, saveCache } = require("./load-bundle.js");
+loadBundle()
+  .main(process.argv)
+  .then((code) => {
+    saveCache(); // after the run, so the cache also holds the functions compiling a program needed
+    process.exit(code);
+  });

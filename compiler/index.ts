@@ -11,7 +11,7 @@ import { diag, type Diagnostic } from "./diagnostics/diagnostics";
 import { lowerProgram, parseProgram } from "./frontend/program";
 import { dumpFunction } from "./ir/ir";
 import { writeObject } from "./elf/writer";
-import { linkModule, type LinkSubprogram } from "./link/module";
+import { linkModule } from "./link/module";
 import type { ObjectModule } from "./object/module";
 
 export { formatDiagnostics } from "./diagnostics/diagnostics";
@@ -67,7 +67,7 @@ export function compileSource(fileName: string, text: string, opts: CompileOptio
   const fe = lowerProgram(sourceName, sf);
   if (fe.diagnostics.length) return { ok: false, diagnostics: fe.diagnostics, programs: [] };
   const programs: CompiledProgram[] = [];
-  const codes: { name: string; code: FunctionCode }[] = [];
+  const codes = new Map<string, FunctionCode>();
   const diags: Diagnostic[] = [];
   for (const p of fe.programs) {
     const ir = opts.ir ? dumpFunction(p.fn) : undefined;
@@ -76,15 +76,14 @@ export function compileSource(fileName: string, text: string, opts: CompileOptio
     const n = code.insns.reduce((s, i) => s + slots(i), 0);
     if (n > 1_000_000) diags.push(diag(3001, undefined, `${p.name} has ${n} instructions`));
     programs.push({ name: p.name, insns: code.insns, slots: n, stackSize: code.stackSize, ir });
-    codes.push({ name: p.name, code });
+    codes.set(p.name, code);
   }
   const subprograms: CompiledProgram[] = [];
-  const subCodes: LinkSubprogram[] = [];
   for (const s of fe.subprograms) {
     const ir = opts.ir ? dumpFunction(s.fn) : undefined;
     const code = generate(s.fn);
     subprograms.push({ name: s.name, insns: code.insns, slots: code.insns.reduce((n, i) => n + slots(i), 0), stackSize: code.stackSize, ir });
-    subCodes.push({ name: s.name, code, params: s.params, ret: s.ret });
+    codes.set(s.name, code);
   }
   // The verifier limits the stack of a whole call chain to 512 bytes (each frame rounded up to 32).
   const frame = (n: number) => Math.ceil(Math.max(n, 1) / 32) * 32;
@@ -106,7 +105,7 @@ export function compileSource(fileName: string, text: string, opts: CompileOptio
     if (d.chain.length > 8) diags.push(diag(3003, undefined, `the call chain ${d.chain.join(" -> ")} is ${d.chain.length} calls deep`));
   }
   if (diags.length) return { ok: false, diagnostics: diags, programs, subprograms };
-  const module = linkModule(sourceName, codes, fe.globals, fe.memLayout, subCodes, fe.strings, undefined, fe.maps);
+  const module = linkModule(sourceName, fe, codes);
   const object = writeObject(module);
   return { ok: true, diagnostics: [], programs, subprograms, module, object };
 }
@@ -126,20 +125,4 @@ export function compileFile(file: string, opts: CompileOptions = {}): CompileRes
 /** The disassembly of a compiled program, with the TypeScript lines interleaved. */
 export function programAsm(p: CompiledProgram, interleaveSource = true): string {
   return disassemble(p.insns, { interleaveSource });
-}
-
-/** Write a file atomically: a temporary file in the same directory, then a rename. */
-export function writeFileAtomic(file: string, data: Uint8Array | string): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  try {
-    fs.writeFileSync(tmp, data);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    try {
-      fs.unlinkSync(tmp);
-    } catch {
-      /* already gone */
-    }
-    throw e;
-  }
 }

@@ -8,7 +8,7 @@ import { Node, type CallExpression, type Expression } from "ts-morph";
 import { AtomicOp, type SizeName } from "../bpf/insn";
 import type { VReg } from "../ir/ir";
 import type { LowerContext, Value } from "./context";
-import { convert, lowerExpr, normalizeLoaded, sizeOf } from "./expressions";
+import { convert, normalizeLoaded, sizeOf } from "./values";
 import { arrayElement, arrayOf } from "./ringapi";
 import { T, typeName, widthOf, type BoolType, type IntType, type ViewOrigin } from "./types";
 
@@ -60,7 +60,7 @@ export function placeOf(cx: LowerContext, e: Expression, what: string): Place {
     cx.fail(e, 2051, `${e.getText()} is not a global variable`);
   }
   if (Node.isPropertyAccessExpression(e)) {
-    const recv = lowerExpr(cx, e.getExpression());
+    const recv = cx.lower.expr(cx, e.getExpression());
     const name = e.getName();
     if (recv.type.kind !== "view" || recv.type.view !== "struct" || !recv.type.layout)
       return cx.fail(e, 2051, `${e.getText()} is not in the MEM region, a map value or a record`, `${what} works on globals, MEM-region fields and map value fields`);
@@ -88,7 +88,7 @@ export function lowerAtomicCall(cx: LowerContext, e: CallExpression, name: strin
   const t = place.type;
   const rmw = spec.form !== "load" && spec.form !== "store";
   if (rmw && t.bits < 32) cx.fail(args[0], 2052, `${args[0].getText()} is ${t.name}`, "BPF's read-modify-write atomics are 32 or 64 bits wide: make the field u32/i32/u64/i64");
-  const operands = args.slice(1).map((a) => convert(cx, a, lowerExpr(cx, a), t).op);
+  const operands = args.slice(1).map((a) => convert(cx, a, cx.lower.expr(cx, a), t).op);
   const size: SizeName = sizeOf(t);
   const returns = spec.form !== "rmw" && spec.form !== "store";
   const dst = returns ? cx.b.vreg(widthOf(t), name) : undefined;

@@ -2,12 +2,13 @@
 // constants, locals of the current inlined frame), loop targets for break/continue, the IR builder, and
 // diagnostics with source ranges taken from ts-morph nodes.
 
-import { Node, SourceFile } from "ts-morph";
+import { Node, SourceFile, type Expression, type Statement } from "ts-morph";
 import type { SourcePos } from "../bpf/insn";
 import { diag, type Diagnostic, type DiagnosticCode, type SourceRange } from "../diagnostics/diagnostics";
 import { IrBuilder } from "../ir/builder";
 import type { Block, Operand, VReg } from "../ir/ir";
 import type { RingGlobal } from "./ring";
+import type { GlobalVar, StructLayout } from "../ir/module";
 import type { BoolType, DslType, IntType } from "./types";
 
 /** A value during lowering: its type and where it is. `literal` marks an untyped integer constant. */
@@ -17,17 +18,7 @@ export interface Value {
   literal?: "number" | "bigint";
 }
 
-/** A global variable in one of the data sections. */
-export interface GlobalVar {
-  name: string;
-  section: ".rodata" | ".bss" | ".data";
-  type: IntType | BoolType;
-  init: bigint;
-  exported: boolean;
-  /** config<T>() values and hidden ring values are const volatile. */
-  config: boolean;
-  offset: number;
-}
+export type { GlobalVar } from "../ir/module";
 
 export type Binding =
   | { kind: "local"; type: DslType; reg: VReg; mutable: boolean }
@@ -36,6 +27,16 @@ export type Binding =
   | { kind: "func"; decl: Node }
   | { kind: "map"; map: import("./maps").MapDecl }
   | { kind: "import"; name: string };
+
+/** The recursive entry points of lowering. Parts of the front end that lower sub-expressions or bodies
+ *  (calls, the ring API, inlined helpers) reach them through the context, so no file of the front end
+ *  imports another that imports it back; program.ts, at the top, supplies them. */
+export interface Lowering {
+  expr(cx: LowerContext, e: Expression): Value;
+  cond(cx: LowerContext, e: Expression, t: Block, f: Block): void;
+  body(cx: LowerContext, body: Node): void;
+  statements(cx: LowerContext, stmts: Statement[]): void;
+}
 
 /** Thrown to abandon the current statement after recording a diagnostic. */
 export class LowerAbort extends Error {}
@@ -59,9 +60,9 @@ export class LowerContext {
   ringCtx!: VReg;
   lp!: VReg;
   /** Told about each ring.mem<T>() layout; returns an error text when it conflicts with another. */
-  onMemLayout: (l: import("./layout").StructLayout) => string | undefined = () => undefined;
+  onMemLayout: (l: StructLayout) => string | undefined = () => undefined;
   /** The layout ring.mem<T>() mapped in this function (userAddr paths start there). */
-  memRoot?: import("./layout").StructLayout;
+  memRoot?: StructLayout;
   /** Asks for a helper to be compiled as a BPF subprogram; returns whether it may trap. */
   requestSubprog: (decl: Node) => { mayTrap: boolean } = () => ({ mayTrap: false });
   /** Places a NUL-terminated string in .rodata; returns its symbol. */
@@ -81,6 +82,7 @@ export class LowerContext {
     readonly useRingGlobal: (g: RingGlobal) => GlobalVar,
     programName: string,
     diagnostics: Diagnostic[],
+    readonly lower: Lowering,
   ) {
     this.b = new IrBuilder(programName);
     this.diagnostics = diagnostics;

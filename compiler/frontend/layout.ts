@@ -5,32 +5,11 @@
 
 import { Node, type SourceFile, type TypeNode } from "ts-morph";
 import type { LowerContext } from "./context";
-import { scalarTypeFromName } from "./expressions";
-import type { BoolType, IntType } from "./types";
+import { scalarSize, type Slot, type StructLayout } from "../ir/module";
+import { scalarTypeFromName, type BoolType, type IntType } from "./types";
 
 export type Scalar = IntType | BoolType;
-
-/** What a field or array element holds. */
-export type Slot =
-  | { kind: "scalar"; type: Scalar; size: number; align: number }
-  | { kind: "struct"; layout: StructLayout; size: number; align: number }
-  | { kind: "array"; array: ArrayLayout; size: number; align: number };
-
-export interface StructLayout {
-  name: string;
-  size: number;
-  align: number;
-  fields: Map<string, { off: number; slot: Slot }>;
-}
-
-export interface ArrayLayout {
-  elem: Slot;
-  count: number;
-}
-
-function scalarSize(t: Scalar): number {
-  return t.kind === "bool" ? 1 : t.bits / 8;
-}
+export type { ArrayLayout, Slot, StructLayout } from "../ir/module";
 
 /** Lay out the type a type node names. */
 export function slotOf(cx: LowerContext, node: TypeNode, seen: Set<string> = new Set()): Slot {

@@ -9,8 +9,9 @@ import { Node, type CallExpression, type Expression, type TypeNode } from "ts-mo
 import type { SizeName } from "../bpf/insn";
 import { diag, type Diagnostic } from "../diagnostics/diagnostics";
 import { isImm, type Block, type IrFunction, type IrInsn, type Operand, type VReg } from "../ir/ir";
+import type { MapDef } from "../ir/module";
 import type { LowerContext, Value } from "./context";
-import { convert, lowerExpr, sizeOf } from "./expressions";
+import { convert, sizeOf } from "./values";
 import { slotOf, type Slot, type StructLayout } from "./layout";
 import { T, typeName, type ViewType } from "./types";
 
@@ -37,7 +38,7 @@ export const SLEEPABLE_FORBIDDEN: Record<string, string> = {
 /** BPF helper ids used by the map methods. */
 export const MAP_HELPER = { lookup: 1, update: 2, delete: 3, ringbufOutput: 130, ringbufReserve: 131, ringbufSubmit: 132, ringbufDiscard: 133 } as const;
 
-/** A map declared at the top level. */
+/** A map declared at the top level (the IR module's MapDef is made from it by mapDef). */
 export interface MapDecl {
   name: string;
   kind: MapKind;
@@ -51,9 +52,9 @@ export interface MapDecl {
   exported: boolean;
 }
 
-/** The hidden .rodata global naming a ring buffer's record type for loaders (a pointer to it). */
-export function recordGlobalName(map: string): string {
-  return `uringbpf_rec_${map}`;
+/** The IR module's description of a map. */
+export function mapDef(m: MapDecl): MapDef {
+  return { name: m.name, kind: m.kind, mapType: MAP_TYPE[m.kind], maxEntries: m.maxEntries, key: m.key, value: m.value, exported: m.exported };
 }
 
 /** Declare `name = arrayMap<V>(n)` / `hashMap<K, V>(n)` / `ringBuf<R>(bytes)` at the top level. */
@@ -64,7 +65,7 @@ export function declareMap(cx: LowerContext, name: string, call: CallExpression,
   if (targs.length !== want) cx.fail(call, 2054, `${ctor} needs ${kind === "hash" ? "the key and value types: hashMap<K, V>(n)" : kind === "array" ? "the value type: arrayMap<V>(n)" : "the record type: ringBuf<R>(bytes)"}`);
   const args = call.getArguments();
   if (args.length !== 1) cx.fail(call, 2017, `${ctor}() takes ${kind === "ringbuf" ? "the buffer size in bytes" : "the number of entries"}`);
-  const n = lowerExpr(cx, args[0] as Expression);
+  const n = cx.lower.expr(cx, args[0] as Expression);
   if (!isImm(n.op) || n.type.kind !== "int") return cx.fail(args[0], 2022, `the size of ${name}`);
   const count = Number(n.op.imm);
   if (!Number.isSafeInteger(count) || count <= 0 || count > 0x7fffffff) cx.fail(args[0], 2054, `${count} entries`, "a map holds between 1 and 2^31-1 entries");
@@ -94,7 +95,7 @@ function viewOf(map: MapDecl, kind: "value" | "record"): ViewType {
 function writeSlot(cx: LowerContext, e: Expression, slot: Slot, base: VReg, off: number): void {
   while (Node.isParenthesizedExpression(e) || Node.isAsExpression(e) || Node.isSatisfiesExpression(e)) e = e.getExpression();
   if (slot.kind === "scalar") {
-    const v = convert(cx, e, lowerExpr(cx, e), slot.type);
+    const v = convert(cx, e, cx.lower.expr(cx, e), slot.type);
     storeAt(cx, base, off, sizeOf(slot.type), v);
     return;
   }
@@ -152,7 +153,7 @@ export function lowerMapCall(cx: LowerContext, e: CallExpression, map: MapDecl, 
     const insns = cx.b.current?.insns;
     if (insns?.length) callMap.set(insns[insns.length - 1], map.name);
   };
-  const flags = (i: number): Operand => (args[i] ? convert(cx, args[i], convert(cx, args[i], lowerExpr(cx, args[i]), T.u32), T.u64, true).op : { imm: 0n });
+  const flags = (i: number): Operand => (args[i] ? convert(cx, args[i], convert(cx, args[i], cx.lower.expr(cx, args[i]), T.u32), T.u64, true).op : { imm: 0n });
   const result = (r: VReg): Value => ({ type: T.i32, op: { reg: r } });
   if (map.kind !== "ringbuf") {
     if (method === "lookup") {
@@ -196,7 +197,7 @@ export function lowerMapCall(cx: LowerContext, e: CallExpression, map: MapDecl, 
   }
   if (method === "submit" || method === "discard") {
     arity(1, 2, "the reserved record and optional flags");
-    const rec = lowerExpr(cx, args[0]);
+    const rec = cx.lower.expr(cx, args[0]);
     const o = rec.type.kind === "view" ? rec.type.origin : undefined;
     if (typeof o !== "object" || o.kind !== "record" || o.map !== map.name) cx.fail(args[0], 2055, `${args[0].getText()} is not a record reserved from ${map.name}`);
     call(method === "submit" ? MAP_HELPER.ringbufSubmit : MAP_HELPER.ringbufDiscard, `bpf_ringbuf_${method}`, [rec.op, flags(1)]);

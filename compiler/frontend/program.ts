@@ -8,44 +8,25 @@ import { Node, Project, ts, type FunctionDeclaration, type SourceFile, type Vari
 import { packageRoot } from "../paths";
 import { diag, type Diagnostic } from "../diagnostics/diagnostics";
 import type { IrFunction } from "../ir/ir";
-import { LowerAbort, LowerContext, rangeOf, type Binding, type GlobalVar } from "./context";
-import { convert, lowerExpr } from "./expressions";
+import { layoutData, type IrModule, type StringConst, type Subprogram } from "../ir/module";
+import { LowerAbort, LowerContext, rangeOf, type Binding, type GlobalVar, type Lowering } from "./context";
+import { lowerCond, lowerExpr } from "./expressions";
 import { MEM_UADDR_GLOBAL, RING_GLOBAL_DEFAULTS, TRAP_GLOBAL, type RingGlobal } from "./ring";
 import type { StructLayout } from "./layout";
-import { declaredType, signature } from "./ringapi";
-import { lowerBody } from "./statements";
-import { checkMapReferences, declareMap, MAP_CONSTRUCTORS, SLEEPABLE_FORBIDDEN, type MapDecl } from "./maps";
-import { T, view, widthOf, type BoolType, type DslType, type IntType } from "./types";
+import { declaredType, signature } from "./annotations";
+import { lowerBody, lowerStatements } from "./statements";
+import { checkMapReferences, declareMap, mapDef, MAP_CONSTRUCTORS, SLEEPABLE_FORBIDDEN, type MapDecl } from "./maps";
+import { convert } from "./values";
+import { T, valueType, view, widthOf, type BoolType, type IntType } from "./types";
 
-/** What the front end hands on: one IR function per program, and the globals with their sections. */
-export interface FrontendResult {
-  programs: { name: string; fn: IrFunction }[];
-  /** @noinline helpers, compiled once each as BPF subprograms. */
-  subprograms: Subprogram[];
-  globals: GlobalVar[];
-  /** String constants in .rodata (trace formats), after the globals. */
-  strings: StringConst[];
-  /** BTF-defined maps declared at the top level. */
-  maps: MapDecl[];
-  /** The layout of the MEM region, when a program maps it with ring.mem<T>(). */
-  memLayout?: StructLayout;
+/** What the front end hands on: the file as an IR module (programs, subprograms, globals and strings laid
+ *  out in their sections, the MEM layout), and its diagnostics. */
+export interface FrontendResult extends IrModule {
   diagnostics: Diagnostic[];
 }
 
-/** A NUL-terminated string in .rodata. */
-export interface StringConst {
-  name: string;
-  text: string;
-  offset: number;
-}
-
-/** A helper compiled as a BPF subprogram. */
-export interface Subprogram {
-  name: string;
-  fn: IrFunction;
-  params: { name: string; type: DslType }[];
-  ret: DslType;
-}
+/** The recursive entry points of lowering, for the parts of the front end that reach them through the context. */
+const LOWERING: Lowering = { expr: lowerExpr, cond: lowerCond, body: lowerBody, statements: lowerStatements };
 
 /** Just enough global types for the checker to run without the standard library. */
 const MINI_LIB = `
@@ -119,7 +100,7 @@ export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
   };
   // A scratch context for evaluating top-level constant expressions (code it emits is thrown away).
   const constCx = () => {
-    const cx = new LowerContext(sf, fileName, globals, useRingGlobal, "<const>", diagnostics);
+    const cx = new LowerContext(sf, fileName, globals, useRingGlobal, "<const>", diagnostics, LOWERING);
     cx.frames.push({ locals: new Map() });
     return cx;
   };
@@ -225,7 +206,7 @@ export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
   const strings: StringConst[] = [];
   const subState = new Map<object, { mayTrap: boolean; done: boolean }>();
   const newContext = (name: string): LowerContext => {
-    const cx = new LowerContext(sf, fileName, globals, useRingGlobal, name, diagnostics);
+    const cx = new LowerContext(sf, fileName, globals, useRingGlobal, name, diagnostics, LOWERING);
     cx.addString = (text) => {
       let s = strings.find((x) => x.text === text);
       if (!s) strings.push((s = { name: `uringbpf_str_${strings.length}`, text, offset: 0 }));
@@ -272,7 +253,7 @@ export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
     if (diagnostics.length === before) {
       const fn = cx.b.finish();
       checkMapReferences(fn, diagnostics);
-      if (diagnostics.length === before) subprograms.push({ name, fn, params: decl.getParameters().map((p, i) => ({ name: p.getName(), type: sig.params[i] })), ret: sig.ret });
+      if (diagnostics.length === before) subprograms.push({ name, fn, params: decl.getParameters().map((p, i) => ({ name: p.getName(), type: valueType(sig.params[i]) })), ret: valueType(sig.ret) });
     }
     return state;
   };
@@ -308,19 +289,10 @@ export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
   }
   if (programs.length === 0 && diagnostics.length === 0) diagnostics.push(diag(2016, undefined));
 
-  // Lay out the sections: hidden ring values first in .rodata, then config values; .bss; .data.
+  // Hidden ring values first in .rodata, then config values; .bss; .data (see layoutData).
   const all = [...ringGlobals.values(), ...globalVars];
-  const offsets: Record<string, number> = { ".rodata": 0, ".bss": 0, ".data": 0 };
-  for (const g of all) {
-    const size = g.type.kind === "bool" ? 1 : g.type.bits / 8;
-    const off = Math.ceil(offsets[g.section] / size) * size;
-    g.offset = off;
-    offsets[g.section] = off + size;
-  }
-  for (const s of strings) {
-    s.offset = offsets[".rodata"];
-    offsets[".rodata"] += Buffer.byteLength(s.text, "utf8") + 1;
-  }
   const memLayouts = out.length ? memLayoutsSeen : [];
-  return { programs: out, subprograms, globals: all, strings, memLayout: memLayouts[0], maps, diagnostics };
+  const module: IrModule = { programs: out, subprograms, globals: all, strings, memLayout: memLayouts[0], maps: maps.map(mapDef) };
+  layoutData(module);
+  return { ...module, diagnostics };
 }

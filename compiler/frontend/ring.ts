@@ -4,6 +4,7 @@
 
 import type { SizeName } from "../bpf/insn";
 import { T, type IntType } from "./types";
+export { KFUNC_GET_REGION, KFUNC_ITER_DESTROY, KFUNC_ITER_NEW, KFUNC_ITER_NEXT, KFUNC_SUBMIT } from "../ir/module";
 import { allConstants } from "./uapi";
 
 /** A field of a ring structure: byte offset, access size and DSL type. */
@@ -78,14 +79,8 @@ export const TRAP_GLOBAL = "uringbpf_trap";
 /** Region ids of bpf_io_uring_get_region. */
 export const REGION = { MEM: 0, CQ: 1, SQ: 2 } as const;
 
-export const KFUNC_SUBMIT = "bpf_io_uring_submit_sqes";
-/** The open-coded number iterator (allowed in io_uring struct_ops programs). */
-export const KFUNC_ITER_NEW = "bpf_iter_num_new";
-export const KFUNC_ITER_NEXT = "bpf_iter_num_next";
-export const KFUNC_ITER_DESTROY = "bpf_iter_num_destroy";
 /** The most iterations a loop the compiler cannot bound may run (the kernel's BPF_MAX_LOOPS). */
 export const MAX_LOOP_ITERATIONS = 8 * 1024 * 1024;
-export const KFUNC_GET_REGION = "bpf_io_uring_get_region";
 
 /** Constants importable from "uringbpf" (name -> value): see uapi.ts. */
 export const CONSTANTS: Record<string, bigint> = allConstants();

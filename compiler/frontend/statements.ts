@@ -5,10 +5,12 @@
 import { Node, SyntaxKind, type Expression, type ForStatement, type Statement } from "ts-morph";
 import { isImm, type Block } from "../ir/ir";
 import { LowerAbort, type LowerContext } from "./context";
-import { convert, lowerCond, lowerExpr, scalarTypeFromName } from "./expressions";
-import { declaredType, trapBlock } from "./ringapi";
+import { declaredType } from "./annotations";
+import { destroyIterators, iterPtr, trapBlock } from "./exits";
+import { lowerCond, lowerExpr } from "./expressions";
+import { convert } from "./values";
 import { KFUNC_ITER_DESTROY, KFUNC_ITER_NEW, KFUNC_ITER_NEXT, MAX_LOOP_ITERATIONS } from "./ring";
-import { T, widthOf, type BoolType, type IntType } from "./types";
+import { scalarTypeFromName, T, widthOf, type BoolType, type IntType } from "./types";
 
 /** Lower a function body or block. */
 export function lowerBody(cx: LowerContext, body: Node): void {
@@ -103,16 +105,7 @@ function lowerStatement(cx: LowerContext, s: Statement): void {
   return cx.fail(s, 2001, s.getKindName());
 }
 
-/** Destroy the iterators of every loop being left (before leaving the function). */
-export function destroyIterators(cx: LowerContext): void {
-  for (const slot of [...cx.iterators].reverse()) cx.b.emit({ op: "call", kind: "kfunc", name: KFUNC_ITER_DESTROY, args: [{ reg: iterPtr(cx, slot) }] });
-}
 
-function iterPtr(cx: LowerContext, slot: number) {
-  const r = cx.b.vreg(64, "iter", true);
-  cx.b.emit({ op: "stackaddr", dst: r, slot });
-  return r;
-}
 
 function lowerReturn(cx: LowerContext, node: Node, e: Expression): void {
   const v = lowerExpr(cx, e);

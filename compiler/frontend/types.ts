@@ -3,27 +3,20 @@
 // the same wrap-around semantics the generated code has, so folded and run-time results agree.
 
 import type { Width } from "../ir/ir";
+import type { ArrayLayout, BoolType, IntName, IntType, StructLayout, ValueType } from "../ir/module";
 
-export type IntName = "u8" | "u16" | "u32" | "u64" | "i8" | "i16" | "i32" | "i64";
+// The scalar types are the IR's; the front end adds the ring views.
+export type { BoolType, IntName, IntType } from "../ir/module";
 
-export interface IntType {
-  kind: "int";
-  name: IntName;
-  bits: 8 | 16 | 32 | 64;
-  signed: boolean;
-}
-export interface BoolType {
-  kind: "bool";
-}
 /** Ring views: pointers with a meaning. */
 export type ViewKind = "ring" | "lp" | "sq" | "cq" | "sqe" | "cqe" | "struct" | "array";
 export interface ViewType {
   kind: "view";
   view: ViewKind;
   /** For "struct" views (the MEM region and structs inside it). */
-  layout?: import("./layout").StructLayout;
+  layout?: StructLayout;
   /** For "array" views (FixedArray fields). */
-  array?: import("./layout").ArrayLayout;
+  array?: ArrayLayout;
   /** For "struct" and "array" views: the memory they point into (atomics and map rules depend on it). */
   origin?: ViewOrigin;
 }
@@ -126,4 +119,17 @@ export function foldBinary(op: string, t: IntType, a: bigint, b: bigint): bigint
     case "!=": case "!==": return a !== b;
   }
   throw new Error(`internal: cannot fold ${op}`);
+}
+
+/** The scalar type a type annotation names (`u32`, `bool`...), if it names one. */
+export function scalarTypeFromName(name: string): IntType | BoolType | undefined {
+  if (name === "bool" || name === "boolean") return T.bool;
+  if (isIntName(name)) return T[name];
+  return undefined;
+}
+
+/** How the object describes a value of this type (ring views are untyped pointers). */
+export function valueType(t: DslType): ValueType {
+  if (t.kind === "int" || t.kind === "bool" || t.kind === "void") return t;
+  return { kind: "ptr" };
 }

@@ -1,15 +1,14 @@
-// Linking: turns the front end's globals and the generated code into an ObjectModule: BTF type specs for
+// Linking: turns the IR module (globals, strings and the MEM layout, laid out by ir/module.ts) and the
+// generated code into an ObjectModule: BTF type specs for
 // the kernel's io_uring types (as the kernel names them, so libbpf can match them), the kfunc prototypes,
 // each program as a sleepable struct_ops program with its `*_ops` struct_ops variable, and the globals
 // with their initial bytes.
 
 import type { FunctionCode } from "../codegen/emit";
-import type { GlobalVar } from "../frontend/context";
-import type { StringConst } from "../frontend/program";
-import { KFUNC_GET_REGION, KFUNC_ITER_DESTROY, KFUNC_ITER_NEW, KFUNC_ITER_NEXT, KFUNC_SUBMIT } from "../frontend/ring";
-import type { BoolType, DslType, IntType } from "../frontend/types";
-import type { Slot, StructLayout } from "../frontend/layout";
-import { MAP_TYPE, recordGlobalName, type MapDecl } from "../frontend/maps";
+import {
+  KFUNC_GET_REGION, KFUNC_ITER_DESTROY, KFUNC_ITER_NEW, KFUNC_ITER_NEXT, KFUNC_SUBMIT, MEM_LAYOUT_GLOBAL, recordGlobalName,
+  type IrModule, type ScalarType, type Slot, type StructLayout, type ValueType,
+} from "../ir/module";
 import type { ObjectFunction, ObjectGlobal, ObjectKfunc, ObjectModule, StructSpec, TypeSpec } from "../object/module";
 
 const C_NAMES: Record<string, string> = {
@@ -18,7 +17,7 @@ const C_NAMES: Record<string, string> = {
 };
 
 /** The BTF spec of a DSL scalar type. */
-export function scalarSpec(t: IntType | BoolType): TypeSpec {
+export function scalarSpec(t: ScalarType): TypeSpec {
   if (t.kind === "bool") return { kind: "int", name: "_Bool", size: 1, signed: false, bool: true };
   // As clang describes `signed char`/`unsigned char`: SIGNED or no encoding (CHAR is only for plain char).
   return { kind: "int", name: C_NAMES[t.name], size: (t.bits / 8) as 1 | 2 | 4 | 8, signed: t.signed };
@@ -79,8 +78,7 @@ export function slotSpec(x: Slot): TypeSpec {
   return x.kind === "scalar" ? scalarSpec(x.type) : x.kind === "struct" ? layoutSpec(x.layout) : { kind: "array", elem: slotSpec(x.array.elem), count: x.array.count };
 }
 
-/** The hidden global that names the MEM region's layout for loaders: a pointer to the struct, in .rodata. */
-export const MEM_LAYOUT_GLOBAL = "uringbpf_mem_layout";
+export { MEM_LAYOUT_GLOBAL } from "../ir/module";
 
 const ITER_NUM_PTR: TypeSpec = {
   kind: "ptr",
@@ -98,32 +96,24 @@ function bytesOf(value: bigint, size: number): Uint8Array {
   return b;
 }
 
-/** Build the object description for a compiled file. */
-/** A subprogram to link: its code and DSL signature. */
-export interface LinkSubprogram {
-  name: string;
-  code: FunctionCode;
-  params: { name: string; type: DslType }[];
-  ret: DslType;
-}
-
 /** The BTF spec of a subprogram parameter or result (ring views are `void *`). */
-function paramSpec(t: DslType): TypeSpec {
+function paramSpec(t: ValueType): TypeSpec {
   if (t.kind === "int" || t.kind === "bool") return scalarSpec(t);
   if (t.kind === "void") return { kind: "void" };
   return { kind: "ptr", to: { kind: "void" } };
 }
 
-export function linkModule(
-  sourceFile: string,
-  programs: { name: string; code: FunctionCode }[],
-  globals: GlobalVar[],
-  memLayout?: StructLayout,
-  subprograms: LinkSubprogram[] = [],
-  strings: StringConst[] = [],
-  license = "Dual BSD/GPL",
-  maps: MapDecl[] = [],
-): ObjectModule {
+/** Build the object description for a compiled file: the IR module's data as laid out there, and the
+ *  code generated for each of its functions (by name). */
+export function linkModule(sourceFile: string, m: IrModule, code: Map<string, FunctionCode>, license = "Dual BSD/GPL"): ObjectModule {
+  const codeOf = (name: string): FunctionCode => {
+    const c = code.get(name);
+    if (!c) throw new Error(`internal: no code for ${name}`);
+    return c;
+  };
+  const programs = m.programs.map((p) => ({ name: p.name, code: codeOf(p.name) }));
+  const subprograms = m.subprograms.map((s) => ({ ...s, code: codeOf(s.name) }));
+  const { globals, strings, memLayout } = m;
   const used = new Set<string>();
   for (const p of [...programs, ...subprograms]) for (const i of p.code.insns) if (i.reloc?.kind === "kfunc") used.add(i.reloc.symbol);
   const objGlobals: ObjectGlobal[] = globals.map((g) => {
@@ -144,19 +134,18 @@ export function linkModule(
     objGlobals.push({ name: s.name, section: ".rodata", offset: s.offset, size: bytes.length, type: { kind: "const", to: { kind: "array", elem: CHAR, count: bytes.length } }, init: new Uint8Array(bytes), linkage: "static" });
   }
   if (memLayout) {
-    const end = Math.max(0, ...objGlobals.filter((g) => g.section === ".rodata").map((g) => g.offset + g.size));
-    const offset = Math.ceil(end / 8) * 8;
-    objGlobals.push({ name: MEM_LAYOUT_GLOBAL, section: ".rodata", offset, size: 8, type: { kind: "const", to: { kind: "ptr", to: layoutSpec(memLayout) } }, init: new Uint8Array(8), linkage: "global" });
+    if (m.memLayoutOffset === undefined) throw new Error("internal: the module's data are not laid out");
+    objGlobals.push({ name: MEM_LAYOUT_GLOBAL, section: ".rodata", offset: m.memLayoutOffset, size: 8, type: { kind: "const", to: { kind: "ptr", to: layoutSpec(memLayout) } }, init: new Uint8Array(8), linkage: "global" });
   }
   // A ring buffer's record type has no place in the map definition (the kernel refuses key/value sizes on
   // ring buffers): a hidden pointer global names it for loaders, as uringbpf_mem_layout does the MEM layout.
-  for (const m of maps.filter((x) => x.kind === "ringbuf")) {
-    const end = Math.max(0, ...objGlobals.filter((g) => g.section === ".rodata").map((g) => g.offset + g.size));
-    const offset = Math.ceil(end / 8) * 8;
-    objGlobals.push({ name: recordGlobalName(m.name), section: ".rodata", offset, size: 8, type: { kind: "const", to: { kind: "ptr", to: slotSpec(m.value) } }, init: new Uint8Array(8), linkage: "global" });
+  const maps = m.maps ?? [];
+  for (const map of maps.filter((x) => x.kind === "ringbuf")) {
+    if (map.recordOffset === undefined) throw new Error("internal: the module's data are not laid out");
+    objGlobals.push({ name: recordGlobalName(map.name), section: ".rodata", offset: map.recordOffset, size: 8, type: { kind: "const", to: { kind: "ptr", to: slotSpec(map.value) } }, init: new Uint8Array(8), linkage: "global" });
   }
   return {
-    maps: maps.map((m) => ({ name: m.name, mapType: MAP_TYPE[m.kind], maxEntries: m.maxEntries, key: m.key && slotSpec(m.key), value: m.kind === "ringbuf" ? undefined : slotSpec(m.value), linkage: m.exported ? "global" : "static" })),
+    maps: maps.map((x) => ({ name: x.name, mapType: x.mapType, maxEntries: x.maxEntries, key: x.key && slotSpec(x.key), value: x.kind === "ringbuf" ? undefined : slotSpec(x.value), linkage: x.exported ? "global" : "static" })),
     sourceFile,
     license,
     functions: programs.map((p): ObjectFunction => ({

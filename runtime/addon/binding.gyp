@@ -1,15 +1,13 @@
-# The userspace engine's Node-API addon. Built by build.sh (node-gyp --nodedir=/usr), which passes
-# -Dsysroot=<cache>/sysroot: sid's UAPI headers and liburing 2.15 fetched by scripts/deps.sh build.
-# The sysroot's headers come in with -isystem: searched before /usr/include, and quiet about the RWF_*
-# macros that both glibc's and the newer kernel's headers define.
+# The userspace engine's Node-API addon. uring.c carries the io_uring definitions it needs and makes the
+# system calls itself, so it needs nothing but a C compiler and Node's headers (node-gyp provides them).
+# Built by build.sh (scripts/deps.sh in a checkout, `npm pack`'s prepack for the prebuilt copy).
 {
-  "variables": { "sysroot%": "../../.cache/uringbpf/sysroot" },
   "targets": [
     {
       "target_name": "uring",
       "sources": ["uring.c"],
-      "libraries": ["<(sysroot)/usr/lib/x86_64-linux-gnu/liburing.a", "-lpthread"],
-      "cflags": ["-isystem", "<(sysroot)/usr/include", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "libraries": ["-lpthread"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
       "defines": ["NAPI_VERSION=8"]
     }
   ]

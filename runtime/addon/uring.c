@@ -1,8 +1,10 @@
 /*
  * uringbpf's userspace engine addon (Node-API): a real io_uring ring for the BPF interpreter to drive.
- * liburing (the sysroot's static liburing.a, 2.15) creates and maps the ring; JavaScript gets the rings
- * structure and the SQE array as ArrayBuffers over the kernel-shared memory, page-aligned buffers whose
- * real addresses a program can put into SQEs, raw io_uring_enter and MEM-region registration.
+ * It talks to the kernel with the three io_uring system calls directly and carries the few UAPI
+ * definitions it needs (below), so it builds with any C compiler and Node's headers alone: no liburing,
+ * no kernel headers newer than the machine's. JavaScript gets the rings structure and the SQE array as
+ * ArrayBuffers over the kernel-shared memory, page-aligned buffers whose real addresses a program can put
+ * into SQEs, raw io_uring_enter and MEM-region registration.
  *
  *   setup(sqEntries, cqEntries, flags) -> { fd, flags, features, sqEntries, cqEntries,
  *                                          sqOff: {head, tail, ringMask, flags, array},
@@ -13,26 +15,82 @@
  *   free(addr)                                              (detaches the buffer, unmaps the memory)
  *   registerMemRegion(fd, addr: BigInt, size) -> int (0 or -errno)
  *   close(fd)                    (detaches the ring's ArrayBuffers, unmaps the ring, closes the fd)
- *   constants: { SETUP_SQ_REWIND }   (0 when the UAPI headers do not define it)
+ *   constants: { SETUP_SQ_REWIND }
  *
  * Memory that JavaScript can still reach is never unmapped behind its back: close() and free() detach the
  * ArrayBuffers first, so a late access sees an empty buffer instead of a dangling pointer.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <pthread.h>
-#include <liburing.h>
 #include <node_api.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
-#ifndef IORING_SETUP_SQ_REWIND
-#define IORING_SETUP_SQ_REWIND 0
+/* --- the io_uring UAPI this file uses (Linux's include/uapi/linux/io_uring.h; values are ABI) ---------- */
+#if !defined(__x86_64__) && !defined(__aarch64__)
+#error "uringbpf addon: the io_uring system call numbers below are those of x86-64 and arm64"
 #endif
+#define UBPF_NR_SETUP 425
+#define UBPF_NR_ENTER 426
+#define UBPF_NR_REGISTER 427
+
+#define UBPF_SETUP_SQE128 (1U << 10)
+#define UBPF_SETUP_CQE32 (1U << 11)
+#define UBPF_SETUP_SQ_REWIND (1U << 20) /* Linux 7.1 */
+#define UBPF_FEAT_SINGLE_MMAP (1U << 0)
+#define UBPF_OFF_SQ_RING 0ULL
+#define UBPF_OFF_SQES 0x10000000ULL
+#define UBPF_REGISTER_MEM_REGION 34
+#define UBPF_MEM_REGION_TYPE_USER 1
+
+struct ubpf_sq_offsets {
+	uint32_t head, tail, ring_mask, ring_entries, flags, dropped, array, resv1;
+	uint64_t user_addr;
+};
+struct ubpf_cq_offsets {
+	uint32_t head, tail, ring_mask, ring_entries, overflow, cqes, flags, resv1;
+	uint64_t user_addr;
+};
+struct ubpf_params {
+	uint32_t sq_entries, cq_entries, flags, sq_thread_cpu, sq_thread_idle, features, wq_fd, resv[3];
+	struct ubpf_sq_offsets sq_off;
+	struct ubpf_cq_offsets cq_off;
+};
+struct ubpf_region_desc {
+	uint64_t user_addr, size;
+	uint32_t flags, id;
+	uint64_t mmap_offset, resv[4];
+};
+struct ubpf_mem_region_reg {
+	uint64_t region_uptr, flags, resv[2];
+};
+_Static_assert(sizeof(struct ubpf_params) == 120, "io_uring_params is 120 bytes");
+_Static_assert(sizeof(struct ubpf_region_desc) == 64, "io_uring_region_desc is 64 bytes");
+_Static_assert(sizeof(struct ubpf_mem_region_reg) == 32, "io_uring_mem_region_reg is 32 bytes");
+
+static int sys_setup(uint32_t entries, struct ubpf_params *p)
+{
+	long r = syscall(UBPF_NR_SETUP, entries, p);
+	return r < 0 ? -errno : (int)r;
+}
+
+static int sys_enter(int fd, uint32_t to_submit, uint32_t min_complete, uint32_t flags)
+{
+	long r = syscall(UBPF_NR_ENTER, fd, to_submit, min_complete, flags, NULL, 0);
+	return r < 0 ? -errno : (int)r;
+}
+
+static int sys_register(int fd, uint32_t op, void *arg, uint32_t nr)
+{
+	long r = syscall(UBPF_NR_REGISTER, fd, op, arg, nr);
+	return r < 0 ? -errno : (int)r;
+}
 
 #define CHECK(call)                                                                                   \
 	do {                                                                                          \
@@ -46,9 +104,11 @@
 struct mapping {
 	struct mapping *next;
 	int fd;			/* the ring's fd, or -1 for a buffer */
-	struct io_uring *ring;	/* rings only */
-	void *addr;		/* buffers only */
+	int is_ring;
+	void *addr;		/* a buffer, or the ring's rings mapping */
 	size_t len;
+	void *sqes;		/* rings only: the SQE array mapping */
+	size_t sqes_len;
 	napi_ref views[2];	/* the ArrayBuffers handed out over this memory */
 };
 
@@ -134,7 +194,7 @@ static struct mapping *unlink_mapping(int fd, void *addr)
 	pthread_mutex_lock(&live_lock);
 	for (struct mapping **pp = &live; *pp; pp = &(*pp)->next) {
 		struct mapping *m = *pp;
-		if ((fd >= 0 && m->ring && m->fd == fd) || (addr && m->addr == addr)) {
+		if ((fd >= 0 && m->is_ring && m->fd == fd) || (addr && !m->is_ring && m->addr == addr)) {
 			*pp = m->next;
 			found = m;
 			break;
@@ -151,44 +211,54 @@ static napi_value setup(napi_env env, napi_callback_info info)
 	if (args(env, info, 3, argv) || u32_arg(env, argv[0], &entries) || u32_arg(env, argv[1], &cq_entries) ||
 	    u32_arg(env, argv[2], &flags))
 		return NULL;
-	struct mapping *m = calloc(1, sizeof(*m));
-	struct io_uring *ring = calloc(1, sizeof(*ring));
-	if (!m || !ring) {
-		free(m);
-		free(ring);
-		return throw_errno(env, "io_uring_setup", ENOMEM);
-	}
-	struct io_uring_params p;
+	struct ubpf_params p;
 	memset(&p, 0, sizeof(p));
 	p.flags = flags;
 	p.cq_entries = cq_entries;
-	int ret = io_uring_queue_init_params(entries, ring, &p);
-	if (ret < 0) {
-		free(m);
-		free(ring);
-		return throw_errno(env, "io_uring_setup", -ret);
-	}
-	m->fd = ring->ring_fd;
-	m->ring = ring;
-	push_mapping(m);
-
-	/* With IORING_FEAT_SINGLE_MMAP (every kernel the engine supports) SQ and CQ rings share one mapping. */
-	size_t rings_len = ring->cq.ring_sz > ring->sq.ring_sz ? ring->cq.ring_sz : ring->sq.ring_sz;
-	void *rings = ring->sq.ring_ptr;
-	if (ring->cq.ring_ptr != ring->sq.ring_ptr) {
-		io_uring_queue_exit(ring);
-		unlink_mapping(m->fd, NULL);
-		free(m);
-		free(ring);
+	int fd = sys_setup(entries, &p);
+	if (fd < 0) return throw_errno(env, "io_uring_setup", -fd);
+	if (!(p.features & UBPF_FEAT_SINGLE_MMAP)) {
+		close(fd);
 		return throw_errno(env, "io_uring without IORING_FEAT_SINGLE_MMAP", ENOTSUP);
 	}
-	size_t sqes_len = (size_t)p.sq_entries * (p.flags & IORING_SETUP_SQE128 ? 128 : 64);
+	/* One mapping holds the SQ and CQ rings (IORING_FEAT_SINGLE_MMAP): the larger of the two extents. */
+	size_t sq_len = (size_t)p.sq_off.array + (size_t)p.sq_entries * sizeof(uint32_t);
+	size_t cq_len = (size_t)p.cq_off.cqes + (size_t)p.cq_entries * (p.flags & UBPF_SETUP_CQE32 ? 32 : 16);
+	size_t rings_len = sq_len > cq_len ? sq_len : cq_len;
+	size_t sqes_len = (size_t)p.sq_entries * (p.flags & UBPF_SETUP_SQE128 ? 128 : 64);
+	void *rings = mmap(NULL, rings_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, UBPF_OFF_SQ_RING);
+	if (rings == MAP_FAILED) {
+		int e = errno;
+		close(fd);
+		return throw_errno(env, "mmap io_uring rings", e);
+	}
+	void *sqes = mmap(NULL, sqes_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, UBPF_OFF_SQES);
+	if (sqes == MAP_FAILED) {
+		int e = errno;
+		munmap(rings, rings_len);
+		close(fd);
+		return throw_errno(env, "mmap io_uring SQEs", e);
+	}
+	struct mapping *m = calloc(1, sizeof(*m));
+	if (!m) {
+		munmap(sqes, sqes_len);
+		munmap(rings, rings_len);
+		close(fd);
+		return throw_errno(env, "io_uring_setup", ENOMEM);
+	}
+	m->fd = fd;
+	m->is_ring = 1;
+	m->addr = rings;
+	m->len = rings_len;
+	m->sqes = sqes;
+	m->sqes_len = sqes_len;
+	push_mapping(m);
 
 	napi_value out, sq, cq, ab;
 	CHECK(napi_create_object(env, &out));
 	CHECK(napi_create_object(env, &sq));
 	CHECK(napi_create_object(env, &cq));
-	set_u32(env, out, "fd", ring->ring_fd);
+	set_u32(env, out, "fd", (uint32_t)fd);
 	set_u32(env, out, "flags", p.flags);
 	set_u32(env, out, "features", p.features);
 	set_u32(env, out, "sqEntries", p.sq_entries);
@@ -206,7 +276,7 @@ static napi_value setup(napi_env env, napi_callback_info info)
 	CHECK(napi_set_named_property(env, out, "cqOff", cq));
 	if (!(ab = view(env, rings, rings_len, &m->views[0]))) return throw_errno(env, "ArrayBuffer over the rings", ENOMEM);
 	CHECK(napi_set_named_property(env, out, "rings", ab));
-	if (!(ab = view(env, ring->sq.sqes, sqes_len, &m->views[1]))) return throw_errno(env, "ArrayBuffer over the SQEs", ENOMEM);
+	if (!(ab = view(env, sqes, sqes_len, &m->views[1]))) return throw_errno(env, "ArrayBuffer over the SQEs", ENOMEM);
 	CHECK(napi_set_named_property(env, out, "sqes", ab));
 	return out;
 }
@@ -218,7 +288,7 @@ static napi_value enter(napi_env env, napi_callback_info info)
 	if (args(env, info, 4, argv) || u32_arg(env, argv[0], &fd) || u32_arg(env, argv[1], &to_submit) ||
 	    u32_arg(env, argv[2], &min_complete) || u32_arg(env, argv[3], &flags))
 		return NULL;
-	int ret = io_uring_enter(fd, to_submit, min_complete, flags, NULL); /* -errno on failure */
+	int ret = sys_enter((int)fd, to_submit, min_complete, flags); /* -errno on failure */
 	CHECK(napi_create_int32(env, ret, &r));
 	return r;
 }
@@ -271,21 +341,21 @@ static napi_value register_mem_region(napi_env env, napi_callback_info info)
 	if (args(env, info, 3, argv) || u32_arg(env, argv[0], &fd) || u64_arg(env, argv[1], &addr) ||
 	    u32_arg(env, argv[2], &size))
 		return NULL;
-	struct io_uring *ring = NULL;
+	int found = 0;
 	pthread_mutex_lock(&live_lock);
-	for (struct mapping *m = live; m && !ring; m = m->next)
-		if (m->ring && m->fd == (int)fd) ring = m->ring;
+	for (struct mapping *m = live; m && !found; m = m->next)
+		if (m->is_ring && m->fd == (int)fd) found = 1;
 	pthread_mutex_unlock(&live_lock);
-	if (!ring) return throw_errno(env, "registerMemRegion: not a ring of this addon", EBADF);
-	struct io_uring_region_desc rd;
+	if (!found) return throw_errno(env, "registerMemRegion: not a ring of this addon", EBADF);
+	struct ubpf_region_desc rd;
 	memset(&rd, 0, sizeof(rd));
 	rd.user_addr = addr;
 	rd.size = size;
-	rd.flags = IORING_MEM_REGION_TYPE_USER;
-	struct io_uring_mem_region_reg reg;
+	rd.flags = UBPF_MEM_REGION_TYPE_USER;
+	struct ubpf_mem_region_reg reg;
 	memset(&reg, 0, sizeof(reg));
 	reg.region_uptr = (uint64_t)(uintptr_t)&rd;
-	CHECK(napi_create_int32(env, io_uring_register_region(ring, &reg), &r));
+	CHECK(napi_create_int32(env, sys_register((int)fd, UBPF_REGISTER_MEM_REGION, &reg, 1), &r));
 	return r;
 }
 
@@ -297,8 +367,9 @@ static napi_value close_ring(napi_env env, napi_callback_info info)
 	struct mapping *m = unlink_mapping((int)fd, NULL);
 	if (!m) return throw_errno(env, "close: not a ring of this addon", EBADF);
 	detach_views(env, m);
-	io_uring_queue_exit(m->ring);
-	free(m->ring);
+	munmap(m->sqes, m->sqes_len);
+	munmap(m->addr, m->len);
+	close(m->fd);
 	free(m);
 	return NULL;
 }
@@ -316,7 +387,7 @@ NAPI_MODULE_INIT()
 	};
 	if (napi_define_properties(env, exports, sizeof(fns) / sizeof(fns[0]), fns) != napi_ok) return NULL;
 	if (napi_create_object(env, &constants) != napi_ok) return NULL;
-	set_u32(env, constants, "SETUP_SQ_REWIND", IORING_SETUP_SQ_REWIND);
+	set_u32(env, constants, "SETUP_SQ_REWIND", UBPF_SETUP_SQ_REWIND);
 	napi_set_named_property(env, exports, "constants", constants);
 	return exports;
 }

@@ -15,11 +15,11 @@
 // kernel can read and write what the program points it at.
 
 import * as fs from "fs";
-import * as path from "path";
 import { Memory, run, type Region } from "./interp";
 import { decodeValue, loadImage, resolveType, typeSize, type Image, type ImageGlobal } from "./image";
 import { iterKfuncs } from "./iter";
 import { baseHelpers } from "./helpers";
+import { loadEngineAddon } from "../addon/load";
 import type { CompileResult } from "../../compiler/index";
 
 const SETUP = { SINGLE_ISSUER: 1 << 12, DEFER_TASKRUN: 1 << 13, NO_SQARRAY: 1 << 16, CQSIZE: 1 << 3 };
@@ -79,22 +79,9 @@ export interface EngineResult {
   trace: string[];
 }
 
-/** The engine addon (built by scripts/deps.sh build into the cache's bin/). */
+/** The engine addon: prebuilt in the package, built by scripts/deps.sh, or from source (runtime/addon/load.ts). */
 export function loadAddon(): Addon {
-  const root = process.env.UBPF_CACHE ?? path.join(findRoot(), ".cache", "uringbpf");
-  const file = path.join(root, "bin", "uring.node");
-  if (!fs.existsSync(file)) throw new Error(`the userspace engine's addon is not built (${file}): run bash scripts/deps.sh build`);
-  return require(file) as Addon;
-}
-
-function findRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, "package.json")) || !fs.existsSync(path.join(dir, "runtime"))) {
-    const up = path.dirname(dir);
-    if (up === dir) return process.cwd();
-    dir = up;
-  }
-  return dir;
+  return loadEngineAddon() as unknown as Addon;
 }
 
 function parseAssign(s: string, what: string): [string, string] {

@@ -25,6 +25,7 @@ import {
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { buildInitramfs, InitramfsEntry, withParentDirs } from "./initramfs";
+import { cacheRoot as userCacheRoot } from "../cache";
 
 /** A file to place in the guest. Relative `guestPath`s are under /work. */
 export interface VmFile {
@@ -144,9 +145,9 @@ export function repoRoot(): string {
   return process.cwd();
 }
 
-/** The cache root: `$UBPF_CACHE`, else `<repo>/.cache/uringbpf`. */
+/** The cache root (runtime/cache.ts): `$UBPF_CACHE`, a checkout's `.cache/uringbpf`, else the XDG cache. */
 export function cacheRoot(): string {
-  return process.env.UBPF_CACHE ? path.resolve(process.env.UBPF_CACHE) : path.join(repoRoot(), ".cache", "uringbpf");
+  return userCacheRoot();
 }
 
 /** The kernel the VM boots (`<cache>/kernel/current`), or null when scripts/fetch-kernel.sh has not run. */
@@ -196,7 +197,7 @@ function isStaticElf(file: string): boolean {
 
 /** A statically linked busybox (`$UBPF_BUSYBOX`, /bin/busybox from busybox-static), or null. */
 export function findBusybox(): string | null {
-  const candidates = [process.env.UBPF_BUSYBOX, "/bin/busybox", "/usr/bin/busybox", onPath("busybox")];
+  const candidates = [process.env.UBPF_BUSYBOX, "/bin/busybox", "/usr/bin/busybox", onPath("busybox"), path.join(cacheRoot(), "vm", "busybox")];
   for (const c of candidates) {
     if (c && existsSync(c) && isStaticElf(c)) return c;
   }
@@ -209,19 +210,19 @@ export function vmAvailability(): { ok: true } | { ok: false; kind: VmErrorKind;
     return {
       ok: false,
       kind: "kernel-missing",
-      reason: `no kernel in ${path.join(cacheRoot(), "kernel", "current")}: run \`bash scripts/fetch-kernel.sh\``,
+      reason: `no kernel in ${path.join(cacheRoot(), "kernel", "current")}: run \`uringbpf vm setup\``,
     };
   if (!findQemu())
     return {
       ok: false,
       kind: "qemu-missing",
-      reason: "qemu-system-x86_64 not found: run `bash scripts/fetch-kernel.sh` (installs qemu-system-x86) or apt-get install qemu-system-x86",
+      reason: "qemu-system-x86_64 not found: run `uringbpf vm setup` (installs qemu-system-x86 as root, else names the package to install)",
     };
   if (!findBusybox())
     return {
       ok: false,
       kind: "busybox-missing",
-      reason: "no statically linked busybox: run `bash scripts/fetch-kernel.sh` (installs busybox-static)",
+      reason: "no statically linked busybox: run `uringbpf vm setup` (fetches busybox-static into the cache)",
     };
   return { ok: true };
 }
