@@ -16,6 +16,7 @@ export interface EngineFlags {
   open?: string[];
   buffer?: string[];
   mem?: string[];
+  map?: string[];
   memRegion?: number;
   sqEntries?: number;
   cqEntries?: number;
@@ -52,6 +53,7 @@ export function engineJson(r: EngineResult): string {
     kernel: os.release(),
     globals: r.globals,
     mem: r.mem,
+    maps: r.maps,
     trace: r.trace,
   });
 }
@@ -70,6 +72,7 @@ export function engineSummary(r: EngineResult): string {
   const trap = r.globals.uringbpf_trap;
   if (typeof trap === "bigint" && trap !== 0n) lines.push(`  a run-time check failed at line ${trap} of the source`);
   if (r.mem !== undefined) lines.push(`  mem: ${jsonSafe(r.mem).slice(0, 2000)}`);
+  if (r.maps) for (const [name, v] of Object.entries(r.maps)) lines.push(`  map ${name}: ${jsonSafe(v).slice(0, 2000)}`);
   if (r.trace.length) lines.push("  trace:", ...r.trace.map((l) => `    ${l}`));
   return lines.join("\n");
 }
@@ -100,6 +103,7 @@ export function runInEngine(file: string, o: EngineFlags, io: EngineIO = stdio):
       open: o.open,
       buffer: o.buffer,
       mem: o.mem,
+      map: o.map,
       memRegion: o.memRegion,
       sqEntries: o.sqEntries,
       cqEntries: o.cqEntries,

@@ -19,6 +19,8 @@ export interface RunOptions {
   buffer?: string[];
   /** `PATH=VALUE` fields of the MEM region to set before the run (the loader's --mem). */
   mem?: string[];
+  /** `NAME[KEY]=VALUE` map entries to preset after load (the loader's --map). */
+  map?: string[];
   /** SQ entries (loader default 8). */
   sqEntries?: number;
   /** Size of the MEM region to register; default: the size of the program's `ring.mem<T>()` layout. */
@@ -188,6 +190,7 @@ function loaderArgs(opts: RunOptions, memSize: number): string[] {
   for (const s of opts.set ?? []) args.push("--set", s);
   for (const s of opts.buffer ?? []) args.push("--buffer", s);
   for (const s of opts.mem ?? []) args.push("--mem", s);
+  for (const s of opts.map ?? []) args.push("--map", s);
   if (opts.sqEntries !== undefined) args.push("--sq-entries", String(opts.sqEntries));
   if (memSize > 0) args.push("--mem-region", String(memSize));
   if (opts.prog) args.push("--prog", opts.prog);
@@ -425,6 +428,8 @@ export function formatRunResult(r: RunResult): string {
     const w = Math.max(...Object.keys(mem).map((k) => k.length));
     for (const [k, v] of Object.entries(mem)) lines.push(`    ${k.padEnd(w)} = ${short(v)}`);
   }
+  const maps = (rep as { maps?: Record<string, unknown> }).maps;
+  if (maps) for (const [k, v] of Object.entries(maps)) lines.push(`  map ${k}: ${JSON.stringify(v).slice(0, 2000)}`);
   const trap = rep.globals?.uringbpf_trap;
   const where2 = (rep as { trap?: { file?: string; line: number; source?: string } }).trap;
   if (where2) lines.push(`  stopped by a failed run-time check at ${where2.file ?? "line"}:${where2.line}: ${where2.source ?? ""}`);

@@ -19,6 +19,7 @@ import { Memory, run, type Region } from "./interp";
 import { decodeValue, loadImage, resolveType, typeSize, type Image, type ImageGlobal } from "./image";
 import { iterKfuncs } from "./iter";
 import { baseHelpers } from "./helpers";
+import { EngineMaps, imageMapSpecs, imageValueField } from "./maps";
 import { loadEngineAddon } from "../addon/load";
 import type { CompileResult } from "../../compiler/index";
 
@@ -52,6 +53,8 @@ export interface EngineOptions {
   open?: string[];
   buffer?: string[];
   mem?: string[];
+  /** `NAME[KEY]=VALUE` / `NAME[KEY].field=VALUE` map presets (the loader's --map). */
+  map?: string[];
   memRegion?: number;
   sqEntries?: number;
   cqEntries?: number;
@@ -76,6 +79,8 @@ export interface EngineResult {
   submission: "sq_rewind" | "emulated";
   globals: Record<string, unknown>;
   mem?: unknown;
+  /** Every map after the run, as the loader prints them (absent when the object has none). */
+  maps?: Record<string, unknown[]>;
   trace: string[];
 }
 
@@ -208,6 +213,9 @@ function drive(img: Image, progName: string, prog: import("../../compiler/bpf/in
     setMemField(img, memRegion.bytes, p, BigInt(v));
   }
 
+  // BTF-defined maps, with --map presets applied (the loader applies them after load, before the run).
+  const maps = new EngineMaps(imageMapSpecs(img), mem);
+  for (const p of opts.map ?? []) maps.preset(p, (m, path) => imageValueField(img, m.spec.name, path));
   const trace: string[] = [];
   const log = opts.log ?? ((l: string) => process.stderr.write(l + "\n"));
   let stepSubmitted: string[] = [];
@@ -245,12 +253,14 @@ function drive(img: Image, progName: string, prog: import("../../compiler/bpf/in
   };
   const subprograms = Object.fromEntries(img.subprograms);
   const globalAddress = (symbol: string, addend: bigint) => {
+    const map = maps.address(symbol);
+    if (map !== undefined) return map + addend;
     if (symbol.startsWith("section:")) return sections.get(symbol.slice(8))!.base + addend;
     const g = byName.get(symbol);
     if (!g) throw new Error(`relocation against unknown global ${symbol}`);
     return sections.get(g.section)!.base + BigInt(g.offset) + addend;
   };
-  const helpers = baseHelpers(trace);
+  const helpers = { ...baseHelpers(trace), ...maps.helpers() };
   const cqHead = () => rv.getUint32(ring.cqOff.head, true);
   const cqTail = () => rv.getUint32(ring.cqOff.tail, true);
   let steps = 0;
@@ -299,7 +309,7 @@ function drive(img: Image, progName: string, prog: import("../../compiler/bpf/in
   const globals: Record<string, unknown> = {};
   for (const g of img.globals) globals[g.name] = decodeValue(img.btf, g.type, sections.get(g.section)!.bytes, g.offset);
   const memValue = memRegion && img.memLayout ? decodeValue(img.btf, img.memLayout.id, memRegion.bytes, 0) : undefined;
-  return { prog: progName, ret, steps, runNs, insnsExecuted: executed, submission: kernelRewind ? "sq_rewind" : "emulated", globals, mem: memValue, trace };
+  return { prog: progName, ret, steps, runNs, insnsExecuted: executed, submission: kernelRewind ? "sq_rewind" : "emulated", globals, mem: memValue, maps: maps.byName.size ? maps.dump() : undefined, trace };
 }
 
 /** --mem PATH=VALUE through the layout (count, hdr.len, slots[3], reqs[1].opcode). */

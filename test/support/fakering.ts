@@ -5,6 +5,8 @@ import type { CompileResult } from "../../compiler/index";
 import { Memory, run, type Region } from "../../runtime/engine/interp";
 import { baseHelpers } from "../../runtime/engine/helpers";
 import { iterKfuncs } from "../../runtime/engine/iter";
+import { loadImage } from "../../runtime/engine/image";
+import { EngineMaps, imageMapSpecs, imageValueField } from "../../runtime/engine/maps";
 
 export interface FakeRingOptions {
   sqEntries?: number;
@@ -18,6 +20,8 @@ export interface FakeRingOptions {
   maxSteps?: number;
   /** Size of a MEM region (region 0) to provide. */
   mem?: number;
+  /** Map presets, like the loader's --map NAME[KEY]=VALUE. */
+  maps?: string[];
   /** Fill the MEM region before the run (like the loader's --mem). */
   memInit?: (bytes: Uint8Array) => void;
 }
@@ -170,7 +174,11 @@ export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
     },
   };
   const rodata = sections[".rodata"];
+  const maps = new EngineMaps(res.object ? imageMapSpecs(loadImage(res.object)) : [], mem);
+  for (const p of opts.maps ?? []) maps.preset(p, (m, path) => imageValueField(loadImage(res.object!), m.spec.name, path));
   const globalAddress = (symbol: string, addend: bigint) => {
+    const map = maps.address(symbol);
+    if (map !== undefined) return map + addend;
     const g = globalOf(symbol);
     return sections[g.section].base + BigInt(g.offset) + addend;
   };
@@ -184,7 +192,7 @@ export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
   for (;;) {
     if (++steps > max) throw new Error("too many loop steps");
     const subprograms = Object.fromEntries((res.subprograms ?? []).map((s) => [s.name, s.insns]));
-    const r = run(prog.insns, ctxArr.base, mem, { globalAddress, kfuncs, subprograms, helpers: baseHelpers(traceLines) });
+    const r = run(prog.insns, ctxArr.base, mem, { globalAddress, kfuncs, subprograms, helpers: { ...baseHelpers(traceLines), ...maps.helpers() } });
     executed += r.executed;
     ret = BigInt.asIntN(32, r.r0);
     if (ret !== 0n) break;
@@ -203,5 +211,5 @@ export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
     if (((waitIdx - tail) | 0) > 0 && posted === 0) throw new Error(`loop waits for CQ index ${waitIdx} but nothing is in flight`);
     posted = 0;
   }
-  return { ret, steps, executed, now, get: getGlobal, files, buffers, mem: memRegion?.bytes, trace: traceLines };
+  return { ret, steps, executed, now, get: getGlobal, files, buffers, mem: memRegion?.bytes, trace: traceLines, maps: maps.dump() };
 }
