@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { compileFile, formatDiagnostics } from "../compiler/index";
 import { runInVm, vmAvailability, type VmCase, type VmRunResult } from "../runtime/vm/vm";
 import { runOnFakeRing } from "./support/fakering";
+import { jsonSafe } from "../cli/engine";
 
 const root = path.join(__dirname, "..");
 const avail = vmAvailability();
@@ -44,6 +45,8 @@ function add(id: string, command: string, files: VmCase["files"] = [], timeoutSe
 /** The language's fixtures (helpers, atomics, maps): accepted by the verifier, equal to the interpreter. */
 const LANG_FIXTURES = /^(helpers|atomics|maps)-/;
 const fixtureExpect = new Map<string, Record<string, bigint>>();
+/** The maps the interpreter ends with, as the loader prints them (JSON: bigints as numbers or strings). */
+const fixtureMaps = new Map<string, unknown>();
 let run: VmRunResult;
 
 beforeAll(async () => {
@@ -56,6 +59,7 @@ beforeAll(async () => {
     const want: Record<string, bigint> = {};
     for (const g of res.module!.globals) if (!g.name.startsWith("uringbpf_") && g.type.kind !== "const") want[g.name] = sim.get(g.name);
     fixtureExpect.set(f, want);
+    fixtureMaps.set(f, JSON.parse(jsonSafe(sim.maps)));
     const o = f.replace(/\.ts$/, ".o");
     add(`fixture:${f}`, `uringbpf-loader ${o}`, [obj(o, res.object!)]);
   }
@@ -88,6 +92,8 @@ describe.skipIf(!canRun)("the language in the 7.x kernel", () => {
         const got = typeof j.globals[k] === "boolean" ? BigInt(j.globals[k] ? 1 : 0) : BigInt(j.globals[k]);
         if (got !== v) problems.push(`${f}: ${k} = ${got}, the interpreter says ${v}`);
       }
+      // The loader prints "maps" only when the object has some; the interpreter then has none.
+      expect([f, j.maps ?? {}]).toEqual([f, fixtureMaps.get(f)]);
     }
     expect(problems).toEqual([]);
   });
