@@ -11,7 +11,7 @@ import { diag, type Diagnostic } from "../diagnostics/diagnostics";
 import { isImm, type Block, type IrFunction, type IrInsn, type Operand, type VReg } from "../ir/ir";
 import type { MapDef } from "../ir/module";
 import type { LowerContext, Value } from "./context";
-import { convert, sizeOf } from "./values";
+import { convert, normalizeLoaded, sizeOf } from "./values";
 import { slotOf, type Slot, type StructLayout } from "./layout";
 import { T, typeName, type ViewType } from "./types";
 
@@ -112,9 +112,25 @@ function writeSlot(cx: LowerContext, e: Expression, slot: Slot, base: VReg, off:
     const name = p.getName();
     const f = slot.layout.fields.get(name);
     if (!f) cx.fail(p, 2002, `'${name}' is not a field of ${slot.layout.name}`);
-    const init = Node.isPropertyAssignment(p) ? p.getInitializerOrThrow() : p.getNameNode();
-    writeSlot(cx, init as Expression, f!.slot, base, off + f!.off);
+    if (Node.isPropertyAssignment(p)) {
+      writeSlot(cx, p.getInitializerOrThrow(), f!.slot, base, off + f!.off);
+      continue;
+    }
+    // `{ kind }`: the local (or global, constant) named like the field.
+    const decl = p.getValueSymbol()?.getDeclarations()[0];
+    const bnd = decl ? cx.frame?.locals.get(decl.compilerNode) ?? cx.globals.get(decl.compilerNode) : undefined;
+    if (f!.slot.kind !== "scalar" || !bnd || (bnd.kind !== "local" && bnd.kind !== "const" && bnd.kind !== "global"))
+      cx.fail(p, 2054, `the shorthand { ${name} } needs an integer variable named ${name}`, `write ${name}: value`);
+    const v: Value =
+      bnd.kind === "local" ? { type: bnd.type, op: { reg: bnd.reg } } : bnd.kind === "const" ? { type: bnd.type ?? T.i32, op: { imm: bnd.value }, literal: bnd.type ? undefined : bnd.literal ?? "number" } : loadGlobal(cx, bnd.global);
+    storeAt(cx, base, off + f!.off, sizeOf(f!.slot.type), convert(cx, p, v, f!.slot.type));
   }
+}
+
+function loadGlobal(cx: LowerContext, g: import("./context").GlobalVar): Value {
+  const dst = cx.b.vreg(g.type.kind === "int" && g.type.bits === 64 ? 64 : 32, g.name);
+  cx.b.emit({ op: "load", dst, base: cx.b.addr(g.name), off: 0, size: sizeOf(g.type) });
+  return normalizeLoaded(cx, { type: g.type, op: { reg: dst } });
 }
 
 function storeAt(cx: LowerContext, base: VReg, off: number, size: SizeName, v: Value): void {
