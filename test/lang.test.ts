@@ -4,6 +4,7 @@
 // with a message when the kernel or QEMU is missing, except under CI, where their absence is a failure.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compileFile, formatDiagnostics } from "../compiler/index";
@@ -50,6 +51,7 @@ function bpftoolFiles(): VmFile[] {
 }
 
 const cases: VmCase[] = [];
+const COUNTERS_N = 5000;
 const obj = (name: string, data: Uint8Array) => ({ guestPath: name, data });
 function add(id: string, command: string, files: VmCase["files"] = [], timeoutSec = 300): void {
   cases.push({ id, command, files, timeoutSec });
@@ -85,6 +87,13 @@ beforeAll(async () => {
   add("latency", "uringbpf-loader latency.o --set requests=200 --set depth=8 --set baseUs=100 --pin-maps /sys/fs/bpf/lat && " +
     "echo @@BPFTOOL && bpftool -j map dump pinned /sys/fs/bpf/lat/hist && echo && echo @@SHOW && bpftool -j map show && echo && echo @@BTF && bpftool btf dump file latency.o",
     [obj("latency.o", build("samples/latency.ts")), ...bpftoolFiles()]);
+  // events: every completion through the ring buffer.
+  add("events", "uringbpf-loader events.o --set requests=300 --set depth=8", [obj("events.o", build("samples/events.ts"))]);
+  // counters: a producer process shares the MEM region (--mem-file on tmpfs) with the program.
+  const producer = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ubpf-lang-")), "counters-producer");
+  execFileSync("gcc", ["-static", "-O2", "-Wall", "-o", producer, path.join(__dirname, "support", "counters-producer.c")]);
+  add("counters", `rm -f /tmp/mem; counters-producer /tmp/mem ${COUNTERS_N} > /tmp/producer.json & uringbpf-loader counters.o --mem-file /tmp/mem; wait; cat /tmp/producer.json`,
+    [obj("counters.o", build("samples/counters.ts")), { guestPath: "/usr/local/bin/counters-producer", hostPath: producer, mode: 0o755 }]);
   run = await runInVm(cases, { timeoutMs: 20 * 60_000 });
 }, 25 * 60_000);
 
@@ -137,6 +146,31 @@ describe.skipIf(!canRun)("the language in the 7.x kernel", () => {
     const btf = out.split("@@BTF")[1];
     expect(btf).toMatch(/DATASEC '\.maps' size=\d+ vlen=3/);
     expect(btf).toMatch(/VAR 'hist' type_id=\d+, linkage=global/);
+  });
+
+  it("events: the ring buffer holds one record per request, in completion order, with each request's result", () => {
+    const j = loaderJson(result("events").output);
+    expect([j.ok, j.globals.status, j.globals.completed, j.globals.dropped]).toEqual([true, 0, 300, 0]);
+    const recs: { userData: number; res: number; flags: number; seq: number }[] = j.maps.events;
+    expect(recs.map((r) => r.seq)).toEqual([...Array(300).keys()]);
+    expect(recs.map((r) => r.userData).sort((a, b) => a - b)).toEqual([...Array(300).keys()]);
+    const injected = (i: number) => (i % 7 === 3 ? -((i % 13) + 1) : i * 3);
+    expect(recs.filter((r) => r.res !== injected(r.userData) || r.flags !== 0)).toEqual([]);
+  });
+
+  it("counters: the program and a userspace producer share the MEM region through acquire/release and atomics", () => {
+    const out = result("counters").output;
+    const lines = jsonLines(out);
+    const loader = lines.find((l) => "globals" in l)!;
+    const producer = lines.find((l) => "producer" in l)!.producer;
+    const n = COUNTERS_N;
+    expect([loader.ok, loader.globals.status]).toEqual([true, 0]);
+    expect([loader.mem.produced, loader.mem.consumed, loader.mem.done]).toEqual([n, n, 1]);
+    expect([loader.mem.items, loader.mem.total, loader.mem.shared]).toEqual([n, (n * (n + 1)) / 2, 2 * n]);
+    expect(producer).toMatchObject({ n, consumed: n, items: n, total: (n * (n + 1)) / 2, shared: 2 * n });
+    // The program saw the items in more than one batch, never more than the ring's 64 slots at once.
+    expect(loader.globals.batches).toBeGreaterThan(1);
+    expect(loader.globals.biggestBatch).toBeLessThanOrEqual(64);
   });
 
   it("spin polls for its time budget, then sleeps", () => {

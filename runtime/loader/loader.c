@@ -70,7 +70,7 @@ static const struct { const char *name; unsigned flag; } setup_flags[] = {
 struct assign { char kind; char *name; char *arg; long long value; int neg; };
 
 static struct {
-	const char *path, *prog_name, *pin_maps;
+	const char *path, *prog_name, *pin_maps, *mem_file;
 	unsigned sq_entries, cq_entries, flags, log_level;
 	unsigned long long mem_size;
 	int no_run, no_load, verbose, trace;
@@ -157,6 +157,8 @@ static void usage(FILE *f)
 "                        (uringbpf_mem_layout in BTF): count, hdr.len, slots[3], heads[1].seq\n"
 "  --map NAME[KEY]=VALUE preset an array/hash map entry after load (NAME[KEY].field=VALUE for a\n"
 "                        field of a struct value); every map is printed after the run under \"maps\"\n"
+"  --mem-file PATH       map the MEM region from PATH (MAP_SHARED, created or extended as needed), so\n"
+"                        other processes that map the same file share it with the program\n"
 "  --pin-maps DIR        pin the maps as DIR/NAME after the run (for bpftool map dump pinned ...)\n"
 "  --buffer NAME=SIZE    allocate a page-aligned zeroed buffer, store its address (u64) in NAME\n"
 "  --prog NAME           program to report/log if the object holds several\n"
@@ -249,6 +251,7 @@ static void parse_args(int argc, char **argv)
 		else if (!strcmp(a, "--mem")) { NEED(); add_assign('m', argv[i], a); }
 		else if (!strcmp(a, "--map")) { NEED(); add_assign('p', argv[i], a); }
 		else if (!strcmp(a, "--pin-maps")) { NEED(); opt.pin_maps = val; }
+		else if (!strcmp(a, "--mem-file")) { NEED(); opt.mem_file = val; }
 		else if (!strcmp(a, "--prog")) { NEED(); opt.prog_name = val; }
 		else if (!strcmp(a, "--log-level")) { NEED(); opt.log_level = parse_uint(val, a); }
 		else if (!strcmp(a, "--no-run")) opt.no_run = 1;
@@ -366,7 +369,18 @@ static void create_ring(void)
 		fail(EXIT_SETUP, "ring", NULL, "--mem-region %llu is smaller than the program's MEM layout (%s, %lld bytes)",
 		     opt.mem_size, name, need);
 	}
-	mem_region = mmap(NULL, opt.mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (opt.mem_file) {
+		/* A shared file mapping (tmpfs or /dev/shm): other processes map the same file and see the region. */
+		int fd = open(opt.mem_file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		struct stat st;
+		if (fd < 0 || fstat(fd, &st) != 0) fail(EXIT_SETUP, "ring", NULL, "--mem-file %s: %s", opt.mem_file, strerror(errno));
+		if ((unsigned long long)st.st_size < opt.mem_size && ftruncate(fd, (off_t)opt.mem_size) != 0)
+			fail(EXIT_SETUP, "ring", NULL, "--mem-file %s: cannot extend to %llu bytes: %s", opt.mem_file, opt.mem_size, strerror(errno));
+		mem_region = mmap(NULL, opt.mem_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+		close(fd);
+	} else {
+		mem_region = mmap(NULL, opt.mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	}
 	if (mem_region == MAP_FAILED) fail(EXIT_SETUP, "ring", NULL, "mmap MEM region: %s", strerror(errno));
 	struct io_uring_region_desc rd = { .user_addr = (uintptr_t)mem_region, .size = opt.mem_size,
 					   .flags = IORING_MEM_REGION_TYPE_USER };
