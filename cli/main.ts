@@ -9,6 +9,7 @@ import { packageRoot } from "../compiler/paths";
 import { compileFile, formatDiagnostics, programAsm, type CompileResult } from "../compiler/index";
 import { checkOutput, OutputError, writeOutput } from "./output";
 import { registerRun } from "./run";
+import { registerVm } from "./vm";
 
 function useColor(opt: boolean | undefined): boolean {
   if (opt !== undefined) return opt;
@@ -103,6 +104,7 @@ export function makeProgram(setExit: (code: number) => void): Command {
 
   // `run` lives in its own module (it needs the loader and the VM).
   registerRun(program, setExit);
+  registerVm(program, setExit);
   return program;
 }
 

@@ -9,6 +9,7 @@ import { slots, type Insn } from "./bpf/insn";
 import { generate, type FunctionCode } from "./codegen/emit";
 import { diag, type Diagnostic } from "./diagnostics/diagnostics";
 import { lowerProgram, parseProgram } from "./frontend/program";
+import { DEFAULT_LOOP_OPTIONS } from "./frontend/loops";
 import { dumpFunction } from "./ir/ir";
 import { writeObject } from "./elf/writer";
 import { linkModule } from "./link/module";
@@ -27,6 +28,11 @@ export interface CompileOptions {
   ir?: boolean;
   /** Name recorded in line_info (default: the path as given). */
   sourceName?: string;
+  /** The head of loops the verifier cannot follow: "maygoto" (default) or "iterator" (bpf_iter_num_next). */
+  loops?: "maygoto" | "iterator";
+  /** The most verifier work (trip count x body, in source nodes) a loop the verifier follows may cost
+   *  (default 2048); longer loops converge instead. */
+  loopBudget?: number;
 }
 
 export interface CompiledProgram {
@@ -64,7 +70,7 @@ export function compileSource(fileName: string, text: string, opts: CompileOptio
   const sourceName = opts.sourceName ?? fileName;
   const { sf, diagnostics } = parseProgram(sourceName, text, opts.typeCheck !== false);
   if (diagnostics.length) return { ok: false, diagnostics, programs: [] };
-  const fe = lowerProgram(sourceName, sf);
+  const fe = lowerProgram(sourceName, sf, { form: opts.loops ?? DEFAULT_LOOP_OPTIONS.form, budget: opts.loopBudget ?? DEFAULT_LOOP_OPTIONS.budget });
   if (fe.diagnostics.length) return { ok: false, diagnostics: fe.diagnostics, programs: [] };
   const programs: CompiledProgram[] = [];
   const codes = new Map<string, FunctionCode>();

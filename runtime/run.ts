@@ -244,7 +244,7 @@ export async function runProgram(input: string, opts: RunOptions = {}): Promise<
   const opens = (opts.open ?? []).map(parseOpen);
   const loader = loaderPath();
   if (!existsSync(loader)) {
-    throw new RunError(`the loader is not built: ${loader} is missing (run \`bash scripts/deps.sh build\`)`, "environment");
+    throw new RunError(`the loader is not installed: ${loader} is missing (run \`uringbpf vm setup\`)`, "environment");
   }
   const useVm = opts.vm || !hostHasBpfOps();
   return useVm ? runInGuest(object, name, opts, memSize, opens) : runOnHost(object, name, opts, memSize, opens);

@@ -15,6 +15,9 @@
 # A fast no-op when `current` already holds a suitable kernel. Options:
 #   --refresh     look for a newer kernel even if one is present
 #   --no-host     do not check or install host packages (qemu-system-x86, busybox-static)
+#   --busybox     only fetch a static busybox for the guest: busybox-static's from sid (a static binary
+#                 runs anywhere) extracted into $UBPF_CACHE/vm/busybox; no root needed (`uringbpf vm
+#                 setup` calls this when the host has no static busybox)
 # Environment: UBPF_CACHE overrides the cache root (default <repo>/.cache/uringbpf).
 set -euo pipefail
 
@@ -26,10 +29,12 @@ DEB_DIR="$UBPF_CACHE/debs"
 
 refresh=0
 host=1
+busybox_only=0
 for arg in "$@"; do
   case "$arg" in
     --refresh) refresh=1 ;;
     --no-host) host=0 ;;
+    --busybox) busybox_only=1 ;;
     -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "fetch-kernel: unknown argument: $arg" >&2; exit 2 ;;
   esac
@@ -150,6 +155,29 @@ sort_debian_versions() {
   return 0
 }
 
+# A static busybox for the guest's initramfs, without root: sid's busybox-static.
+fetch_busybox() {
+  local out="$UBPF_CACHE/vm/busybox"
+  [ -x "$out" ] && { echo "$out"; return 0; }
+  # shellcheck source=apt-private.sh
+  source "$here/apt-private.sh"
+  apt_private_init
+  log "downloading busybox-static (sid)"
+  apt_private_download "$DEB_DIR" busybox-static 2> >(grep -v unsandboxed >&2)
+  local tmp; tmp=$(mktemp -d)
+  dpkg-deb -x "$(ls "$DEB_DIR"/busybox-static_*.deb | head -n1)" "$tmp"
+  mkdir -p "$(dirname "$out")"
+  local bb
+  bb=$(ls "$tmp"/usr/bin/busybox "$tmp"/bin/busybox 2>/dev/null | head -n1 || true)
+  if [ -z "$bb" ]; then log "busybox-static holds no busybox binary"; rm -rf "$tmp"; return 1; fi
+  install -m 0755 "$bb" "$out.tmp"
+  mv "$out.tmp" "$out"
+  rm -rf "$tmp"
+  log "busybox ready in $out"
+  echo "$out"
+}
+
+if [ "$busybox_only" -eq 1 ]; then fetch_busybox; exit 0; fi
 if [ "$host" -eq 1 ]; then install_host_packages; fi
 mkdir -p "$KERNEL_DIR"
 fetch_kernel

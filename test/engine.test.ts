@@ -112,8 +112,8 @@ export const t = loopStep((ring, lp) => {
   return STOP;
 });
 `;
-  it("run on the open-coded iterator with the right results", () => {
-    const res = compileSource("loops.ts", source);
+  it("run on the open-coded iterator (loops: \"iterator\") with the right results", () => {
+    const res = compileSource("loops.ts", source, { loops: "iterator" });
     expect(res.ok).toBe(true);
     const calls = res.programs[0].insns.filter((i) => i.reloc?.kind === "kfunc").map((i) => i.reloc!.symbol);
     expect(calls.filter((c) => c === "bpf_iter_num_new")).toHaveLength(4);
@@ -121,9 +121,18 @@ export const t = loopStep((ring, lp) => {
     expect([r.get("sum"), r.get("iters"), r.get("found"), r.get("uringbpf_trap")]).toEqual([45n, 21n, 7n, 0n]);
   });
 
-  it("a long constant loop is counted by the iterator and computes what JavaScript computes", () => {
+  it("run on may_goto (the default) with the same results", () => {
+    const res = compileSource("loops.ts", source);
+    expect(res.ok).toBe(true);
+    expect(res.programs[0].insns.filter((i) => i.opcode === 0xe5)).toHaveLength(4);
+    expect(res.programs[0].insns.some((i) => i.reloc?.kind === "kfunc")).toBe(false);
+    const r = runOnFakeRing(res);
+    expect([r.get("sum"), r.get("iters"), r.get("found"), r.get("uringbpf_trap")]).toEqual([45n, 21n, 7n, 0n]);
+  });
+
+  it("long constant loops converge on may_goto and compute what JavaScript computes", () => {
     const res = compileFile(path.join(__dirname, "fixtures", "programs", "for-long.ts"));
-    expect(res.programs[0].insns.filter((i) => i.reloc?.symbol === "bpf_iter_num_new")).toHaveLength(3);
+    expect(res.programs[0].insns.filter((i) => i.opcode === 0xe5)).toHaveLength(3);
     const r = runOnFakeRing(res);
     let x = 5;
     for (let i = 0; i < 300; i++) for (let j = 10; j < 1010; j += 3) x = (x ^ j) & 1 ? (Math.imul(x, 3) + j) >>> 0 : (x + i) >>> 0;

@@ -169,4 +169,42 @@ describe("the packed package", () => {
     ok(r3, "second run");
     expect(r3.stderr).not.toMatch(/building/);
   }, 300_000);
+
+  it("vm status / run --vm name `uringbpf vm setup` when the cache is empty; setup fills it (idempotent) and run --vm works", async () => {
+    const cache = path.join(work, "xdg-vm");
+    const env = userEnv({ XDG_CACHE_HOME: cache });
+    const npx = (args: string[]) => sh("npx", ["--no-install", "uringbpf", ...args], proj, env, 900_000);
+    const st = npx(["vm", "status"]);
+    expect(st.status).toBe(1);
+    expect(st.stdout).toMatch(/kernel\s+MISSING/);
+    expect(st.stdout).toMatch(/loader\s+MISSING/);
+    expect(st.stdout).toMatch(/run `uringbpf vm setup`/);
+    const early = npx(["run", "prog.o", "--vm", "--set", "reqsToRun=10"]);
+    expect(early.status).toBe(2);
+    expect(early.stderr).toMatch(/uringbpf vm setup/);
+    expect(early.stderr).not.toMatch(/internal error/);
+
+    // The checkout's downloaded packages and apt lists stand in for the network (copies: nothing shared
+    // is touched); setup still picks, extracts and checks the kernel and installs the package's loader.
+    const checkoutCache = path.join(root, ".cache", "uringbpf");
+    fs.mkdirSync(path.join(cache, "uringbpf"), { recursive: true });
+    for (const d of ["debs", "apt"]) fs.cpSync(fs.realpathSync(path.join(checkoutCache, d)), path.join(cache, "uringbpf", d), { recursive: true, dereference: true });
+    const setup = npx(["vm", "setup"]);
+    expect(setup.status, setup.stderr).toBe(0);
+    expect(setup.stderr).toMatch(/\[2\/4\] kernel: ok, 7\./);
+    expect(setup.stderr).toMatch(/installing the package's loader/);
+    expect(fs.readFileSync(path.join(cache, "uringbpf", "bin", "uringbpf-loader"))).toEqual(fs.readFileSync(path.join(proj, "node_modules", "uringbpf", "prebuilt", "linux-x64", "uringbpf-loader")));
+    const kernelDir = fs.realpathSync(path.join(cache, "uringbpf", "kernel", "current"));
+    expect(fs.readFileSync(path.join(kernelDir, "config"), "utf8")).toMatch(/^CONFIG_IO_URING_BPF_OPS=y$/m);
+    const again = npx(["vm", "setup"]);
+    expect(again.status).toBe(0);
+    expect(again.stderr).not.toMatch(/installing|fetching|downloading|trying/);
+    expect(npx(["vm", "status"]).status).toBe(0);
+
+    const run = npx(["run", "prog.o", "--vm", "--set", "reqsToRun=1000", "--json", "--timeout", "600"]);
+    expect(run.status, run.stderr).toBe(0);
+    const j = JSON.parse(run.stdout.trim().split("\n").pop()!);
+    expect(j.globals.reqsToRun).toBe(0);
+    expect(j.globals.result).toBe(0);
+  }, 1_200_000);
 });

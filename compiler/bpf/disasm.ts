@@ -45,6 +45,7 @@ export function formatInsn(i: Insn, slot: number): string {
   if (cls === 5 || cls === 6) {
     if (cls === 5 && op === 0x00) return `goto ${i.off >= 0 ? "+" : ""}${i.off} <${slot + 1 + i.off}>`;
     if (cls === 5 && op === 0x90) return "exit";
+    if (cls === 5 && op === 0xe0 && i.src === 0) return `may_goto ${i.off >= 0 ? "+" : ""}${i.off} <${slot + 1 + i.off}>`;
     if (cls === 5 && op === 0x80) {
       if (i.src === 1) return `call ${i.comment ?? i.reloc?.symbol ?? `pc${i.imm >= 0 ? "+" : ""}${i.imm}`}`;
       if (i.src === 2) return `call ${i.comment ?? i.reloc?.symbol ?? `kfunc ${i.imm}`}`;

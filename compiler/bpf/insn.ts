@@ -138,6 +138,12 @@ export function ja(label: string): Insn {
   return { ...mk(Class.JMP | JmpOp.JA, 0, 0, 0, 0), label };
 }
 /** Call a helper by id. */
+/** BPF_JMP | BPF_JCOND (may_goto): jumps to `label` once the function's loop budget is spent. */
+export const MAY_GOTO = 0xe5;
+export function mayGoto(label: string): Insn {
+  return { ...mk(MAY_GOTO, 0, 0, 0, 0), label };
+}
+
 export function callHelper(id: number): Insn {
   return mk(Class.JMP | JmpOp.CALL, 0, 0, 0, id);
 }

@@ -43,6 +43,10 @@ function threadJumps(fn: IrFunction): void {
       t.else = final(t.else);
       if (t.then === t.else) b.term = { op: "jmp", target: t.then, pos: t.pos, depth: t.depth };
     }
+    if (t?.op === "maygoto") {
+      t.exhausted = final(t.exhausted);
+      t.next = final(t.next);
+    }
   }
   const entry = fn.entry;
   const reach = new Set<Block>();
@@ -76,6 +80,7 @@ function cloneFunction(fn: IrFunction): IrFunction {
     const t = b.term;
     if (t?.op === "br") c.term = { ...t, then: map.get(t.then)!, else: map.get(t.else)! };
     else if (t?.op === "jmp") c.term = { ...t, target: map.get(t.target)! };
+    else if (t?.op === "maygoto") c.term = { ...t, exhausted: map.get(t.exhausted)!, next: map.get(t.next)! };
     else if (t) c.term = { ...t };
   }
   return { ...fn, blocks: fn.blocks.map((b) => map.get(b)!), entry: map.get(fn.entry)! };
@@ -218,6 +223,9 @@ function emitFunction(fn: IrFunction, alloc: Allocation): FunctionCode {
     const next = blocks[bi + 1];
     if (t.op === "jmp") {
       if (t.target !== next) put(I.ja(label(t.target)));
+    } else if (t.op === "maygoto") {
+      put(I.mayGoto(label(t.exhausted)));
+      if (t.next !== next) put(I.ja(label(t.next)));
     } else if (t.op === "ret") {
       movOp(0, t.value, t.width ?? 32);
       put(I.exit());

@@ -34,6 +34,8 @@ export const Messages = {
   2025: { title: "break or continue outside a loop", hint: "" },
   2026: { title: "constant shift count out of range", hint: "shift counts must be smaller than the operand's width" },
   2027: { title: "array index out of range", hint: "FixedArray<T, N> indices run from 0 to N-1" },
+  2040: { title: "this loop never ends", hint: "give it a condition that can become false, or a break or return; a loop that runs out of its budget stops the program" },
+  2041: { title: "this loop nest is too much work for the verifier", hint: "see docs/LANGUAGE.md, Loops" },
   // 205x: helpers, maps and atomics (docs/LANGUAGE.md)
   2051: { title: "not an integer place for an atomic", hint: "atomics work on integer globals, MEM-region fields and map value fields" },
   2052: { title: "atomic operand size not supported", hint: "BPF's read-modify-write atomics are 32 or 64 bits wide" },

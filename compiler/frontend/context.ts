@@ -55,7 +55,11 @@ export class LowerContext {
   readonly b: IrBuilder;
   readonly diagnostics: Diagnostic[];
   readonly frames: Frame[] = [];
-  readonly loops: { brk: Block; cont: Block | null }[] = [];
+  /** Targets of break/continue, innermost last: a switch has no `cont`; `iterators` is how many of
+   *  `iterators` were live when the statement began (a jump to it destroys the ones after). */
+  readonly loops: { brk: Block; cont: Block | null; label?: string; iterators: number }[] = [];
+  /** How loops are lowered (see loops.ts). */
+  loopOptions: import("./loops").LoopOptions = { form: "maygoto", budget: 2048 };
   /** Virtual registers for the kernel's io_ring_ctx and the iou_loop_params pointers. */
   ringCtx!: VReg;
   lp!: VReg;

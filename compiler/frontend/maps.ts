@@ -8,7 +8,7 @@
 import { Node, type CallExpression, type Expression, type TypeNode } from "ts-morph";
 import type { SizeName } from "../bpf/insn";
 import { diag, type Diagnostic } from "../diagnostics/diagnostics";
-import { isImm, type Block, type IrFunction, type IrInsn, type Operand, type VReg } from "../ir/ir";
+import { isImm, successors, type Block, type IrFunction, type IrInsn, type Operand, type VReg } from "../ir/ir";
 import type { MapDef } from "../ir/module";
 import type { LowerContext, Value } from "./context";
 import { convert, normalizeLoaded, sizeOf } from "./values";
@@ -349,6 +349,10 @@ export function checkMapReferences(fn: IrFunction, diagnostics: Diagnostic[]): v
       } else if (mergeInto(cur, sOut)) work.push(target);
     };
     if (t.op === "jmp") return out(t.target, s);
+    if (t.op !== "br") {
+      for (const b2 of successors(b)) out(b2, cloneState(s));
+      return;
+    }
     // A null test on a reference: the equal edge sees null, the other a live (or released...) pointer.
     const id = preds(s, t.a);
     if (id !== undefined && isImm(t.b) && t.b.imm === 0n && (t.cmp === "JEQ" || t.cmp === "JNE") && t.width === 64) {

@@ -11,8 +11,9 @@ import type { IrFunction } from "../ir/ir";
 import { layoutData, type IrModule, type StringConst, type Subprogram } from "../ir/module";
 import { LowerAbort, LowerContext, rangeOf, type Binding, type GlobalVar, type Lowering } from "./context";
 import { lowerCond, lowerExpr } from "./expressions";
-import { MEM_UADDR_GLOBAL, RING_GLOBAL_DEFAULTS, TRAP_GLOBAL, type RingGlobal } from "./ring";
+import { LOOP_ZERO_GLOBAL, MEM_UADDR_GLOBAL, RING_GLOBAL_DEFAULTS, TRAP_GLOBAL, type RingGlobal } from "./ring";
 import type { StructLayout } from "./layout";
+import type { LoopOptions } from "./loops";
 import { declaredType, signature } from "./annotations";
 import { lowerBody, lowerStatements } from "./statements";
 import { checkMapReferences, declareMap, mapDef, MAP_CONSTRUCTORS, SLEEPABLE_FORBIDDEN, type MapDecl } from "./maps";
@@ -80,7 +81,7 @@ export function parseProgram(fileName: string, text: string, typeCheck = true): 
 }
 
 /** Lower a parsed DSL file to IR. */
-export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
+export function lowerProgram(fileName: string, sf: SourceFile, loopOptions?: LoopOptions): FrontendResult {
   const diagnostics: Diagnostic[] = [];
   const globals = new Map<object, Binding>();
   const globalVars: GlobalVar[] = [];
@@ -88,8 +89,8 @@ export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
   const useRingGlobal = (g: RingGlobal): GlobalVar => {
     let v = ringGlobals.get(g);
     if (!v) {
-      const trap = g === TRAP_GLOBAL;
-      v = { name: g, section: trap ? ".bss" : ".rodata", type: g === MEM_UADDR_GLOBAL ? T.u64 : T.u32, init: BigInt(RING_GLOBAL_DEFAULTS[g]), exported: true, config: !trap, offset: 0 };
+      const trap = g === TRAP_GLOBAL || g === LOOP_ZERO_GLOBAL;
+      v = { name: g, section: trap ? ".bss" : ".rodata", type: g === MEM_UADDR_GLOBAL || g === LOOP_ZERO_GLOBAL ? T.u64 : T.u32, init: BigInt(RING_GLOBAL_DEFAULTS[g]), exported: true, config: !trap, offset: 0 };
       ringGlobals.set(g, v);
     }
     return v;
@@ -207,6 +208,7 @@ export function lowerProgram(fileName: string, sf: SourceFile): FrontendResult {
   const subState = new Map<object, { mayTrap: boolean; done: boolean }>();
   const newContext = (name: string): LowerContext => {
     const cx = new LowerContext(sf, fileName, globals, useRingGlobal, name, diagnostics, LOWERING);
+    if (loopOptions) cx.loopOptions = loopOptions;
     cx.addString = (text) => {
       let s = strings.find((x) => x.text === text);
       if (!s) strings.push((s = { name: `uringbpf_str_${strings.length}`, text, offset: 0 }));

@@ -55,6 +55,7 @@ export const RING_GLOBALS = [
   "uringbpf_mem_size",
   "uringbpf_mem_uaddr",
   "uringbpf_trap",
+  "uringbpf_loop_zero",
 ] as const;
 export type RingGlobal = (typeof RING_GLOBALS)[number];
 /** Defaults (an 8-entry SQ and 16-entry CQ as io_uring_setup lays them out) so an object also loads
@@ -70,11 +71,16 @@ export const RING_GLOBAL_DEFAULTS: Record<RingGlobal, number> = {
   uringbpf_mem_size: 0,
   uringbpf_mem_uaddr: 0,
   uringbpf_trap: 0,
+  uringbpf_loop_zero: 0,
 };
 /** The hidden .rodata u64 holding the MEM region's userspace address (for SQE buffer addresses). */
 export const MEM_UADDR_GLOBAL = "uringbpf_mem_uaddr";
 /** The hidden .bss global a failed run-time check writes its TypeScript line number into. */
 export const TRAP_GLOBAL = "uringbpf_trap";
+
+/** A hidden .bss u64 that is always 0: loops xor the variables they assign with it on entry, so the
+ *  verifier sees values it cannot pin (see loops.ts). Nothing writes it; passes must not fold its loads. */
+export const LOOP_ZERO_GLOBAL = "uringbpf_loop_zero";
 
 /** Region ids of bpf_io_uring_get_region. */
 export const REGION = { MEM: 0, CQ: 1, SQ: 2 } as const;

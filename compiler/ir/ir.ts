@@ -62,6 +62,8 @@ export type IrInsn =
 export type Terminator =
   | ({ op: "br"; cmp: JmpOpName; width: Width; a: VReg; b: Operand; then: Block; else: Block } & Meta)
   | ({ op: "jmp"; target: Block } & Meta)
+  /** The kernel's may_goto: go on to `next` while the function's loop budget lasts, to `exhausted` after. */
+  | ({ op: "maygoto"; exhausted: Block; next: Block } & Meta)
   | ({ op: "ret"; value: Operand; width?: Width } & Meta);
 
 /** A basic block. */
@@ -87,6 +89,7 @@ export function successors(b: Block): Block[] {
   if (!t) return [];
   if (t.op === "br") return [t.then, t.else];
   if (t.op === "jmp") return [t.target];
+  if (t.op === "maygoto") return [t.exhausted, t.next];
   return [];
 }
 
@@ -141,6 +144,7 @@ export function dumpFunction(f: IrFunction): string {
     const t = b.term;
     if (t?.op === "br") lines.push(`    br ${t.cmp.toLowerCase()}${t.width} ${v(t.a)}, ${o(t.b)} ? b${t.then.id} : b${t.else.id}`);
     else if (t?.op === "jmp") lines.push(`    jmp b${t.target.id}`);
+    else if (t?.op === "maygoto") lines.push(`    maygoto exhausted b${t.exhausted.id}, next b${t.next.id}`);
     else if (t?.op === "ret") lines.push(`    ret ${o(t.value)}`);
   }
   return lines.join("\n");

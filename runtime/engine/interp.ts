@@ -100,6 +100,10 @@ export interface RunOptions {
   maxInsns?: number;
 }
 
+/** may_goto falls through this many times per function call (the kernel's BPF_MAX_LOOPS counter; on
+ *  x86-64 since 6.15 the kernel uses a time budget instead, see docs/LANGUAGE.md "Loops"). */
+export const MAY_GOTO_BUDGET = 8 * 1024 * 1024;
+
 const SIZES: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
 
 /** Run a program from instruction 0 with r1 = ctx; returns r0 and the instruction count. */
@@ -126,6 +130,8 @@ function exec(insns: Insn[], args: bigint[], depth: number, mem: Memory, opts: R
   args.forEach((a, i) => (reg[i + 1] = a));
   reg[10] = stack.base + 512n;
   const max = opts.maxInsns ?? 100_000_000;
+  // may_goto's budget: one counter per function call, as the kernel keeps one stack slot per frame.
+  let mayGoto = MAY_GOTO_BUDGET;
   let pc = 0;
   const fail = (msg: string): never => {
     throw new ExecutionError(msg, pc, insns[pc]);
@@ -178,6 +184,15 @@ function exec(insns: Insn[], args: bigint[], depth: number, mem: Memory, opts: R
         continue;
       }
       if (cls === 5 && op === 0x90) return reg[0];
+      if (cls === 5 && op === 0xe0) {
+        // may_goto: fall through while the budget lasts, then take the jump (the loop's way out).
+        if (mayGoto === 0) jumpTo(ins.off);
+        else {
+          mayGoto--;
+          pc++;
+        }
+        continue;
+      }
       if (cls === 5 && op === 0x80) {
         const args = reg.slice(1, 6);
         let h: CallHandler | undefined;

@@ -757,6 +757,74 @@ static unsigned long long log_number(const char *key)
 	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
 }
 
+/* ---------- a rejection inside a loop names the loop (issue 9) ---------- */
+
+static void copy_trimmed(char *dst, size_t n, const char *src);
+/* The program's own instructions (before libbpf appends subprograms at load). */
+static size_t main_insns;
+
+/* The source line of instruction `idx` of the program: the line_info record of the program's section with
+ * the largest instruction offset <= idx * 8 (layout as in find_trap_source below). */
+static int line_of_insn(size_t idx, char *where, size_t n)
+{
+	struct btf_ext *ext = NULL;
+	struct btf *btf = btf__parse_elf(opt.path, &ext);
+	__u32 size = 0, h[8], rec;
+	const unsigned char *d = ext ? btf_ext__raw_data(ext, &size) : NULL;
+	const char *sec_name = bpf_program__section_name(prog);
+	long best = -1;
+	__u32 best_rec[4] = { 0 };
+	if (!btf || !d || size < 24 || !sec_name) goto out;
+	memcpy(h, d, 24);
+	if ((h[0] & 0xffff) != 0xeB9F || h[1] < 24 || h[1] > size) goto out;
+	unsigned long long lo = (unsigned long long)h[1] + h[4], hi = lo + h[5];
+	if (h[5] < 4 || hi > size) goto out;
+	memcpy(&rec, d + lo, 4);
+	if (rec < 16) goto out;
+	for (unsigned long long p = lo + 4; p + 8 <= hi;) {
+		__u32 sec[2];
+		memcpy(sec, d + p, 8);
+		p += 8;
+		const char *name = btf__name_by_offset(btf, sec[0]);
+		int mine = name && !strcmp(name, sec_name);
+		for (__u32 i = 0; i < sec[1] && p + rec <= hi; i++, p += rec) {
+			__u32 li[4];
+			memcpy(li, d + p, 16);
+			if (mine && li[0] <= idx * 8 && (long)li[0] > best) { best = li[0]; memcpy(best_rec, li, 16); }
+		}
+	}
+	if (best >= 0) {
+		const char *file = btf__name_by_offset(btf, best_rec[1]), *src = btf__name_by_offset(btf, best_rec[2]);
+		char text[1024];
+		copy_trimmed(text, sizeof(text), src ? src : "");
+		snprintf(where, n, "%s:%u: %s", file ? file : "?", best_rec[3] >> 10, text);
+	}
+out:
+	btf_ext__free(ext);
+	btf__free(btf);
+	return best >= 0;
+}
+
+/* The innermost loop around instruction `at`: the shortest backward jump from S to T with T <= at <= S.
+ * uringbpf stamps a loop's back edge with the loop's header line, so its line names the loop. */
+static int loop_of_insn(long at, char *where, size_t n)
+{
+	const struct bpf_insn *in = bpf_program__insns(prog);
+	size_t cnt = bpf_program__insn_cnt(prog);
+	long best = -1, span = LONG_MAX;
+	/* Only the program's own section: subprograms appended at load have other line_info. */
+	if (cnt > main_insns) cnt = main_insns;
+	if (!in || at < 0 || (size_t)at >= cnt) return 0;
+	for (size_t s = 0; s < cnt; s++) {
+		__u8 cls = in[s].code & 7, op = in[s].code & 0xf0;
+		if (in[s].code == (BPF_LD | BPF_IMM | BPF_DW)) { s++; continue; }
+		if ((cls != BPF_JMP && cls != BPF_JMP32) || op == BPF_CALL || op == BPF_EXIT || in[s].off >= 0) continue;
+		long t = (long)s + 1 + in[s].off;
+		if (t <= at && at <= (long)s && (long)s - t < span) { span = (long)s - t; best = (long)s; }
+	}
+	return best >= 0 && line_of_insn((size_t)best, where, n);
+}
+
 static void report_rejection(int err)
 {
 	char *lines[4096];
@@ -773,18 +841,31 @@ static void report_rejection(int err)
 	}
 	fprintf(stderr, "uringbpf-loader: verifier log (last %d lines):\n", n < 40 ? n : 40);
 	for (int i = n < 40 ? 0 : n - 40; i < n; i++) fprintf(stderr, "  %s\n", lines[i]);
-	char extra[4096] = "", where[1024] = "";
+	char extra[4096] = "", where[1024] = "", stopped[1024] = "", loop[1024] = "";
 	if (src) {
 		char *at = strstr(src, " @ ");
 		while (strstr(at + 3, " @ ")) at = strstr(at + 3, " @ ");
 		*at = 0;
 		snprintf(where, sizeof(where), "%s: %s", at + 3, src + 2);
-		fprintf(stderr, "rejected at %s\n", where);
 	}
+	/* The last instruction the verifier printed ("N: (op) ..."): inside a loop, name the loop. */
+	long last = -1;
+	for (int i = n - 1; i >= 0 && last < 0; i--) {
+		char *e;
+		long v = strtol(lines[i], &e, 10);
+		if (e != lines[i] && !strncmp(e, ": (", 3)) last = v;
+	}
+	if (loop_of_insn(last, loop, sizeof(loop))) {
+		snprintf(stopped, sizeof(stopped), "%s", where);
+		snprintf(where, sizeof(where), "%s", loop);
+		src = where;
+	}
+	if (src) fprintf(stderr, "rejected at %s%s%s%s\n", where, stopped[0] ? " (in this loop, at " : "", stopped, stopped[0] ? ")" : "");
 	if (errline) fprintf(stderr, "verifier: %s\n", errline);
 	FILE *f = fmemopen(extra, sizeof(extra) - 1, "w");
 	fprintf(f, ",\"errno\":%d,\"verifier\":{\"rejected_at\":", -err);
 	json_str(f, src ? where : NULL);
+	if (stopped[0]) { fprintf(f, ",\"stopped_at\":"); json_str(f, stopped); }
 	fprintf(f, ",\"error_line\":");
 	json_str(f, errline);
 	fprintf(f, "}");
@@ -802,6 +883,7 @@ static int load_object(size_t log_size)
 	if (!vlog) fail(EXIT_SETUP, "load", NULL, "cannot allocate %zu bytes of verifier log", log_size);
 	bpf_program__set_log_buf(prog, vlog, log_size);
 	bpf_program__set_log_level(prog, opt.log_level);
+	if (!main_insns) main_insns = bpf_program__insn_cnt(prog);
 	int err = bpf_object__load(obj);
 	if (!err) return 0;
 	if (err == -ENOSPC && log_size < LOG_MAX) return -ENOSPC;

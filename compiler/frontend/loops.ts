@@ -1,0 +1,458 @@
+// Loop lowering: for/while/do loops, labelled and plain break/continue, and what makes every loop pass the
+// kernel verifier in work that does not grow with its trip count.
+//
+// The verifier proves loops one of two ways, and each loop is lowered for one of them:
+//  - "followed": a `for` loop whose counter starts at a compile-time constant, is stepped by a constant and
+//    is compared with a constant is walked by the verifier iteration by iteration. That costs it about
+//    trips x body instructions and the program nothing at run time, so it is chosen when that product is
+//    small (LoopOptions.budget).
+//  - "converging": every other loop. The variables the loop assigns are laundered on entry (xor-ed with a
+//    .bss zero the verifier cannot see through), so the verifier never knows a counter's exact value and
+//    never marks it precise; the loop head is a `may_goto` (or, with loops: "iterator", a
+//    bpf_iter_num_next call), where the verifier compares the new state with the old one with ranges
+//    (old contains new) and stops after two or three passes over the body. may_goto's budget (8,388,608
+//    iterations of the function's loops per call; a time budget on x86-64 since 6.15) bounds the loop at
+//    run time: when it runs out the program stops like a failed run-time check, naming the loop's line.
+// Statement lowering (statements.ts) calls in here and passes itself in, so this file does not import it.
+
+import {
+  Node,
+  SyntaxKind,
+  type BreakStatement,
+  type ContinueStatement,
+  type DoStatement,
+  type Expression,
+  type ForStatement,
+  type Statement,
+  type VariableDeclarationList,
+  type WhileStatement,
+} from "ts-morph";
+import type { Block, VReg } from "../ir/ir";
+import type { LowerContext } from "./context";
+import { iterPtr, trapBlock } from "./exits";
+import { lowerCond, lowerExpr } from "./expressions";
+import { KFUNC_ITER_DESTROY, KFUNC_ITER_NEW, KFUNC_ITER_NEXT, LOOP_ZERO_GLOBAL, MAX_LOOP_ITERATIONS } from "./ring";
+import { scalarTypeFromName, type IntType } from "./types";
+
+/** How loops are lowered (compile options `loops` and `loopBudget`). */
+export interface LoopOptions {
+  /** The head of a converging loop: may_goto (default; kernel 6.9+) or an open-coded number iterator. */
+  form: "maygoto" | "iterator";
+  /** The most verifier work (trip count x body size, in source nodes) a followed loop may cost. */
+  budget: number;
+}
+export const DEFAULT_LOOP_OPTIONS: LoopOptions = { form: "maygoto", budget: 2048 };
+
+/** Estimated verifier work for a whole function past which the compiler refuses (the kernel's limit is
+ *  1,000,000 instructions processed; source nodes are about one instruction each). */
+const FUNCTION_WORK_LIMIT = 400_000;
+/** Passes the verifier makes over a converging loop's body before its states converge. */
+const CONVERGE_PASSES = 3;
+
+/** What loops need from statement lowering (statements.ts passes it in). */
+export interface StatementLowering {
+  statements(cx: LowerContext, stmts: Statement[]): void;
+  variables(cx: LowerContext, list: VariableDeclarationList): void;
+}
+
+type LoopNode = ForStatement | WhileStatement | DoStatement;
+
+function loopDepth<T>(cx: LowerContext, f: () => T): T {
+  cx.b.depth++;
+  try {
+    return f();
+  } finally {
+    cx.b.depth--;
+  }
+}
+
+/** The label of a labelled loop (`outer: for (...)`). */
+function labelOf(s: Node): string | undefined {
+  const p = s.getParent();
+  return p && Node.isLabeledStatement(p) ? p.getLabel().getText() : undefined;
+}
+
+export function lowerFor(cx: LowerContext, s: ForStatement, lower: StatementLowering): void {
+  const init = s.getInitializer();
+  if (init) {
+    if (Node.isVariableDeclarationList(init)) lower.variables(cx, init);
+    else lowerExpr(cx, init as Expression);
+  }
+  checkWork(cx, s);
+  const shape = followedFor(cx, s);
+  if (shape && followedCost(cx, s, shape.trips) <= cx.loopOptions.budget)
+    return loopDepth(cx, () => lowerFollowed(cx, s, s.getCondition(), s.getIncrementor(), s.getStatement(), lower));
+  return loopDepth(cx, () => lowerConverging(cx, s, s.getCondition(), s.getIncrementor(), s.getStatement(), false, lower));
+}
+
+export function lowerWhile(cx: LowerContext, s: WhileStatement, lower: StatementLowering): void {
+  checkWork(cx, s);
+  return loopDepth(cx, () => lowerConverging(cx, s, s.getExpression(), undefined, s.getStatement(), false, lower));
+}
+
+export function lowerDo(cx: LowerContext, s: DoStatement, lower: StatementLowering): void {
+  checkWork(cx, s);
+  return loopDepth(cx, () => lowerConverging(cx, s, s.getExpression(), undefined, s.getStatement(), true, lower));
+}
+
+/** `break`/`continue`, optionally labelled: leave the loops in between (destroying their iterators). */
+export function lowerBreakContinue(cx: LowerContext, s: BreakStatement | ContinueStatement): void {
+  const brk = Node.isBreakStatement(s);
+  const label = s.getLabel()?.getText();
+  let target: (typeof cx.loops)[number] | undefined;
+  for (let k = cx.loops.length - 1; k >= 0 && !target; k--) {
+    const l = cx.loops[k];
+    if (label !== undefined ? l.label === label && (brk || l.cont) : brk || l.cont) target = l;
+  }
+  if (!target) {
+    if (label !== undefined) return cx.fail(s, 2025, `no enclosing ${brk ? "" : "loop "}labelled ${label}`);
+    return cx.fail(s, 2025);
+  }
+  destroyIteratorsFrom(cx, target.iterators);
+  return cx.b.terminate({ op: "jmp", target: brk ? target.brk : target.cont! });
+}
+
+// ---- iterators (loops: "iterator") and the ways out of a function ----
+
+/** Where each inlined frame's iterators start in cx.iterators (frames nest, so one number per frame). */
+const frameBase = new WeakMap<object, number>();
+
+function destroyIteratorsFrom(cx: LowerContext, from: number): void {
+  for (let k = cx.iterators.length - 1; k >= from; k--) cx.b.emit({ op: "call", kind: "kfunc", name: KFUNC_ITER_DESTROY, args: [{ reg: iterPtr(cx, cx.iterators[k]) }] });
+}
+
+/** Destroy the iterators of the loops of the current inlined frame (before its `return`). */
+export function destroyFrameIterators(cx: LowerContext): void {
+  destroyIteratorsFrom(cx, frameBase.get(cx.frame) ?? cx.iterators.length);
+}
+
+function pushIterator(cx: LowerContext, slot: number): void {
+  if (!frameBase.has(cx.frame)) frameBase.set(cx.frame, cx.iterators.length);
+  cx.iterators.push(slot);
+}
+
+// ---- lowering ----
+
+/** Lower a loop's body with its break and continue targets. */
+function lowerLoopBody(cx: LowerContext, loop: LoopNode, body: Statement, brk: Block, cont: Block, lower: StatementLowering): void {
+  cx.loops.push({ brk, cont, label: labelOf(loop), iterators: cx.iterators.length });
+  try {
+    lower.statements(cx, [body]);
+  } finally {
+    cx.loops.pop();
+  }
+}
+
+/** Fall into `block` and evaluate a loop's incrementor there. */
+function lowerIncrement(cx: LowerContext, block: Block, inc: Expression): void {
+  cx.b.jumpTo(block);
+  cx.at(inc);
+  lowerExpr(cx, inc);
+}
+
+/** A loop the verifier follows: [body] [continue target: incrementor] [condition] with the exit after. */
+function lowerFollowed(cx: LowerContext, loop: LoopNode, cond: Expression | undefined, inc: Expression | undefined, body: Statement, lower: StatementLowering): void {
+  const bodyBlock = cx.b.block();
+  const incBlock = inc ? cx.b.block() : null;
+  const condBlock = cx.b.block();
+  const exit = cx.b.block();
+  cx.b.terminate({ op: "jmp", target: condBlock });
+  cx.b.setBlock(bodyBlock);
+  lowerLoopBody(cx, loop, body, exit, incBlock ?? condBlock, lower);
+  if (incBlock) lowerIncrement(cx, incBlock, inc!);
+  cx.b.jumpTo(condBlock);
+  if (cond) {
+    cx.at(cond);
+    lowerCond(cx, cond, bodyBlock, exit);
+  } else cx.b.terminate({ op: "jmp", target: bodyBlock });
+  cx.b.setBlock(exit);
+}
+
+/** A loop the verifier checks until its states converge (see the header of this file):
+ *    launder; head: may_goto exhausted (or: if next(it) == NULL goto exhausted); if !cond goto exit;
+ *    body; inc; goto head;  exhausted: trap (the loop's line);  exit: (destroy(it))
+ *  do-while: head: may_goto; body; if cond goto head. */
+function lowerConverging(cx: LowerContext, loop: LoopNode, cond: Expression | undefined, inc: Expression | undefined, body: Statement, bodyFirst: boolean, lower: StatementLowering): void {
+  if (cond) checkEnds(cx, loop, cond, body);
+  else checkEnds(cx, loop, undefined, body);
+  cx.at(headerNode(loop));
+  launder(cx, assignedLocals(cx, loop));
+  const iterator = cx.loopOptions.form === "iterator";
+  let slot = -1;
+  if (iterator) {
+    slot = cx.b.stackObject(8);
+    cx.b.emit({ op: "call", kind: "kfunc", name: KFUNC_ITER_NEW, args: [{ reg: iterPtr(cx, slot) }, { imm: 0n }, { imm: BigInt(MAX_LOOP_ITERATIONS) }] });
+  }
+  const head = cx.b.block();
+  const bodyBlock = cx.b.block();
+  const incBlock = inc ? cx.b.block() : null;
+  const condBlock = bodyFirst && cond ? cx.b.block() : null;
+  const exit = cx.b.block();
+  if (iterator) pushIterator(cx, slot);
+  try {
+    cx.b.jumpTo(head);
+    cx.at(headerNode(loop));
+    // Filled in after the body (so the loop's code stays together) with a trap naming the header line.
+    const exhausted = cx.b.block();
+    const go = cx.b.block();
+    if (iterator) {
+      const p = cx.b.vreg(64, "more", true);
+      cx.b.emit({ op: "call", kind: "kfunc", name: KFUNC_ITER_NEXT, args: [{ reg: iterPtr(cx, slot) }], dst: p });
+      cx.b.terminate({ op: "br", cmp: "JEQ", width: 64, a: p, b: { imm: 0n }, then: exhausted, else: go });
+    } else cx.b.terminate({ op: "maygoto", exhausted, next: go });
+    cx.b.setBlock(go);
+    if (cond && !bodyFirst) {
+      cx.at(cond);
+      lowerCond(cx, cond, bodyBlock, exit);
+    } else cx.b.terminate({ op: "jmp", target: bodyBlock });
+    cx.b.setBlock(bodyBlock);
+    lowerLoopBody(cx, loop, body, exit, incBlock ?? condBlock ?? head, lower);
+    if (incBlock) lowerIncrement(cx, incBlock, inc!);
+    if (condBlock) {
+      cx.b.jumpTo(condBlock);
+      cx.at(cond!);
+      lowerCond(cx, cond!, head, exit);
+    } else {
+      cx.at(headerNode(loop));
+      cx.b.terminate({ op: "jmp", target: head });
+    }
+    cx.b.setBlock(exhausted);
+    cx.at(headerNode(loop));
+    cx.b.terminate({ op: "jmp", target: trapBlock(cx) });
+  } finally {
+    if (iterator) cx.iterators.pop();
+  }
+  cx.b.setBlock(exit);
+  if (iterator) cx.b.emit({ op: "call", kind: "kfunc", name: KFUNC_ITER_DESTROY, args: [{ reg: iterPtr(cx, slot) }] });
+}
+
+/** The node whose line names a loop: the loop statement (its first line is the header). */
+function headerNode(loop: LoopNode): Node {
+  return loop;
+}
+
+// ---- laundering ----
+
+/** Mutable scalar locals declared before the loop that the loop (condition, incrementor, body) assigns. */
+function assignedLocals(cx: LowerContext, loop: LoopNode): { reg: VReg; type: IntType | { kind: "bool" } }[] {
+  const out = new Map<number, { reg: VReg; type: IntType | { kind: "bool" } }>();
+  const target = (n: Node) => {
+    while (Node.isParenthesizedExpression(n)) n = n.getExpression();
+    if (!Node.isIdentifier(n)) return;
+    const b = cx.resolve(n);
+    if (b?.kind === "local" && b.mutable && (b.type.kind === "int" || b.type.kind === "bool")) out.set(b.reg.id, { reg: b.reg, type: b.type as IntType });
+  };
+  for (const n of loop.getDescendants()) {
+    if (Node.isBinaryExpression(n)) {
+      const op = n.getOperatorToken().getText();
+      if (op.endsWith("=") && !["==", "===", "!=", "!==", "<=", ">="].includes(op)) target(n.getLeft());
+    } else if (Node.isPostfixUnaryExpression(n)) target(n.getOperand());
+    else if (Node.isPrefixUnaryExpression(n) && (n.getOperatorToken() === SyntaxKind.PlusPlusToken || n.getOperatorToken() === SyntaxKind.MinusMinusToken)) target(n.getOperand());
+  }
+  return [...out.values()];
+}
+
+/** v ^= zero for each variable, with a zero loaded from .bss that the verifier cannot know: their values
+ *  do not change, but the verifier sees unknowns and so never pins a loop-carried value. Unsigned narrow
+ *  values keep their range (the zero is loaded at their size). */
+function launder(cx: LowerContext, vars: { reg: VReg; type: IntType | { kind: "bool" } }[]): void {
+  if (!vars.length) return;
+  cx.useRingGlobal(LOOP_ZERO_GLOBAL);
+  const base = cx.b.addr(LOOP_ZERO_GLOBAL);
+  const zeros = new Map<string, VReg>();
+  for (const v of vars) {
+    const t = v.type as IntType;
+    const size = t.kind === "int" && !t.signed && t.bits < 32 ? (t.bits === 8 ? "B" : "H") : v.reg.width === 64 ? "DW" : "W";
+    let z = zeros.get(size);
+    if (!z) {
+      z = cx.b.vreg(size === "DW" ? 64 : 32, "zero");
+      cx.b.emit({ op: "load", dst: z, base, off: 0, size });
+      zeros.set(size, z);
+    }
+    cx.b.emit({ op: "alu", alu: "XOR", width: v.reg.width, dst: v.reg, a: { reg: v.reg }, b: { reg: z } });
+  }
+}
+
+// ---- which loops the verifier may follow ----
+
+/** A `for` loop the verifier can follow: a counter declared in the initializer from a literal or
+ *  constant, compared (possibly `&&`-ed with anything else) with a literal or constant, stepped by a
+ *  constant in the incrementor and not assigned in the body. Returns its trip count. */
+function followedFor(cx: LowerContext, s: ForStatement): { trips: bigint } | undefined {
+  const init = s.getInitializer();
+  if (!init || !Node.isVariableDeclarationList(init) || init.getDeclarations().length !== 1) return undefined;
+  const d = init.getDeclarations()[0];
+  const isCounter = (e: Node): boolean => Node.isIdentifier(e) && e.getSymbol()?.getDeclarations()[0] === d;
+  const valueOf = (e: Node): bigint | undefined => constValue(cx, e);
+  const from = d.getInitializer() ? valueOf(d.getInitializer()!) : undefined;
+  if (from === undefined) return undefined;
+  const inc = s.getIncrementor();
+  let up: boolean;
+  let step: bigint | undefined;
+  if (inc && (Node.isPostfixUnaryExpression(inc) || Node.isPrefixUnaryExpression(inc)) && isCounter(inc.getOperand())) {
+    up = inc.getOperatorToken() === SyntaxKind.PlusPlusToken;
+    step = 1n;
+  } else if (inc && Node.isBinaryExpression(inc) && isCounter(inc.getLeft()) && ["+=", "-="].includes(inc.getOperatorToken().getText())) {
+    up = inc.getOperatorToken().getText() === "+=";
+    step = valueOf(inc.getRight());
+  } else return undefined;
+  if (step === undefined || step <= 0n) return undefined;
+  const cond = s.getCondition();
+  if (!cond) return undefined;
+  let trips: bigint | undefined;
+  for (const c of conjuncts(cond)) {
+    if (!Node.isBinaryExpression(c)) continue;
+    let op = c.getOperatorToken().getText();
+    let [l, r] = [c.getLeft(), c.getRight()];
+    if (isCounter(r) && !isCounter(l)) {
+      [l, r] = [r, l];
+      op = ({ "<": ">", "<=": ">=", ">": "<", ">=": "<=" } as Record<string, string>)[op] ?? op;
+    }
+    if (!isCounter(l)) continue;
+    const to = valueOf(r);
+    if (to === undefined) continue;
+    const ok = up ? op === "<" || op === "<=" : op === ">" || op === ">=";
+    if (!ok) continue;
+    const span = (up ? to - from : from - to) + (op.endsWith("=") ? 1n : 0n);
+    const n = span <= 0n ? 0n : (span + step - 1n) / step;
+    if (trips === undefined || n < trips) trips = n;
+  }
+  if (trips === undefined) return undefined;
+  // The last value the counter takes must fit its type (a narrow counter that wraps never reaches its
+  // bound: that loop converges, and runs until its budget if it really never ends).
+  const bound = cx.resolve(d.getNameNode());
+  const ty = bound?.kind === "local" ? bound.type : d.getTypeNode() ? scalarTypeFromName(d.getTypeNode()!.getText().trim()) : undefined;
+  if (!ty || ty.kind !== "int") return undefined;
+  const { bits, signed } = ty;
+  const [min, max] = signed ? [-(1n << BigInt(bits - 1)), (1n << BigInt(bits - 1)) - 1n] : [0n, (1n << BigInt(bits)) - 1n];
+  const last = up ? from + trips * step : from - trips * step;
+  if (last < min || last > max || from < min || from > max) return undefined;
+  // The body must not assign the counter.
+  const assigned = s.getStatement().getDescendants().some((n) => {
+    if (Node.isBinaryExpression(n) && n.getOperatorToken().getText().endsWith("=") && !["==", "===", "!=", "!==", "<=", ">="].includes(n.getOperatorToken().getText())) return isCounter(n.getLeft());
+    if (Node.isPostfixUnaryExpression(n) || (Node.isPrefixUnaryExpression(n) && [SyntaxKind.PlusPlusToken, SyntaxKind.MinusMinusToken].includes(n.getOperatorToken())))
+      return isCounter(n.getOperand());
+    return false;
+  });
+  // Signed counters could wrap past the bound in ways the trip count above does not see: only the
+  // plain counting shapes are followed; the rest converge.
+  return assigned ? undefined : { trips };
+}
+
+function conjuncts(e: Node): Node[] {
+  if (Node.isParenthesizedExpression(e)) return conjuncts(e.getExpression());
+  if (Node.isBinaryExpression(e) && e.getOperatorToken().getText() === "&&") return [...conjuncts(e.getLeft()), ...conjuncts(e.getRight())];
+  return [e];
+}
+
+/** A compile-time value of literals and constants (config values are known only to the verifier). */
+function constValue(cx: LowerContext, e: Node): bigint | undefined {
+  if (Node.isParenthesizedExpression(e)) return constValue(cx, e.getExpression());
+  if (Node.isNumericLiteral(e) || Node.isBigIntLiteral(e)) {
+    try {
+      return BigInt(e.getText().replace(/[_n]/g, ""));
+    } catch {
+      return undefined;
+    }
+  }
+  if (Node.isPrefixUnaryExpression(e) && e.getOperatorToken() === SyntaxKind.MinusToken) {
+    const v = constValue(cx, e.getOperand());
+    return v === undefined ? undefined : -v;
+  }
+  if (Node.isCallExpression(e) && e.getArguments().length === 1 && Node.isIdentifier(e.getExpression()) && /^[ui](8|16|32|64)$/.test(e.getExpression().getText()))
+    return constValue(cx, e.getArguments()[0]);
+  if (Node.isIdentifier(e)) {
+    const b = cx.resolve(e);
+    return b?.kind === "const" ? b.value : undefined;
+  }
+  return undefined;
+}
+
+// ---- the verifier's work, estimated on the source ----
+
+/** Source nodes of a subtree, with loops and inlined calls counted as the verifier walks them. */
+function work(cx: LowerContext, n: Node, seen: Set<Node> = new Set()): number {
+  if (Node.isForStatement(n) || Node.isWhileStatement(n) || Node.isDoStatement(n)) return loopWork(cx, n, seen);
+  let w = 1;
+  if (Node.isCallExpression(n)) {
+    const callee = n.getExpression();
+    const decl = Node.isIdentifier(callee) ? callee.getSymbol()?.getDeclarations()[0] : undefined;
+    if (decl && Node.isFunctionDeclaration(decl) && decl.getBody() && !seen.has(decl)) {
+      seen.add(decl);
+      w += work(cx, decl.getBody()!, seen);
+      seen.delete(decl);
+    }
+  }
+  n.forEachChild((c) => {
+    w += work(cx, c, seen);
+  });
+  return w;
+}
+
+function loopWork(cx: LowerContext, loop: LoopNode, seen: Set<Node>): number {
+  const body = work(cx, loop.getStatement(), seen);
+  const rest = loop.getChildren().filter((c) => c !== loop.getStatement()).reduce((n, c) => n + work(cx, c, seen), 0);
+  const shape = Node.isForStatement(loop) ? followedFor(cx, loop) : undefined;
+  if (shape && Number(shape.trips) * (body + rest) <= cx.loopOptions.budget) return Number(shape.trips) * (body + rest) + rest;
+  return CONVERGE_PASSES * (body + rest);
+}
+
+/** What a followed `for` loop would cost the verifier. */
+function followedCost(cx: LowerContext, s: ForStatement, trips: bigint): number {
+  const per = work(cx, s.getStatement()) + (s.getCondition() ? work(cx, s.getCondition()!) : 0) + (s.getIncrementor() ? work(cx, s.getIncrementor()!) : 0);
+  return Number(trips) * per;
+}
+
+/** The estimated verifier work of the outermost loops lowered so far, per function. */
+const functionWork = new WeakMap<LowerContext, number>();
+
+/** An outermost loop that takes the function's estimated verifier work past what the kernel allows: say so
+ *  now, at the loop's line. */
+function checkWork(cx: LowerContext, loop: LoopNode): void {
+  if (cx.b.depth > 0) return;
+  const w = loopWork(cx, loop, new Set());
+  const total = (functionWork.get(cx) ?? 0) + w;
+  functionWork.set(cx, total);
+  if (total > FUNCTION_WORK_LIMIT)
+    cx.fail(loop, 2041, `about ${total} instructions for the verifier to check${total > w ? " with the loops before it" : ""} (the kernel stops at 1,000,000)`, `give the loops a smaller loopBudget (now ${cx.loopOptions.budget}) so they converge, or split the function with @noinline helpers`);
+}
+
+// ---- loops that never end ----
+
+/** A condition that is always true (a non-zero constant, or `x | c` with c non-zero) with no way out of the
+ *  body: the loop would only stop when its budget runs out. */
+function checkEnds(cx: LowerContext, loop: LoopNode, cond: Expression | undefined, body: Statement): void {
+  const alwaysTrue = cond === undefined || knownNonZero(cx, cond);
+  if (!alwaysTrue) return;
+  const exits = body.getDescendants().some((n) => {
+    if (Node.isReturnStatement(n)) return !isInsideFunction(n, loop);
+    if (Node.isBreakStatement(n)) return breaksOut(n, loop);
+    return false;
+  });
+  if (!exits) cx.fail(cond ?? loop, 2040, cond ? `\`${cond.getText()}\` is never false and the body has no break or return` : "the body has no break or return");
+}
+
+function isInsideFunction(n: Node, stop: Node): boolean {
+  for (let p: Node | undefined = n.getParent(); p && p !== stop; p = p.getParent()) if (Node.isFunctionLikeDeclaration(p) || Node.isArrowFunction(p)) return true;
+  return false;
+}
+
+/** Whether a `break` inside `loop`'s body leaves `loop`. */
+function breaksOut(b: BreakStatement, loop: LoopNode): boolean {
+  const label = b.getLabel()?.getText();
+  for (let p: Node | undefined = b.getParent(); p; p = p.getParent()) {
+    if (p === loop) return true;
+    if (label === undefined && (Node.isSwitchStatement(p) || Node.isForStatement(p) || Node.isWhileStatement(p) || Node.isDoStatement(p))) return false;
+    if (label !== undefined && Node.isLabeledStatement(p) && p.getLabel().getText() === label) return false;
+  }
+  return false;
+}
+
+function knownNonZero(cx: LowerContext, e: Node): boolean {
+  if (Node.isParenthesizedExpression(e)) return knownNonZero(cx, e.getExpression());
+  if (e.getKind() === SyntaxKind.TrueKeyword) return true;
+  const v = constValue(cx, e);
+  if (v !== undefined) return v !== 0n;
+  if (Node.isBinaryExpression(e) && e.getOperatorToken().getText() === "|") return knownNonZero(cx, e.getLeft()) || knownNonZero(cx, e.getRight());
+  return false;
+}
