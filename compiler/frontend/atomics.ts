@@ -53,7 +53,8 @@ export function placeOf(cx: LowerContext, e: Expression, what: string): Place {
     const bnd = cx.resolve(e);
     if (bnd?.kind === "global") {
       const g = bnd.global;
-      if (g.section === ".rodata") cx.fail(e, 2019, `${g.name} is a config value (read-only .rodata)`);
+      if (g.section === ".rodata")
+        cx.fail(e, 2053, `${g.name} is a config value: .rodata is frozen at load, the verifier refuses writes to it`, what === "loadAcquire()" ? "a config value never changes once loaded: read it directly" : "keep the value in a `let` global (.bss/.data) to update it atomically");
       return { base: cx.b.addr(g.name), off: 0, type: g.type, region: "global" };
     }
     if (bnd?.kind === "local") cx.fail(e, 2051, `${e.getText()} is a local variable`, `${what} works on memory others can see: a global, a MEM-region field or a map value field`);
