@@ -126,7 +126,7 @@ describe("the .maps section", () => {
     const { obj } = compiled();
     const byId = new Map(obj.btf.map((t) => [t.id, t]));
     const v = obj.btf.find((t) => t.kind === "VAR" && t.name === "uringbpf_rec_events")!;
-    let t = byId.get(v.type)!;
+    let t = byId.get(v.type!)!;
     while (t.kind === "CONST" || t.kind === "VOLATILE") t = byId.get(t.type!)!;
     expect(t.kind).toBe("PTR");
     const rec = byId.get(t.type!)!;

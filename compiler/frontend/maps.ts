@@ -92,18 +92,19 @@ function viewOf(map: MapDecl, kind: "value" | "record"): ViewType {
 }
 
 /** Write `value` (an object literal, or an integer for an integer slot) into stack memory at base+off. */
-function writeSlot(cx: LowerContext, e: Expression, slot: Slot, base: VReg, off: number): void {
+function writeSlot(cx: LowerContext, e: Expression, slot: Slot, base: VReg, off: number, covered: Uint8Array): void {
   while (Node.isParenthesizedExpression(e) || Node.isAsExpression(e) || Node.isSatisfiesExpression(e)) e = e.getExpression();
   if (slot.kind === "scalar") {
     const v = convert(cx, e, cx.lower.expr(cx, e), slot.type);
     storeAt(cx, base, off, sizeOf(slot.type), v);
+    covered.fill(1, off, off + slot.size);
     return;
   }
   if (slot.kind === "array") {
     if (!Node.isArrayLiteralExpression(e)) cx.fail(e, 2054, "a FixedArray field needs an array literal here");
     const elems = e.getElements();
     if (elems.length > slot.array.count) cx.fail(e, 2027, `${elems.length} elements for a FixedArray of ${slot.array.count}`);
-    elems.forEach((x, i) => writeSlot(cx, x as Expression, slot.array.elem, base, off + i * slot.array.elem.size));
+    elems.forEach((x, i) => writeSlot(cx, x as Expression, slot.array.elem, base, off + i * slot.array.elem.size, covered));
     return;
   }
   if (!Node.isObjectLiteralExpression(e)) return cx.fail(e, 2054, `a ${slot.layout.name} value needs an object literal such as { field: value }`);
@@ -113,7 +114,7 @@ function writeSlot(cx: LowerContext, e: Expression, slot: Slot, base: VReg, off:
     const f = slot.layout.fields.get(name);
     if (!f) cx.fail(p, 2002, `'${name}' is not a field of ${slot.layout.name}`);
     if (Node.isPropertyAssignment(p)) {
-      writeSlot(cx, p.getInitializerOrThrow(), f!.slot, base, off + f!.off);
+      writeSlot(cx, p.getInitializerOrThrow(), f!.slot, base, off + f!.off, covered);
       continue;
     }
     // `{ kind }`: the local (or global, constant) named like the field.
@@ -124,6 +125,7 @@ function writeSlot(cx: LowerContext, e: Expression, slot: Slot, base: VReg, off:
     const v: Value =
       bnd.kind === "local" ? { type: bnd.type, op: { reg: bnd.reg } } : bnd.kind === "const" ? { type: bnd.type ?? T.i32, op: { imm: bnd.value }, literal: bnd.type ? undefined : bnd.literal ?? "number" } : loadGlobal(cx, bnd.global);
     storeAt(cx, base, off + f!.off, sizeOf(f!.slot.type), convert(cx, p, v, f!.slot.type));
+    covered.fill(1, off + f!.off, off + f!.off + f!.slot.size);
   }
 }
 
@@ -143,18 +145,36 @@ function storeAt(cx: LowerContext, base: VReg, off: number, size: SizeName, v: V
   cx.b.emit({ op: "store", base, off, size, src });
 }
 
-/** A zeroed stack object holding `e` laid out as `slot` (the verifier wants every byte of a helper's
- *  memory argument initialised, padding included); returns its address. */
-function stackValue(cx: LowerContext, e: Expression, slot: Slot): VReg {
+/** Stack objects for helper arguments, per function: an object is needed only during its call, so later
+ *  calls reuse it (each call takes free objects and gives them back when its helper call is emitted). */
+const stackPools = new WeakMap<object, { slot: number; size: number; busy: boolean }[]>();
+
+/** A stack object holding `e` laid out as `slot`; returns its address and the object to give back. The
+ *  verifier wants every byte a helper reads initialised: bytes the value's stores leave uncovered (struct
+ *  padding) are zeroed. */
+function stackValue(cx: LowerContext, e: Expression, slot: Slot, taken: { busy: boolean }[]): VReg {
   const size = Math.ceil(slot.size / 8) * 8;
-  const obj = cx.b.stackObject(size);
+  let pool = stackPools.get(cx.b.fn);
+  if (!pool) stackPools.set(cx.b.fn, (pool = []));
+  let obj = pool.find((o) => !o.busy && o.size >= size);
+  if (!obj) pool.push((obj = { slot: cx.b.stackObject(size), size, busy: false }));
+  obj.busy = true;
+  taken.push(obj);
   const p = cx.b.vreg(64, "stack", true);
-  cx.b.emit({ op: "stackaddr", dst: p, slot: obj });
-  // Zero what the value's own stores do not cover: everything, unless the value is a lone integer.
-  if (slot.kind === "scalar") {
-    if (slot.size < 8 && size > slot.size) for (let o = 0; o < size; o += 8) cx.b.emit({ op: "store", base: p, off: o, size: "DW", src: { imm: 0n } });
-  } else for (let o = 0; o < size; o += 8) cx.b.emit({ op: "store", base: p, off: o, size: "DW", src: { imm: 0n } });
-  writeSlot(cx, e, slot, p, 0);
+  cx.b.emit({ op: "stackaddr", dst: p, slot: obj.slot });
+  const covered = new Uint8Array(slot.size);
+  writeSlot(cx, e, slot, p, 0, covered);
+  for (let o = 0; o < slot.size; ) {
+    if (covered[o]) {
+      o++;
+      continue;
+    }
+    // The largest naturally aligned run of uncovered bytes starting here.
+    let n = 8;
+    while (n > 1 && (o % n !== 0 || o + n > slot.size || covered.subarray(o, o + n).some((x) => x))) n >>= 1;
+    cx.b.emit({ op: "store", base: p, off: o, size: ({ 1: "B", 2: "H", 4: "W", 8: "DW" } as const)[n as 1 | 2 | 4 | 8], src: { imm: 0n } });
+    o += n;
+  }
   return p;
 }
 
@@ -164,8 +184,10 @@ export function lowerMapCall(cx: LowerContext, e: CallExpression, map: MapDecl, 
     if (args.length < min || args.length > max) cx.fail(e, 2017, `${map.name}.${method}() takes ${text}`);
   };
   const mapReg = () => cx.b.addr(map.name);
+  const taken: { busy: boolean }[] = [];
   const call = (helper: number, name: string, ops: Operand[], dst?: VReg) => {
     cx.b.emit({ op: "call", kind: "helper", name, helperId: helper, args: ops, dst });
+    for (const o of taken) o.busy = false;
     const insns = cx.b.current?.insns;
     if (insns?.length) callMap.set(insns[insns.length - 1], map.name);
   };
@@ -174,15 +196,15 @@ export function lowerMapCall(cx: LowerContext, e: CallExpression, map: MapDecl, 
   if (map.kind !== "ringbuf") {
     if (method === "lookup") {
       arity(1, 1, "a key");
-      const k = stackValue(cx, args[0], map.key!);
+      const k = stackValue(cx, args[0], map.key!, taken);
       const dst = cx.b.vreg(64, `${map.name}_value`, true);
       call(MAP_HELPER.lookup, "bpf_map_lookup_elem", [{ reg: mapReg() }, { reg: k }], dst);
       return { type: viewOf(map, "value"), op: { reg: dst } };
     }
     if (method === "update") {
       arity(2, 3, "a key, a value and optional flags (BPF_ANY, BPF_NOEXIST, BPF_EXIST)");
-      const k = stackValue(cx, args[0], map.key!);
-      const v = stackValue(cx, args[1], map.value);
+      const k = stackValue(cx, args[0], map.key!, taken);
+      const v = stackValue(cx, args[1], map.value, taken);
       const f = flags(2);
       const dst = cx.b.vreg(32, "updated");
       call(MAP_HELPER.update, "bpf_map_update_elem", [{ reg: mapReg() }, { reg: k }, { reg: v }, f], dst);
@@ -191,7 +213,7 @@ export function lowerMapCall(cx: LowerContext, e: CallExpression, map: MapDecl, 
     if (method === "delete") {
       if (map.kind === "array") cx.fail(e, 2054, `${map.name} is an array map: its entries cannot be deleted`, "store a zero value with update()");
       arity(1, 1, "a key");
-      const k = stackValue(cx, args[0], map.key!);
+      const k = stackValue(cx, args[0], map.key!, taken);
       const dst = cx.b.vreg(32, "deleted");
       call(MAP_HELPER.delete, "bpf_map_delete_elem", [{ reg: mapReg() }, { reg: k }], dst);
       return result(dst);
@@ -200,7 +222,7 @@ export function lowerMapCall(cx: LowerContext, e: CallExpression, map: MapDecl, 
   }
   if (method === "output") {
     arity(1, 2, "a record and optional flags");
-    const r = stackValue(cx, args[0], map.value);
+    const r = stackValue(cx, args[0], map.value, taken);
     const dst = cx.b.vreg(32, "output");
     call(MAP_HELPER.ringbufOutput, "bpf_ringbuf_output", [{ reg: mapReg() }, { reg: r }, { imm: BigInt(map.value.size) }, flags(1)], dst);
     return result(dst);
