@@ -7,7 +7,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { compileFile, formatDiagnostics } from "../compiler/index";
+import { compileFile, compileSource, formatDiagnostics } from "../compiler/index";
+import { generateProgram } from "./support/progen";
 import { runInVm, vmAvailability, type VmCase, type VmFile, type VmRunResult } from "../runtime/vm/vm";
 import { runOnFakeRing } from "./support/fakering";
 import { jsonSafe } from "../cli/engine";
@@ -52,6 +53,8 @@ function bpftoolFiles(): VmFile[] {
 
 const cases: VmCase[] = [];
 const COUNTERS_N = 5000;
+const ATOMIC_DIFF_N = Number(process.env.UBPF_ATOMIC_DIFF_N ?? 100);
+const atomicExpect = new Map<string, Record<string, bigint>>();
 const obj = (name: string, data: Uint8Array) => ({ guestPath: name, data });
 function add(id: string, command: string, files: VmCase["files"] = [], timeoutSec = 300): void {
   cases.push({ id, command, files, timeoutSec });
@@ -94,6 +97,18 @@ beforeAll(async () => {
   execFileSync("gcc", ["-static", "-O2", "-Wall", "-o", producer, path.join(__dirname, "support", "counters-producer.c")]);
   add("counters", `rm -f /tmp/mem; counters-producer /tmp/mem ${COUNTERS_N} > /tmp/producer.json & uringbpf-loader counters.o --mem-file /tmp/mem; wait; cat /tmp/producer.json`,
     [obj("counters.o", build("samples/counters.ts")), { guestPath: "/usr/local/bin/counters-producer", hostPath: producer, mode: 0o755 }]);
+  // Random programs with atomics on their result globals, against the reference evaluator.
+  const diffFiles: VmFile[] = [];
+  const diffCmds: string[] = [];
+  for (let seed = 1; seed <= ATOMIC_DIFF_N; seed++) {
+    const g = generateProgram(500_000 + seed, { atomics: true });
+    const res = compileSource(`atomic${seed}.ts`, g.source, { typeCheck: false });
+    if (!res.ok) throw new Error(`seed ${500_000 + seed}: ${formatDiagnostics(res.diagnostics)}`);
+    diffFiles.push(obj(`atomic/${seed}.o`, res.object!));
+    atomicExpect.set(String(seed), g.expected);
+    diffCmds.push(`echo "@@SEED ${seed}"; uringbpf-loader atomic/${seed}.o 2>&1 | tail -1`);
+  }
+  add("atomic-differential", diffCmds.join("\n"), diffFiles, 900);
   run = await runInVm(cases, { timeoutMs: 20 * 60_000 });
 }, 25 * 60_000);
 
@@ -171,6 +186,18 @@ describe.skipIf(!canRun)("the language in the 7.x kernel", () => {
     // The program saw the items in more than one batch, never more than the ring's 64 slots at once.
     expect(loader.globals.batches).toBeGreaterThan(1);
     expect(loader.globals.biggestBatch).toBeLessThanOrEqual(64);
+  });
+
+  it(`${ATOMIC_DIFF_N} random programs with atomics give the reference evaluator's results in the kernel`, () => {
+    const parts = result("atomic-differential").output.split("@@SEED ").slice(1);
+    expect(parts.length).toBe(ATOMIC_DIFF_N);
+    const mismatches: string[] = [];
+    for (const p of parts) {
+      const seed = p.slice(0, p.indexOf("\n")).trim();
+      const j = loaderJson(p);
+      for (const [k, v] of Object.entries(atomicExpect.get(seed)!)) if (BigInt(j.globals?.[k]) !== v) mismatches.push(`seed ${seed}: ${k} = ${j.globals?.[k]}, expected ${v}`);
+    }
+    expect(mismatches).toEqual([]);
   });
 
   it("spin polls for its time budget, then sleeps", () => {
