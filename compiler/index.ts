@@ -5,7 +5,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { disassemble } from "./bpf/disasm";
-import { slots, type Insn } from "./bpf/insn";
+import { JumpRangeError, slots, type Insn } from "./bpf/insn";
 import { generate, type FunctionCode } from "./codegen/emit";
 import { diag, type Diagnostic } from "./diagnostics/diagnostics";
 import { lowerProgram, parseProgram } from "./frontend/program";
@@ -33,6 +33,8 @@ export interface CompileOptions {
   /** The most verifier work (trip count x body, in source nodes) a loop the verifier follows may cost
    *  (default 2048); longer loops converge instead. */
   loopBudget?: number;
+  /** Copies of a small converging loop body per may_goto (default 8; 1 turns unrolling off). */
+  loopUnroll?: number;
 }
 
 export interface CompiledProgram {
@@ -65,19 +67,46 @@ function stackBreakdown(code: FunctionCode): string {
   return out.join(", ");
 }
 
-/** Compile DSL source text. Never throws for bad input: problems come back as diagnostics. */
+/** Compile DSL source text. Never throws: problems come back as diagnostics, and an exception of the
+ *  compiler itself (a bug) comes back as UBPF9001. */
 export function compileSource(fileName: string, text: string, opts: CompileOptions = {}): CompileResult {
+  try {
+    return compileUnguarded(fileName, text, opts);
+  } catch (e) {
+    // For debugging the compiler itself: see the exception instead of its diagnostic.
+    if (process.env.UBPF_INTERNAL_THROW) throw e;
+    const sourceName = opts.sourceName ?? fileName;
+    if (e instanceof RangeError && /call stack/.test(e.message))
+      return { ok: false, diagnostics: [diag(3004, undefined, `${sourceName} is nested too deeply for the compiler's stack`)], programs: [] };
+    const msg = e instanceof Error ? `${e.constructor.name}: ${e.message}` : String(e);
+    return { ok: false, diagnostics: [diag(9001, undefined, `${msg} (compiling ${sourceName})`)], programs: [] };
+  }
+}
+
+/** Generate a function's code; a jump farther than BPF's 16-bit offsets becomes UBPF3008. */
+function generateChecked(name: string, fn: Parameters<typeof generate>[0], diags: Diagnostic[]): FunctionCode | undefined {
+  try {
+    return generate(fn);
+  } catch (e) {
+    if (!(e instanceof JumpRangeError)) throw e;
+    diags.push(diag(3008, undefined, `${name} needs a jump over ${Math.abs(e.distance)} instructions`));
+    return undefined;
+  }
+}
+
+function compileUnguarded(fileName: string, text: string, opts: CompileOptions): CompileResult {
   const sourceName = opts.sourceName ?? fileName;
   const { sf, diagnostics } = parseProgram(sourceName, text, opts.typeCheck !== false);
   if (diagnostics.length) return { ok: false, diagnostics, programs: [] };
-  const fe = lowerProgram(sourceName, sf, { form: opts.loops ?? DEFAULT_LOOP_OPTIONS.form, budget: opts.loopBudget ?? DEFAULT_LOOP_OPTIONS.budget });
+  const fe = lowerProgram(sourceName, sf, { form: opts.loops ?? DEFAULT_LOOP_OPTIONS.form, budget: opts.loopBudget ?? DEFAULT_LOOP_OPTIONS.budget, unroll: opts.loopUnroll ?? DEFAULT_LOOP_OPTIONS.unroll });
   if (fe.diagnostics.length) return { ok: false, diagnostics: fe.diagnostics, programs: [] };
   const programs: CompiledProgram[] = [];
   const codes = new Map<string, FunctionCode>();
   const diags: Diagnostic[] = [];
   for (const p of fe.programs) {
     const ir = opts.ir ? dumpFunction(p.fn) : undefined;
-    const code = generate(p.fn);
+    const code = generateChecked(p.name, p.fn, diags);
+    if (!code) continue;
     if (code.stackSize > MAX_STACK) diags.push(diag(3002, undefined, `${p.name} needs ${code.stackSize} bytes: ${stackBreakdown(code)}`));
     const n = code.insns.reduce((s, i) => s + slots(i), 0);
     if (n > 1_000_000) diags.push(diag(3001, undefined, `${p.name} has ${n} instructions`));
@@ -87,7 +116,8 @@ export function compileSource(fileName: string, text: string, opts: CompileOptio
   const subprograms: CompiledProgram[] = [];
   for (const s of fe.subprograms) {
     const ir = opts.ir ? dumpFunction(s.fn) : undefined;
-    const code = generate(s.fn);
+    const code = generateChecked(s.name, s.fn, diags);
+    if (!code) continue;
     subprograms.push({ name: s.name, insns: code.insns, slots: code.insns.reduce((n, i) => n + slots(i), 0), stackSize: code.stackSize, ir });
     codes.set(s.name, code);
   }

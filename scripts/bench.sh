@@ -12,4 +12,5 @@ else
 fi
 npx tsx bench/nops.ts "$@"
 npx tsx bench/samples.ts
+npx tsx bench/compile-scale.ts
 exec npx tsx bench/engine.ts

@@ -8,7 +8,8 @@
 #
 # Everything fetched goes under $UBPF_CACHE (default .cache/uringbpf):
 #   debs/     downloaded .deb files          sysroot/  their extracted contents
-#   bin/      uringbpf-loader, uringbpf-nopbench (static), uring.node (the userspace engine's addon)
+#   bin/      uringbpf-loader, uringbpf-nopbench (static), uringbpf-loader-asan (ASan+UBSan, host only),
+#             uring.node (the userspace engine's addon)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -82,22 +83,35 @@ native_flags() {
   LIBS_NATIVE=(-L"$SYSROOT/usr/lib/x86_64-linux-gnu" -l:libbpf.a -l:liburing.a -lelf -lz -lzstd)
 }
 
-# build_native NAME SRC: rebuild $BIN/NAME if the source (or a library) is newer than the binary.
+# build_native NAME SRC...: rebuild $BIN/NAME if a source (or a header beside it, or a library) is newer
+# than the binary. BUILD_FLAGS/BUILD_LIBS (arrays) override the static flags (the sanitizer build).
 build_native() {
-  local name="$1" src="$2" out="$BIN/$1"
-  [ -e "$src" ] || { say "skip $name (no $src)"; return 0; }
-  # Headers beside the source (runtime/loader/*.h, included by it) count as the source too.
-  local newer_header=""
-  for h in "$(dirname "$src")"/*.h; do [ -e "$h" ] && [ -e "$out" ] && [ "$h" -nt "$out" ] && newer_header=1; done
-  if [ -e "$out" ] && [ -z "$newer_header" ] && [ "$out" -nt "$src" ] && [ "$out" -nt "$SYSROOT/usr/lib/x86_64-linux-gnu/libbpf.a" ]; then
-    say "$name up to date"
-    return 0
+  local name="$1"; shift
+  local out="$BIN/$name" src fresh=1 dep
+  local -a srcs=("$@") flags=("${CFLAGS_NATIVE[@]}") libs=("${LIBS_NATIVE[@]}")
+  [ -n "${BUILD_FLAGS+x}" ] && flags=("${BUILD_FLAGS[@]}")
+  [ -n "${BUILD_LIBS+x}" ] && libs=("${BUILD_LIBS[@]}")
+  for src in "${srcs[@]}"; do [ -e "$src" ] || { say "skip $name (no $src)"; return 0; }; done
+  if [ -e "$out" ] && [ "$out" -nt "$SYSROOT/usr/lib/x86_64-linux-gnu/libbpf.a" ]; then
+    for dep in "${srcs[@]}" $(ls "$(dirname "${srcs[0]}")"/*.h 2>/dev/null); do
+      [ "$out" -nt "$dep" ] || fresh=0
+    done
+  else
+    fresh=0
   fi
+  if [ "$fresh" = 1 ]; then say "$name up to date"; return 0; fi
   mkdir -p "$BIN"
   say "build $name"
-  gcc "${CFLAGS_NATIVE[@]}" -o "$out.tmp" "$src" "${LIBS_NATIVE[@]}" 2> "$BIN/$name.log" || {
+  gcc "${flags[@]}" -o "$out.tmp" "${srcs[@]}" "${libs[@]}" 2> "$BIN/$name.log" || {
     cat "$BIN/$name.log" >&2; die "building $name failed"; }
   mv "$out.tmp" "$out"
+}
+
+# The loader's sources (loader.c and the validated object reader and diagnostics beside it).
+LOADER_SRCS=()
+loader_srcs() {
+  local d="$ROOT/runtime/loader"
+  LOADER_SRCS=("$d/loader.c" "$d/objcheck.c" "$d/diagnose.c")
 }
 
 deps_build() {
@@ -120,7 +134,16 @@ deps_build() {
     [ -e "$h" ] || die "$h missing: run 'scripts/deps.sh host' first"
   done
   native_flags
-  build_native uringbpf-loader "$ROOT/runtime/loader/loader.c"
+  loader_srcs
+  build_native uringbpf-loader "${LOADER_SRCS[@]}"
+  # The same loader with AddressSanitizer and UBSan (dynamically linked against the host's libc, libelf,
+  # zlib and zstd; libbpf and liburing stay static): for tests and the fuzz harness, host only.
+  # Any sanitizer report ends the process with exit 99 (loader.c sets the sanitizer defaults).
+  BUILD_FLAGS=(-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+    -Wall -Wextra -Wno-unused-parameter -I"$SYSROOT/usr/include" -I"$SYSROOT/usr/include/x86_64-linux-gnu")
+  BUILD_LIBS=("$SYSROOT/usr/lib/x86_64-linux-gnu/libbpf.a" "$SYSROOT/usr/lib/x86_64-linux-gnu/liburing.a" -lelf -lz -lzstd)
+  build_native uringbpf-loader-asan "${LOADER_SRCS[@]}"
+  unset BUILD_FLAGS BUILD_LIBS
   build_native uringbpf-nopbench "$ROOT/runtime/loader/nopbench.c"
   build_native uringbpf-userbench "$ROOT/runtime/loader/userbench.c"
   # The userspace engine's Node-API addon (uring.node).

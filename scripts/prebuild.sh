@@ -22,7 +22,9 @@ if [ "${UBPF_PACK_NO_LOADER:-}" = 1 ]; then
   echo "prebuild: UBPF_PACK_NO_LOADER=1: packing without the VM loader" >&2
 else
   loader="$UBPF_CACHE/bin/uringbpf-loader"
-  if [ ! -x "$loader" ] || [ runtime/loader/loader.c -nt "$loader" ]; then
+  stale=0
+  for src in runtime/loader/*.c runtime/loader/*.h; do [ "$src" -nt "$loader" ] && stale=1; done
+  if [ ! -x "$loader" ] || [ "$stale" = 1 ]; then
     bash scripts/deps.sh build | sed 's/^/prebuild: /'
   fi
   strip -o "$out/uringbpf-loader" "$loader"

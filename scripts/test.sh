@@ -18,5 +18,6 @@ echo "test: type-checking the project"
 npx tsc --noEmit -p tsconfig.json
 bash scripts/deps.sh host
 bash scripts/deps.sh build
+bash scripts/deps-libbpf-new.sh
 node cli/uringbpf.js vm setup
 exec npx vitest run "$@"

@@ -10,6 +10,7 @@ import { runInVm, vmAvailability, type VmCase, type VmRunResult } from "../runti
 import { runOnFakeRing } from "./support/fakering";
 import { generateProgram } from "./support/progen";
 import { makeMessages, makeRecords } from "./support/records";
+import { kernelCases, kernelMutants, kernelVerdicts, type KernelMutant } from "../fuzz/kernel";
 
 const root = path.join(__dirname, "..");
 const avail = vmAvailability();
@@ -41,6 +42,8 @@ const fixtureExpect = new Map<string, Record<string, bigint>>();
 const records = makeRecords(200, 7);
 const messages = makeMessages(120);
 let run: VmRunResult;
+const FUZZ_N = Number(process.env.UBPF_KERNEL_FUZZ_N ?? 40);
+let fuzzMutants: KernelMutant[] = [];
 
 function add(id: string, command: string, files: VmCase["files"] = [], timeoutSec = 120): void {
   cases.push({ id, command, files, timeoutSec });
@@ -105,6 +108,10 @@ beforeAll(async () => {
   add("waitsteps", `uringbpf-loader waitsteps.o --sq-entries 16 --cq-entries 32 ${steps.map((s) => `--mem '${s}'`).join(" ")}`, [obj("waitsteps.o", build("samples/waitsteps.ts"))]);
   add("spin-nops", "uringbpf-loader spin.o --set spinNs=100000 --set requests=500", [obj("spin.o", build("samples/spin.ts"))]);
   add("spin-timers", "uringbpf-loader spin.o --set spinNs=1000000000 --set requests=50 --set delayUs=200; uringbpf-loader spin.o --set spinNs=0 --set requests=50 --set delayUs=200");
+  // The kernel mutation corpus's seeded slice (issue 15): mutants of the samples and fixtures that compile
+  // must all load (npm run fuzz -- --stages kernel runs the full corpus).
+  fuzzMutants = kernelMutants(20261201, FUZZ_N).mutants;
+  cases.push(...kernelCases(fuzzMutants, 50, "fuzzk"));
   run = await runInVm(cases, { timeoutMs: 40 * 60_000 });
 }, 45 * 60_000);
 
@@ -114,6 +121,12 @@ describe.skipIf(!canRun)("in the 7.x kernel", () => {
     if (!r) throw new Error(`case ${id} missing`);
     return r;
   };
+
+  it(`every compiled mutant of the fuzz corpus's slice loads (${FUZZ_N} mutants, seed 20261201)`, () => {
+    const verdicts = kernelVerdicts(fuzzMutants, run.cases.filter((c) => c.id.startsWith("fuzzk-")).map((c) => c.output));
+    expect(verdicts).toHaveLength(FUZZ_N);
+    expect(verdicts.filter((v) => v.verdict !== "loaded")).toEqual([]);
+  });
 
   it("boots a kernel with io_uring BPF ops", () => {
     expect(run.kernelVersion).toMatch(/^7\./);

@@ -60,8 +60,25 @@ describe.skipIf(!haveLoader)("uringbpf-loader on this host", () => {
   it("--help describes every option", () => {
     const r = spawnSync(loader, ["--help"], { encoding: "utf8" });
     expect(r.status).toBe(0);
-    for (const o of ["--sq-entries", "--cq-entries", "--setup-flags", "--mem-region", "--set", "--open", "--buffer", "--mem", "--trace", "--log-level", "--no-run", "--prog"])
+    for (const o of ["--sq-entries", "--cq-entries", "--setup-flags", "--mem-region", "--set", "--open", "--buffer", "--mem", "--trace", "--log-level", "--no-run", "--prog", "--explain-log"])
       expect(r.stdout).toContain(o);
+  });
+
+  it("--explain-log picks the verifier's error line, not the statistics, trace or argument preamble", () => {
+    const dir = path.join(__dirname, "fixtures", "verifier-logs");
+    const pick = (f: string) => {
+      const r = spawnSync(loader, ["--explain-log", path.join(dir, f)], { encoding: "utf8" });
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout).error_line as string;
+    };
+    // a real 7.2 log (the tail of a rejection: trace lines, the error, the statistics)
+    expect(pick("jumps-too-complex.log")).toBe("The sequence of 8193 jumps is too complex.");
+    expect(pick("too-large.log")).toBe("BPF program is too large. Processed 1000001 insn");
+    // the error is followed by a frame dump: not "caller:" and not a register line
+    expect(pick("error-then-frames.log")).toBe("R1 type=scalar expected=ptr_, trusted_ptr_, rcu_ptr_");
+    // no error line at all: never the `func 'loop_step' arg0 has btf_id ...` preamble
+    expect(pick("preamble-only.log")).toBe("");
+    expect(spawnSync(loader, ["--explain-log", path.join(dir, "missing.log")], { encoding: "utf8" }).status).toBe(1);
   });
 
   it("rejects bad usage with exit 1", () => {

@@ -173,6 +173,13 @@ export function isLabel(x: InsnOrLabel): x is Label {
   return (x as Label).isLabel === true;
 }
 
+/** A jump whose distance does not fit the 16-bit offset (a limit of the input's size, not a bug). */
+export class JumpRangeError extends Error {
+  constructor(readonly distance: number) {
+    super(`jump out of range (${distance} slots)`);
+  }
+}
+
 /** Resolve labels into jump offsets (in slots, relative to the next instruction). Removes label markers. */
 export function resolveLabels(items: InsnOrLabel[]): Insn[] {
   const where = new Map<string, number>();
@@ -192,7 +199,7 @@ export function resolveLabels(items: InsnOrLabel[]): Insn[] {
       const target = where.get(insn.label);
       if (target === undefined) throw new Error(`internal: undefined label ${insn.label}`);
       const rel = target - (slot + 1);
-      if (rel < -32768 || rel > 32767) throw new Error(`internal: jump out of range (${rel})`);
+      if (rel < -32768 || rel > 32767) throw new JumpRangeError(rel);
       insn.off = rel;
       delete insn.label;
     }

@@ -65,7 +65,7 @@ export function encodeBtfExt(sections: ExtSection[], strings: StringTable): Uint
       line.push(strings.add(s.name), s.lines.length);
       for (const l of s.lines) {
         const lineCol = ((Math.min(Math.max(l.line, 0), MAX_LINE) << 10) | Math.min(Math.max(l.col, 0), MAX_COL)) >>> 0;
-        line.push(l.offset, strings.add(l.file), strings.add(l.text), lineCol);
+        line.push(l.offset, strings.add(printable(l.file)), strings.add(printable(l.text)), lineCol);
       }
     }
   }
@@ -86,4 +86,10 @@ export function encodeBtfExt(sections: ExtSection[], strings: StringTable): Uint
   out.writeUInt32LE(0, 28); // core_relo_len
   words.forEach((w, i) => out.writeUInt32LE(w >>> 0, HEADER_LEN + i * 4));
   return out;
+}
+
+/** Source text in line_info: a NUL byte would end the string early (and the table refuses it), so it is
+ *  written as the two characters \0. */
+function printable(s: string): string {
+  return s.includes("\0") ? s.replace(/\0/g, "\\0") : s;
 }

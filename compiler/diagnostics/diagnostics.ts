@@ -6,6 +6,7 @@
 export const Messages = {
   // 1xxx: TypeScript itself (syntax and type errors reported by the TypeScript checker)
   1000: { title: "TypeScript error", hint: "fix the type error; uringbpf programs are type-checked TypeScript" },
+  1001: { title: "the TypeScript checker failed on this input", hint: "this is a TypeScript bug; simplify the construct it names, and please report the input" },
   // 2xxx: constructs outside the DSL
   2001: { title: "unsupported statement", hint: "loop_step programs use let/const, if, switch, for, while, do, break, continue and return" },
   2002: { title: "unsupported expression", hint: "only integer arithmetic, comparisons, logic, calls of top-level functions and the ring API are supported" },
@@ -34,6 +35,8 @@ export const Messages = {
   2025: { title: "break or continue outside a loop", hint: "" },
   2026: { title: "constant shift count out of range", hint: "shift counts must be smaller than the operand's width" },
   2027: { title: "array index out of range", hint: "FixedArray<T, N> indices run from 0 to N-1" },
+  2028: { title: "this name cannot be written into a BPF object", hint: "names of globals, programs, @noinline helpers and their parameters, and MEM-region interfaces and fields reach BTF and the ELF symbol table, which take C identifiers: ASCII letters, digits and _, not starting with a digit, at most 127 characters" },
+  2029: { title: "two things in the object would have the same name", hint: "rename one of them (a program NAME also defines the symbol NAME_ops; names starting with uringbpf_ are reserved)" },
   2040: { title: "this loop never ends", hint: "give it a condition that can become false, or a break or return; a loop that runs out of its budget stops the program" },
   2041: { title: "this loop nest is too much work for the verifier", hint: "see docs/LANGUAGE.md, Loops" },
   // 205x: helpers, maps and atomics (docs/LANGUAGE.md)
@@ -47,8 +50,15 @@ export const Messages = {
   3001: { title: "program too large", hint: "BPF programs are limited to 1,000,000 instructions; split the work over loop_step calls" },
   3002: { title: "stack frame larger than 512 bytes", hint: "keep fewer values alive at once" },
   3003: { title: "calls nested too deeply", hint: "the kernel allows 8 frames; inline some helpers (remove @noinline)" },
+  3004: { title: "nested too deeply", hint: "split the code into smaller functions or statements" },
+  3005: { title: "expression too long", hint: "split it into several statements with intermediate locals" },
+  3006: { title: "too many entries for BTF", hint: "BTF lists at most 65,535 variables per section and members per struct; use fewer globals or a MEM-region struct with arrays" },
+  3007: { title: "MEM-region layout too large", hint: "the MEM region's struct is limited to 256 MiB (BTF member offsets are 32-bit bit offsets)" },
+  3008: { title: "function too large for BPF jumps", hint: "a BPF jump reaches at most 32,767 instructions; move work into @noinline helpers or split it over loop_step calls" },
   // 4xxx: the environment
   4001: { title: "cannot read the input file", hint: "check the path" },
+  // 9xxx: the compiler's own failures (a bug: the compiler caught its own exception)
+  9001: { title: "internal compiler error", hint: "this is a bug in uringbpf; please report it with the input file" },
 } as const;
 
 export type DiagnosticCode = keyof typeof Messages;

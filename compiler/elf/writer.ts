@@ -82,7 +82,7 @@ export function writeObject(mod: ObjectModule): Uint8Array {
       if (f.insns.length === 0) throw new Error(`internal: function ${f.name} has no instructions`);
       const size = f.insns.reduce((n, i) => n + slots(i), 0) * 8;
       where.set(f.name, { offset, size });
-      insns.push(...f.insns);
+      for (const i of f.insns) insns.push(i);
       offset += size;
     }
     codeInsns.set(name, insns);
@@ -98,7 +98,7 @@ export function writeObject(mod: ObjectModule): Uint8Array {
       if (k > 0 && g.offset < vars[k - 1].offset + vars[k - 1].size) throw new Error(`internal: ${g.name} overlaps ${vars[k - 1].name} in ${name}`);
       if (g.init && g.init.length !== g.size) throw new Error(`internal: ${g.name} has ${g.init.length} initial bytes for size ${g.size}`);
     });
-    const size = Math.max(...vars.map((g) => g.offset + g.size));
+    const size = vars.reduce((m, g) => Math.max(m, g.offset + g.size), 0);
     dataSize.set(name, size);
     const data = new Uint8Array(size);
     for (const g of vars) if (g.init) data.set(g.init, g.offset);
@@ -127,7 +127,7 @@ export function writeObject(mod: ObjectModule): Uint8Array {
   const sym = (name: string, bind: number, type: number, shndx: number, value = 0, size = 0): ElfSymbol => ({ name, bind, type, shndx, value, size });
   const locals: ElfSymbol[] = [sym("", STB.LOCAL, STT.NOTYPE, 0)];
   const globals: ElfSymbol[] = [];
-  if (mod.sourceFile) locals.push(sym(mod.sourceFile.split("/").pop()!, STB.LOCAL, STT.FILE, SHN_ABS));
+  if (mod.sourceFile) locals.push(sym(mod.sourceFile.split("/").pop()!.replace(/\0/g, "\\0"), STB.LOCAL, STT.FILE, SHN_ABS));
   for (const [name, i] of index) if (name !== "license") locals.push(sym("", STB.LOCAL, STT.SECTION, i));
   for (const f of mod.functions) {
     const w = where.get(f.name)!;
@@ -135,8 +135,8 @@ export function writeObject(mod: ObjectModule): Uint8Array {
     (bind === STB.GLOBAL ? globals : locals).push(sym(f.name, bind, STT.FUNC, index.get(f.section)!, w.offset, w.size));
   }
   for (const g of mod.globals) {
-    const bind = g.linkage === "global" ? STB.GLOBAL : STB.LOCAL;
-    (bind === STB.GLOBAL ? globals : locals).push(sym(g.name, bind, STT.OBJECT, index.get(g.section)!, g.offset, g.size));
+    const bind = g.linkage === "global" ? (g.weak ? STB.WEAK : STB.GLOBAL) : STB.LOCAL;
+    (bind === STB.LOCAL ? locals : globals).push(sym(g.name, bind, STT.OBJECT, index.get(g.section)!, g.offset, g.size));
   }
   for (const m of maps) {
     const bind = m.linkage === "global" ? STB.GLOBAL : STB.LOCAL;

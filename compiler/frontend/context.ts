@@ -2,7 +2,7 @@
 // constants, locals of the current inlined frame), loop targets for break/continue, the IR builder, and
 // diagnostics with source ranges taken from ts-morph nodes.
 
-import { Node, SourceFile, type Expression, type Statement } from "ts-morph";
+import { Node, SourceFile, ts, type Expression, type Statement } from "ts-morph";
 import type { SourcePos } from "../bpf/insn";
 import { diag, type Diagnostic, type DiagnosticCode, type SourceRange } from "../diagnostics/diagnostics";
 import { IrBuilder } from "../ir/builder";
@@ -59,7 +59,7 @@ export class LowerContext {
    *  `iterators` were live when the statement began (a jump to it destroys the ones after). */
   readonly loops: { brk: Block; cont: Block | null; label?: string; iterators: number }[] = [];
   /** How loops are lowered (see loops.ts). */
-  loopOptions: import("./loops").LoopOptions = { form: "maygoto", budget: 2048 };
+  loopOptions: import("./loops").LoopOptions = { form: "maygoto", budget: 2048, unroll: 8 };
   /** Virtual registers for the kernel's io_ring_ctx and the iou_loop_params pointers. */
   ringCtx!: VReg;
   lp!: VReg;
@@ -124,10 +124,18 @@ function lines(sf: SourceFile): string[] {
   return l;
 }
 
+/** 1-based line and column of a text offset, from TypeScript's line map (a binary search: ts-morph's
+ *  getLineAndColumnAtPos counts the lines from the start of the file on every call, which made lowering
+ *  quadratic in the file's length). */
+export function lineAndColumn(sf: SourceFile, pos: number): { line: number; column: number } {
+  const lc = ts.getLineAndCharacterOfPosition(sf.compilerNode, pos);
+  return { line: lc.line + 1, column: lc.character + 1 };
+}
+
 /** The source range of a node (first line only) for diagnostics. */
 export function rangeOf(sf: SourceFile, file: string, node: Node): SourceRange {
   const start = node.getStart();
-  const { line, column } = sf.getLineAndColumnAtPos(start);
+  const { line, column } = lineAndColumn(sf, start);
   const lineText = lines(sf)[line - 1] ?? "";
   const len = Math.max(1, Math.min(node.getEnd() - start, lineText.length - (column - 1)));
   return { file, line, col: column, length: len, lineText };
@@ -136,7 +144,7 @@ export function rangeOf(sf: SourceFile, file: string, node: Node): SourceRange {
 /** The source position of a node for line_info. */
 export function posOf(sf: SourceFile, file: string, node: Node): SourcePos {
   const start = node.getStart();
-  const { line, column } = sf.getLineAndColumnAtPos(start);
+  const { line, column } = lineAndColumn(sf, start);
   const text = (lines(sf)[line - 1] ?? "").trimEnd();
   return { file, line, col: column, text };
 }

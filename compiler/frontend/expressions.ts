@@ -47,6 +47,7 @@ function literal(cx: LowerContext, e: Node, text: string, family: "number" | "bi
   } catch {
     cx.fail(e, 2004);
   }
+  if (v >= 1n << 64n) cx.fail(e, 2020, `${t.length > 40 ? t.slice(0, 40) + "..." : t} does not fit in 64 bits`);
   return { type: family === "bigint" ? T.i64 : T.i32, op: { imm: v }, literal: family };
 }
 
@@ -123,10 +124,15 @@ export function arith(cx: LowerContext, node: Node, op: string, a: Value, b: Val
       case "&": r = x & y; break;
       case "|": r = x | y; break;
       case "^": r = x ^ y; break;
-      case "<<": r = x << y; break;
-      case ">>": case ">>>": r = x >> y; break;
+      case "<<": case ">>": case ">>>":
+        // Constants have at most 64 bits: a count outside 0..63 has no meaning (and 1n << 10n**9n would
+        // not even fit in memory).
+        if (y < 0n || y > 63n) return cx.fail(node, 2026, `${y} for a constant`);
+        r = op === "<<" ? x << y : x >> y;
+        break;
       default: return cx.fail(node, 2015, op);
     }
+    if (r < -(1n << 63n) || r >= 1n << 64n) return cx.fail(node, 2020, `${x} ${op} ${y} does not fit in 64 bits`);
     return { type: lit === "bigint" ? T.i64 : T.i32, op: { imm: r }, literal: lit };
   }
   const t = shift ? (a.literal ? (a.literal === "bigint" ? T.i64 : T.i32) : promote(scalarOf(cx, node, a))) : operandType(cx, node, a, b);

@@ -40,8 +40,10 @@ export interface LoopOptions {
   form: "maygoto" | "iterator";
   /** The most verifier work (trip count x body size, in source nodes) a followed loop may cost. */
   budget: number;
+  /** Copies of a small converging body per loop head (1: no unrolling). */
+  unroll: number;
 }
-export const DEFAULT_LOOP_OPTIONS: LoopOptions = { form: "maygoto", budget: 2048 };
+export const DEFAULT_LOOP_OPTIONS: LoopOptions = { form: "maygoto", budget: 2048, unroll: 8 };
 
 /** Estimated verifier work for a whole function past which the compiler refuses (the kernel's limit is
  *  1,000,000 instructions processed; source nodes are about one instruction each). */
@@ -201,13 +203,60 @@ function lowerConverging(cx: LowerContext, loop: LoopNode, cond: Expression | un
       cx.b.terminate({ op: "br", cmp: "JEQ", width: 64, a: p, b: { imm: 0n }, then: exhausted, else: go });
     } else cx.b.terminate({ op: "maygoto", exhausted, next: go });
     cx.b.setBlock(go);
-    if (cond && !bodyFirst) {
-      cx.at(cond);
-      lowerCond(cx, cond, bodyBlock, exit);
-    } else cx.b.terminate({ op: "jmp", target: bodyBlock });
-    cx.b.setBlock(bodyBlock);
-    lowerLoopBody(cx, loop, body, exit, incBlock ?? condBlock ?? head, lower);
-    if (incBlock) lowerIncrement(cx, incBlock, inc!);
+    // A small body is lowered `copies` times between two loop heads: one may_goto (and one jump back)
+    // for several iterations. Each copy tests the condition, so the loop still stops exactly.
+    const copies = bodyFirst || iterator ? 1 : unrollFactor(cx, loop, body);
+    const group = copies > 1 && Node.isForStatement(loop) ? groupShape(cx, loop) : undefined;
+    if (group) {
+      // `for (i = ..; i < X; i++)` with X fixed in the loop: when X - i >= copies, run the copies
+      // without testing the condition between them; otherwise one iteration at a time.
+      cx.at(cond!);
+      const check = cx.b.block();
+      lowerCond(cx, cond!, check, exit);
+      cx.b.setBlock(check);
+      const left = cx.b.vreg(group.counter.width, "left");
+      cx.b.emit({ op: "alu", alu: "SUB", width: group.counter.width, dst: left, a: group.limit, b: { reg: group.counter } });
+      const fast = cx.b.block();
+      const slow = cx.b.block();
+      cx.b.terminate({ op: "br", cmp: "JGE", width: group.counter.width, a: left, b: { imm: BigInt(copies) }, then: fast, else: slow });
+      for (const [start, n] of [[fast, copies], [slow, 1]] as const) {
+        cx.b.setBlock(start);
+        for (let k = 0; k < n; k++) {
+          const next = k === n - 1 ? head : cx.b.block();
+          const incK = cx.b.block();
+          lowerLoopBody(cx, loop, body, exit, incK, lower);
+          lowerIncrement(cx, incK, inc!);
+          cx.at(headerNode(loop));
+          cx.b.jumpTo(next);
+        }
+        cx.b.setBlock(null);
+      }
+      cx.b.setBlock(exhausted);
+      cx.at(headerNode(loop));
+      cx.b.terminate({ op: "jmp", target: trapBlock(cx) });
+      cx.b.setBlock(exit);
+      return;
+    }
+    let bodyK = bodyBlock;
+    let incK = incBlock;
+    for (let k = 0; k < copies; k++) {
+      const errors = cx.diagnostics.length;
+      const last = k === copies - 1;
+      const nextCopy = last ? head : cx.b.block();
+      if (cond && !bodyFirst) {
+        cx.at(cond);
+        lowerCond(cx, cond, bodyK, exit);
+      } else cx.b.terminate({ op: "jmp", target: bodyK });
+      cx.b.setBlock(bodyK);
+      lowerLoopBody(cx, loop, body, exit, incK ?? condBlock ?? nextCopy, lower);
+      if (incK) lowerIncrement(cx, incK, inc!);
+      if (last || condBlock) break;
+      cx.at(headerNode(loop));
+      cx.b.jumpTo(nextCopy);
+      if (cx.diagnostics.length !== errors) break;
+      bodyK = cx.b.block();
+      incK = inc ? cx.b.block() : null;
+    }
     if (condBlock) {
       cx.b.jumpTo(condBlock);
       cx.at(cond!);
@@ -224,6 +273,58 @@ function lowerConverging(cx: LowerContext, loop: LoopNode, cond: Expression | un
   }
   cx.b.setBlock(exit);
   if (iterator) cx.b.emit({ op: "call", kind: "kfunc", name: KFUNC_ITER_DESTROY, args: [{ reg: iterPtr(cx, slot) }] });
+}
+
+/** Bodies of at most this much work (source nodes, no loops, calls or switches inside) are unrolled. */
+const UNROLL_MAX_WORK = 40;
+
+/** How many copies of a converging loop's body to lower between two heads (1: no unrolling). */
+function unrollFactor(cx: LowerContext, loop: LoopNode, body: Statement): number {
+  if (labelOf(loop) !== undefined) return 1;
+  const inside = body.getDescendants();
+  const helperCall = (n: Node) => {
+    if (!Node.isCallExpression(n) || !Node.isIdentifier(n.getExpression())) return false;
+    const d = n.getExpression().getSymbol()?.getDeclarations()[0];
+    return !!d && Node.isFunctionDeclaration(d);
+  };
+  if (inside.some((n) => helperCall(n) || Node.isSwitchStatement(n) || Node.isIterationStatement(n) || Node.isLabeledStatement(n))) return 1;
+  const per = loop.getChildren().reduce((n, c) => n + work(cx, c), 0);
+  return per <= UNROLL_MAX_WORK ? Math.max(1, Math.floor(cx.loopOptions.unroll)) : 1;
+}
+
+/** A counted `for` loop whose copies need no condition between them: an unsigned counter declared in the
+ *  initializer, stepped by `++`, not assigned in the body, and a condition `counter < X` where X is a
+ *  local the loop does not assign (or a constant). */
+function groupShape(cx: LowerContext, s: ForStatement): { counter: VReg; limit: import("../ir/ir").Operand } | undefined {
+  const init = s.getInitializer();
+  const cond = s.getCondition();
+  const inc = s.getIncrementor();
+  if (!init || !Node.isVariableDeclarationList(init) || init.getDeclarations().length !== 1 || !cond || !inc) return undefined;
+  const d = init.getDeclarations()[0];
+  const c = cx.resolve(d.getNameNode());
+  if (c?.kind !== "local" || c.type.kind !== "int" || c.type.signed || c.type.bits < 32) return undefined;
+  const isCounter = (e: Node) => Node.isIdentifier(e) && e.getSymbol()?.getDeclarations()[0] === d;
+  if (!((Node.isPostfixUnaryExpression(inc) || Node.isPrefixUnaryExpression(inc)) && inc.getOperatorToken() === SyntaxKind.PlusPlusToken && isCounter(inc.getOperand()))) return undefined;
+  if (!Node.isBinaryExpression(cond) || cond.getOperatorToken().getText() !== "<" || !isCounter(cond.getLeft())) return undefined;
+  const x = cond.getRight();
+  if (!Node.isIdentifier(x)) return undefined;
+  const b = cx.resolve(x);
+  const assigned = new Set(assignedLocals(cx, s).map((v) => v.reg.id));
+  let limit: import("../ir/ir").Operand;
+  if (b?.kind === "local" && b.type.kind === "int" && !b.type.signed && b.reg.width === c.reg.width && !assigned.has(b.reg.id)) limit = { reg: b.reg };
+  else if (b?.kind === "const") limit = { imm: b.value };
+  else return undefined;
+  if (assigned.has(c.reg.id) && s.getStatement().getDescendants().some((n) => assignsCounter(n, isCounter))) return undefined;
+  return { counter: c.reg, limit };
+}
+
+function assignsCounter(n: Node, isCounter: (e: Node) => boolean): boolean {
+  if (Node.isBinaryExpression(n)) {
+    const op = n.getOperatorToken().getText();
+    return op.endsWith("=") && !["==", "===", "!=", "!==", "<=", ">="].includes(op) && isCounter(n.getLeft());
+  }
+  if (Node.isPostfixUnaryExpression(n) || (Node.isPrefixUnaryExpression(n) && [SyntaxKind.PlusPlusToken, SyntaxKind.MinusMinusToken].includes(n.getOperatorToken()))) return isCounter(n.getOperand());
+  return false;
 }
 
 /** The node whose line names a loop: the loop statement (its first line is the header). */

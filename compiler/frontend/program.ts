@@ -9,10 +9,11 @@ import { packageRoot } from "../paths";
 import { diag, type Diagnostic } from "../diagnostics/diagnostics";
 import type { IrFunction } from "../ir/ir";
 import { layoutData, type IrModule, type StringConst, type Subprogram } from "../ir/module";
-import { LowerAbort, LowerContext, rangeOf, type Binding, type GlobalVar, type Lowering } from "./context";
+import { LowerAbort, LowerContext, lineAndColumn, rangeOf, type Binding, type GlobalVar, type Lowering } from "./context";
 import { lowerCond, lowerExpr } from "./expressions";
-import { LOOP_ZERO_GLOBAL, MEM_UADDR_GLOBAL, RING_GLOBAL_DEFAULTS, TRAP_GLOBAL, type RingGlobal } from "./ring";
+import { KFUNC_GET_REGION, KFUNC_ITER_DESTROY, KFUNC_ITER_NEW, KFUNC_ITER_NEXT, KFUNC_SUBMIT, LOOP_ZERO_GLOBAL, MEM_UADDR_GLOBAL, RING_GLOBAL_DEFAULTS, TRAP_GLOBAL, type RingGlobal } from "./ring";
 import type { StructLayout } from "./layout";
+import { checkBrackets, checkTree, objectNameProblem } from "./limits";
 import type { LoopOptions } from "./loops";
 import { declaredType, signature } from "./annotations";
 import { lowerBody, lowerStatements } from "./statements";
@@ -64,18 +65,34 @@ export function parseProgram(fileName: string, text: string, typeCheck = true): 
   project.createSourceFile("/node_modules/uringbpf/index.d.ts", runtimeDeclarations());
   project.createSourceFile("/node_modules/uringbpf/package.json", '{"name":"uringbpf","types":"index.d.ts"}');
   const virtualPath = "/src/" + path.basename(fileName);
-  const sf = project.createSourceFile(virtualPath, text);
+  // Nesting deep enough to overflow the stack of TypeScript's parser or checker (or ours) is refused first.
+  const deep = checkBrackets(fileName, text);
+  if (deep) return { sf: project.createSourceFile(virtualPath, ""), diagnostics: [deep] };
+  let sf: SourceFile;
+  try {
+    sf = project.createSourceFile(virtualPath, text);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    return { sf: project.createSourceFile(virtualPath, ""), diagnostics: [diag(3004, undefined, "too deep for the TypeScript parser", "split the code into smaller functions or statements")] };
+  }
+  const tooDeep = checkTree(fileName, text, sf.compilerNode);
+  if (tooDeep) return { sf, diagnostics: [tooDeep] };
   const diagnostics: Diagnostic[] = [];
-  if (typeCheck) {
-    for (const d of [...sf.getPreEmitDiagnostics()]) {
-      if (d.getSourceFile()?.getFilePath() !== sf.getFilePath()) continue;
-      const start = d.getStart() ?? 0;
-      const { line, column } = sf.getLineAndColumnAtPos(start);
-      const lineText = sf.getFullText().split(/\r?\n/)[line - 1] ?? "";
-      const msg = d.getMessageText();
-      const message = typeof msg === "string" ? msg : ts.flattenDiagnosticMessageText(msg.compilerObject, "\n  ");
-      diagnostics.push(diag(1000, { file: fileName, line, col: column, length: Math.max(1, d.getLength() ?? 1), lineText }, `TS${d.getCode()}: ${message}`));
-    }
+  let found: ts.Diagnostic[];
+  try {
+    // Without type checking, the syntax errors are still reported: later stages rely on a well-formed tree.
+    found = typeCheck ? [...sf.getPreEmitDiagnostics()].map((d) => d.compilerObject) : [...project.getProgram().compilerObject.getSyntacticDiagnostics(sf.compilerNode)];
+  } catch (e) {
+    return { sf, diagnostics: [diag(1001, undefined, e instanceof Error ? e.message : String(e))] };
+  }
+  const textLines = found.length ? sf.getFullText().split(/\r?\n/) : [];
+  for (const d of found) {
+    if (d.file?.fileName !== sf.getFilePath()) continue;
+    const start = d.start ?? 0;
+    const { line, column } = lineAndColumn(sf, start);
+    const lineText = textLines[line - 1] ?? "";
+    const message = ts.flattenDiagnosticMessageText(d.messageText, "\n  ");
+    diagnostics.push(diag(1000, { file: fileName, line, col: column, length: Math.max(1, d.length ?? 1), lineText }, `TS${d.code}: ${message}`));
   }
   return { sf, diagnostics };
 }
@@ -99,6 +116,21 @@ export function lowerProgram(fileName: string, sf: SourceFile, loopOptions?: Loo
     diagnostics.push(diag(code, rangeOf(sf, fileName, node), detail, hint));
     throw new LowerAbort();
   };
+  // Every name that reaches the object (BTF and ELF symbols): a C identifier, and used once. The hidden
+  // ring globals, the kfuncs and LICENSE are taken; each program NAME also defines NAME_ops.
+  const objectNames = new Map<string, Node | string>([[TRAP_GLOBAL, "uringbpf"], ["LICENSE", "uringbpf"]]);
+  for (const k of [KFUNC_SUBMIT, KFUNC_GET_REGION, KFUNC_ITER_NEW, KFUNC_ITER_NEXT, KFUNC_ITER_DESTROY]) objectNames.set(k, "the kernel");
+  const claimName = (name: string, node: Node, what: string) => {
+    const bad = objectNameProblem(name);
+    if (bad) fail(node, 2028, `${what} '${name.length > 40 ? name.slice(0, 40) + "..." : name}': ${bad}`);
+    const prev = objectNames.get(name);
+    if (prev !== undefined || name.startsWith("uringbpf_")) {
+      const where = typeof prev === "object" ? `line ${lineAndColumn(sf, prev.getStart()).line}` : prev === undefined ? "uringbpf (reserved prefix)" : prev;
+      fail(node, 2029, `'${name}' is also defined by ${where}`);
+    }
+    objectNames.set(name, node);
+  };
+  const globalNodes: Node[] = [];
   // A scratch context for evaluating top-level constant expressions (code it emits is thrown away).
   const constCx = () => {
     const cx = new LowerContext(sf, fileName, globals, useRingGlobal, "<const>", diagnostics, LOWERING);
@@ -127,6 +159,7 @@ export function lowerProgram(fileName: string, sf: SourceFile, loopOptions?: Loo
   for (const st of sf.getStatements()) {
     try {
       if (Node.isImportDeclaration(st)) {
+        if (!ts.isStringLiteral(st.compilerNode.moduleSpecifier)) fail(st, 2010, "the module must be named by a string literal");
         if (st.getModuleSpecifierValue() !== "uringbpf") fail(st.getModuleSpecifier(), 2010, st.getModuleSpecifierValue());
         if (st.getDefaultImport() || st.getNamespaceImport()) fail(st, 2010, "default or namespace import");
         for (const spec of st.getNamedImports()) globals.set(spec.compilerNode, { kind: "import", name: spec.getName() });
@@ -156,6 +189,8 @@ export function lowerProgram(fileName: string, sf: SourceFile, loopOptions?: Loo
             const args = (init as import("ts-morph").CallExpression).getArguments();
             const fn = args[0];
             if (args.length !== 1 || !(Node.isArrowFunction(fn) || Node.isFunctionExpression(fn))) fail(init!, 2023);
+            claimName(d.getName(), nameNode, "program");
+            claimName(`${d.getName()}_ops`, nameNode, "program (its struct_ops variable)");
             programs.push({ name: d.getName(), decl: d, fn: args[0] });
             continue;
           }
@@ -168,7 +203,9 @@ export function lowerProgram(fileName: string, sf: SourceFile, loopOptions?: Loo
             const c = constValue(d, call.getArguments()[0], t);
             const type = t ?? c.type ?? (c.literal === "bigint" ? T.i64 : T.i32);
             const g: GlobalVar = { name: d.getName(), section: ".rodata", type, init: c.value, exported: true, config: true, offset: 0 };
+            claimName(g.name, nameNode, "config value");
             globalVars.push(g);
+            globalNodes.push(nameNode);
             globals.set(d.compilerNode, { kind: "global", global: g });
             continue;
           }
@@ -188,7 +225,9 @@ export function lowerProgram(fileName: string, sf: SourceFile, loopOptions?: Loo
           }
           const type = c.type ?? (c.literal === "bigint" ? T.i64 : T.i32);
           const g: GlobalVar = { name: d.getName(), section: c.value === 0n ? ".bss" : ".data", type, init: c.value, exported, config: false, offset: 0 };
+          claimName(g.name, nameNode, "global");
           globalVars.push(g);
+          globalNodes.push(nameNode);
           globals.set(d.compilerNode, { kind: "global", global: g });
         }
         continue;
@@ -230,9 +269,14 @@ export function lowerProgram(fileName: string, sf: SourceFile, loopOptions?: Loo
   };
   // A @noinline helper: its own function in .text, arguments in r1-r5, lowered once on first use.
   const lowerSubprogram = (decl: FunctionDeclaration): { mayTrap: boolean } => {
+    const name = decl.getName()!;
+    claimName(name, decl.getNameNode() ?? decl, "@noinline helper");
+    for (const p of decl.getParameters()) {
+      const bad = objectNameProblem(p.getName());
+      if (bad) fail(p.getNameNode(), 2028, `parameter '${p.getName().slice(0, 40)}' of ${name}: ${bad}`);
+    }
     const state = { mayTrap: false, done: false };
     subState.set(decl.compilerNode, state);
-    const name = decl.getName()!;
     const cx = newContext(name);
     const before = diagnostics.length;
     cx.at(decl);
@@ -291,6 +335,12 @@ export function lowerProgram(fileName: string, sf: SourceFile, loopOptions?: Loo
   }
   if (programs.length === 0 && diagnostics.length === 0) diagnostics.push(diag(2016, undefined));
 
+  // BTF's DATASEC lists a section's variables in a 16-bit count.
+  for (const section of [".rodata", ".bss", ".data"]) {
+    const inSection = globalVars.map((g, i) => [g, i] as const).filter(([g]) => g.section === section);
+    const limit = 0xffff - (section === ".rodata" ? ringGlobals.size + strings.length + 1 : section === ".bss" ? 1 : 0);
+    if (inSection.length > limit) diagnostics.push(diag(3006, rangeOf(sf, fileName, globalNodes[inSection[limit][1]]), `${inSection.length} variables in ${section} (at most ${limit})`));
+  }
   // Hidden ring values first in .rodata, then config values; .bss; .data (see layoutData).
   const all = [...ringGlobals.values(), ...globalVars];
   const memLayouts = out.length ? memLayoutsSeen : [];

@@ -131,11 +131,23 @@ export function arrayElement(cx: LowerContext, base: VReg, arr: ArrayLayout, ind
     if (i.op.imm >= BigInt(arr.count)) cx.fail(index, 2027, `index ${i.op.imm} of an array of ${arr.count}`);
     return { ptr: base, off: Number(i.op.imm) * arr.elem.size };
   }
-  const ok = cx.b.block();
-  cx.b.terminate({ op: "br", cmp: "JGE", width: 32, a: i.op.reg, b: { imm: BigInt(arr.count) }, then: trapBlock(cx), else: ok });
-  cx.b.setBlock(ok);
-  const off = cx.b.vreg(32);
-  cx.b.emit({ op: "alu", alu: "MUL", width: 32, dst: off, a: i.op, b: { imm: BigInt(arr.elem.size) } });
+  // An index masked with a constant below the count (`data[i & 4095]`) is in range: no check (the
+  // verifier sees the mask too).
+  const reg = i.op.reg;
+  const insns = cx.b.current?.insns ?? [];
+  let def: (typeof insns)[number] | undefined;
+  for (let k = insns.length - 1; k >= 0 && !def; k--) if ("dst" in insns[k] && (insns[k] as { dst?: VReg }).dst?.id === reg.id) def = insns[k];
+  const masked = def?.op === "alu" && def.alu === "AND" && isImm(def.b) && def.b.imm >= 0n && def.b.imm < BigInt(arr.count);
+  if (!masked) {
+    const ok = cx.b.block();
+    cx.b.terminate({ op: "br", cmp: "JGE", width: 32, a: i.op.reg, b: { imm: BigInt(arr.count) }, then: trapBlock(cx), else: ok });
+    cx.b.setBlock(ok);
+  }
+  let off = i.op.reg;
+  if (arr.elem.size !== 1) {
+    off = cx.b.vreg(32);
+    cx.b.emit({ op: "alu", alu: "MUL", width: 32, dst: off, a: i.op, b: { imm: BigInt(arr.elem.size) } });
+  }
   const p = cx.b.vreg(64, undefined, true);
   cx.b.emit({ op: "alu", alu: "ADD", width: 64, dst: p, a: { reg: base }, b: { reg: off } });
   return { ptr: p, off: 0 };

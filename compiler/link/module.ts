@@ -10,6 +10,10 @@ import {
   type IrModule, type ScalarType, type Slot, type StructLayout, type ValueType,
 } from "../ir/module";
 import type { ObjectFunction, ObjectGlobal, ObjectKfunc, ObjectModule, StructSpec, TypeSpec } from "../object/module";
+import { RING_GLOBALS } from "../frontend/ring";
+
+/** The hidden ring globals: the same values for every program on a ring, so WEAK symbols (two objects link). */
+const WEAK_GLOBALS: ReadonlySet<string> = new Set(RING_GLOBALS);
 
 const C_NAMES: Record<string, string> = {
   u8: "unsigned char", u16: "unsigned short", u32: "unsigned int", u64: "unsigned long long",
@@ -127,6 +131,7 @@ export function linkModule(sourceFile: string, m: IrModule, code: Map<string, Fu
       type: g.config ? { kind: "const", to: { kind: "volatile", to: base } } : base,
       init: g.section === ".bss" ? undefined : bytesOf(g.init, size),
       linkage: g.exported ? "global" : "static",
+      weak: WEAK_GLOBALS.has(g.name) || undefined,
     };
   });
   for (const s of strings) {

@@ -46,6 +46,9 @@ export interface ObjectGlobal {
   init?: Uint8Array;
   /** GLOBAL symbol (visible to loaders/skeletons) or LOCAL (static). */
   linkage: "global" | "static";
+  /** A global's ELF symbol is WEAK, not GLOBAL: the hidden ring globals, whose values are the same for
+   *  every program on a ring, so that two objects can be linked into one (`bpftool gen object`). */
+  weak?: boolean;
 }
 
 /** An extern kernel function called from the program. */

@@ -66,6 +66,10 @@ export interface EngineOptions {
   log?: (line: string) => void;
   /** Stop after this many loop_step calls (default 100 million). */
   maxSteps?: number;
+  /** Abort one loop_step call after this many instructions (the interpreter's default otherwise). */
+  maxInsns?: number;
+  /** The ring implementation (default: the liburing addon). The fuzz harness passes a simulated ring. */
+  addon?: Addon;
 }
 
 export interface EngineResult {
@@ -105,7 +109,7 @@ export function runUserEngine(input: Uint8Array | CompileResult, opts: EngineOpt
   const progName = opts.prog ?? [...img.programs.keys()][0];
   const prog = img.programs.get(progName);
   if (!prog) throw new Error(`no program ${opts.prog ?? ""} in the object (programs: ${[...img.programs.keys()].join(", ") || "none"})`);
-  const addon = loadAddon();
+  const addon = opts.addon ?? loadAddon();
   const sqEntries = opts.sqEntries ?? 8;
   const cqEntries = opts.cqEntries ?? 2 * sqEntries;
   const base = SETUP.SINGLE_ISSUER | SETUP.DEFER_TASKRUN | SETUP.NO_SQARRAY | SETUP.CQSIZE;
@@ -273,7 +277,7 @@ function drive(img: Image, progName: string, prog: import("../../compiler/bpf/in
       if (++steps > maxSteps) throw new Error(`loop_step called ${maxSteps} times without stopping`);
       const headBefore = cqHead();
       stepSubmitted = [];
-      const r = run(prog, ctxArr.base, mem, { globalAddress, kfuncs, helpers, subprograms });
+      const r = run(prog, ctxArr.base, mem, { globalAddress, kfuncs, helpers, subprograms, maxInsns: opts.maxInsns });
       executed += r.executed;
       const r0 = Number(BigInt.asIntN(32, r.r0));
       if (opts.trace) {

@@ -109,6 +109,8 @@ export function decodeValue(btf: Map<number, BtfType>, id: number, bytes: Uint8A
   if (!t) return null;
   if (t.kind === "INT" || t.kind === "ENUM" || t.kind === "PTR") {
     const size = t.kind === "PTR" ? 8 : t.size!;
+    // A (hostile) BTF size or offset past the bytes: no value to show.
+    if (!(off >= 0 && size >= 0 && size <= 16 && off + size <= bytes.length)) return null;
     let v = 0n;
     for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(dv.getUint8(off + i));
     if (t.kind === "INT" && t.encoding === 4) return v !== 0n;

@@ -148,6 +148,8 @@ function exec(insns: Insn[], args: bigint[], depth: number, mem: Memory, opts: R
     const cls = ins.opcode & 7;
     const d = ins.dst;
     const s = ins.src;
+    // Registers are r0-r10; src of call and ld_imm64 is a pseudo number, not a register.
+    if (d > 10 || (s > 10 && cls !== 0 && !(cls === 5 && (ins.opcode & 0xf0) === 0x80))) fail(`invalid register r${d > 10 ? d : s}`);
     if (cls === 4 || cls === 7) {
       const wide = cls === 7;
       const op = ins.opcode & 0xf0;

@@ -3,12 +3,15 @@
  *
  * Works for any libbpf-style object (uringbpf's or clang's) that holds a struct_ops map of type
  * `io_uring_bpf_ops`. Steps, one function each:
- *   1. check_object/open_object  the file must be an ELF for EM_BPF that libbpf can open   (exit 2)
+ *   1. check_object/open_object  the file must be an ELF for EM_BPF whose every structure passes
+ *                                objcheck.c's bounds checks, then libbpf must open it          (exit 2)
  *   2. create_ring               io_uring_setup with the requested flags, optional MEM region
  *   3. configure                 ring_fd into the struct_ops map; ring-geometry .rodata globals;
  *                                --set/--open/--buffer globals (found by name in the BTF DATASECs)
- *   4. load_object               bpf_object__load with a verifier log; -ENOSPC retries with a bigger
- *                                log; kernel without io_uring_bpf_ops (exit 3); rejection (exit 4)
+ *   4. load_object               bpf_object__load with a verifier log for every program; -ENOSPC retries
+ *                                with a bigger log; kernel without io_uring_bpf_ops (exit 3); a refusal
+ *                                (exit 4) names its stage (diagnose.c): the BTF verifier's line, the
+ *                                program and the verifier's error line, or libbpf's reason
  *   5. attach                    bpf_map__attach_struct_ops (a struct_ops link)              (exit 6)
  *   6. run                       io_uring_enter(fd, 0, 0, GETEVENTS) timed with CLOCK_MONOTONIC (exit 7
  *                                if it returns an error); --trace clears tracefs' trace before, reads it after
@@ -39,6 +42,8 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <liburing.h>
+#include "diagnose.h"
+#include "objcheck.h"
 
 #define DEFAULT_FLAGS (IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER | \
 		       IORING_SETUP_NO_SQARRAY | IORING_SETUP_CQSIZE | IORING_SETUP_SQ_REWIND)
@@ -47,6 +52,21 @@
 #endif
 #define LOG_MAX (1u << 30)
 #define MAX_ASSIGN 64
+#define MAX_TYPE_DEPTH OBJCHECK_MAX_DEPTH /* nesting followed when printing or describing a BTF type */
+#define MEM_LAYOUT_MAX (64ull << 20)      /* largest MEM layout the loader maps without --mem-region */
+
+#if defined(__SANITIZE_ADDRESS__)
+/* The sanitizer build (uringbpf-loader-asan): any report exits 99, a status the loader never uses; leaks
+ * at exit are not reported (the loader exits from many places on purpose). */
+__attribute__((used, visibility("default"))) const char *__asan_default_options(void)
+{
+	return "detect_leaks=0:exitcode=99";
+}
+__attribute__((used, visibility("default"))) const char *__ubsan_default_options(void)
+{
+	return "print_stacktrace=1:halt_on_error=1:exitcode=99";
+}
+#endif
 
 enum { EXIT_USAGE = 1, EXIT_OPEN = 2, EXIT_NOKERNEL = 3, EXIT_VERIFIER = 4, EXIT_SETUP = 5,
        EXIT_ATTACH = 6, EXIT_RUN = 7, EXIT_TRAP = 8 };
@@ -84,8 +104,12 @@ static void *mem_region;
 static struct bpf_object *obj;
 static struct bpf_program *prog;
 static struct bpf_map *ops_map;
-static char *vlog;
+static char *vlog;                 /* the selected program's verifier log */
 static char libbpf_msgs[4096];
+static struct load_diag diag;      /* what libbpf said while loading (diagnose.c) */
+/* Every program gets its own verifier log, so a rejection of any of them can be explained. */
+static struct plog { struct bpf_program *p; char *buf; size_t insns; } *plogs;
+static int nplogs;
 
 /* ---------- output helpers ---------- */
 
@@ -127,6 +151,14 @@ static void fail(int code, const char *stage, const char *extra, const char *fmt
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	char line[512];
+	if (level == LIBBPF_WARN) { /* the whole message (a BTF load log is long) for diagnose.c */
+		va_list cp;
+		char *full = NULL;
+		va_copy(cp, ap);
+		if (vasprintf(&full, fmt, cp) >= 0 && full) diag_libbpf_message(&diag, full);
+		va_end(cp);
+		free(full);
+	}
 	if (opt.verbose) return vfprintf(stderr, fmt, ap);
 	if (level != LIBBPF_WARN) return 0;
 	vsnprintf(line, sizeof(line), fmt, ap);
@@ -168,13 +200,15 @@ static void usage(FILE *f)
 "  --trace               clear /sys/kernel/tracing/trace before the run (mounting tracefs if needed)\n"
 "                        and read it after: bpf_trace_printk messages on stderr and as \"trace\"\n"
 "  --verbose             print libbpf's debug output on stderr\n"
+"  --explain-log FILE    print the error line of a saved verifier log (as a rejection reports it)\n"
 "  -h, --help            this text\n\n"
 "Hidden .rodata u32 globals filled when present: uringbpf_sq_entries, uringbpf_cq_entries,\n"
 "uringbpf_cq_head, uringbpf_cq_tail, uringbpf_cq_cqes, uringbpf_cq_size, uringbpf_sq_size,\n"
 "uringbpf_mem_size; u64 uringbpf_mem_uaddr. A program with a MEM layout (uringbpf_mem_layout) gets a\n"
 "region of the layout's size without --mem-region, and the JSON shows it decoded as \"mem\". A non-zero\n"
 ".bss uringbpf_trap after the run is the source line of a failed run-time check (\"trap\", exit 8).\n"
-"Exit: 0 ok, 1 usage, 2 not a BPF object, 3 kernel lacks io_uring BPF ops, 4 verifier rejected,\n"
+"Exit: 0 ok, 1 usage, 2 not a BPF object or a malformed one, 3 kernel lacks io_uring BPF ops,\n"
+"4 the kernel refused the object (its BTF, a map, a kfunc, or the verifier rejected a program),\n"
 "5 ring/global setup failed, 6 attach failed, 7 io_uring_enter returned an error,\n"
 "8 the program stopped at a failed run-time check (trap).\n");
 }
@@ -233,6 +267,29 @@ static void add_assign(char kind, char *arg, const char *optname)
 	}
 }
 
+/* --explain-log FILE: the verifier error line of a saved verifier log (as the loader picks it on a
+ * rejection), as one JSON line. */
+__attribute__((noreturn))
+static void explain_log(const char *file)
+{
+	FILE *f = fopen(file, "r");
+	if (!f) { fprintf(stderr, "uringbpf-loader: --explain-log %s: %s\n", file, strerror(errno)); exit(EXIT_USAGE); }
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap + 1), line[1024];
+	for (size_t r; buf && (r = fread(buf + len, 1, cap - len, f)) > 0;) {
+		len += r;
+		if (len == cap) { char *nb = realloc(buf, 2 * cap + 1); if (!nb) break; buf = nb; cap *= 2; }
+	}
+	fclose(f);
+	if (!buf) exit(EXIT_SETUP);
+	buf[len] = 0;
+	verifier_error_line(buf, line, sizeof(line));
+	printf("{\"error_line\":");
+	json_str(stdout, line[0] ? line : NULL);
+	printf("}\n");
+	exit(0);
+}
+
 static void parse_args(int argc, char **argv)
 {
 	int cq_set = 0;
@@ -258,6 +315,7 @@ static void parse_args(int argc, char **argv)
 		else if (!strcmp(a, "--no-load")) opt.no_load = opt.no_run = 1;
 		else if (!strcmp(a, "--verbose")) opt.verbose = 1;
 		else if (!strcmp(a, "--trace")) opt.trace = 1;
+		else if (!strcmp(a, "--explain-log")) { NEED(); explain_log(val); }
 		else if (a[0] == '-' && a[1]) usage_error("unknown option %s", a);
 		else if (opt.path) usage_error("more than one object file given (%s)", a);
 		else opt.path = a;
@@ -290,6 +348,10 @@ static void check_object(void)
 	else if (h.e_shoff + (unsigned long long)h.e_shnum * h.e_shentsize > (unsigned long long)st.st_size)
 		why = "truncated: section headers past the end of the file";
 	if (why) fail(EXIT_OPEN, "open", NULL, "%s: not a BPF object file (%s)", opt.path, why);
+	/* Every structure libbpf and the loader read, checked before either trusts it (objcheck.c). */
+	char msg[512];
+	if (objcheck_file(opt.path, msg, sizeof(msg)))
+		fail(EXIT_OPEN, "open", NULL, "%s: malformed BPF object: %s", opt.path, msg);
 }
 
 static void open_object(void)
@@ -359,6 +421,12 @@ static void create_ring(void)
 	}
 	__u32 layout = mem_layout_type();
 	long long need = layout ? btf__resolve_size(bpf_object__btf(obj), layout) : 0;
+	if (!opt.mem_size && need > 0 && (unsigned long long)need > MEM_LAYOUT_MAX) {
+		char name[160];
+		describe_type(layout, name, sizeof(name));
+		fail(EXIT_SETUP, "ring", NULL, "the program's MEM layout (%s) is %lld bytes, more than the %llu MiB the loader maps "
+		     "by itself; give --mem-region SIZE to map it anyway", name, need, MEM_LAYOUT_MAX >> 20);
+	}
 	if (!opt.mem_size && need > 0) opt.mem_size = need;
 	if (!opt.mem_size) return;
 	long page = sysconf(_SC_PAGESIZE);
@@ -435,12 +503,15 @@ static int int_kind(__u32 type, int *is_signed, int *is_bool)
 	const struct btf_type *t = id < 0 ? NULL : btf__type_by_id(btf, id);
 	*is_signed = *is_bool = 0;
 	if (!t) return 0;
+	/* only the widths a 64-bit value holds: a BTF type's size is input, never a copy length by itself */
+	int width_ok = t->size == 1 || t->size == 2 || t->size == 4 || t->size == 8;
 	if (btf_is_int(t)) {
+		if (!width_ok) return 0;
 		*is_signed = !!(btf_int_encoding(t) & BTF_INT_SIGNED);
 		*is_bool = !!(btf_int_encoding(t) & BTF_INT_BOOL);
 		return t->size;
 	}
-	if (btf_is_any_enum(t)) { *is_signed = btf_kflag(t); return t->size; }
+	if (btf_is_any_enum(t)) { if (!width_ok) return 0; *is_signed = btf_kflag(t); return t->size; }
 	if (btf_is_ptr(t)) return 8;
 	return 0;
 }
@@ -482,6 +553,7 @@ static __u32 mem_layout_type(void)
 	struct find_ctx c = { .name = "uringbpf_mem_layout" };
 	if (!for_each_global(find_cb, &c)) return 0;
 	struct btf *btf = bpf_object__btf(obj);
+	if (!btf) return 0;
 	int id = btf__resolve_type(btf, c.found.type);
 	const struct btf_type *t = id < 0 ? NULL : btf__type_by_id(btf, id);
 	if (!t || !btf_is_ptr(t)) return 0;
@@ -490,14 +562,18 @@ static __u32 mem_layout_type(void)
 	return t && btf_is_struct(t) ? (__u32)id : 0;
 }
 
-/* Print the value of BTF type `type` at `p` as JSON: integers, bools, structs as objects, arrays as lists. */
-static void print_typed(FILE *f, __u32 type, const unsigned char *p)
+/* Print the value of BTF type `type` at `p` (`avail` bytes readable there) as JSON: integers, bools,
+ * structs as objects, arrays as lists. Anything that does not fit in `avail`, or nests deeper than
+ * MAX_TYPE_DEPTH, prints as null. */
+static void print_typed(FILE *f, __u32 type, const unsigned char *p, size_t avail, int depth)
 {
 	struct btf *btf = bpf_object__btf(obj);
 	int id = btf__resolve_type(btf, type);
 	const struct btf_type *t = id < 0 ? NULL : btf__type_by_id(btf, id);
 	int sgn, isbool, size = int_kind(type, &sgn, &isbool);
-	if (size) {
+	if (depth > MAX_TYPE_DEPTH || (size && (size_t)size > avail)) {
+		fprintf(f, "null");
+	} else if (size) {
 		uint64_t u = 0;
 		memcpy(&u, p, size);
 		if (sgn && size < 8 && (u >> (size * 8 - 1)) & 1) u |= ~0ULL << (size * 8);
@@ -513,16 +589,18 @@ static void print_typed(FILE *f, __u32 type, const unsigned char *p)
 			if (i) fputc(',', f);
 			json_str(f, btf__name_by_offset(btf, m->name_off));
 			fputc(':', f);
-			print_typed(f, m->type, p + btf_member_bit_offset(t, i) / 8);
+			size_t moff = btf_member_bit_offset(t, i) / 8;
+			if (moff < avail) print_typed(f, m->type, p + moff, avail - moff, depth + 1);
+			else fprintf(f, "null");
 		}
 		fputc('}', f);
 	} else if (t && btf_is_array(t)) {
 		const struct btf_array *a = btf_array(t);
 		long long esz = btf__resolve_size(btf, a->type);
 		fputc('[', f);
-		for (__u32 i = 0; i < a->nelems && esz > 0; i++) {
+		for (__u32 i = 0; i < a->nelems && esz > 0 && (unsigned long long)(i + 1ull) * esz <= avail; i++) {
 			if (i) fputc(',', f);
-			print_typed(f, a->type, p + i * esz);
+			print_typed(f, a->type, p + i * esz, avail - i * esz, depth + 1);
 		}
 		fputc(']', f);
 	} else {
@@ -543,19 +621,22 @@ static void append(char *buf, size_t n, const char *fmt, ...)
 }
 
 /* A short name of a BTF type for messages: u8, i32, bool, struct Header, array of 8 u32. */
-static void describe_type(__u32 type, char *buf, size_t n)
+static void describe_type_at(__u32 type, char *buf, size_t n, int depth);
+static void describe_type(__u32 type, char *buf, size_t n) { describe_type_at(type, buf, n, 0); }
+static void describe_type_at(__u32 type, char *buf, size_t n, int depth)
 {
 	struct btf *btf = bpf_object__btf(obj);
 	int id = btf__resolve_type(btf, type);
 	const struct btf_type *t = id < 0 ? NULL : btf__type_by_id(btf, id);
 	int sgn, isbool, size = int_kind(type, &sgn, &isbool);
-	if (isbool) snprintf(buf, n, "bool");
+	if (depth > MAX_TYPE_DEPTH) snprintf(buf, n, "(nested too deep)");
+	else if (isbool) snprintf(buf, n, "bool");
 	else if (t && btf_is_ptr(t)) snprintf(buf, n, "pointer");
 	else if (size) snprintf(buf, n, "%c%d", sgn ? 'i' : 'u', size * 8);
 	else if (t && btf_is_struct(t)) snprintf(buf, n, "struct %s", btf__name_by_offset(btf, t->name_off));
 	else if (t && btf_is_array(t)) {
 		char el[128];
-		describe_type(btf_array(t)->type, el, sizeof(el));
+		describe_type_at(btf_array(t)->type, el, sizeof(el), depth + 1);
 		snprintf(buf, n, "array of %u %s", btf_array(t)->nelems, el);
 	} else snprintf(buf, n, "unsupported type");
 }
@@ -601,6 +682,7 @@ static void set_mem_field(const struct assign *a)
 			long long esz = btf__resolve_size(btf, arr->type);
 			if (esz <= 0) mem_fail(a, "%s has elements of unknown size", where);
 			off += i * esz;
+			if (off > opt.mem_size) mem_fail(a, "%s[%llu] lies outside the %llu-byte region", where, i, opt.mem_size);
 			type = arr->type;
 			append(where, sizeof(where), "[%llu]", i);
 			s = end + 1;
@@ -632,6 +714,7 @@ static void set_mem_field(const struct assign *a)
 		}
 		if (btf_member_bitfield_size(t, found)) mem_fail(a, "bit fields are not supported");
 		off += btf_member_bit_offset(t, found) / 8;
+		if (off > opt.mem_size) mem_fail(a, "%s.%.*s lies outside the %llu-byte region", where, (int)n, s, opt.mem_size);
 		type = btf_members(t)[found].type;
 		append(where, sizeof(where), "%s%.*s", where[0] ? "." : "", (int)n, s);
 		s += n;
@@ -670,7 +753,7 @@ static void set_mem_field(const struct assign *a)
 		snprintf(range, sizeof(range), "%lld..%lld", min, max);
 	}
 	if (bad) mem_fail(a, "value out of range for %s (%s: %s)", where, desc, range);
-	if (off + size > opt.mem_size) mem_fail(a, "%s lies outside the %llu-byte region", where, opt.mem_size);
+	if (off + size > opt.mem_size || off > opt.mem_size) mem_fail(a, "%s lies outside the %llu-byte region", where, opt.mem_size);
 	memcpy((char *)mem_region + off, &u, size); /* little-endian: the low bytes */
 }
 
@@ -741,7 +824,7 @@ static void prepare_resources(void)
 			a->value = fd;
 		} else if (a->kind == 'b') {
 			unsigned long long size = parse_uint(a->arg, "--buffer");
-			size_t len = size ? (size + page - 1) / page * page : page;
+			size_t len = size ? (size + page - 1) / page * page : (size_t)page;
 			void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 			if (p == MAP_FAILED) fail(EXIT_SETUP, "globals", NULL, "--buffer %s: %s", a->name, strerror(errno));
 			a->value = (long long)(uintptr_t)p;
@@ -760,12 +843,9 @@ static unsigned long long log_number(const char *key)
 /* ---------- a rejection inside a loop names the loop (issue 9) ---------- */
 
 static void copy_trimmed(char *dst, size_t n, const char *src);
-/* The program's own instructions (before libbpf appends subprograms at load). */
-static size_t main_insns;
-
 /* The source line of instruction `idx` of the program: the line_info record of the program's section with
  * the largest instruction offset <= idx * 8 (layout as in find_trap_source below). */
-static int line_of_insn(size_t idx, char *where, size_t n)
+static int line_of_insn(struct bpf_program *prog, size_t idx, char *where, size_t n)
 {
 	struct btf_ext *ext = NULL;
 	struct btf *btf = btf__parse_elf(opt.path, &ext);
@@ -806,8 +886,9 @@ out:
 }
 
 /* The innermost loop around instruction `at`: the shortest backward jump from S to T with T <= at <= S.
- * uringbpf stamps a loop's back edge with the loop's header line, so its line names the loop. */
-static int loop_of_insn(long at, char *where, size_t n)
+ * uringbpf stamps a loop's back edge with the loop's header line, so its line names the loop.
+ * main_insns: the program's own instructions (before libbpf appended subprograms at load). */
+static int loop_of_insn(struct bpf_program *prog, size_t main_insns, long at, char *where, size_t n)
 {
 	const struct bpf_insn *in = bpf_program__insns(prog);
 	size_t cnt = bpf_program__insn_cnt(prog);
@@ -822,26 +903,50 @@ static int loop_of_insn(long at, char *where, size_t n)
 		long t = (long)s + 1 + in[s].off;
 		if (t <= at && at <= (long)s && (long)s - t < span) { span = (long)s - t; best = (long)s; }
 	}
-	return best >= 0 && line_of_insn((size_t)best, where, n);
+	return best >= 0 && line_of_insn(prog, (size_t)best, where, n);
 }
 
-static void report_rejection(int err)
+/* The symbolic name of the errno values a load returns (the kernel's reason class). */
+static const char *errno_name(int e)
 {
+	switch (e) {
+	case E2BIG: return "E2BIG";
+	case EACCES: return "EACCES";
+	case EINVAL: return "EINVAL";
+	case EPERM: return "EPERM";
+	case EFAULT: return "EFAULT";
+	case ENOMEM: return "ENOMEM";
+	case ENOSPC: return "ENOSPC";
+	case EBUSY: return "EBUSY";
+	case ENOENT: return "ENOENT";
+	case ESRCH: return "ESRCH";
+	case 524: return "ENOTSUPP";
+	default: return "errno";
+	}
+}
+
+/* A verifier rejection of program p, whose log is plog: the log's last lines, the TypeScript line the
+ * log points at and the verifier's error line. */
+__attribute__((noreturn))
+static void report_rejection(int err, struct plog *pg)
+{
+	struct bpf_program *p = pg->p;
+	char *plog = pg->buf;
 	char *lines[4096];
 	int n = 0;
-	char *src = NULL, *errline = NULL;
-	for (char *s = strtok(vlog, "\n"); s; s = strtok(NULL, "\n")) {
+	char *src = NULL, errline[1024];
+	unsigned long long processed = 0;
+	const char *pl = strstr(plog, "processed ");
+	if (pl) processed = strtoull(pl + 10, NULL, 10);
+	verifier_error_line(plog, errline, sizeof(errline));
+	for (char *s = strtok(plog, "\n"); s; s = strtok(NULL, "\n")) {
 		if (n == 4096) { memmove(lines, lines + 2048, 2048 * sizeof(*lines)); n = 2048; }
 		lines[n++] = s;
 		if (!strncmp(s, "; ", 2) && strstr(s, " @ ")) src = s;
-		else if (*s && !(s[0] >= '0' && s[0] <= '9' && strchr(s, ':')) && strncmp(s, "processed ", 10) &&
-			 strncmp(s, "verification time", 17) && strncmp(s, "stack depth", 11) && strncmp(s, "mark_precise", 12) &&
-			 strncmp(s, "from ", 5) && s[0] != ';')
-			errline = s;
 	}
-	fprintf(stderr, "uringbpf-loader: verifier log (last %d lines):\n", n < 40 ? n : 40);
+	fprintf(stderr, "uringbpf-loader: verifier log of '%s' (last %d lines):\n", bpf_program__name(p), n < 40 ? n : 40);
 	for (int i = n < 40 ? 0 : n - 40; i < n; i++) fprintf(stderr, "  %s\n", lines[i]);
-	char extra[4096] = "", where[1024] = "", stopped[1024] = "", loop[1024] = "";
+	char extra[4096] = "", where[1024] = "", why[1300], stopped[1024] = "", loop[1024] = "";
 	if (src) {
 		char *at = strstr(src, " @ ");
 		while (strstr(at + 3, " @ ")) at = strstr(at + 3, " @ ");
@@ -855,43 +960,145 @@ static void report_rejection(int err)
 		long v = strtol(lines[i], &e, 10);
 		if (e != lines[i] && !strncmp(e, ": (", 3)) last = v;
 	}
-	if (loop_of_insn(last, loop, sizeof(loop))) {
+	if (loop_of_insn(p, pg->insns, last, loop, sizeof(loop))) {
 		snprintf(stopped, sizeof(stopped), "%s", where);
 		snprintf(where, sizeof(where), "%s", loop);
 		src = where;
 	}
 	if (src) fprintf(stderr, "rejected at %s%s%s%s\n", where, stopped[0] ? " (in this loop, at " : "", stopped, stopped[0] ? ")" : "");
-	if (errline) fprintf(stderr, "verifier: %s\n", errline);
+	if (errline[0]) fprintf(stderr, "verifier: %s\n", errline);
+	snprintf(why, sizeof(why), "%s", errline[0] ? errline : strerror(-err));
 	FILE *f = fmemopen(extra, sizeof(extra) - 1, "w");
-	fprintf(f, ",\"errno\":%d,\"verifier\":{\"rejected_at\":", -err);
+	fprintf(f, ",\"errno\":%d,\"load_stage\":\"verifier\",\"prog\":", -err);
+	json_str(f, bpf_program__name(p));
+	fprintf(f, ",\"section\":");
+	json_str(f, bpf_program__section_name(p));
+	fprintf(f, ",\"verifier\":{\"rejected_at\":");
 	json_str(f, src ? where : NULL);
 	if (stopped[0]) { fprintf(f, ",\"stopped_at\":"); json_str(f, stopped); }
 	fprintf(f, ",\"error_line\":");
-	json_str(f, errline);
+	json_str(f, errline[0] ? errline : NULL);
+	fprintf(f, ",\"insns_processed\":%llu}", processed);
+	fclose(f);
+	libbpf_msgs[0] = 0;
+	fail(EXIT_VERIFIER, "load", extra, "verifier rejected %s: %s (program '%s', section %s, %llu instructions processed; %s %d: %s)",
+	     bpf_program__name(p), why, bpf_program__name(p), bpf_program__section_name(p), processed, errno_name(-err), -err,
+	     strerror(-err));
+}
+
+/* The kernel refused the object's BTF (names, types): the BTF verifier's own line names the type. */
+__attribute__((noreturn))
+static void report_btf_rejection(int err)
+{
+	char line[1024], extra[2048] = "", msg[1500];
+	btf_error_line(diag.btf_log, line, sizeof(line));
+	if (diag.btf_log) {
+		/* the last lines of the BTF log: the header summary and the types before the bad one */
+		const char *s = diag.btf_log + strlen(diag.btf_log);
+		for (int k = 0; k < 12 && s > diag.btf_log; ) { s--; if (*s == '\n' && s[1]) k++; }
+		fprintf(stderr, "uringbpf-loader: BTF load log (last lines):\n%s%s\n", s == diag.btf_log ? "" : "  ...", s);
+	}
+	if (line[0])
+		snprintf(msg, sizeof(msg), "the kernel rejected the object's BTF (type information): %s%s", line,
+			 strstr(line, "Invalid name") ? " (the kernel accepts only C identifiers as BTF names: ASCII letters, "
+							"digits and _, not starting with a digit)" : "");
+	else
+		snprintf(msg, sizeof(msg), "the kernel rejected the object's BTF (type information): %s (%s; no BTF log)",
+			 strerror(-err), diag.stage_msg[0] ? diag.stage_msg : "libbpf gave no reason");
+	FILE *f = fmemopen(extra, sizeof(extra) - 1, "w");
+	fprintf(f, ",\"errno\":%d,\"load_stage\":\"btf\",\"btf\":{\"error_line\":", -err);
+	json_str(f, line[0] ? line : NULL);
 	fprintf(f, "}");
 	fclose(f);
 	libbpf_msgs[0] = 0;
-	fail(EXIT_VERIFIER, "load", extra, "verifier rejected %s: %s", bpf_program__name(prog),
-	     errline ? errline : strerror(-err));
+	fail(EXIT_VERIFIER, "load", extra, "%s", msg);
 }
 
-/* Returns 0 on success, -ENOSPC when the log buffer was too small (caller retries). */
+/* The program that failed: the one libbpf named, else the first one without an fd that has a log. */
+static struct plog *failed_program(void)
+{
+	for (int i = 0; i < nplogs && diag.prog[0]; i++)
+		if (!strcmp(bpf_program__name(plogs[i].p), diag.prog)) return &plogs[i];
+	if (diag.stage != STAGE_NONE && diag.stage != STAGE_PROGRAM) return NULL;
+	for (int i = 0; i < nplogs; i++)
+		if (bpf_program__autoload(plogs[i].p) && bpf_program__fd(plogs[i].p) < 0 && plogs[i].buf[0]) return &plogs[i];
+	return NULL;
+}
+
+__attribute__((noreturn))
+static void report_load_failure(int err)
+{
+	if (diag.stage == STAGE_BTF || (diag.stage == STAGE_NONE && diag.btf_log)) report_btf_rejection(err);
+	struct plog *fp = failed_program();
+	if (fp && fp->buf[0]) report_rejection(err, fp);
+	char extra[1024] = "";
+	FILE *f = fmemopen(extra, sizeof(extra) - 1, "w");
+	fprintf(f, ",\"errno\":%d,\"load_stage\":", -err);
+	json_str(f, fp ? "program" : diag.stage == STAGE_NONE ? "unknown" : stage_name(diag.stage));
+	if (fp) { fprintf(f, ",\"prog\":"); json_str(f, bpf_program__name(fp->p)); }
+	fclose(f);
+	if (fp) {
+		/* refused before the verifier produced a line: say what the kernel checks at that point */
+		struct bpf_program *p = fp->p;
+		size_t insns = bpf_program__insn_cnt(p);
+		char hint[256] = "";
+		if (err == -E2BIG)
+			snprintf(hint, sizeof(hint), insns > 1000000 ? "; the kernel allows at most 1000000 instructions"
+								       : "; the kernel found the program or one of its limits too big");
+		else if (err == -EPERM || err == -EACCES)
+			snprintf(hint, sizeof(hint), "; loading struct_ops programs needs root (CAP_BPF and CAP_SYS_ADMIN)");
+		fail(EXIT_VERIFIER, "load", extra, "the kernel refused program '%s' (section %s, %zu instructions) before verification: %s %d: %s%s",
+		     bpf_program__name(p), bpf_program__section_name(p), insns, errno_name(-err), -err, strerror(-err), hint);
+	}
+	if (diag.stage != STAGE_NONE)
+		fail(EXIT_VERIFIER, "load", extra, "load failed at %s: %s", stage_name(diag.stage), diag.stage_msg);
+	fail(EXIT_VERIFIER, "load", extra, "load failed: %s (libbpf gave no reason; --verbose shows its log)", strerror(-err));
+}
+
+static void free_logs(void)
+{
+	for (int i = 0; i < nplogs; i++) free(plogs[i].buf);
+	free(plogs);
+	plogs = NULL;
+	nplogs = 0;
+	vlog = NULL;
+}
+
+/* The program whose log overflowed on the previous attempt: only its log grows (one big buffer, not one
+ * per program). Empty: every program gets the full size. */
+static char grow_prog[128];
+
+/* Returns 0 on success, -ENOSPC when a log buffer was too small (caller retries). */
 static int load_object(size_t log_size)
 {
-	free(vlog);
-	vlog = calloc(1, log_size);
-	if (!vlog) fail(EXIT_SETUP, "load", NULL, "cannot allocate %zu bytes of verifier log", log_size);
-	bpf_program__set_log_buf(prog, vlog, log_size);
-	bpf_program__set_log_level(prog, opt.log_level);
-	if (!main_insns) main_insns = bpf_program__insn_cnt(prog);
+	struct bpf_program *p;
+	int n = 0;
+	free_logs();
+	bpf_object__for_each_program(p, obj) n++;
+	plogs = calloc(n ? n : 1, sizeof(*plogs));
+	if (!plogs) fail(EXIT_SETUP, "load", NULL, "out of memory");
+	bpf_object__for_each_program(p, obj) {
+		size_t size = grow_prog[0] && strcmp(bpf_program__name(p), grow_prog) ? LOG_START : log_size;
+		char *buf = calloc(1, size);
+		if (!buf) fail(EXIT_SETUP, "load", NULL, "cannot allocate %zu bytes of verifier log", size);
+		plogs[nplogs].p = p;
+		plogs[nplogs].insns = bpf_program__insn_cnt(p); /* before libbpf appends subprograms */
+		plogs[nplogs++].buf = buf;
+		bpf_program__set_log_buf(p, buf, size);
+		bpf_program__set_log_level(p, opt.log_level);
+		if (p == prog) vlog = buf;
+	}
+	free(diag.btf_log);
+	memset(&diag, 0, sizeof(diag));
 	int err = bpf_object__load(obj);
 	if (!err) return 0;
-	if (err == -ENOSPC && log_size < LOG_MAX) return -ENOSPC;
+	if (err == -ENOSPC && log_size < LOG_MAX) {
+		snprintf(grow_prog, sizeof(grow_prog), "%s", diag.prog);
+		return -ENOSPC;
+	}
 	if (err == -ESRCH || (!strcmp(ops_type_name(), "io_uring_bpf_ops") && !kernel_has_ops()))
 		fail(EXIT_NOKERNEL, "load", NULL, NO_OPS_MSG);
-	if (!vlog[0]) fail(EXIT_VERIFIER, "load", NULL, "load failed: %s (no verifier log)", strerror(-err));
-	report_rejection(err);
-	return err;
+	report_load_failure(err);
 }
 
 #include "maps.h"
@@ -1147,7 +1354,7 @@ int main(int argc, char **argv)
 	__u32 layout = mem_layout_type();
 	if (layout && mem_region) {
 		printf(",\"mem\":");
-		print_typed(stdout, layout, mem_region);
+		print_typed(stdout, layout, mem_region, opt.mem_size, 0);
 	}
 	if (trap.line) {
 		printf(",\"trap\":{\"line\":%llu,\"source\":", trap.line);

@@ -149,7 +149,7 @@ static int rb_record(void *p, void *data, size_t size)
 	struct rb_ctx *c = p;
 	struct btf *btf = bpf_object__btf(obj);
 	if (c->n++) fputc(',', c->f);
-	if (c->type && btf__resolve_size(btf, c->type) == (long long)size) print_typed(c->f, c->type, data);
+	if (c->type && btf__resolve_size(btf, c->type) == (long long)size) print_typed(c->f, c->type, data, size, 0);
 	else {
 		fputc('"', c->f);
 		for (size_t i = 0; i < size; i++) fprintf(c->f, "%02x", ((unsigned char *)data)[i]);
@@ -205,11 +205,11 @@ static void maps_print(FILE *f)
 		fputc('[', f);
 		for (__u32 i = 0; i < n; i++) {
 			if (i) fputc(',', f);
-			if (mt == BPF_MAP_TYPE_ARRAY) { print_typed(f, vtype, ents[i].value); continue; }
+			if (mt == BPF_MAP_TYPE_ARRAY) { print_typed(f, vtype, ents[i].value, vsz, 0); continue; }
 			fprintf(f, "{\"key\":");
-			print_typed(f, ktype, ents[i].key);
+			print_typed(f, ktype, ents[i].key, ksz, 0);
 			fprintf(f, ",\"value\":");
-			print_typed(f, vtype, ents[i].value);
+			print_typed(f, vtype, ents[i].value, vsz, 0);
 			fputc('}', f);
 		}
 		fputc(']', f);

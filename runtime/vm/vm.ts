@@ -56,6 +56,9 @@ export interface VmOptions {
   timeoutMs?: number;
   /** Use `-accel kvm -cpu host` instead of TCG (off by default: KVM guests fail on some hosts). */
   kvm?: boolean;
+  /** TCG with `-icount shift=0,sleep=off`: the guest clock counts executed guest instructions (1 ns
+   *  each), so timings do not move with host load. The first seconds after boot read high: warm up. */
+  icount?: boolean;
   /** Guest memory in MiB (default 1024). */
   memoryMb?: number;
   /** Extra files for all cases. */
@@ -298,6 +301,8 @@ function listLoaders(): VmFile[] {
   for (const name of readdirSync(bin)) {
     const p = path.join(bin, name);
     const st = statSync(p);
+    // the sanitizer build of the loader is dynamically linked against the host's libraries: host only
+    if (name.endsWith("-asan")) continue;
     if (st.isFile() && st.mode & 0o111) out.push({ guestPath: `/usr/local/bin/${name}`, hostPath: p, mode: 0o755 });
   }
   return out;
@@ -381,7 +386,7 @@ export async function runInVm(cases: VmCase[], opts: VmOptions = {}): Promise<Vm
   const consoleLogPath = path.join(tmp, "console.log");
   const log = createWriteStream(consoleLogPath);
 
-  const accel = opts.kvm ? ["-accel", "kvm", "-cpu", "host"] : ["-accel", "tcg", "-cpu", "max"];
+  const accel = opts.kvm ? ["-accel", "kvm", "-cpu", "host"] : ["-accel", "tcg", "-cpu", "max", ...(opts.icount ? ["-icount", "shift=0,sleep=off"] : [])];
   const append = ["console=ttyS0", "rdinit=/init", "quiet", "loglevel=0", "panic=-1", opts.append ?? ""].join(" ").trim();
   const args = [
     ...accel,

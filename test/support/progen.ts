@@ -225,38 +225,100 @@ export class ProgramGenerator {
           text: `${indent}if ((${a.text}) < (${b.text})) {\n${th.text}${indent}} else {\n${el.text}${indent}}\n`,
           run: (env) => (norm(p, a.ev(env)) < norm(p, b.ev(env)) ? th.run(env) : el.run(env)),
         });
-      } else {
-        const iv = this.fresh("i");
-        const bound = 1 + r.int(5);
-        const inner = [...scope];
-        const loopVar: Var = { name: iv, ty: "u32" };
-        this.depth++;
-        const body = this.statements(inner, 1 + r.int(2), indent + "  ");
-        const useIdx = this.expr("u32", [...scope, loopVar], 2);
-        const target = r.pick(scope.filter((v) => !wide(v.ty)).length ? scope.filter((v) => !wide(v.ty)) : scope);
-        this.depth--;
-        const brk = r.chance(0.3) ? 1 + r.int(bound) : -1;
-        parts.push({
-          text:
-            `${indent}for (let ${iv}: u32 = 0; ${iv} < ${bound}; ${iv}++) {\n` +
-            (brk >= 0 ? `${indent}  if (${iv} === ${brk}) break;\n` : "") +
-            body.text +
-            `${indent}  ${target.name} = ${wide(target.ty) ? `${target.ty}(${useIdx.text})` : `${target.ty}(${target.name} + ${conv(target.ty, useIdx).text})`};\n` +
-            `${indent}}\n`,
-          run: (env) => {
-            for (let i = 0n; i < BigInt(bound); i++) {
-              if (brk >= 0 && i === BigInt(brk)) break;
-              env.set(iv, i);
-              body.run(env);
-              const u = useIdx.ev(env);
-              env.set(target.name, wide(target.ty) ? norm(target.ty, u) : norm(target.ty, norm(promoted(target.ty), env.get(target.name)! + norm(target.ty, u))));
-            }
-            env.delete(iv);
-          },
-        });
-      }
+      } else parts.push(this.loop(scope, indent));
     }
     return { text: parts.map((p) => p.text).join(""), run: (env) => parts.forEach((p) => p.run(env)) };
+  }
+
+  /** Run-time loop bounds: u32 globals with small values (the verifier cannot know them). */
+  private bounds: { name: string; value: number }[] = [];
+  /** The outputs, for loops that return early (they store the results first). */
+  private outs: { name: string; from: string }[] = [];
+
+  /** A loop of one of the shapes issue 9 lists: for/while/do/while(true)+break, constant or run-time
+   *  bounds, branches and continue on the counter, break, early return. */
+  private loop(scope: Var[], indent: string): { text: string; run: (env: Env) => void } {
+    const r = this.r;
+    const iv = this.fresh("i");
+    const runtime = r.chance(0.5);
+    let bound = 1 + r.int(5);
+    let boundText = String(bound);
+    if (runtime) {
+      const b = { name: this.fresh("n"), value: r.int(6) };
+      this.bounds.push(b);
+      bound = b.value;
+      boundText = b.name;
+    }
+    const shape = r.pick(["for", "for", "while", "do", "forever"] as const);
+    const loopVar: Var = { name: iv, ty: "u32" };
+    this.depth++;
+    const body = this.statements([...scope], 1 + r.int(2), indent + "  ");
+    const useIdx = this.expr("u32", [...scope, loopVar], 2);
+    const target = r.pick(scope.filter((v) => !wide(v.ty)).length ? scope.filter((v) => !wide(v.ty)) : scope);
+    // A branch on the counter: the verifier must not pin it (issue 9).
+    const onCounter = r.chance(0.5) ? { c: r.int(6), op: r.pick(["===", "<", "!=="] as const), v: r.pick(scope) } : undefined;
+    const onExpr = onCounter ? this.expr(onCounter.v.ty, [...scope, loopVar], 2) : undefined;
+    this.depth--;
+    const brk = r.chance(0.3) ? r.int(bound + 1) : -1;
+    const cont = shape === "for" && r.chance(0.3) ? r.int(bound + 1) : -1;
+    const ret = r.chance(0.15) ? r.int(bound + 1) : -1;
+    const i2 = indent + "  ";
+    const outText = this.outs.map((o) => `${o.name} = ${o.from}; `).join("");
+    const inner =
+      (brk >= 0 ? `${i2}if (${iv} === ${brk}) break;
+` : "") +
+      (cont >= 0 ? `${i2}if (${iv} === ${cont}) continue;
+` : "") +
+      (ret >= 0 ? `${i2}if (${iv} === ${ret}) { ${outText}return STOP; }
+` : "") +
+      (onCounter ? `${i2}if (${iv} ${onCounter.op} ${onCounter.c}) ${onCounter.v.name} = ${onExpr!.text};
+` : "") +
+      body.text +
+      `${i2}${target.name} = ${wide(target.ty) ? `${target.ty}(${useIdx.text})` : `${target.ty}(${target.name} + ${conv(target.ty, useIdx).text})`};
+`;
+    let text: string;
+    if (shape === "for") text = `${indent}for (let ${iv}: u32 = 0; ${iv} < ${boundText}; ${iv}++) {
+${inner}${indent}}
+`;
+    else if (shape === "while") text = `${indent}let ${iv}: u32 = 0;
+${indent}while (${iv} < ${boundText}) {
+${inner}${i2}${iv}++;
+${indent}}
+`;
+    else if (shape === "do") text = `${indent}let ${iv}: u32 = 0;
+${indent}do {
+${inner}${i2}${iv}++;
+${indent}} while (${iv} < ${boundText});
+`;
+    else text = `${indent}let ${iv}: u32 = 0;
+${indent}while (true) {
+${i2}if (${iv} >= ${boundText}) break;
+${inner}${i2}${iv}++;
+${indent}}
+`;
+    // A `let` counter would clash with a later loop of the same name in the same block: wrap in a block.
+    if (shape !== "for") text = `${indent}{
+${text.replace(/^/gm, "  ")}${indent}}
+`;
+    return {
+      text,
+      run: (env) => {
+        for (let i = 0n; shape === "do" ? i === 0n || i < BigInt(bound) : i < BigInt(bound); i++) {
+          if (brk >= 0 && i === BigInt(brk)) break;
+          if (cont >= 0 && i === BigInt(cont)) continue;
+          env.set(iv, i);
+          if (ret >= 0 && i === BigInt(ret)) throw new EarlyReturn();
+          if (onCounter) {
+            const c = BigInt(onCounter.c);
+            if (onCounter.op === "===" ? i === c : onCounter.op === "<" ? i < c : i !== c) env.set(onCounter.v.name, norm(onCounter.v.ty, onExpr!.ev(env)));
+          }
+          body.run(env);
+          const u = useIdx.ev(env);
+          env.set(target.name, wide(target.ty) ? norm(target.ty, u) : norm(target.ty, norm(promoted(target.ty), env.get(target.name)! + norm(target.ty, u))));
+        }
+        env.delete(iv);
+      },
+    };
   }
 
   /** A whole program: inputs as .data globals, results in `out*` globals. */
@@ -290,9 +352,10 @@ export class ProgramGenerator {
       locals.push(v);
       bodyText += `  let ${v.name}: ${v.ty} = ${e.text};\n`;
     }
+    const outs = locals.map((v, i) => ({ name: `out${i}`, ty: v.ty, from: v.name }));
+    this.outs = outs;
     const st = this.statements(locals, 2 + r.int(4), "  ");
     bodyText += st.text;
-    const outs = locals.map((v, i) => ({ name: `out${i}`, ty: v.ty, from: v.name }));
     for (const o of outs) bodyText += `  ${o.name} = ${o.from};\n`;
     // Atomics on the result globals, each old value kept in a global of its own (`old${i}`).
     const atomics: { name: string; ty: Ty; text: string; run: (g: Env) => void }[] = [];
@@ -349,23 +412,34 @@ export class ProgramGenerator {
       `import { loopStep, STOP, u8, u16, u32, u64, i8, i16, i32, i64${opts.atomics ? ", atomicAdd, atomicAnd, atomicOr, atomicXor, atomicFetchAdd, atomicFetchAnd, atomicFetchOr, atomicFetchXor, atomicXchg, atomicCmpXchg, loadAcquire, storeRelease" : ""} } from "uringbpf";\n` +
       atomics.map((a) => `export let ${a.name}: ${a.ty} = ${wide(a.ty) ? "0n" : "0"};\n`).join("") +
       inputs.map((v) => `export let ${v.name}: ${v.ty} = ${lit(v.ty, inputVals[v.name]).text};\n`).join("") +
-      outs.map((o) => `export let ${o.name}: ${o.ty} = ${wide(o.ty) ? "0n" : "0"};\n`).join("");
+      outs.map((o) => `export let ${o.name}: ${o.ty} = ${wide(o.ty) ? "0n" : "0"};\n`).join("") +
+      this.bounds.map((b) => `export let ${b.name}: u32 = ${b.value};\n`).join("");
     const source = `${header}${helperText}export const prog = loopStep((ring, lp) => {\n${bodyText}  return STOP;\n});\n`;
     const env: Env = new Map();
     for (const v of inputs) env.set(v.name, inputVals[v.name]);
     for (const { v, e } of inits) env.set(v.name, norm(v.ty, e.ev(env)));
-    st.run(env);
+    let early = false;
+    try {
+      st.run(env);
+    } catch (e) {
+      if (!(e instanceof EarlyReturn)) throw e;
+      early = true;
+    }
     const expected: Record<string, bigint> = {};
     for (const o of outs) env.set(o.name, env.get(o.from)!);
+    // A loop's early `return STOP` skips the atomics at the end of the body.
     for (const a of atomics) {
       env.set(a.name, 0n);
-      a.run(env);
+      if (!early) a.run(env);
     }
     for (const o of outs) expected[o.name] = env.get(o.name)!;
     for (const a of atomics) expected[a.name] = env.get(a.name)!;
     return { source, expected, inputs: inputVals };
   }
 }
+
+/** A loop's `return STOP` in the reference evaluation. */
+class EarlyReturn extends Error {}
 
 /** Generator options: `atomics` adds atomic operations on the result globals (checked by the evaluator). */
 export interface GenOptions {

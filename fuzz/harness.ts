@@ -1,0 +1,389 @@
+// The fuzz harness's parent: makes the inputs (TypeScript mutants and stress shapes, object mutants of the
+// compiled seeds, the hostile set), hands each to a stage, enforces a time and memory limit on every child
+// run, counts what happened (programs, objects, exceptions, signals, hangs, out-of-memory, sanitizer
+// reports) and saves each crashing input with how it was made. `npm run fuzz` drives it (fuzz/main.ts);
+// the tests run a seeded slice of it.
+
+import { fork, spawn, spawnSync, type ChildProcess } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { compileSource } from "../compiler/index";
+import { hostileObjects } from "./hostile";
+import { mutateObject, type ObjInput } from "./objmutate";
+import { mutateSource, Rng, seedSources, stressSource, type TsInput } from "./tsmutate";
+import type { JobResult, JobSpec } from "./worker";
+
+export const STAGES = ["ts", "cli", "reader", "engine", "loader", "hostile"] as const;
+export type Stage = (typeof STAGES)[number];
+
+export interface FuzzOptions {
+  seconds: number;
+  seed: number;
+  stages: Stage[];
+  /** Where crashing inputs are saved (default .cache/uringbpf/fuzz/crashes). */
+  out?: string;
+  /** Per-run time limit in milliseconds (default 30000; the loader and CLI get their own below). */
+  timeLimitMs?: number;
+  /** Resident memory limit of a child in MiB (default 1536). */
+  memoryMb?: number;
+  /** Stop after this many inputs of each kind (for tests), whatever the time. */
+  maxPrograms?: number;
+  maxObjects?: number;
+  log?: (line: string) => void;
+}
+
+export type Outcome = "ok" | "rejected" | "exception" | "signal" | "hang" | "oom" | "sanitizer";
+
+export interface Finding {
+  stage: Stage | "compile";
+  outcome: Outcome;
+  signature: string;
+  detail: string;
+  saved?: string;
+}
+
+export interface FuzzSummary {
+  seed: number;
+  seconds: number;
+  programs: number;
+  compiled: number;
+  objects: number;
+  hostile: number;
+  cliRuns: number;
+  loaderRuns: number;
+  engineRuns: number;
+  readerRuns: number;
+  exceptions: number;
+  signals: number;
+  hangs: number;
+  ooms: number;
+  sanitizer: number;
+  findings: Finding[];
+  loader?: string;
+  /** Wall time spent per stage, in milliseconds. */
+  stageMs: Record<string, number>;
+}
+
+const ROOT = path.join(__dirname, "..");
+const CACHE = process.env.UBPF_CACHE ?? path.join(ROOT, ".cache", "uringbpf");
+
+/** The loader built with AddressSanitizer and UBSan: the loader engineer's build if present, else built here. */
+export function asanLoader(log: (l: string) => void = () => {}): string | undefined {
+  for (const name of ["uringbpf-loader-asan", "uringbpf-loader.asan"]) {
+    const p = path.join(CACHE, "bin", name);
+    if (fs.existsSync(p)) return p;
+  }
+  const src = path.join(ROOT, "runtime", "loader", "loader.c");
+  const sys = path.join(CACHE, "sysroot");
+  const lib = path.join(sys, "usr", "lib", "x86_64-linux-gnu");
+  if (!fs.existsSync(path.join(lib, "libbpf.a"))) return undefined;
+  const out = path.join(CACHE, "bin", "fuzz-loader-asan");
+  const srcs = fs.readdirSync(path.dirname(src)).filter((f) => f.endsWith(".c") && !/bench/.test(f)).map((f) => path.join(path.dirname(src), f));
+  const newest = Math.max(...srcs.map((f) => fs.statSync(f).mtimeMs));
+  if (fs.existsSync(out) && fs.statSync(out).mtimeMs > newest) return out;
+  log(`fuzz: building ${out} (-fsanitize=address,undefined)`);
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  // loader.c is the program; other .c files beside it (not the benchmarks) are its parts.
+  const parts = srcs.filter((f) => f !== src && !fs.readFileSync(f, "utf8").includes("int main("));
+  const r = spawnSync("gcc", ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer", "-O1", "-g",
+    `-I${path.join(sys, "usr", "include")}`, `-I${path.join(sys, "usr", "include", "x86_64-linux-gnu")}`, "-I" + path.dirname(src),
+    "-o", out + ".tmp", src, ...parts, `-L${lib}`, "-l:libbpf.a", "-l:liburing.a", "-lelf", "-lz", "-lzstd"], { encoding: "utf8" });
+  if (r.status !== 0) {
+    log(`fuzz: cannot build the ASan loader:\n${r.stderr}`);
+    return undefined;
+  }
+  fs.renameSync(out + ".tmp", out);
+  return out;
+}
+
+/** spawnSync's result shape, without blocking the event loop (the two lanes run side by side). */
+function spawnAsync(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ status: number | null; signal: NodeJS.Signals | null; stderr: string; timedOut: boolean }> {
+  return new Promise((resolve) => {
+    const c = spawn(cmd, args, { env, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    let timedOut = false;
+    c.stderr!.on("data", (d: Buffer) => {
+      if (stderr.length < 64_000) stderr += d.toString();
+    });
+    const t = setTimeout(() => {
+      timedOut = true;
+      c.kill("SIGKILL");
+    }, timeoutMs);
+    c.on("close", (status, signal) => {
+      clearTimeout(t);
+      resolve({ status, signal: timedOut ? null : signal, stderr, timedOut });
+    });
+  });
+}
+
+/** A child process running fuzz/worker.ts, restarted after every death. */
+class WorkerPool {
+  private child?: ChildProcess;
+  private stderr = "";
+  private nextId = 1;
+  constructor(private memoryMb: number) {}
+
+  private start(): ChildProcess {
+    const c = fork(path.join(__dirname, "worker.ts"), ["--uringbpf-fuzz-worker"], {
+      execArgv: ["--import", "tsx", `--max-old-space-size=${this.memoryMb}`],
+      stdio: ["ignore", "ignore", "pipe", "ipc"],
+      serialization: "advanced",
+    });
+    c.stderr!.on("data", (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-8000);
+    });
+    return c;
+  }
+
+  /** Run a job; resolves with its result or with how the child died. */
+  run(job: JobSpec, timeLimitMs: number): Promise<JobResult | { id: number; status: Exclude<Outcome, "ok" | "rejected" | "exception">; detail: string }> {
+    const id = this.nextId++;
+    if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) this.child = this.start();
+    const c = this.child;
+    this.stderr = "";
+    return new Promise((resolve) => {
+      let done = false;
+      let killedFor: "hang" | "oom" | undefined;
+      const finish = (r: Parameters<typeof resolve>[0]) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        clearInterval(watch);
+        c.off("message", onMsg);
+        c.off("exit", onExit);
+        resolve(r);
+      };
+      const onMsg = (m: JobResult) => {
+        if (m.id !== id) return;
+        finish({ ...m, object: m.object ? Uint8Array.from(Buffer.from(m.object as unknown as string, "base64")) : undefined });
+      };
+      const onExit = (code: number | null, sig: NodeJS.Signals | null) => {
+        this.child = undefined;
+        const err = this.stderr;
+        if (killedFor) return finish({ id, status: killedFor, detail: killedFor === "hang" ? `no answer in ${timeLimitMs} ms` : `resident memory above ${this.memoryMb} MiB` });
+        if (/heap out of memory|Allocation failed|Invalid array buffer length|Array buffer allocation failed/.test(err)) return finish({ id, status: "oom", detail: err.slice(-600) });
+        finish({ id, status: "signal", detail: `worker died (${sig ?? `exit ${code}`}): ${err.slice(-600)}` });
+      };
+      const timer = setTimeout(() => {
+        killedFor = "hang";
+        c.kill("SIGKILL");
+      }, timeLimitMs);
+      // Resident memory (ArrayBuffers live outside the V8 heap limit).
+      const watch = setInterval(() => {
+        try {
+          const st = fs.readFileSync(`/proc/${c.pid}/status`, "utf8");
+          const kb = Number(/VmRSS:\s+(\d+)/.exec(st)?.[1] ?? 0);
+          if (kb > this.memoryMb * 1024 * 1.25) {
+            killedFor = "oom";
+            c.kill("SIGKILL");
+          }
+        } catch {
+          /* gone */
+        }
+      }, 250);
+      c.on("message", onMsg);
+      c.on("exit", onExit);
+      const wire = job.kind === "compile" ? { ...job, id } : { ...job, id, bytes: Buffer.from(job.bytes).toString("base64") };
+      c.send(wire as never);
+    });
+  }
+
+  stop(): void {
+    this.child?.kill("SIGKILL");
+    this.child = undefined;
+  }
+}
+
+/** Run the harness for the given time. */
+export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
+  const log = o.log ?? ((l: string) => process.stderr.write(l + "\n"));
+  const outDir = o.out ?? path.join(CACHE, "fuzz", "crashes");
+  const timeLimit = o.timeLimitMs ?? 30_000;
+  const memoryMb = o.memoryMb ?? 1536;
+  const s: FuzzSummary = { seed: o.seed, seconds: o.seconds, programs: 0, compiled: 0, objects: 0, hostile: 0, cliRuns: 0, loaderRuns: 0, engineRuns: 0, readerRuns: 0, exceptions: 0, signals: 0, hangs: 0, ooms: 0, sanitizer: 0, findings: [], stageMs: {} };
+  const spent = (k: string, t0: number) => (s.stageMs[k] = (s.stageMs[k] ?? 0) + Date.now() - t0);
+  const has = (st: Stage) => o.stages.includes(st);
+  const seeds = seedSources();
+  const bySignature = new Map<string, number>();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "uringbpf-fuzz-"));
+
+  const record = (stage: Finding["stage"], outcome: Outcome, detail: string, input: { name: string; data: string | Uint8Array; how: string; noTypecheck?: boolean }) => {
+    if (outcome === "ok" || outcome === "rejected") return;
+    if (outcome === "exception") s.exceptions++;
+    else if (outcome === "signal") s.signals++;
+    else if (outcome === "hang") s.hangs++;
+    else if (outcome === "oom") s.ooms++;
+    else s.sanitizer++;
+    const first = detail.split("\n")[0].replace(/\d+/g, "N").slice(0, 160);
+    const signature = `${stage}/${outcome}: ${first}`;
+    const seen = bySignature.get(signature) ?? 0;
+    bySignature.set(signature, seen + 1);
+    const f: Finding = { stage, outcome, signature, detail: detail.slice(0, 2000) };
+    if (seen < 3) {
+      fs.mkdirSync(outDir, { recursive: true });
+      const hash = crypto.createHash("sha1").update(input.data).digest("hex").slice(0, 12);
+      const ext = typeof input.data === "string" ? ".ts" : ".o";
+      const file = path.join(outDir, `${stage}-${outcome}-${hash}${ext}`);
+      fs.writeFileSync(file, input.data);
+      fs.writeFileSync(file + ".txt", `seed ${o.seed}\nstage ${stage}\noutcome ${outcome}\ninput ${input.name}${input.noTypecheck ? " (--no-typecheck)" : ""}\nhow ${input.how}\n\n${detail}\n`);
+      f.saved = file;
+      s.findings.push(f);
+      log(`fuzz: ${signature} (saved ${path.relative(process.cwd(), file)})`);
+    }
+  };
+
+  const progPool = new WorkerPool(memoryMb);
+  const objPool = new WorkerPool(memoryMb);
+  const loader = has("loader") || has("hostile") ? asanLoader(log) : undefined;
+  if (has("loader") && !loader) log("fuzz: no ASan loader (run bash scripts/deps.sh build): the loader stage is skipped");
+  s.loader = loader;
+
+  const runLoader = async (input: ObjInput, tag: string) => {
+    if (!loader) return;
+    const t0 = Date.now();
+    const f = path.join(tmp, `in-${tag}.o`);
+    fs.writeFileSync(f, input.bytes);
+    s.loaderRuns++;
+    const res = await spawnAsync(loader, [f, "--no-load"], { ...process.env, ASAN_OPTIONS: "detect_leaks=0:exitcode=86:abort_on_error=0:allocator_may_return_null=1", UBSAN_OPTIONS: "halt_on_error=1:exitcode=87:print_stacktrace=1" }, 10_000);
+    const err = res.stderr;
+    let outcome: Outcome = "ok";
+    let detail = "";
+    if (res.timedOut) [outcome, detail] = ["hang", "loader --no-load ran past 10 s"];
+    else if (res.status === 86 || res.status === 87 || /ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer/.test(err))
+      [outcome, detail] = ["sanitizer", (err.match(/(ERROR: AddressSanitizer.*|.*runtime error:.*)/)?.[0] ?? `exit ${res.status}`) + "\n" + err.slice(0, 1500)];
+    else if (res.signal) [outcome, detail] = ["signal", `loader killed by ${res.signal}\n${err.slice(-800)}`];
+    else if (res.status !== null && res.status > 9) [outcome, detail] = ["exception", `loader exit ${res.status}\n${err.slice(-800)}`];
+    spent("loader", t0);
+    record("loader", outcome, detail, { name: input.name, data: input.bytes, how: input.how });
+  };
+
+  const runCli = async (input: TsInput) => {
+    const f = path.join(tmp, input.name.replace(/[^\w.-]/g, "_") || "in.ts");
+    fs.writeFileSync(f, input.text);
+    s.cliRuns++;
+    const args = [path.join(ROOT, "cli", "uringbpf.js"), "build", f, "-o", path.join(tmp, "out.o"), ...(input.noTypecheck ? ["--no-typecheck"] : [])];
+    const t0 = Date.now();
+    const res = await spawnAsync(process.execPath, [`--max-old-space-size=${memoryMb}`, ...args], process.env, timeLimit);
+    spent("cli", t0);
+    const err = res.stderr;
+    let outcome: Outcome = "ok";
+    let detail = "";
+    if (res.timedOut) [outcome, detail] = ["hang", `uringbpf build ran past ${timeLimit} ms`];
+    else if (/heap out of memory/.test(err)) [outcome, detail] = ["oom", err.slice(-600)];
+    else if (res.signal) [outcome, detail] = ["signal", `uringbpf build killed by ${res.signal}`];
+    else if (res.status !== 0 && res.status !== 1 && res.status !== 2) [outcome, detail] = ["exception", `exit ${res.status}: ${err.slice(-800)}`];
+    else if (/^\s+at .*\(.*:\d+:\d+\)$/m.test(err) || /internal compiler error|UBPF9001/.test(err)) [outcome, detail] = ["exception", err.slice(0, 1200)];
+    record("cli", outcome, detail, { name: input.name, data: input.text, how: input.how, noTypecheck: input.noTypecheck });
+  };
+
+  const runWorker = async (stage: "compile" | "reader" | "engine", job: JobSpec, input: { name: string; data: string | Uint8Array; how: string; noTypecheck?: boolean }, pool = stage === "compile" ? progPool : objPool) => {
+    const t0 = Date.now();
+    const res = await pool.run(job, timeLimit);
+    spent(stage, t0);
+    record(stage === "compile" ? "ts" : stage, res.status as Outcome, res.detail, input);
+    return res;
+  };
+
+  // Base objects: the seeds that compile.
+  const bases: { name: string; bytes: Uint8Array }[] = [];
+  let baseModule: import("../compiler/object/module").ObjectModule | undefined;
+  for (const sd of seeds) {
+    try {
+      const c = compileSource(sd.name, sd.text);
+      if (c.ok && c.object) {
+        bases.push({ name: sd.name, bytes: c.object });
+        if (!baseModule && /nops/.test(sd.name)) baseModule = c.module;
+      }
+    } catch {
+      /* a seed crashing the compiler shows up in the ts stage */
+    }
+  }
+  baseModule ??= undefined;
+
+  const deadline = Date.now() + o.seconds * 1000;
+  try {
+    let lastReport = Date.now();
+    const report = () => {
+      if (Date.now() - lastReport < 30_000) return;
+      lastReport = Date.now();
+      log(`fuzz: ${Math.round((deadline - Date.now()) / 1000)} s left: ${s.programs} programs (${s.compiled} compiled), ${s.objects} objects, ${s.exceptions + s.signals + s.hangs + s.ooms + s.sanitizer} findings`);
+    };
+    // Two lanes side by side (one per core): programs, and objects. Each has its own Rng, so a seed
+    // makes the same inputs whatever the timing.
+    const programLane = async () => {
+      const rp = new Rng((o.seed * 2 + 1) >>> 0);
+      while (Date.now() < deadline && (has("ts") || has("cli")) && !(o.maxPrograms !== undefined && s.programs >= o.maxPrograms)) {
+        const input = rp.chance(0.12) ? stressSource(rp) : mutateSource(rp, seeds);
+        s.programs++;
+        const data = { name: input.name, data: input.text, how: input.how, noTypecheck: input.noTypecheck };
+        if (has("ts")) {
+          const res = await runWorker("compile", { kind: "compile", name: input.name, text: input.text, noTypecheck: input.noTypecheck, wantObject: true }, data);
+          if (res.status === "ok") {
+            s.compiled++;
+            const obj = (res as JobResult).object;
+            // Objects the compiler wrote from mutants are read back too.
+            if (obj && has("reader") && rp.chance(0.3)) {
+              s.readerRuns++;
+              await runWorker("reader", { kind: "reader", bytes: obj }, { name: input.name, data: obj, how: `compiled from: ${input.how}` }, progPool);
+            }
+          }
+        }
+        if (has("cli") && (rp.chance(0.02) || !has("ts"))) await runCli(input);
+        report();
+      }
+    };
+    const objectLane = async () => {
+      const ro = new Rng((o.seed * 2 + 2) >>> 0);
+      if (has("hostile") && baseModule) {
+        for (const h of hostileObjects(baseModule)) {
+          s.hostile++;
+          const input = { name: h.name, data: h.bytes, how: `hostile ${h.name}` };
+          s.readerRuns++;
+          await runWorker("reader", { kind: "reader", bytes: h.bytes }, input);
+          s.engineRuns++;
+          await runWorker("engine", { kind: "engine", bytes: h.bytes }, input);
+          await runLoader({ name: h.name, bytes: h.bytes, how: input.how }, "hostile");
+        }
+        log(`fuzz: hostile set: ${s.hostile} objects`);
+      }
+      while (Date.now() < deadline && (has("reader") || has("engine") || has("loader")) && bases.length > 0 && !(o.maxObjects !== undefined && s.objects >= o.maxObjects)) {
+        const input = mutateObject(ro, ro.pick(bases));
+        s.objects++;
+        const data = { name: input.name, data: input.bytes, how: input.how };
+        if (has("reader")) {
+          s.readerRuns++;
+          await runWorker("reader", { kind: "reader", bytes: input.bytes }, data);
+        }
+        if (has("engine")) {
+          s.engineRuns++;
+          await runWorker("engine", { kind: "engine", bytes: input.bytes }, data);
+        }
+        if (has("loader") && (ro.chance(0.5) || !has("reader"))) await runLoader(input, "obj");
+        report();
+      }
+    };
+    await Promise.all([programLane(), objectLane()]);
+  } finally {
+    progPool.stop();
+    objPool.stop();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  return s;
+}
+
+/** The summary as the command prints it. */
+export function formatSummary(s: FuzzSummary): string {
+  const lines = [
+    `fuzz summary (seed ${s.seed}, ${s.seconds} s)`,
+    `  programs ${s.programs} (${s.compiled} compiled)   objects ${s.objects}   hostile ${s.hostile}`,
+    `  runs: reader ${s.readerRuns}, engine ${s.engineRuns} (simulated ring), loader ${s.loaderRuns}${s.loader ? ` (${path.basename(s.loader)})` : " (no ASan loader)"}, cli ${s.cliRuns}`,
+    `  time per stage: ${Object.entries(s.stageMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(0)} s`).join(", ")}`,
+    `  exceptions ${s.exceptions}   signals ${s.signals}   hangs ${s.hangs}   out-of-memory ${s.ooms}   sanitizer reports ${s.sanitizer}`,
+  ];
+  const sigs = new Map<string, Finding>();
+  for (const f of s.findings) if (!sigs.has(f.signature)) sigs.set(f.signature, f);
+  for (const [sig, f] of sigs) lines.push(`  - ${sig}${f.saved ? `\n      ${path.relative(process.cwd(), f.saved)}` : ""}`);
+  return lines.join("\n");
+}
