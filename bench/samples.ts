@@ -1,19 +1,31 @@
-// The samples' figures, in one VM boot: for each use-case sample its code size, the verifier's work, the
-// run time and what it did; and, where a userspace way of doing the same I/O exists, both in the same guest:
-// cp against dd (4 KiB read(2)/write(2) per block), records and qd against liburing programs doing the same
-// requests from userspace (uringbpf-userbench). Writes bench/results/samples.md.
+// The samples' figures: for each use-case sample its code size, the verifier's work, the run time and what
+// it did; and, where a userspace way of doing the same I/O exists, both in the same guest: cp against dd
+// (4 KiB read(2)/write(2) per block), records and qd against liburing programs doing the same requests from
+// userspace (uringbpf-userbench). One VM boot per clock: "wall" (plain TCG: the guest clock follows the
+// host's, so figures move with host load) and "icount" (QEMU -icount shift=0,sleep=off: the guest clock
+// counts executed guest instructions, 1 ns each; figures repeat within a few percent). Each boot first runs
+// every case once to warm up (the first seconds after boot read 2-4x high) and discards it.
+// Writes bench/results/samples.md.
 //
-//   npx tsx bench/samples.ts [--reps 3]        (npm run bench)
+//   npx tsx bench/samples.ts [--reps 3] [--clock wall|icount|both]        (npm run bench: both)
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { compileFile, formatDiagnostics } from "../compiler/index";
+import { compileFile, formatDiagnostics, type CompileOptions } from "../compiler/index";
 import { repoRoot, runInVm, vmAvailability, type VmCase } from "../runtime/vm/vm";
 import { makeMessages, makeRecords } from "../test/support/records";
 
-const reps = (() => {
-  const i = process.argv.indexOf("--reps");
-  return i > 0 ? Number(process.argv[i + 1]) : 3;
-})();
+const arg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const reps = Number(arg("--reps") ?? 3);
+const clockArg = arg("--clock") ?? "both";
+if (!["wall", "icount", "both"].includes(clockArg) || !(reps >= 1)) {
+  process.stderr.write("usage: bench/samples.ts [--reps N] [--clock wall|icount|both]\n");
+  process.exit(2);
+}
+type Clock = "wall" | "icount";
+const clocks: Clock[] = clockArg === "both" ? ["wall", "icount"] : [clockArg as Clock];
 
 function lastJson(output: string): Record<string, any> {
   const line = output.split("\n").reverse().find((l) => l.startsWith("{"));
@@ -28,6 +40,9 @@ interface Sample {
   command: string;
   /** What the run did, from the loader's JSON (throws if it did not do its job). */
   result: (j: Record<string, any>) => string;
+  /** Compile samples/SOURCE.ts (default: NAME) with these options: the loop forms of issue 9, side by side. */
+  source?: string;
+  options?: CompileOptions;
 }
 
 async function main(): Promise<void> {
@@ -40,6 +55,9 @@ async function main(): Promise<void> {
     { name: "nops", command: "uringbpf-loader nops.o --set reqsToRun=100000", result: (j) => `100000 NOPs, reqsToRun ${j.globals.reqsToRun}` },
     { name: "cp", command: "uringbpf-loader cp.o --open inFd=/tmp/in --open outFd=/tmp/out:w --buffer buf=4096 && cmp /tmp/in /tmp/out", result: (j) => `${Number(j.globals.copied) / 1048576} MiB copied, result ${j.globals.result}` },
     { name: "records", command: "uringbpf-loader records.o --open inFd=records.bin", result: (j) => `${j.mem.records} records, ${j.mem.bytes} bytes, status ${j.mem.status}` },
+    // The same sample with its byte loop on other loop forms (compile options loopUnroll / loops).
+    { name: "records-maygoto1", source: "records", options: { loopUnroll: 1 }, command: "uringbpf-loader records-maygoto1.o --open inFd=records.bin", result: (j) => `may_goto, not unrolled: ${j.mem.records} records, status ${j.mem.status}` },
+    { name: "records-iterator", source: "records", options: { loops: "iterator", loopUnroll: 1 }, command: "uringbpf-loader records-iterator.o --open inFd=records.bin", result: (j) => `bpf_iter_num: ${j.mem.records} records, status ${j.mem.status}` },
     { name: "drain", command: "uringbpf-loader drain.o --open fd=/tmp/drain:w", result: (j) => `${j.mem.n} completions, barrier at ${j.mem.order.slice(0, j.mem.n).map(Number).indexOf(1000)}, status ${j.mem.status}` },
     { name: "qd", command: "uringbpf-loader qd.o --set depth=4 --mem count=256", result: (j) => `${j.mem.completed} requests, max in flight ${j.mem.maxInflight}, status ${j.mem.status}` },
     {
@@ -56,70 +74,80 @@ async function main(): Promise<void> {
   ];
   const slots = new Map<string, number>();
   for (const s of samples) {
-    const res = compileFile(path.join(root, "samples", `${s.name}.ts`));
+    const res = compileFile(path.join(root, "samples", `${s.source ?? s.name}.ts`), s.options);
     if (!res.ok || !res.object) throw new Error(formatDiagnostics(res.diagnostics));
     slots.set(s.name, res.programs[0].slots);
     files.push({ guestPath: `${s.name}.o`, data: res.object });
   }
-  const cases: VmCase[] = [{ id: "setup", command: "head -c 4194304 /dev/urandom > /tmp/in" }];
-  for (let r = 0; r < reps; r++) {
-    for (const s of samples) cases.push({ id: `${s.name}.${r}`, command: s.command, timeoutSec: 300 });
-    cases.push({ id: `user-records.${r}`, command: "uringbpf-userbench records records.bin" });
-    cases.push({ id: `user-qd.${r}`, command: "uringbpf-userbench qd 256 4" });
-    // busybox `time` reports real time in 10 ms steps: copy 4 times to keep the error small.
-    cases.push({ id: `dd.${r}`, command: "time sh -c 'for k in 1 2 3 4; do dd if=/tmp/in of=/tmp/dd bs=4096 2>/dev/null; done' 2>&1 && cmp /tmp/in /tmp/dd" });
-  }
-  const run = await runInVm(cases, { files, timeoutMs: 30 * 60_000 });
-  const rows: string[] = [];
-  const bpfNs = new Map<string, number>();
-  let cpNs = 0;
-  for (const s of samples) {
-    const runs = [...Array(reps)].map((_, r) => {
-      const out = run.byId.get(`${s.name}.${r}`)!;
-      if (out.exitCode !== 0) throw new Error(`${s.name} failed:\n${out.output}`);
-      return lastJson(out.output);
-    });
-    const ns = median(runs.map((j) => j.run_ns));
-    if (s.name === "cp") cpNs = ns;
-    bpfNs.set(s.name, ns);
-    rows.push(`| \`samples/${s.name}.ts\` | ${slots.get(s.name)} | ${runs[0].verifier.insns_processed} | ${(ns / 1e6).toFixed(2)} | ${s.result(runs[0])} |`);
-  }
-  const ddNs = median(
-    [...Array(reps)].map((_, r) => {
-      const out = run.byId.get(`dd.${r}`)!.output;
-      const m = /real\s+(\d+)m\s*([\d.]+)s/.exec(out);
-      if (!m) throw new Error(`no time in dd output:\n${out}`);
-      return ((Number(m[1]) * 60 + Number(m[2])) * 1e9) / 4;
-    }),
-  );
-  const user = (way: string, check: (j: Record<string, any>) => boolean) =>
-    median(
+  const measure = async (clock: Clock): Promise<string> => {
+    const cases: VmCase[] = [{ id: "setup", command: "head -c 4194304 /dev/urandom > /tmp/in" }];
+    // Round -1 warms up (its figures are discarded).
+    for (let r = -1; r < reps; r++) {
+      for (const s of samples) cases.push({ id: `${s.name}.${r}`, command: s.command, timeoutSec: 300 });
+      cases.push({ id: `user-records.${r}`, command: "uringbpf-userbench records records.bin" });
+      cases.push({ id: `user-qd.${r}`, command: "uringbpf-userbench qd 256 4" });
+      // busybox `time` reports real time in 10 ms steps: copy 4 times to keep the error small.
+      cases.push({ id: `dd.${r}`, command: "time sh -c 'for k in 1 2 3 4; do dd if=/tmp/in of=/tmp/dd bs=4096 2>/dev/null; done' 2>&1 && cmp /tmp/in /tmp/dd" });
+    }
+    const run = await runInVm(cases, { files, icount: clock === "icount", timeoutMs: 40 * 60_000 });
+    const rows: string[] = [];
+    const bpfNs = new Map<string, number>();
+    let cpNs = 0;
+    for (const s of samples) {
+      const runs = [...Array(reps)].map((_, r) => {
+        const out = run.byId.get(`${s.name}.${r}`)!;
+        if (out.exitCode !== 0) throw new Error(`${s.name} failed:\n${out.output}`);
+        return lastJson(out.output);
+      });
+      const ns = median(runs.map((j) => j.run_ns));
+      if (s.name === "cp") cpNs = ns;
+      bpfNs.set(s.name, ns);
+      rows.push(`| \`samples/${s.source ?? s.name}.ts\`${s.options ? ` ${JSON.stringify(s.options)}` : ""} | ${slots.get(s.name)} | ${runs[0].verifier.insns_processed} | ${(ns / 1e6).toFixed(2)} | ${s.result(runs[0])} |`);
+    }
+    const ddNs = median(
       [...Array(reps)].map((_, r) => {
-        const j = lastJson(run.byId.get(`user-${way}.${r}`)!.output);
-        if (!check(j)) throw new Error(`userspace ${way} did not do its job: ${JSON.stringify(j)}`);
-        return j.ns as number;
+        const out = run.byId.get(`dd.${r}`)!.output;
+        const m = /real\s+(\d+)m\s*([\d.]+)s/.exec(out);
+        if (!m) throw new Error(`no time in dd output:\n${out}`);
+        return ((Number(m[1]) * 60 + Number(m[2])) * 1e9) / 4;
       }),
     );
-  const userRecords = user("records", (j) => j.status === 0 && j.records === records.records && j.checksum === records.checksum);
-  const userQd = user("qd", (j) => j.completed === 256 && j.maxInflight === 4);
-  const text = [
-    `# Samples (npx tsx bench/samples.ts)`,
-    ``,
-    `Kernel ${run.kernelVersion} under QEMU TCG (emulated: compare ratios, not absolute times); median of ${reps} runs.`,
-    ``,
-    `| sample | instruction slots | verifier: insns processed | run time (ms) | what the run did |`,
-    `| --- | --- | --- | --- | --- |`,
-    ...rows,
-    ``,
-    `Against userspace doing the same I/O in the same guest (userspace time / loop_step time; above 1 means the loop is faster):`,
-    ``,
-    `| sample | loop_step (ms) | userspace way | userspace (ms) | ratio |`,
-    `| --- | --- | --- | --- | --- |`,
-    `| records | ${(bpfNs.get("records")! / 1e6).toFixed(2)} | liburing: read header, wait, read body, wait | ${(userRecords / 1e6).toFixed(2)} | ${(userRecords / bpfNs.get("records")!).toFixed(2)}x |`,
-    `| qd (256 NOPs, depth 4) | ${(bpfNs.get("qd")! / 1e6).toFixed(2)} | liburing: top up to 4, submit_and_wait(1) | ${(userQd / 1e6).toFixed(2)} | ${(userQd / bpfNs.get("qd")!).toFixed(2)}x |`,
-    `| cp (4 MiB) | ${(cpNs / 1e6).toFixed(2)} | dd bs=4096 (read/write syscalls) | ${(ddNs / 1e6).toFixed(2)} | ${(ddNs / cpNs).toFixed(2)}x |`,
-    ``,
-  ].join("\n");
+    const user = (way: string, check: (j: Record<string, any>) => boolean) =>
+      median(
+        [...Array(reps)].map((_, r) => {
+          const j = lastJson(run.byId.get(`user-${way}.${r}`)!.output);
+          if (!check(j)) throw new Error(`userspace ${way} did not do its job: ${JSON.stringify(j)}`);
+          return j.ns as number;
+        }),
+      );
+    const userRecords = user("records", (j) => j.status === 0 && j.records === records.records && j.checksum === records.checksum);
+    const userQd = user("qd", (j) => j.completed === 256 && j.maxInflight === 4);
+    const unit = clock === "icount" ? "guest Minsns" : "ms";
+    return [
+      clock === "icount"
+        ? `## icount clock (-icount shift=0,sleep=off: run time = guest instructions executed, 1 ns each)`
+        : `## wall clock (plain TCG: moves with host load)`,
+      ``,
+      `Kernel ${run.kernelVersion} under QEMU TCG (emulated: compare ratios, not absolute times); median of ${reps} runs after a warm-up run.`,
+      ``,
+      `| sample | instruction slots | verifier: insns processed | run time (${unit}) | what the run did |`,
+      `| --- | --- | --- | --- | --- |`,
+      ...rows,
+      ``,
+      `Against userspace doing the same I/O in the same guest (userspace time / loop_step time; above 1 means the loop is faster):`,
+      ``,
+      `| sample | loop_step (${unit}) | userspace way | userspace (${unit}) | ratio |`,
+      `| --- | --- | --- | --- | --- |`,
+      `| records | ${(bpfNs.get("records")! / 1e6).toFixed(2)} | liburing: read header, wait, read body, wait | ${(userRecords / 1e6).toFixed(2)} | ${(userRecords / bpfNs.get("records")!).toFixed(2)}x |`,
+      `| qd (256 NOPs, depth 4) | ${(bpfNs.get("qd")! / 1e6).toFixed(2)} | liburing: top up to 4, submit_and_wait(1) | ${(userQd / 1e6).toFixed(2)} | ${(userQd / bpfNs.get("qd")!).toFixed(2)}x |`,
+      `| cp (4 MiB) | ${(cpNs / 1e6).toFixed(2)} | dd bs=4096 (read/write syscalls) | ${(ddNs / 1e6).toFixed(2)} | ${(ddNs / cpNs).toFixed(2)}x |`,
+      ``,
+    ].join("\n");
+  }
+
+  const parts: string[] = [];
+  for (const c of clocks) parts.push(await measure(c));
+  const text = [`# Samples (npx tsx bench/samples.ts --clock ${clockArg} --reps ${reps})`, ``, ...parts].join("\n");
   fs.mkdirSync(path.join(root, "bench", "results"), { recursive: true });
   fs.writeFileSync(path.join(root, "bench", "results", "samples.md"), text);
   process.stdout.write(text);

@@ -7,7 +7,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import { compileFile, formatDiagnostics } from "../compiler/index";
-import { runUserEngine, type EngineResult } from "../runtime/engine/driver";
+import { RingStateError, runUserEngine, TimeoutError, type EngineResult } from "../runtime/engine/driver";
+import { VerifyError } from "../runtime/engine/verify";
 import { ExecutionError } from "../runtime/engine/interp";
 
 /** The options of `uringbpf run` that the engine uses (the names commander gives them). */
@@ -24,6 +25,10 @@ export interface EngineFlags {
   /** Per step: the SQEs submitted and the CQEs consumed, on stderr; trace() output after the run. */
   trace?: boolean;
   json?: boolean;
+  /** Time limit of the run in seconds (default 60): exit 2 when it passes. */
+  timeout?: number;
+  /** Submit SQEs the engine cannot check (runtime/engine/sqecheck.ts). */
+  allowUncheckedSqes?: boolean;
 }
 
 /** Output streams (tests pass their own). */
@@ -109,12 +114,17 @@ export function runInEngine(file: string, o: EngineFlags, io: EngineIO = stdio):
       cqEntries: o.cqEntries,
       prog: o.prog,
       trace: o.trace,
+      timeoutSec: o.timeout,
+      allowUncheckedSqes: o.allowUncheckedSqes,
       log: (l) => io.err(l + "\n"),
     });
   } catch (e) {
     const err = e as Error;
-    const program = err instanceof ExecutionError;
-    if (o.json) io.out(jsonSafe({ ok: false, engine: "user", stage: program ? "run" : "setup", error: err.message }) + "\n");
+    // The program's fault (exit 1): refused by the structural check, a failed run-time check or SQE
+    // check, a ring state the guard refuses. A run past --timeout is exit 2, as in the kernel path.
+    const stage = err instanceof VerifyError ? "verify" : err instanceof ExecutionError || err instanceof RingStateError ? "run" : err instanceof TimeoutError ? "timeout" : "setup";
+    const program = stage === "verify" || stage === "run";
+    if (o.json) io.out(jsonSafe({ ok: false, engine: "user", stage, error: err.message }) + "\n");
     else io.err(`uringbpf run (userspace engine): ${err.message}\n`);
     return program ? 1 : 2;
   }

@@ -57,6 +57,7 @@ interface RunFlags {
   run: boolean;
   prog?: string;
   verbose?: boolean;
+  allowUncheckedSqes?: boolean;
 }
 
 /** Adds the `run` command to the CLI. `setExit` receives the exit code. */
@@ -81,6 +82,7 @@ export function registerRun(program: Command, setExit: (code: number) => void = 
     .option("--prog <name>", "the program to run when the object holds several")
     .option("--json", "print the loader's JSON line as is")
     .option("--verbose", "show the VM's console while it runs")
+    .option("--allow-unchecked-sqes", "userspace engine only: submit SQEs whose memory and descriptors the engine cannot check (registered buffers, futexes, other rings, uring_cmd, ...); the kernel may then read or write any memory of this process for the program")
     .addHelpText(
       "after",
       "\nWithout io_uring BPF ops in the host kernel (Linux 7.1+), the program runs in a QEMU VM booting the\n" +

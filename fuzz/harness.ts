@@ -125,6 +125,8 @@ class WorkerPool {
   private nextId = 1;
   constructor(private memoryMb: number) {}
 
+  private ready?: Promise<boolean>;
+
   private start(): ChildProcess {
     const c = fork(path.join(__dirname, "worker.ts"), ["--uringbpf-fuzz-worker"], {
       execArgv: ["--import", "tsx", `--max-old-space-size=${this.memoryMb}`],
@@ -134,6 +136,18 @@ class WorkerPool {
     c.stderr!.on("data", (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-8000);
     });
+    // Ready after its warm-up compile; a start-up that takes minutes (a loaded machine) is not a hang.
+    this.ready = new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), 300_000);
+      const onMsg = (m: { ready?: boolean }) => {
+        if (!m.ready) return;
+        clearTimeout(t);
+        c.off("message", onMsg);
+        resolve(true);
+      };
+      c.on("message", onMsg);
+      c.once("exit", () => resolve(false));
+    });
     return c;
   }
 
@@ -142,6 +156,17 @@ class WorkerPool {
     const id = this.nextId++;
     if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) this.child = this.start();
     const c = this.child;
+    return this.ready!.then((ok) => {
+      if (!ok) {
+        c.kill("SIGKILL");
+        this.child = undefined;
+        return { id, status: "signal" as const, detail: `worker did not start: ${this.stderr.slice(-600)}` };
+      }
+      return this.runOn(c, id, job, timeLimitMs);
+    });
+  }
+
+  private runOn(c: ChildProcess, id: number, job: JobSpec, timeLimitMs: number): Promise<JobResult | { id: number; status: Exclude<Outcome, "ok" | "rejected" | "exception">; detail: string }> {
     this.stderr = "";
     return new Promise((resolve) => {
       let done = false;
@@ -156,27 +181,41 @@ class WorkerPool {
         resolve(r);
       };
       const onMsg = (m: JobResult) => {
-        if (m.id !== id) return;
+        if (m?.id !== id) return;
         finish({ ...m, object: m.object ? Uint8Array.from(Buffer.from(m.object as unknown as string, "base64")) : undefined });
       };
       const onExit = (code: number | null, sig: NodeJS.Signals | null) => {
         this.child = undefined;
         const err = this.stderr;
-        if (killedFor) return finish({ id, status: killedFor, detail: killedFor === "hang" ? `no answer in ${timeLimitMs} ms` : `resident memory above ${this.memoryMb} MiB` });
+        if (killedFor) return finish({ id, status: killedFor, detail: killedFor === "hang" ? `no answer within ${timeLimitMs} ms of CPU time (or ${timeLimitMs * 4} ms of wall time)` : `resident memory above ${this.memoryMb} MiB` });
         if (/heap out of memory|Allocation failed|Invalid array buffer length|Array buffer allocation failed/.test(err)) return finish({ id, status: "oom", detail: err.slice(-600) });
         finish({ id, status: "signal", detail: `worker died (${sig ?? `exit ${code}`}): ${err.slice(-600)}` });
       };
+      // The limit is on the child's CPU time (this machine's cores are shared: wall time moves with the
+      // load), with four times as much wall time as a backstop.
+      const cpuMs = (): number => {
+        try {
+          const f = fs.readFileSync(`/proc/${c.pid}/stat`, "utf8").split(") ")[1].split(" ");
+          return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+        } catch {
+          return 0;
+        }
+      };
+      const cpu0 = cpuMs();
       const timer = setTimeout(() => {
         killedFor = "hang";
         c.kill("SIGKILL");
-      }, timeLimitMs);
-      // Resident memory (ArrayBuffers live outside the V8 heap limit).
+      }, timeLimitMs * 4);
+      // Resident memory (ArrayBuffers live outside the V8 heap limit) and CPU time.
       const watch = setInterval(() => {
         try {
           const st = fs.readFileSync(`/proc/${c.pid}/status`, "utf8");
           const kb = Number(/VmRSS:\s+(\d+)/.exec(st)?.[1] ?? 0);
           if (kb > this.memoryMb * 1024 * 1.25) {
             killedFor = "oom";
+            c.kill("SIGKILL");
+          } else if (cpuMs() - cpu0 > timeLimitMs) {
+            killedFor = "hang";
             c.kill("SIGKILL");
           }
         } catch {

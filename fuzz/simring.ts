@@ -47,7 +47,7 @@ export function simulatedAddon(opts: SimRingOptions = {}): { addon: Addon; stats
       rings.set(fd, { sq, cq, rv, sqes: new Uint8Array(sqesBuf) });
       return {
         fd, sqEntries: sq, cqEntries: cq,
-        sqOff: { head: SQ_HEAD, tail: SQ_TAIL, ringMask: SQ_MASK },
+        sqOff: { head: SQ_HEAD, tail: SQ_TAIL, ringMask: SQ_MASK, flags: SQ_MASK + 4 },
         cqOff: { head: CQ_HEAD, tail: CQ_TAIL, ringMask: CQ_MASK, cqes: CQES },
         flags, rings: ringsBuf, sqes: sqesBuf,
       };

@@ -5,7 +5,7 @@
 
 import { compileSource } from "../compiler/index";
 import { ObjectFormatError, readObject } from "../compiler/elf/reader";
-import { runUserEngine } from "../runtime/engine/driver";
+import { RingStateError, runUserEngine, TimeoutError } from "../runtime/engine/driver";
 import { loadImage } from "../runtime/engine/image";
 import { ExecutionError } from "../runtime/engine/interp";
 import { simulatedAddon } from "./simring";
@@ -30,7 +30,8 @@ export const INTERNAL_CODES = new Set([9001]);
 
 /** Errors a consumer raises on purpose for bad input; anything else (TypeError, RangeError...) is a crash. */
 function expected(e: unknown): boolean {
-  if (e instanceof ObjectFormatError || e instanceof ExecutionError) return true;
+  // The engine's refusals: a structural check (VerifyError is an ExecutionError), the ring-state guard, --timeout.
+  if (e instanceof ObjectFormatError || e instanceof ExecutionError || e instanceof RingStateError || e instanceof TimeoutError) return true;
   if (!(e instanceof Error) || e.constructor !== Error) return false;
   return !/^internal[: ]/.test(e.message);
 }
@@ -66,6 +67,10 @@ export function runJob(job: Job): JobResult {
 }
 
 if (process.argv.includes("--uringbpf-fuzz-worker")) {
+  // Warm up (TypeScript's checker and the runtime declarations load on the first compile), then say so:
+  // the parent's time limit covers jobs, not this start-up.
+  compileSource("warm.ts", `import { loopStep, STOP } from "uringbpf";\nexport const p = loopStep((ring, lp) => STOP);\n`);
+  process.send!({ ready: true });
   process.on("message", (job: Job) => {
     if (job.kind !== "compile") job.bytes = Uint8Array.from(Buffer.from(job.bytes as unknown as string, "base64"));
     const r = runJob(job);

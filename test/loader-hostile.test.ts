@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileFile, formatDiagnostics } from "../compiler/index";
-import { btfTypes, hostileLibbpfObjects, mutants, pick, withField } from "./support/objmutate";
+import { boundaryValues, btfTypes, hostileLibbpfObjects, mutants, pick, sites, withField } from "./support/objmutate";
 
 const root = path.join(__dirname, "..");
 const cache = process.env.UBPF_CACHE ?? path.join(root, ".cache", "uringbpf");
@@ -25,9 +25,9 @@ const HOST_FLAGS = ["--no-load", "--setup-flags", "DEFER_TASKRUN,SINGLE_ISSUER,C
 
 interface Outcome { what: string; status: number | null; signal: string | null; stdout: string; stderr: string }
 
-function runAsync(file: string, what: string): Promise<Outcome> {
+function runAsync(file: string, what: string, env: Record<string, string> = {}): Promise<Outcome> {
   return new Promise((resolve) => {
-    const child = spawn(asan, [file, ...HOST_FLAGS], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(asan, [file, ...HOST_FLAGS], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -60,7 +60,7 @@ function problem(o: Outcome): string | null {
   return null;
 }
 
-async function runAll(items: { what: string; data: Buffer }[], dir: string, parallel = 4): Promise<Outcome[]> {
+async function runAll(items: { what: string; data: Buffer }[], dir: string, parallel = 4, env: Record<string, string> = {}): Promise<Outcome[]> {
   const out: Outcome[] = [];
   let next = 0;
   const worker = async () => {
@@ -68,7 +68,7 @@ async function runAll(items: { what: string; data: Buffer }[], dir: string, para
       const i = next++;
       const file = path.join(dir, `m${i}.o`);
       fs.writeFileSync(file, items[i].data);
-      out[i] = await runAsync(file, items[i].what);
+      out[i] = await runAsync(file, items[i].what, env);
       fs.rmSync(file, { force: true });
     }
   };
@@ -85,10 +85,10 @@ function compile(rel: string): Buffer {
   return Buffer.from(res.object);
 }
 
-function runOne(data: Buffer, name: string, dir: string): Outcome & { json: Record<string, any> } {
+function runOne(data: Buffer, name: string, dir: string, env: Record<string, string> = {}): Outcome & { json: Record<string, any> } {
   const file = path.join(dir, name);
   fs.writeFileSync(file, data);
-  const r = spawnSync(asan, [file, ...HOST_FLAGS], { encoding: "utf8", timeout: 30_000 });
+  const r = spawnSync(asan, [file, ...HOST_FLAGS], { encoding: "utf8", timeout: 30_000, env: { ...process.env, ...env } });
   const line = r.stdout.trim().split("\n").find((l) => l.startsWith("{"));
   return { what: name, status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, json: line ? JSON.parse(line) : {} };
 }
@@ -153,6 +153,29 @@ describe.skipIf(!haveAsan)("uringbpf-loader-asan on hostile objects (--no-load)"
     expect(r2.status).toBe(2);
     expect(r2.json.error).toMatch(new RegExp(`BTF type \\[${stats.id}\\] member '${stats.items[0].name}': offset ${sz} \\+ size \\d+ lies outside the ${sz}-byte struct`));
   });
+
+  it("behind the check, the loader's own readers stay in bounds (sanitizer build with UBPF_LOADER_NO_OBJCHECK=1)", async () => {
+    // The int-72 object again, now reaching the typed printing: the old loader overflowed its stack here.
+    const types = btfTypes(mem);
+    const u32 = types.find((t) => t.kind === "INT" && t.name === "unsigned int")!;
+    const stats = types.find((t) => t.kind === "STRUCT" && t.name === "Stats")!;
+    const arr = types.find((t) => t.kind === "ARRAY" && stats.items.some((m) => mem.readUInt32LE(m.at + 4) === t.id))!;
+    let d = withField(mem, { what: "size", at: u32.at + 8, width: 4 }, 72n);
+    for (const m of stats.items) if (d.readUInt32LE(m.at + 4) === u32.id) d = withField(d, { what: "off", at: m.at + 8, width: 4 }, 40n * 8n);
+    const r = runOne(d, "int72-unchecked.o", tmp, { UBPF_LOADER_NO_OBJCHECK: "1" });
+    expect(problem(r), r.stderr).toBeNull();
+    expect(r.status).toBe(0);
+    expect(r.json.mem).toMatchObject({ hits: null, misses: null }); // not 8-byte-or-less integers any more
+    // Every boundary value in the MEM layout's types (sizes, member offsets and types, the array count).
+    const ids = new Set([u32.id, stats.id, arr.id]);
+    const all = sites(mem)
+      .filter((s) => [...ids].some((id) => s.what.startsWith(`[${id}] `)))
+      .flatMap((s) => boundaryValues(s.width, mem.length).map((v) => ({ what: `${s.what} = ${v}`, data: withField(mem, s, v) })));
+    const items = process.env.UBPF_LOADER_MUTANTS === "all" ? all : pick(all, 60, 40);
+    expect(items.length).toBe(Math.min(all.length, process.env.UBPF_LOADER_MUTANTS === "all" ? all.length : 60));
+    const outcomes = await runAll(items, tmp, 4, { UBPF_LOADER_NO_OBJCHECK: "1" });
+    expect(outcomes.map((o) => [o.what, problem(o)]).filter(([, p]) => p !== null)).toEqual([]);
+  }, 300_000);
 
   it("refuses array counts that overflow, self-containing structs and deep type chains", () => {
     const types = btfTypes(mem);

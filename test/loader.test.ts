@@ -136,6 +136,14 @@ describe.skipIf(!haveLoader)("uringbpf-loader on this host", () => {
     if ("uringbpf_cq_size" in g && "uringbpf_cq_cqes" in g) expect(g.uringbpf_cq_size).toBe(g.uringbpf_cq_cqes + 32 * 16);
   });
 
+  it("--no-load works with the default setup flags on any kernel (SQ_REWIND dropped where refused)", (ctx) => {
+    if (!nopsObj) return ctx.skip(`compiler not available: ${compileError}`);
+    const r = runLoader([nopsObj, "--no-load"]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.json).toMatchObject({ ok: true, loaded: false, prog: "nops" });
+    expect(r.json.globals.uringbpf_sq_entries).toBe(8);
+  });
+
   it("names the existing globals when --set names a missing one", (ctx) => {
     if (!nopsObj) return ctx.skip(`compiler not available: ${compileError}`);
     const r = runLoader([nopsObj, "--no-load", "--setup-flags", "DEFER_TASKRUN,SINGLE_ISSUER", "--set", "noSuchVar=1"]);

@@ -10,7 +10,8 @@
  *                                          sqOff: {head, tail, ringMask, flags, array},
  *                                          cqOff: {head, tail, ringMask, cqes}, rings: ArrayBuffer,
  *                                          sqes: ArrayBuffer }          (throws "io_uring_setup: <errno>")
- *   enter(fd, toSubmit, minComplete, flags) -> int (>= 0, or -errno: the caller decides what is fatal)
+ *   enter(fd, toSubmit, minComplete, flags[, timeoutNs]) -> int (>= 0, or -errno: the caller decides what
+ *                                          is fatal); a timeoutNs > 0 bounds a GETEVENTS wait (EXT_ARG): -ETIME
  *   alloc(size) -> { buffer: ArrayBuffer, addr: BigInt }    (zeroed, page-aligned, until free(addr))
  *   free(addr)                                              (detaches the buffer, unmaps the memory)
  *   registerMemRegion(fd, addr: BigInt, size) -> int (0 or -errno)
@@ -83,6 +84,33 @@ static int sys_setup(uint32_t entries, struct ubpf_params *p)
 static int sys_enter(int fd, uint32_t to_submit, uint32_t min_complete, uint32_t flags)
 {
 	long r = syscall(UBPF_NR_ENTER, fd, to_submit, min_complete, flags, NULL, 0);
+	return r < 0 ? -errno : (int)r;
+}
+
+#define UBPF_ENTER_GETEVENTS (1U << 0)
+#define UBPF_ENTER_EXT_ARG (1U << 3)
+struct ubpf_timespec {
+	int64_t tv_sec;
+	long long tv_nsec;
+};
+struct ubpf_getevents_arg {
+	uint64_t sigmask;
+	uint32_t sigmask_sz;
+	uint32_t min_wait_usec;
+	uint64_t ts;
+};
+
+/* A GETEVENTS wait bounded by timeout_ns (IORING_ENTER_EXT_ARG): -ETIME when the time passes first. */
+static int sys_enter_timeout(int fd, uint32_t to_submit, uint32_t min_complete, uint32_t flags, double timeout_ns)
+{
+	struct ubpf_timespec ts;
+	struct ubpf_getevents_arg ga;
+	memset(&ga, 0, sizeof(ga));
+	ts.tv_sec = (int64_t)(timeout_ns / 1e9);
+	ts.tv_nsec = (long long)(timeout_ns - (double)ts.tv_sec * 1e9);
+	if (ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) ts.tv_nsec = 0;
+	ga.ts = (uint64_t)(uintptr_t)&ts;
+	long r = syscall(UBPF_NR_ENTER, fd, to_submit, min_complete, flags | UBPF_ENTER_EXT_ARG, &ga, sizeof(ga));
 	return r < 0 ? -errno : (int)r;
 }
 
@@ -283,12 +311,19 @@ static napi_value setup(napi_env env, napi_callback_info info)
 
 static napi_value enter(napi_env env, napi_callback_info info)
 {
-	napi_value argv[4], r;
+	napi_value argv[5] = { NULL }, r;
 	uint32_t fd, to_submit, min_complete, flags;
+	size_t argc = 5;
+	double timeout_ns = 0;
 	if (args(env, info, 4, argv) || u32_arg(env, argv[0], &fd) || u32_arg(env, argv[1], &to_submit) ||
 	    u32_arg(env, argv[2], &min_complete) || u32_arg(env, argv[3], &flags))
 		return NULL;
-	int ret = sys_enter((int)fd, to_submit, min_complete, flags); /* -errno on failure */
+	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc >= 5) {
+		napi_valuetype t;
+		if (napi_typeof(env, argv[4], &t) == napi_ok && t == napi_number) napi_get_value_double(env, argv[4], &timeout_ns);
+	}
+	int ret = timeout_ns > 0 && (flags & UBPF_ENTER_GETEVENTS) ? sys_enter_timeout((int)fd, to_submit, min_complete, flags, timeout_ns)
+								    : sys_enter((int)fd, to_submit, min_complete, flags); /* -errno on failure */
 	CHECK(napi_create_int32(env, ret, &r));
 	return r;
 }

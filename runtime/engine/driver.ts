@@ -1,8 +1,10 @@
-// The userspace engine: runs a loop_step object's BPF code in the interpreter against a REAL io_uring ring
-// (the Node-API addon, runtime/addon), the way io_uring/loop.c drives it in the kernel, on kernels without
-// io_uring_bpf_ops and without root. The program sees the ring's own CQ memory (region 1).
+// The userspace engine's loop driver: runs a loop_step object's BPF code in the interpreter the way
+// io_uring/loop.c drives it in the kernel, over a ring backend: a REAL io_uring ring in this process (the
+// Node-API addon, runtime/addon; kernels without io_uring_bpf_ops, no root) or the simulated ring the tests
+// use (test/support/fakering.ts). The loop, the ring-state guard, the SQE check, the globals and the MEM
+// region are this file's alone: a backend only moves bytes between the program's regions and its ring.
 //
-// Submission (region 2, bpf_io_uring_submit_sqes(n) = "the first n SQEs"):
+// Submission on the real ring (region 2, bpf_io_uring_submit_sqes(n) = "the first n SQEs"):
 // - When the kernel accepts IORING_SETUP_SQ_REWIND (Linux 7.1+), region 2 IS the ring's SQE array and the
 //   kfunc is io_uring_enter(fd, n, 0, 0): the kernel reads entries 0..n-1 and leaves head and tail at 0.
 // - Otherwise (6.18 here: setup fails with EINVAL and the driver retries without it) the program writes a
@@ -10,9 +12,17 @@
 //   tail..tail+n-1 (mod entries), publishes tail + n and calls io_uring_enter(fd, n, 0, 0). With
 //   NO_SQARRAY the kernel consumes exactly slots head..tail-1, and every SQE is consumed during that
 //   enter (the SQ is empty again when it returns, head == tail), so the slots written never hold an SQE the
-//   kernel has yet to read, and the program's view (entries from 0) is what SQ_REWIND gives it.
+//   kernel has yet to read, and the program's view (entries from 0) is what SQ_REWIND gives it. The SQ
+//   tail is the driver's own count, never read back from memory the program can write.
 // Buffers and the MEM region are real memory mapped in the interpreter at their real addresses, so the
-// kernel can read and write what the program points it at.
+// kernel can read and write what the program points it at (and nothing else: runtime/engine/sqecheck.ts).
+//
+// The guard (issue 17): a hostile program once moved the shared CQ head past the tail and the driver
+// asked the kernel to wait for 4294967295 completions, which wedged the process in the kernel for good.
+// Before every io_uring_enter the driver checks the ring's state (the CQ head within [tail - entries,
+// tail], the tail where the kernel left it), and it waits only for completions that can come: no more than
+// the requests in flight (counted from submissions and the CQEs the kernel posted), within the CQ's room,
+// for a bounded time (--timeout). Anything else stops the run with a RingStateError.
 
 import * as fs from "fs";
 import { Memory, run, type Region } from "./interp";
@@ -20,11 +30,18 @@ import { decodeValue, loadImage, resolveType, typeSize, type Image, type ImageGl
 import { iterKfuncs } from "./iter";
 import { baseHelpers } from "./helpers";
 import { EngineMaps, imageMapSpecs, imageValueField } from "./maps";
+import { checkSqes, FD_CREATORS, type SqeCheckContext } from "./sqecheck";
+import { verifyImage } from "./verify";
 import { loadEngineAddon } from "../addon/load";
 import type { CompileResult } from "../../compiler/index";
+import type { Insn } from "../../compiler/bpf/insn";
 
 const SETUP = { SINGLE_ISSUER: 1 << 12, DEFER_TASKRUN: 1 << 13, NO_SQARRAY: 1 << 16, CQSIZE: 1 << 3 };
 const ENTER_GETEVENTS = 1;
+const SQ_CQ_OVERFLOW = 1 << 1;
+const CQE_F_MORE = 1 << 1;
+const ETIME = 62;
+const EINTR = 4;
 /** Set once the kernel has rejected IORING_SETUP_SQ_REWIND: later runs go straight to the emulation. */
 let sqRewindRejected = false;
 
@@ -34,18 +51,59 @@ export interface Addon {
     fd: number;
     sqEntries: number;
     cqEntries: number;
-    sqOff: { head: number; tail: number; ringMask: number };
+    sqOff: { head: number; tail: number; ringMask: number; flags: number };
     cqOff: { head: number; tail: number; ringMask: number; cqes: number };
     flags: number;
     rings: ArrayBuffer;
     sqes: ArrayBuffer;
   };
-  enter(fd: number, toSubmit: number, minComplete: number, flags: number): number;
+  /** timeoutNs > 0 bounds a GETEVENTS wait (-ETIME when it passes). */
+  enter(fd: number, toSubmit: number, minComplete: number, flags: number, timeoutNs?: number): number;
   alloc(size: number): { buffer: ArrayBuffer; addr: bigint };
   free(addr: bigint): void;
   registerMemRegion(fd: number, addr: bigint, size: number): number;
   close(fd: number): void;
   constants: { SETUP_SQ_REWIND: number };
+}
+
+/** Where the ring's indices sit in region 1 (the rings structure), as io_uring_setup reports them. */
+export interface RingOffsets {
+  sqFlags: number;
+  cqHead: number;
+  cqTail: number;
+  cqes: number;
+}
+
+/**
+ * A ring the driver runs a program against: the real one (realRing) or a simulation (the tests').
+ * Region 1 and region 2 are the backend's bytes; everything else (guard, SQE check, globals) is the driver's.
+ */
+export interface RingBackend {
+  readonly sqEntries: number;
+  readonly cqEntries: number;
+  readonly off: RingOffsets;
+  /** Region 1: the rings structure up to the end of the CQE array. */
+  readonly cqBytes: Uint8Array;
+  /** Region 2: the SQE array the program fills (sqEntries * 64 bytes). */
+  readonly sqBytes: Uint8Array;
+  readonly submission: "sq_rewind" | "emulated" | "simulated";
+  /** The run's address space, once it exists (a simulation resolves the SQEs' addresses in it). */
+  attach?(mem: Memory): void;
+  /** Memory the program may hand to the ring (a --buffer, the MEM region), mapped into `mem`. */
+  alloc(mem: Memory, name: string, size: number): Region;
+  /** Register the MEM region with the ring (IORING_REGISTER_MEM_REGION); 0 or -errno. */
+  registerMemRegion(r: Region): number;
+  /** Submit entries 0..n-1 of region 2: the number the kernel took, or -errno. */
+  submit(n: number): number;
+  /** io_uring_enter(0, min, GETEVENTS) bounded by timeoutNs: >= 0, or -errno (-ETIME: the time passed). */
+  getEvents(min: number, timeoutNs: number): number;
+  /** Nanoseconds on the backend's clock (the simulation's is virtual). */
+  now(): bigint;
+  /** Open a --open file for the run; returns its descriptor. */
+  open(file: string, mode: string): number;
+  /** Descriptors the run owns without opening them (stdio on the real ring, the simulated files). */
+  readonly initialFds: number[];
+  close(): void;
 }
 
 export interface EngineOptions {
@@ -56,6 +114,8 @@ export interface EngineOptions {
   /** `NAME[KEY]=VALUE` / `NAME[KEY].field=VALUE` map presets (the loader's --map). */
   map?: string[];
   memRegion?: number;
+  /** Fill the MEM region before the run (after --mem), for tests. */
+  memInit?: (bytes: Uint8Array) => void;
   sqEntries?: number;
   cqEntries?: number;
   prog?: string;
@@ -66,6 +126,13 @@ export interface EngineOptions {
   log?: (line: string) => void;
   /** Stop after this many loop_step calls (default 100 million). */
   maxSteps?: number;
+  /** Stop the run after this many seconds (default 60, as `uringbpf run --timeout`): TimeoutError. */
+  timeoutSec?: number;
+  /** Submit SQEs the engine cannot check (see runtime/engine/sqecheck.ts): the kernel may then read or
+   *  write any memory of this process on the program's behalf. */
+  allowUncheckedSqes?: boolean;
+  /** Skip the structural check of the object (runtime/engine/verify.ts): tests of the run-time checks. */
+  noVerify?: boolean;
   /** Abort one loop_step call after this many instructions (the interpreter's default otherwise). */
   maxInsns?: number;
   /** The ring implementation (default: the liburing addon). The fuzz harness passes a simulated ring. */
@@ -76,16 +143,39 @@ export interface EngineResult {
   prog: string;
   /** 0 when the program returned STOP, -22 when it returned something else. */
   ret: number;
+  /** What the last loop_step call returned. */
+  r0: number;
   steps: number;
   runNs: number;
   insnsExecuted: number;
-  /** How submissions reached the ring: the kernel's SQ_REWIND, or the driver's emulation of it. */
-  submission: "sq_rewind" | "emulated";
+  /** How submissions reached the ring: the kernel's SQ_REWIND, the driver's emulation of it, or the simulation. */
+  submission: "sq_rewind" | "emulated" | "simulated";
   globals: Record<string, unknown>;
   mem?: unknown;
   /** Every map after the run, as the loader prints them (absent when the object has none). */
   maps?: Record<string, unknown[]>;
+  /** The MEM region's bytes after the run. */
+  memBytes?: Uint8Array;
+  /** The --buffer regions' bytes after the run (copies: the real memory is freed when the run ends). */
+  buffers: Record<string, Uint8Array>;
   trace: string[];
+}
+
+/**
+ * The ring was in a state, or the program asked for a wait, that the engine refuses (see the top): the
+ * program's fault, reported like a failed run-time check (exit 1), with the step it happened after.
+ */
+export class RingStateError extends Error {
+  constructor(message: string, readonly step: number) {
+    super(`${message} (after loop_step call ${step})`);
+  }
+}
+
+/** The run went past its time limit (exit 2, as the kernel path's --timeout). */
+export class TimeoutError extends Error {
+  constructor(readonly seconds: number, readonly steps: number) {
+    super(`the run did not finish within ${seconds} s (--timeout); stopped after ${steps} loop_step calls`);
+  }
 }
 
 /** The engine addon: prebuilt in the package, built by scripts/deps.sh, or from source (runtime/addon/load.ts). */
@@ -99,24 +189,13 @@ function parseAssign(s: string, what: string): [string, string] {
   return [s.slice(0, i), s.slice(i + 1)];
 }
 
-/** Run a loop_step object (its ELF bytes, or compileFile's result) on a real ring in this process. */
-export function runUserEngine(input: Uint8Array | CompileResult, opts: EngineOptions = {}): EngineResult {
-  let object: Uint8Array;
-  if (input instanceof Uint8Array) object = input;
-  else if (input.ok && input.object) object = input.object;
-  else throw new Error(`the program did not compile (${input.diagnostics?.length ?? 0} diagnostics)`);
-  const img = loadImage(object);
-  const progName = opts.prog ?? [...img.programs.keys()][0];
-  const prog = img.programs.get(progName);
-  if (!prog) throw new Error(`no program ${opts.prog ?? ""} in the object (programs: ${[...img.programs.keys()].join(", ") || "none"})`);
-  const addon = opts.addon ?? loadAddon();
-  const sqEntries = opts.sqEntries ?? 8;
-  const cqEntries = opts.cqEntries ?? 2 * sqEntries;
+/** A real io_uring ring through the addon (see the top for the SQ_REWIND emulation). */
+export function realRing(addon: Addon, sqEntries: number, cqEntries: number, sqRewind = true): RingBackend {
   const base = SETUP.SINGLE_ISSUER | SETUP.DEFER_TASKRUN | SETUP.NO_SQARRAY | SETUP.CQSIZE;
   const rewind = addon.constants.SETUP_SQ_REWIND;
   let ring: ReturnType<Addon["setup"]> | undefined;
   let triedRewind = false;
-  if (rewind && opts.sqRewind !== false && !sqRewindRejected) {
+  if (rewind && sqRewind && !sqRewindRejected) {
     try {
       ring = addon.setup(sqEntries, cqEntries, base | rewind);
     } catch (e) {
@@ -130,34 +209,115 @@ export function runUserEngine(input: Uint8Array | CompileResult, opts: EngineOpt
     // Only SQ_REWIND made the first setup fail: remember that for this process.
     if (triedRewind) sqRewindRejected = true;
   }
+  const r = ring;
+  const rings = new Uint8Array(r.rings);
+  const rv = new DataView(r.rings);
+  const sqes = new Uint8Array(r.sqes);
+  const kernelRewind = rewind !== 0 && (r.flags & rewind) !== 0;
+  const cqSize = r.cqOff.cqes + r.cqEntries * 16;
+  const shadow = kernelRewind ? sqes.subarray(0, r.sqEntries * 64) : new Uint8Array(r.sqEntries * 64);
   const allocated: bigint[] = [];
+  const opened: number[] = [];
+  // The SQ tail as the driver last published it (the kernel consumes every SQE during the enter).
+  let sqTail = rv.getUint32(r.sqOff.tail, true);
+  const t0 = process.hrtime.bigint();
+  return {
+    sqEntries: r.sqEntries,
+    cqEntries: r.cqEntries,
+    off: { sqFlags: r.sqOff.flags, cqHead: r.cqOff.head, cqTail: r.cqOff.tail, cqes: r.cqOff.cqes },
+    cqBytes: rings.subarray(0, Math.min(cqSize, rings.length)),
+    sqBytes: shadow,
+    submission: kernelRewind ? "sq_rewind" : "emulated",
+    alloc: (mem, name, size) => {
+      const a = addon.alloc(size);
+      allocated.push(a.addr);
+      return mem.mapAt(name, new Uint8Array(a.buffer, 0, size), a.addr);
+    },
+    registerMemRegion: (reg) => addon.registerMemRegion(r.fd, reg.base, reg.bytes.byteLength),
+    submit: (n) => {
+      if (kernelRewind) return addon.enter(r.fd, n, 0, 0);
+      const mask = r.sqEntries - 1;
+      let tail = sqTail;
+      for (let i = 0; i < n; i++, tail = (tail + 1) >>> 0) sqes.set(shadow.subarray(i * 64, i * 64 + 64), (tail & mask) * 64);
+      rv.setUint32(r.sqOff.tail, tail, true);
+      const got = addon.enter(r.fd, n, 0, 0);
+      // Entries the kernel did not take (a submission error, -EBUSY, ...) are dropped, as with SQ_REWIND,
+      // where the next call starts from entry 0 again: only this thread and this enter read the SQ.
+      sqTail = (sqTail + Math.max(0, Math.min(got, n))) >>> 0;
+      rv.setUint32(r.sqOff.tail, sqTail, true);
+      return got;
+    },
+    getEvents: (min, timeoutNs) => addon.enter(r.fd, 0, min, ENTER_GETEVENTS, Math.max(1, timeoutNs)),
+    now: () => process.hrtime.bigint() - t0,
+    open: (file, mode) => {
+      const fd = fs.openSync(file, mode === "rw" ? fs.constants.O_RDWR | fs.constants.O_CREAT : { r: "r", w: "w", a: "a" }[mode]!);
+      opened.push(fd);
+      return fd;
+    },
+    initialFds: [0, 1, 2],
+    close: () => {
+      addon.close(r.fd);
+      for (const a of allocated) addon.free(a);
+      for (const fd of opened) fs.closeSync(fd);
+    },
+  };
+}
+
+function imageOf(input: Uint8Array | CompileResult): Image {
+  let object: Uint8Array;
+  if (input instanceof Uint8Array) object = input;
+  else if (input.ok && input.object) object = input.object;
+  else throw new Error(`the program did not compile (${input.diagnostics?.length ?? 0} diagnostics)`);
+  return loadImage(object);
+}
+
+function pickProgram(img: Image, name?: string): [string, Insn[]] {
+  const progName = name ?? [...img.programs.keys()][0];
+  const prog = img.programs.get(progName);
+  if (!prog) throw new Error(`no program ${name ?? ""} in the object (programs: ${[...img.programs.keys()].join(", ") || "none"})`);
+  return [progName, prog];
+}
+
+/** Run a loop_step object (its ELF bytes, or compileFile's result) on a real ring in this process. */
+export function runUserEngine(input: Uint8Array | CompileResult, opts: EngineOptions = {}): EngineResult {
+  const img = imageOf(input);
+  const [progName, prog] = pickProgram(img, opts.prog);
+  const addon = opts.addon ?? loadAddon();
+  const sqEntries = opts.sqEntries ?? 8;
+  const ring = realRing(addon, sqEntries, opts.cqEntries ?? 2 * sqEntries, opts.sqRewind !== false);
   try {
-    return drive(img, progName, prog, addon, ring, opts, allocated);
+    return drive(img, progName, prog, ring, opts);
   } finally {
-    addon.close(ring.fd);
-    for (const a of allocated) addon.free(a);
+    ring.close();
   }
 }
 
-function drive(img: Image, progName: string, prog: import("../../compiler/bpf/insn").Insn[], addon: Addon, ring: ReturnType<Addon["setup"]>, opts: EngineOptions, allocated: bigint[]): EngineResult {
+/** Run a loop_step object against any ring backend (the tests' simulated ring, or realRing). */
+export function runOnBackend(input: Uint8Array | CompileResult, makeRing: () => RingBackend, opts: EngineOptions = {}): EngineResult {
+  const img = imageOf(input);
+  const [progName, prog] = pickProgram(img, opts.prog);
+  const ring = makeRing();
+  try {
+    return drive(img, progName, prog, ring, opts);
+  } finally {
+    ring.close();
+  }
+}
+
+/** The loop of io_uring/loop.c over `ring`. */
+export function drive(img: Image, progName: string, prog: Insn[], ring: RingBackend, opts: EngineOptions): EngineResult {
   const mem = new Memory();
-  const rings = new Uint8Array(ring.rings);
-  const rv = new DataView(ring.rings);
-  const sqes = new Uint8Array(ring.sqes);
-  const cqSize = ring.cqOff.cqes + ring.cqEntries * 16;
-  const cqRegion = mem.map("CQ region", rings.subarray(0, Math.min(cqSize, rings.length)));
-  const kernelRewind = (ring.flags & addon.constants.SETUP_SQ_REWIND) !== 0 && addon.constants.SETUP_SQ_REWIND !== 0;
-  const sqShadow = mem.map("SQ region", kernelRewind ? sqes.subarray(0, ring.sqEntries * 64) : new Uint8Array(ring.sqEntries * 64));
-  const alloc = (size: number) => {
-    const a = addon.alloc(size);
-    allocated.push(a.addr);
-    return a;
-  };
+  ring.attach?.(mem);
+  const cv = new DataView(ring.cqBytes.buffer, ring.cqBytes.byteOffset, ring.cqBytes.byteLength);
+  const cqRegion = mem.map("CQ region", ring.cqBytes);
+  const sqRegion = mem.map("SQ region", ring.sqBytes);
   const lp = mem.map("iou_loop_params", new Uint8Array(4));
   const ctxObj = mem.map("io_ring_ctx", new Uint8Array(0), false);
   const ctxArr = mem.map("ctx", new Uint8Array(16), false);
   new DataView(ctxArr.bytes.buffer).setBigUint64(0, ctxObj.base, true);
   new DataView(ctxArr.bytes.buffer).setBigUint64(8, lp.base, true);
+  /** The memory the ring may touch on the program's behalf: the MEM region and the --buffers. */
+  const owned: Region[] = [];
 
   // Globals: one region per data section, with the loader's settings applied.
   const sections = new Map<string, Region>();
@@ -176,82 +336,135 @@ function drive(img: Image, progName: string, prog: import("../../compiler/bpf/in
     }
     write(g, v);
   };
-  // The MEM region: real memory, registered with the ring, at its real address.
+  // The MEM region: memory the ring can reach, registered with it.
   const memSize = opts.memRegion ?? (img.memLayout ? img.memLayout.size! : 0);
   let memRegion: Region | undefined;
   if (memSize > 0) {
-    const a = alloc(memSize);
-    memRegion = mem.mapAt("MEM region", new Uint8Array(a.buffer, 0, memSize), a.addr);
-    const r = addon.registerMemRegion(ring.fd, a.addr, a.buffer.byteLength);
+    memRegion = ring.alloc(mem, "MEM region", memSize);
+    owned.push(memRegion);
+    const r = ring.registerMemRegion(memRegion);
     if (r < 0 && opts.log) opts.log(`engine: IORING_REGISTER_MEM_REGION failed (${r}); the region is still mapped for the program`);
-    setGlobal("uringbpf_mem_uaddr", a.addr, false);
+    setGlobal("uringbpf_mem_uaddr", memRegion.base, false);
   }
   const geometry: Record<string, number> = {
-    uringbpf_sq_entries: ring.sqEntries, uringbpf_cq_entries: ring.cqEntries, uringbpf_cq_head: ring.cqOff.head, uringbpf_cq_tail: ring.cqOff.tail,
-    uringbpf_cq_cqes: ring.cqOff.cqes, uringbpf_cq_size: cqSize, uringbpf_sq_size: ring.sqEntries * 64, uringbpf_mem_size: memRegion ? memRegion.bytes.length : 0,
+    uringbpf_sq_entries: ring.sqEntries, uringbpf_cq_entries: ring.cqEntries, uringbpf_cq_head: ring.off.cqHead, uringbpf_cq_tail: ring.off.cqTail,
+    uringbpf_cq_cqes: ring.off.cqes, uringbpf_cq_size: ring.cqBytes.length, uringbpf_sq_size: ring.sqBytes.length, uringbpf_mem_size: memRegion ? memRegion.bytes.length : 0,
   };
   for (const [k, v] of Object.entries(geometry)) setGlobal(k, BigInt(v), false);
-  const opened: number[] = [];
+  const fds = new Set<number>(ring.initialFds);
   for (const s of opts.set ?? []) {
     const [k, v] = parseAssign(s, "--set");
-    setGlobal(k, BigInt(v), true);
+    let x: bigint;
+    try {
+      x = BigInt(v);
+    } catch {
+      throw new Error(`--set ${k}: '${v}' is not an integer`);
+    }
+    setGlobal(k, x, true);
   }
   for (const s of opts.open ?? []) {
     const [k, spec] = parseAssign(s, "--open");
     const m = /^(.*?)(?::(r|w|rw|a))?$/.exec(spec)!;
-    const flags = { r: "r", w: "w", rw: "a+", a: "a" }[m[2] ?? "r"]!;
-    const fd = fs.openSync(m[1], m[2] === "rw" ? fs.constants.O_RDWR | fs.constants.O_CREAT : flags);
-    opened.push(fd);
+    const fd = ring.open(m[1], m[2] ?? "r");
+    fds.add(fd);
     setGlobal(k, BigInt(fd), true);
   }
+  const buffers = new Map<string, Region>();
   for (const s of opts.buffer ?? []) {
     const [k, size] = parseAssign(s, "--buffer");
     if (!/^\d+$/.test(size) || Number(size) <= 0 || Number(size) > 1 << 30) throw new Error(`--buffer ${k}: size must be between 1 and 2^30 bytes (got '${size}')`);
-    const a = alloc(Number(size));
-    mem.mapAt(`buffer ${k}`, new Uint8Array(a.buffer), a.addr);
-    setGlobal(k, a.addr, true);
+    const r = ring.alloc(mem, `buffer ${k}`, Number(size));
+    owned.push(r);
+    buffers.set(k, r);
+    setGlobal(k, r.base, true);
   }
   for (const s of opts.mem ?? []) {
     const [p, v] = parseAssign(s, "--mem");
     if (!memRegion || !img.memLayout) throw new Error(`--mem ${p}: the program has no MEM-region layout`);
     setMemField(img, memRegion.bytes, p, BigInt(v));
   }
+  if (opts.memInit && memRegion) opts.memInit(memRegion.bytes);
 
   // BTF-defined maps, with --map presets applied (the loader applies them after load, before the run).
   const maps = new EngineMaps(imageMapSpecs(img), mem);
   for (const p of opts.map ?? []) maps.preset(p, (m, path) => imageValueField(img, m.spec.name, path));
   const trace: string[] = [];
   const log = opts.log ?? ((l: string) => process.stderr.write(l + "\n"));
+  const cqHead = () => cv.getUint32(ring.off.cqHead, true);
+  const cqTail = () => cv.getUint32(ring.off.cqTail, true);
+  let steps = 0;
+
+  // In-flight accounting: requests the kernel took, minus the final CQEs it posted (a CQE without
+  // IORING_CQE_F_MORE ends its request). `seen` is the CQ tail up to which CQEs were counted, read right
+  // after each enter, before the program can touch the CQE array.
+  let inflight = 0;
+  let seen = cqTail();
+  /** user_data of in-flight requests whose CQE res is a new descriptor the run then owns. */
+  const fdCreators = new Map<bigint, number>();
+  const scan = () => {
+    const tail = cqTail();
+    const n = (tail - seen) >>> 0;
+    for (let i = 0; i < Math.min(n, ring.cqEntries); i++) {
+      const o = ring.off.cqes + (((seen + i) >>> 0) & (ring.cqEntries - 1)) * 16;
+      const flags = cv.getUint32(o + 12, true);
+      if (!(flags & CQE_F_MORE)) inflight = Math.max(0, inflight - 1);
+      const ud = cv.getBigUint64(o, true);
+      const res = cv.getInt32(o + 8, true);
+      if (fdCreators.has(ud)) {
+        if (res >= 0) fds.add(res);
+        if (!(flags & CQE_F_MORE)) fdCreators.delete(ud);
+      }
+    }
+    seen = tail;
+  };
+  /** The ring's indices as the kernel must find them before an io_uring_enter. */
+  const checkRing = (what: string) => {
+    const head = cqHead();
+    const tail = cqTail();
+    if (tail !== seen) throw new RingStateError(`loop_step wrote the CQ tail (${seen} -> ${tail}): the tail belongs to the kernel; the engine does not ${what} on a ring in that state`, steps);
+    if (((tail - head) >>> 0) > ring.cqEntries) {
+      const past = ((head - tail) | 0) > 0;
+      throw new RingStateError(
+        `the CQ head (${head}) is ${past ? "past the CQ tail" : "more than cq_entries behind the CQ tail"} (${tail}): loop_step must keep it within [tail - ${ring.cqEntries}, tail]; the engine does not ${what} on a ring in that state`,
+        steps,
+      );
+    }
+  };
+  const sqeContext: SqeCheckContext = { owned, fds, allowUnchecked: opts.allowUncheckedSqes === true };
+
   let stepSubmitted: string[] = [];
   const kfuncs = {
     ...iterKfuncs,
     bpf_io_uring_get_region: (a: bigint[]) => {
       const id = Number(a[1] & 0xffffffffn);
-      const size = Number(a[2]);
-      const r = id === 0 ? memRegion : id === 1 ? cqRegion : id === 2 ? sqShadow : undefined;
-      return r && size <= r.bytes.length ? r.base : 0n;
+      const size = a[2];
+      const r = id === 0 ? memRegion : id === 1 ? cqRegion : id === 2 ? sqRegion : undefined;
+      return r && size <= BigInt(r.bytes.length) ? r.base : 0n;
     },
     bpf_io_uring_submit_sqes: (a: bigint[]) => {
       // "The first n entries of region 2" (see the top of this file).
       const n = Number(a[1] & 0xffffffffn);
       if (n > ring.sqEntries) return BigInt.asUintN(64, -22n);
+      // Every address and descriptor of the batch against what the run owns (runtime/engine/sqecheck.ts):
+      // thrown as an error of the calling instruction, so the message names the submit's TypeScript line.
+      checkSqes(ring.sqBytes, n, sqeContext);
+      checkRing("submit");
       if (opts.trace) {
-        const sb = sqShadow.bytes;
-        const d = new DataView(sb.buffer, sb.byteOffset, sb.byteLength);
+        const d = new DataView(ring.sqBytes.buffer, ring.sqBytes.byteOffset, ring.sqBytes.byteLength);
         for (let i = 0; i < n; i++) {
           const o = i * 64;
           stepSubmitted.push(`sqe ${i}: opcode ${d.getUint8(o)} flags 0x${d.getUint8(o + 1).toString(16)} fd ${d.getInt32(o + 4, true)} off ${d.getBigUint64(o + 8, true)} addr 0x${d.getBigUint64(o + 16, true).toString(16)} len ${d.getUint32(o + 24, true)} user_data ${d.getBigUint64(o + 32, true)}`);
         }
       }
-      if (kernelRewind) return BigInt.asUintN(64, BigInt(addon.enter(ring.fd, n, 0, 0)));
-      const mask = rv.getUint32(ring.sqOff.ringMask, true);
-      let tail = rv.getUint32(ring.sqOff.tail, true);
-      for (let i = 0; i < n; i++, tail = (tail + 1) >>> 0) sqes.set(sqShadow.bytes.subarray(i * 64, i * 64 + 64), (tail & mask) * 64);
-      rv.setUint32(ring.sqOff.tail, tail, true);
-      const r = addon.enter(ring.fd, n, 0, 0);
-      // Entries the kernel did not take (a submission error, -EBUSY, ...) are dropped, as with SQ_REWIND,
-      // where the next call starts from entry 0 again: only this thread and this enter read the SQ.
-      rv.setUint32(ring.sqOff.tail, rv.getUint32(ring.sqOff.head, true), true);
+      const sd = new DataView(ring.sqBytes.buffer, ring.sqBytes.byteOffset, ring.sqBytes.byteLength);
+      const creators: bigint[] = [];
+      for (let i = 0; i < n; i++) if (FD_CREATORS.has(sd.getUint8(i * 64))) creators.push(sd.getBigUint64(i * 64 + 32, true));
+      const r = ring.submit(n);
+      if (r > 0) {
+        inflight += Math.min(r, n);
+        for (const ud of creators.slice(0, r)) fdCreators.set(ud, 1);
+      }
+      scan();
       return BigInt.asUintN(64, BigInt(r));
     },
   };
@@ -265,21 +478,37 @@ function drive(img: Image, progName: string, prog: import("../../compiler/bpf/in
     return sections.get(g.section)!.base + BigInt(g.offset) + addend;
   };
   const helpers = { ...baseHelpers(trace), ...maps.helpers() };
-  const cqHead = () => rv.getUint32(ring.cqOff.head, true);
-  const cqTail = () => rv.getUint32(ring.cqOff.tail, true);
-  let steps = 0;
+  // Refuse what the kernel verifier refuses structurally, against the helpers and kfuncs above, before
+  // the program runs (runtime/engine/verify.ts).
+  if (!opts.noVerify) verifyImage(img, progName, { helpers: Object.keys(helpers).map(Number), kfuncs: Object.keys(kfuncs) });
   let executed = 0;
   let ret = 0;
+  let lastR0 = 0;
   const maxSteps = opts.maxSteps ?? 100_000_000;
+  const timeoutSec = opts.timeoutSec ?? 60;
+  const deadline = ring.now() + BigInt(Math.round(timeoutSec * 1e9));
   const t0 = process.hrtime.bigint();
+  let t1 = t0;
   try {
+    loop();
+  } finally {
+    t1 = process.hrtime.bigint();
+    drain();
+  }
+
+  function loop(): void {
     for (;;) {
       if (++steps > maxSteps) throw new Error(`loop_step called ${maxSteps} times without stopping`);
+      if (ring.now() >= deadline) throw new TimeoutError(timeoutSec, steps - 1);
       const headBefore = cqHead();
       stepSubmitted = [];
+      // Stack contents do not carry over from one loop_step call to the next (the verifier refuses reads of
+      // stack slots not written in the same call; runtime/engine/verify.ts): a fresh stack each call.
+      mem.resetStacks();
       const r = run(prog, ctxArr.base, mem, { globalAddress, kfuncs, helpers, subprograms, maxInsns: opts.maxInsns });
       executed += r.executed;
       const r0 = Number(BigInt.asIntN(32, r.r0));
+      lastR0 = r0;
       if (opts.trace) {
         const consumed = (cqHead() - headBefore) >>> 0;
         log(`step ${steps}: returned ${r0 === 0 ? "CONTINUE" : r0 === 1 ? "STOP" : r0}, consumed ${consumed} CQE${consumed === 1 ? "" : "s"}, submitted ${stepSubmitted.length} SQE${stepSubmitted.length === 1 ? "" : "s"}`);
@@ -287,8 +516,8 @@ function drive(img: Image, progName: string, prog: import("../../compiler/bpf/in
         // completions arrived during the step).
         const mask = ring.cqEntries - 1;
         for (let i = 0; i < Math.min(consumed, ring.cqEntries); i++) {
-          const o = ring.cqOff.cqes + ((headBefore + i) & mask) * 16;
-          log(`  cqe: user_data ${rv.getBigUint64(o, true)} res ${rv.getInt32(o + 8, true)} flags 0x${rv.getUint32(o + 12, true).toString(16)}`);
+          const o = ring.off.cqes + ((headBefore + i) & mask) * 16;
+          log(`  cqe: user_data ${cv.getBigUint64(o, true)} res ${cv.getInt32(o + 8, true)} flags 0x${cv.getUint32(o + 12, true).toString(16)}`);
         }
         for (const s of stepSubmitted) log(`  ${s}`);
       }
@@ -297,23 +526,103 @@ function drive(img: Image, progName: string, prog: import("../../compiler/bpf/in
         ret = -22;
         break;
       }
-      // Wait until the CQ tail reaches cq_wait_idx (running deferred task work either way), like loop.c.
-      // io_uring_enter's min_complete counts from the CQ head (it waits for tail - head >= min), so the
-      // target tail cq_wait_idx means min = cq_wait_idx - head; compared as a signed 32-bit distance
-      // because the indices wrap. Already reached (<= 0): GETEVENTS with 0 only runs the task work.
-      const want = new DataView(lp.bytes.buffer).getUint32(0, true);
-      const min = ((want - cqTail()) | 0) > 0 ? (want - cqHead()) >>> 0 : 0;
-      const e = addon.enter(ring.fd, 0, min, ENTER_GETEVENTS);
-      if (e < 0 && e !== -4 /* EINTR */ && e !== -62 /* ETIME */) throw new Error(`io_uring_enter(GETEVENTS): errno ${-e}`);
+      waitFor(new DataView(lp.bytes.buffer).getUint32(0, true));
     }
-  } finally {
-    for (const fd of opened) fs.closeSync(fd);
   }
-  const runNs = Number(process.hrtime.bigint() - t0);
+
+  /**
+   * After the run (a STOP, or any error), requests may still be in flight with the run's buffers as their
+   * target, and those buffers are freed when the run ends: cancel them all (IORING_OP_ASYNC_CANCEL with
+   * IORING_ASYNC_CANCEL_ANY) and reap their completions for at most a second, so the kernel is done with
+   * the memory before it is unmapped. The program no longer runs, so the driver owns the CQ head.
+   */
+  function drain(): void {
+    try {
+      if (inflight <= 0) return;
+      scan();
+      cv.setUint32(ring.off.cqHead, cqTail(), true);
+      const sq = new DataView(ring.sqBytes.buffer, ring.sqBytes.byteOffset, 64);
+      ring.sqBytes.fill(0, 0, 64);
+      sq.setUint8(0, 14); // IORING_OP_ASYNC_CANCEL
+      sq.setInt32(4, -1, true);
+      sq.setUint32(28, 1 << 2, true); // IORING_ASYNC_CANCEL_ANY
+      sq.setBigUint64(32, 0xffffffffffffffffn, true);
+      if (ring.submit(1) === 1) inflight++;
+      scan();
+      const until = ring.now() + 1_000_000_000n;
+      while (inflight > 0 && ring.now() < until) {
+        cv.setUint32(ring.off.cqHead, cqTail(), true);
+        const e = ring.getEvents(Math.min(inflight, ring.cqEntries), Number(until - ring.now()));
+        scan();
+        if (e < 0 && e !== -EINTR) break;
+      }
+      cv.setUint32(ring.off.cqHead, cqTail(), true);
+    } catch {
+      // best effort: the ring is closed next either way
+    }
+  }
+
+  /**
+   * Wait until the CQ tail reaches cq_wait_idx (running deferred task work either way), like loop.c.
+   * io_uring_enter's min_complete counts from the CQ head (it waits for tail - head >= min), so the target
+   * tail `want` means min = want - head; compared as a signed 32-bit distance because the indices wrap.
+   * Already reached: GETEVENTS with 0 only runs the task work. Refused (see the top): an inconsistent
+   * ring, a target beyond the requests in flight or beyond the CQ's room.
+   */
+  function waitFor(want: number): void {
+    checkRing("wait");
+    let need = (want - cqTail()) | 0;
+    if (need > 0 && cv.getUint32(ring.off.sqFlags, true) & SQ_CQ_OVERFLOW) {
+      // Completions wait in the kernel's overflow list: a wait for nothing flushes what fits.
+      const e = ring.getEvents(0, 1);
+      if (e < 0 && e !== -EINTR && e !== -ETIME) throw new Error(`io_uring_enter(GETEVENTS): errno ${-e}`);
+      scan();
+      need = (want - cqTail()) | 0;
+    }
+    let min = 0;
+    if (need > 0) {
+      const head = cqHead();
+      const tail = cqTail();
+      const room = ring.cqEntries - ((tail - head) >>> 0);
+      if (need > inflight)
+        throw new RingStateError(
+          `loop_step asks to wait for CQ index ${want} (${need} more completion${need === 1 ? "" : "s"}) but ${inflight === 0 ? "no request is" : inflight === 1 ? "only 1 request is" : `only ${inflight} requests are`} in flight: nothing can complete the wait, so the engine does not wait`,
+          steps,
+        );
+      if (need > room)
+        throw new RingStateError(
+          `loop_step asks to wait for CQ index ${want} (${need} more completions) but the CQ has room for only ${room} (head ${head}, tail ${tail}, ${ring.cqEntries} entries)${cv.getUint32(ring.off.sqFlags, true) & SQ_CQ_OVERFLOW ? " and completions wait in the overflow list" : ""}: loop_step must consume CQEs before waiting for more`,
+          steps,
+        );
+      min = (want - head) >>> 0;
+    }
+    const left = deadline - ring.now();
+    if (left <= 0n) throw new TimeoutError(timeoutSec, steps);
+    const e = ring.getEvents(min, Number(left));
+    scan();
+    if (e < 0 && e !== -EINTR && e !== -ETIME) throw new Error(`io_uring_enter(GETEVENTS): errno ${-e}`);
+    if (e === -ETIME && ring.now() >= deadline) throw new TimeoutError(timeoutSec, steps);
+  }
+
+  const runNs = Number(t1 - t0);
   const globals: Record<string, unknown> = {};
   for (const g of img.globals) globals[g.name] = decodeValue(img.btf, g.type, sections.get(g.section)!.bytes, g.offset);
-  const memValue = memRegion && img.memLayout ? decodeValue(img.btf, img.memLayout.id, memRegion.bytes, 0) : undefined;
-  return { prog: progName, ret, steps, runNs, insnsExecuted: executed, submission: kernelRewind ? "sq_rewind" : "emulated", globals, mem: memValue, maps: maps.byName.size ? maps.dump() : undefined, trace };
+  const memValue = memRegion && img.memLayout && memRegion.bytes.length >= (img.memLayout.size ?? 0) ? decodeValue(img.btf, img.memLayout.id, memRegion.bytes, 0) : undefined;
+  return {
+    prog: progName,
+    ret,
+    r0: lastR0,
+    steps,
+    runNs,
+    insnsExecuted: executed,
+    submission: ring.submission,
+    globals,
+    mem: memValue,
+    memBytes: memRegion ? Uint8Array.from(memRegion.bytes) : undefined,
+    buffers: Object.fromEntries([...buffers].map(([k, r]) => [k, Uint8Array.from(r.bytes)])),
+    maps: maps.byName.size ? maps.dump() : undefined,
+    trace,
+  };
 }
 
 /** --mem PATH=VALUE through the layout (count, hdr.len, slots[3], reqs[1].opcode). */

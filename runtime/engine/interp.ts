@@ -46,6 +46,11 @@ export class Memory {
     return this.stacks[depth];
   }
 
+  /** Zero every stack: a loop_step call starts with nothing left over from the previous one. */
+  resetStacks(): void {
+    for (const s of this.stacks) s.bytes.fill(0);
+  }
+
   /** Map `bytes` as a new region and return it. */
   map(name: string, bytes: Uint8Array, writable = true): Region {
     const r: Region = { name, base: this.next << 32n, bytes, writable };
@@ -98,6 +103,27 @@ export interface RunOptions {
   /** Abort a single loop_step call after this many executed instructions (default 100,000,000): a guard
    *  against runaway loops, far above what any verified program executes in one call. */
   maxInsns?: number;
+}
+
+/** Reverse the byte order of the low `width` bits of v. */
+function bswap(v: bigint, width: number): bigint {
+  let r = 0n;
+  for (let i = 0; i < width / 8; i++, v >>= 8n) r = (r << 8n) | (v & 0xffn);
+  return r;
+}
+
+/** Signed division of the unsigned `a` by `b` (b != 0) at 32 or 64 bits, truncated towards zero. */
+function sdiv(a: bigint, b: bigint, wide: boolean): bigint {
+  const sa = wide ? s64(a) : s32(a);
+  const sb = wide ? s64(b) : s32(b);
+  return sa / sb; // BigInt division truncates; INT_MIN / -1 = -INT_MIN wraps back to INT_MIN at width
+}
+
+/** Signed remainder (b != 0): the sign of the dividend, as C's %. */
+function smod(a: bigint, b: bigint, wide: boolean): bigint {
+  const sa = wide ? s64(a) : s32(a);
+  const sb = wide ? s64(b) : s32(b);
+  return sa % sb;
 }
 
 /** may_goto falls through this many times per function call (the kernel's BPF_MAX_LOOPS counter; on
@@ -153,6 +179,17 @@ function exec(insns: Insn[], args: bigint[], depth: number, mem: Memory, opts: R
     if (cls === 4 || cls === 7) {
       const wide = cls === 7;
       const op = ins.opcode & 0xf0;
+      if (op === 0xd0) {
+        // Byte swaps: ALU32 END is to_le (the source bit clear: on this little-endian machine a truncation
+        // to imm bits) or to_be (a swap); ALU64 END (cpu v4) is an unconditional swap. Either way the
+        // result is zero-extended from imm bits to 64.
+        const width = ins.imm === 16 ? 16 : ins.imm === 32 ? 32 : ins.imm === 64 ? 64 : 0;
+        if (!width) return fail(`invalid byte swap width ${ins.imm}`);
+        const v = BigInt.asUintN(width, reg[d]);
+        reg[d] = wide || ins.opcode & 8 ? bswap(v, width) : v;
+        pc++;
+        continue;
+      }
       const src = ins.opcode & 8 ? reg[s] : BigInt(ins.imm);
       const a = wide ? u64(reg[d]) : u32(reg[d]);
       const b = wide ? u64(src) : u32(src);
@@ -163,15 +200,27 @@ function exec(insns: Insn[], args: bigint[], depth: number, mem: Memory, opts: R
         case 0x00: r = a + b; break;
         case 0x10: r = a - b; break;
         case 0x20: r = a * b; break;
-        case 0x30: r = b === 0n ? 0n : a / b; break;
+        // Division by zero: the quotient is 0 and the remainder the dividend (as the kernel patches both);
+        // signed (off 1, cpu v4) truncates towards zero and INT_MIN / -1 is INT_MIN, INT_MIN % -1 is 0.
+        case 0x30:
+          if (ins.off === 1) r = b === 0n ? 0n : sdiv(a, b, wide);
+          else r = b === 0n ? 0n : a / b;
+          break;
         case 0x40: r = a | b; break;
         case 0x50: r = a & b; break;
         case 0x60: r = a << (b & (bits - 1n)); break;
         case 0x70: r = a >> (b & (bits - 1n)); break;
         case 0x80: r = -a; break;
-        case 0x90: r = b === 0n ? a : a % b; break;
+        case 0x90:
+          if (ins.off === 1) r = b === 0n ? a : smod(a, b, wide);
+          else r = b === 0n ? a : a % b;
+          break;
         case 0xa0: r = a ^ b; break;
-        case 0xb0: r = wide ? u64(ins.opcode & 8 ? reg[s] : BigInt(ins.imm)) : b; break;
+        case 0xb0:
+          // movsx (cpu v4): off 8, 16 or 32 sign-extends the source's low bits (ALU32: to 32 bits).
+          if (ins.off !== 0) r = BigInt.asIntN(ins.off, reg[s]);
+          else r = wide ? u64(ins.opcode & 8 ? reg[s] : BigInt(ins.imm)) : b;
+          break;
         case 0xc0: r = (wide ? s64(a) : s32(a)) >> (b & (bits - 1n)); break;
         default: return fail(`unsupported ALU opcode 0x${ins.opcode.toString(16)}`);
       }
@@ -181,8 +230,9 @@ function exec(insns: Insn[], args: bigint[], depth: number, mem: Memory, opts: R
     }
     if (cls === 5 || cls === 6) {
       const op = ins.opcode & 0xf0;
-      if (cls === 5 && op === 0x00) {
-        jumpTo(ins.off);
+      if (op === 0x00) {
+        // ja (off), or gotol (JMP32 ja, cpu v4: the 32-bit imm is the offset)
+        jumpTo(cls === 6 ? ins.imm : ins.off);
         continue;
       }
       if (cls === 5 && op === 0x90) return reg[0];
@@ -215,7 +265,14 @@ function exec(insns: Insn[], args: bigint[], depth: number, mem: Memory, opts: R
           h = opts.helpers?.[ins.imm];
         }
         if (!h) fail(`call of unknown ${what}`);
-        reg[0] = u64(h!(args, mem));
+        try {
+          reg[0] = u64(h!(args, mem));
+        } catch (e) {
+          // A helper or kfunc refused its arguments (a bad iterator, an SQE the engine will not submit):
+          // the program's fault at this call, reported with its instruction and TypeScript line.
+          if (e instanceof ExecutionError || !(e instanceof Error) || (e as { fatal?: boolean }).fatal) throw e;
+          fail(`${what}: ${e.message}`);
+        }
         for (let k = 1; k <= 5; k++) reg[k] = 0xdeadbeefn; // clobbered, as the verifier assumes
         pc++;
         continue;
@@ -253,10 +310,11 @@ function exec(insns: Insn[], args: bigint[], depth: number, mem: Memory, opts: R
     }
     const mode = ins.opcode & 0xe0;
     const size = SIZES[ins.opcode & 0x18];
-    if (cls === 1 && mode === 0x60) {
+    if (cls === 1 && (mode === 0x60 || (mode === 0x80 && size < 8))) {
       const v = mem.read(u64(reg[s] + BigInt(ins.off)), size);
       if (typeof v === "string") fail(v);
-      reg[d] = v as bigint;
+      // ldsx (mode MEMSX, cpu v4): sign-extended to 64 bits.
+      reg[d] = mode === 0x80 ? u64(BigInt.asIntN(size * 8, v as bigint)) : (v as bigint);
       pc++;
       continue;
     }

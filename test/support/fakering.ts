@@ -1,18 +1,21 @@
-// A simulated io_uring for host-side tests of compiled programs: SQ and CQ memory laid out as the kernel
-// does (CQ indices and CQEs at the offsets io_uring_setup reports), NOP/READ/WRITE completed synchronously
-// against in-memory files, and a driver that calls loop_step the way io_uring/loop.c does.
+// A simulated io_uring for host-side tests of compiled programs: a ring backend for the engine's one loop
+// driver (runtime/engine/driver.ts), so the tests run the same loop, guard and SQE check as a real ring.
+// SQ and CQ memory are laid out as the kernel does (indices and CQEs at the offsets io_uring_setup would
+// report); NOP, FSYNC, READ and WRITE complete synchronously against in-memory files, TIMEOUT on a virtual
+// clock that jumps to the next deadline when the program waits; a full CQ overflows into a list (with
+// IORING_SQ_CQ_OVERFLOW set) that a wait flushes, as the kernel's does. Reads of a "stalled" descriptor
+// never complete: a wait on one can only end by the run's timeout.
 import type { CompileResult } from "../../compiler/index";
-import { Memory, run, type Region } from "../../runtime/engine/interp";
-import { baseHelpers } from "../../runtime/engine/helpers";
-import { iterKfuncs } from "../../runtime/engine/iter";
-import { loadImage } from "../../runtime/engine/image";
-import { EngineMaps, imageMapSpecs, imageValueField } from "../../runtime/engine/maps";
+import type { Memory, Region } from "../../runtime/engine/interp";
+import { runOnBackend, type EngineOptions, type EngineResult, type RingBackend } from "../../runtime/engine/driver";
 
 export interface FakeRingOptions {
   sqEntries?: number;
   cqEntries?: number;
   /** In-memory files by descriptor. */
   files?: Map<number, { data: Uint8Array; size: number }>;
+  /** Descriptors whose reads never complete. */
+  stalled?: number[];
   /** Extra regions (buffers) by global name: the global receives the region's address. */
   buffers?: Record<string, number>;
   /** Values for user globals, set before the run (like the loader's --set). */
@@ -20,85 +23,63 @@ export interface FakeRingOptions {
   maxSteps?: number;
   /** Size of a MEM region (region 0) to provide. */
   mem?: number;
-  /** Map presets, like the loader's --map NAME[KEY]=VALUE. */
-  maps?: string[];
   /** Fill the MEM region before the run (like the loader's --mem). */
   memInit?: (bytes: Uint8Array) => void;
+  /** Map presets, like the loader's --map NAME[KEY]=VALUE. */
+  maps?: string[];
+  /** Time limit of the run in (virtual) seconds. */
+  timeoutSec?: number;
+  /** Passed on to the driver. */
+  allowUncheckedSqes?: boolean;
+  noVerify?: boolean;
 }
 
-export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
-  if (!res.ok || !res.module) throw new Error("program did not compile");
-  const mod = res.module;
+/** What the simulation did, for tests of the driver's guard. */
+export interface SimLog {
+  /** min_complete of each GETEVENTS, with the CQ head and tail when it was asked. */
+  waits: { min: number; head: number; tail: number }[];
+  submits: number;
+}
+
+const SQ_FLAGS = 8, CQ_HEAD = 64, CQ_TAIL = 68, CQES = 128;
+
+/** The simulated ring as a backend of the driver. */
+export function simRing(opts: { sqEntries?: number; cqEntries?: number; files?: Map<number, { data: Uint8Array; size: number }>; stalled?: number[] } = {}): RingBackend & { log: SimLog; clock(): bigint } {
   const sqEntries = opts.sqEntries ?? 8;
   const cqEntries = opts.cqEntries ?? 16;
-  const CQ_HEAD = 64, CQ_TAIL = 68, CQES = 128;
-  const mem = new Memory();
-  const sq = mem.map("SQ region", new Uint8Array(sqEntries * 64));
-  const cq = mem.map("CQ region", new Uint8Array(CQES + cqEntries * 16));
-  const lp = mem.map("iou_loop_params", new Uint8Array(4));
-  const memRegion = opts.mem ? mem.map("MEM region", new Uint8Array(opts.mem)) : undefined;
-  if (memRegion && opts.memInit) opts.memInit(memRegion.bytes);
-  const ctxObj = mem.map("io_ring_ctx", new Uint8Array(0), false);
-  const ctxArr = mem.map("ctx", new Uint8Array(16), false);
-  const w64 = (r: Region, off: number, v: bigint) => new DataView(r.bytes.buffer).setBigUint64(off, v, true);
-  w64(ctxArr, 0, ctxObj.base);
-  w64(ctxArr, 8, lp.base);
-  const sections: Record<string, Region> = {};
-  for (const name of [".rodata", ".bss", ".data"]) {
-    const gs = mod.globals.filter((g) => g.section === name);
-    const size = Math.max(1, ...gs.map((g) => g.offset + g.size));
-    sections[name] = mem.map(name, new Uint8Array(size), name !== ".rodata");
-    for (const g of gs) if (g.init) sections[name].bytes.set(g.init, g.offset);
-  }
-  const globalOf = (n: string) => {
-    const g = mod.globals.find((x) => x.name === n);
-    if (!g) throw new Error(`no global ${n}`);
-    return g;
-  };
-  const setGlobal = (n: string, v: bigint) => {
-    const g = globalOf(n);
-    const dv = new DataView(sections[g.section].bytes.buffer);
-    if (g.size === 8) dv.setBigUint64(g.offset, BigInt.asUintN(64, v), true);
-    else if (g.size === 4) dv.setUint32(g.offset, Number(BigInt.asUintN(32, v)), true);
-    else if (g.size === 2) dv.setUint16(g.offset, Number(BigInt.asUintN(16, v)), true);
-    else dv.setUint8(g.offset, Number(BigInt.asUintN(8, v)));
-  };
-  const getGlobal = (n: string): bigint => {
-    const g = globalOf(n);
-    const dv = new DataView(sections[g.section].bytes.buffer);
-    const raw = g.size === 8 ? dv.getBigUint64(g.offset, true) : BigInt(g.size === 4 ? dv.getUint32(g.offset, true) : g.size === 2 ? dv.getUint16(g.offset, true) : dv.getUint8(g.offset));
-    const t = g.type.kind === "const" ? (g.type.to as { to: { signed?: boolean } }).to : (g.type as { signed?: boolean });
-    return t.signed ? BigInt.asIntN(g.size * 8, raw) : raw;
-  };
-  const geometry: Record<string, number> = {
-    uringbpf_sq_entries: sqEntries, uringbpf_cq_entries: cqEntries, uringbpf_cq_head: CQ_HEAD, uringbpf_cq_tail: CQ_TAIL,
-    uringbpf_cq_cqes: CQES, uringbpf_cq_size: cq.bytes.length, uringbpf_sq_size: sq.bytes.length, uringbpf_mem_size: opts.mem ?? 0,
-  };
-  for (const [k, v] of Object.entries(geometry)) if (mod.globals.some((g) => g.name === k)) setGlobal(k, BigInt(v));
-  if (memRegion && mod.globals.some((g) => g.name === "uringbpf_mem_uaddr")) setGlobal("uringbpf_mem_uaddr", memRegion.base);
-  const buffers: Record<string, Region> = {};
-  for (const [k, size] of Object.entries(opts.buffers ?? {})) {
-    buffers[k] = mem.map(`buffer ${k}`, new Uint8Array(size));
-    setGlobal(k, buffers[k].base);
-  }
-  for (const [k, v] of Object.entries(opts.set ?? {})) setGlobal(k, BigInt(v));
-
-  const cqv = new DataView(cq.bytes.buffer);
-  const sqv = new DataView(sq.bytes.buffer);
-  let posted = 0;
-  const post = (userData: bigint, res: number, fromTimer = false) => {
+  const sq = new Uint8Array(sqEntries * 64);
+  const cq = new Uint8Array(CQES + cqEntries * 16);
+  const cqv = new DataView(cq.buffer);
+  const sqv = new DataView(sq.buffer);
+  const files = opts.files ?? new Map<number, { data: Uint8Array; size: number }>();
+  const stalled = new Set(opts.stalled ?? []);
+  let memory: Memory | undefined;
+  const log: SimLog = { waits: [], submits: 0 };
+  const overflow: { ud: bigint; res: number }[] = [];
+  const place = (ud: bigint, res: number) => {
     const tail = cqv.getUint32(CQ_TAIL, true);
-    const head = cqv.getUint32(CQ_HEAD, true);
-    if (tail - head >= cqEntries) throw new Error("CQ overflow");
     const off = CQES + (tail & (cqEntries - 1)) * 16;
-    cqv.setBigUint64(off, userData, true);
+    cqv.setBigUint64(off, ud, true);
     cqv.setInt32(off + 8, res, true);
     cqv.setUint32(off + 12, 0, true);
     cqv.setUint32(CQ_TAIL, (tail + 1) >>> 0, true);
-    posted++;
+  };
+  const room = () => cqEntries - ((cqv.getUint32(CQ_TAIL, true) - cqv.getUint32(CQ_HEAD, true)) >>> 0);
+  const flush = () => {
+    while (overflow.length && room() > 0) {
+      const c = overflow.shift()!;
+      place(c.ud, c.res);
+    }
+    cqv.setUint32(SQ_FLAGS, overflow.length ? 2 : 0, true);
+  };
+  const post = (userData: bigint, res: number, fromTimer = false) => {
+    flush();
+    if (overflow.length || room() <= 0) {
+      overflow.push({ ud: userData, res });
+      cqv.setUint32(SQ_FLAGS, 2, true); // IORING_SQ_CQ_OVERFLOW
+    } else place(userData, res);
     if (!fromTimer) fireCounted();
   };
-  const files = opts.files ?? new Map();
   // Timeouts: a virtual clock (ns) that jumps to the next deadline when the program waits for more
   // completions than have arrived; a timeout with a count completes with 0 after that many other CQEs.
   let now = 0n;
@@ -114,7 +95,9 @@ export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
       }
     }
   };
+  const read = (addr: bigint, size: number): bigint | string => (memory ? memory.read(addr, size) : "no memory");
   const submit = (n: number): number => {
+    log.submits++;
     for (let i = 0; i < n; i++) {
       const o = i * 64;
       const opcode = sqv.getUint8(o);
@@ -123,30 +106,29 @@ export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
       const addr = sqv.getBigUint64(o + 16, true);
       const len = sqv.getUint32(o + 24, true);
       const ud = sqv.getBigUint64(o + 32, true);
-      const flags = sqv.getUint8(o + 1);
       const opFlags = sqv.getUint32(o + 28, true);
       const prev = i > 0 && sqv.getUint8((i - 1) * 64 + 1) & 4 ? timers.find((t) => t.ud === sqv.getBigUint64((i - 1) * 64 + 32, true) && t.linked === undefined) : undefined;
       if (prev && opcode === 0) {
         prev.linked = ud; // a NOP linked after a pending timeout
         continue;
       }
-      void flags;
       if (opcode === 0) post(ud, 0);
       else if (opcode === 3) post(ud, files.has(fd) ? 0 : -9);
       else if (opcode === 11) {
-        const sec = mem.read(addr, 8);
-        const nsec = mem.read(addr + 8n, 8);
+        const sec = read(addr, 8);
+        const nsec = read(addr + 8n, 8);
         if (typeof sec === "string" || typeof nsec === "string") post(ud, -14);
         else timers.push({ deadline: now + sec * 1_000_000_000n + nsec, ud, count: off, etimeOk: (opFlags & 32) !== 0 });
-      }
-      else if (opcode === 22 || opcode === 23) {
+      } else if ((opcode === 22 || opcode === 23) && stalled.has(fd)) {
+        // never completes
+      } else if (opcode === 22 || opcode === 23) {
         const f = files.get(fd);
-        const place = mem.resolve(addr, len, opcode === 22);
+        const at = memory ? memory.resolve(addr, len, opcode === 22) : "no memory";
         if (!f) post(ud, -9);
-        else if (typeof place === "string") post(ud, -14);
+        else if (typeof at === "string") post(ud, -14);
         else if (opcode === 22) {
           const m = Math.max(0, Math.min(len, f.size - off));
-          place.r.bytes.set(f.data.subarray(off, off + m), place.off);
+          at.r.bytes.set(f.data.subarray(off, off + m), at.off);
           post(ud, m);
         } else {
           if (off + len > f.data.length) {
@@ -154,7 +136,7 @@ export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
             bigger.set(f.data);
             f.data = bigger;
           }
-          f.data.set(place.r.bytes.subarray(place.off, place.off + len), off);
+          f.data.set(at.r.bytes.subarray(at.off, at.off + len), off);
           f.size = Math.max(f.size, off + len);
           post(ud, len);
         }
@@ -162,54 +144,75 @@ export function runOnFakeRing(res: CompileResult, opts: FakeRingOptions = {}) {
     }
     return n;
   };
-  const kfuncs = {
-    ...iterKfuncs,
-    bpf_io_uring_submit_sqes: (a: bigint[]) => BigInt(submit(Number(a[1] & 0xffffffffn))),
-    bpf_io_uring_get_region: (a: bigint[]) => {
-      const id = Number(a[1] & 0xffffffffn);
-      const want = Number(a[2]);
-      const r = id === 2 ? sq : id === 1 ? cq : id === 0 ? memRegion : undefined;
-      if (!r || want > r.bytes.length) return 0n;
-      return r.base;
+  return {
+    sqEntries,
+    cqEntries,
+    off: { sqFlags: SQ_FLAGS, cqHead: CQ_HEAD, cqTail: CQ_TAIL, cqes: CQES },
+    cqBytes: cq,
+    sqBytes: sq,
+    submission: "simulated",
+    log,
+    attach: (mem: Memory) => {
+      memory = mem;
     },
+    alloc: (mem: Memory, name: string, size: number): Region => {
+      return mem.map(name, new Uint8Array(size));
+    },
+    registerMemRegion: () => 0,
+    submit: (n) => {
+      return submit(n);
+    },
+    getEvents: (min, timeoutNs) => {
+      log.waits.push({ min, head: cqv.getUint32(CQ_HEAD, true), tail: cqv.getUint32(CQ_TAIL, true) });
+      const ready = () => ((cqv.getUint32(CQ_TAIL, true) - cqv.getUint32(CQ_HEAD, true)) >>> 0) >= min;
+      // A wait the kernel could never satisfy (more than the CQ holds) is what wedged a real host: the
+      // driver's guard must never ask for it.
+      if (min > cqEntries) throw new Error(`simulated ring: GETEVENTS with min_complete ${min} on a ${cqEntries}-entry CQ (the wait that wedges a real kernel)`);
+      flush();
+      const until = now + BigInt(Math.floor(timeoutNs));
+      while (!ready() && timers.length) {
+        timers.sort((a, b) => (a.deadline < b.deadline ? -1 : 1));
+        if (timers[0].deadline > until) break;
+        const t = timers.shift()!;
+        now = t.deadline > now ? t.deadline : now;
+        post(t.ud, -62, true);
+        if (t.linked !== undefined) post(t.linked, t.etimeOk ? 0 : -125);
+      }
+      if (ready()) return 0;
+      now = until;
+      return -62;
+    },
+    now: () => now,
+    clock: () => now,
+    open: () => {
+      throw new Error("the simulated ring has no file system: pass files by descriptor");
+    },
+    initialFds: [...files.keys(), ...stalled],
+    close: () => {},
   };
-  const rodata = sections[".rodata"];
-  const maps = new EngineMaps(res.object ? imageMapSpecs(loadImage(res.object)) : [], mem);
-  for (const p of opts.maps ?? []) maps.preset(p, (m, path) => imageValueField(loadImage(res.object!), m.spec.name, path));
-  const globalAddress = (symbol: string, addend: bigint) => {
-    const map = maps.address(symbol);
-    if (map !== undefined) return map + addend;
-    const g = globalOf(symbol);
-    return sections[g.section].base + BigInt(g.offset) + addend;
+}
+
+/** Run a compiled program (or an object's bytes) on a simulated ring through the engine's driver. */
+export function runOnFakeRing(res: CompileResult | Uint8Array, opts: FakeRingOptions = {}) {
+  if (!(res instanceof Uint8Array) && (!res.ok || !res.object)) throw new Error("program did not compile");
+  const files = opts.files ?? new Map();
+  const ring = simRing({ sqEntries: opts.sqEntries, cqEntries: opts.cqEntries, files, stalled: opts.stalled });
+  const engineOpts: EngineOptions = {
+    set: Object.entries(opts.set ?? {}).map(([k, v]) => `${k}=${v}`),
+    buffer: Object.entries(opts.buffers ?? {}).map(([k, v]) => `${k}=${v}`),
+    memRegion: opts.mem,
+    memInit: opts.memInit,
+    map: opts.maps,
+    maxSteps: opts.maxSteps ?? 10_000_000,
+    timeoutSec: opts.timeoutSec ?? 3600,
+    allowUncheckedSqes: opts.allowUncheckedSqes,
+    noVerify: opts.noVerify,
   };
-  const prog = res.programs[0];
-  const traceLines: string[] = [];
-  let steps = 0;
-  let executed = 0;
-  let ret = 0n;
-  const max = opts.maxSteps ?? 10_000_000;
-  void rodata;
-  for (;;) {
-    if (++steps > max) throw new Error("too many loop steps");
-    const subprograms = Object.fromEntries((res.subprograms ?? []).map((s) => [s.name, s.insns]));
-    const r = run(prog.insns, ctxArr.base, mem, { globalAddress, kfuncs, subprograms, helpers: { ...baseHelpers(traceLines), ...maps.helpers() } });
-    executed += r.executed;
-    ret = BigInt.asIntN(32, r.r0);
-    if (ret !== 0n) break;
-    const waitIdx = new DataView(lp.bytes.buffer).getUint32(0, true);
-    let tail = cqv.getUint32(CQ_TAIL, true);
-    // Sleeping until waitIdx: let virtual time pass until it is reached or no timer is left.
-    while (((waitIdx - tail) | 0) > 0 && timers.length) {
-      timers.sort((a, b) => (a.deadline < b.deadline ? -1 : 1));
-      const t = timers.shift()!;
-      now = t.deadline > now ? t.deadline : now;
-      post(t.ud, -62, true);
-      if (t.linked !== undefined) post(t.linked, t.etimeOk ? 0 : -125);
-      tail = cqv.getUint32(CQ_TAIL, true);
-    }
-    // Completions are synchronous here: if the program waits for more than can ever arrive, it would hang.
-    if (((waitIdx - tail) | 0) > 0 && posted === 0) throw new Error(`loop waits for CQ index ${waitIdx} but nothing is in flight`);
-    posted = 0;
-  }
-  return { ret, steps, executed, now, get: getGlobal, files, buffers, mem: memRegion?.bytes, trace: traceLines, maps: maps.dump() };
+  const r: EngineResult = runOnBackend(res instanceof Uint8Array ? res : res.object!, () => ring, engineOpts);
+  const get = (n: string): bigint => {
+    if (!(n in r.globals)) throw new Error(`no global ${n}`);
+    const v = r.globals[n];
+    return typeof v === "boolean" ? (v ? 1n : 0n) : (v as bigint);
+  };
+  return { ret: BigInt(r.r0), steps: r.steps, executed: r.insnsExecuted, now: ring.clock(), get, files, buffers: r.buffers, mem: r.memBytes, trace: r.trace, log: ring.log, result: r, maps: r.maps ?? {} };
 }
