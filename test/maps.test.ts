@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { compileSource, formatDiagnostics } from "../compiler/index";
 import { readObject, type BtfType, type ObjectFile } from "../compiler/elf/reader";
 import { runOnFakeRing } from "./support/fakering";
+import { loadAddon, runUserEngine } from "../runtime/engine/driver";
 
 const root = path.join(__dirname, "..");
 const sysroot = path.join(root, ".cache", "uringbpf", "sysroot");
@@ -177,5 +178,44 @@ describe("map semantics in the interpreter (the kernel's, as test/lang.test.ts c
     expect([r.get("fullAt"), r.get("lastErr"), r.get("outputs") + r.get("submitted") + r.get("discarded")]).toEqual([170n, -11n, 170n]);
     // Discarded records take space but are not delivered.
     expect(r.maps.events).toHaveLength(Number(r.get("outputs") + r.get("submitted")));
+  });
+});
+
+let haveAddon = true;
+try {
+  loadAddon();
+} catch (e) {
+  haveAddon = false;
+  if (process.env.CI) throw e;
+  console.warn(`skipping the userspace engine's map tests: ${(e as Error).message}`);
+}
+
+describe.skipIf(!haveAddon)("maps in the userspace engine on a real ring", () => {
+  const compiled = (f: string) => {
+    const res = compileSource(f, fs.readFileSync(path.join(root, f), "utf8"));
+    if (!res.ok) throw new Error(formatDiagnostics(res.diagnostics));
+    return res;
+  };
+
+  it("events: one record per NOP with the result it injected (IORING_NOP_INJECT_RESULT), in completion order", () => {
+    const r = runUserEngine(compiled("samples/events.ts").object!, { set: ["requests=100"] });
+    expect([r.ret, r.globals.status, r.globals.dropped]).toEqual([0, 0n, 0n]);
+    const recs = r.maps!.events as { userData: bigint; res: bigint; seq: bigint }[];
+    expect(recs.map((x) => Number(x.seq))).toEqual([...Array(100).keys()]);
+    const injected = (i: number) => (i % 7 === 3 ? -((i % 13) + 1) : i * 3);
+    expect(recs.filter((x) => Number(x.res) !== injected(Number(x.userData)))).toEqual([]);
+  });
+
+  it("latency: --map presets an entry; the histogram sums to the requests", () => {
+    const r = runUserEngine(compiled("samples/latency.ts").object!, { set: ["requests=40", "baseUs=50"], map: ["hist[31]=1000"] });
+    expect([r.ret, r.globals.status, r.globals.lost]).toEqual([0, 0n, 0n]);
+    const hist = (r.maps!.hist as bigint[]).map(Number);
+    expect(hist[31]).toBe(1000);
+    expect(hist.slice(0, 31).reduce((a, b) => a + b, 0)).toBe(40);
+    expect(r.maps!.inflight).toEqual([]);
+  });
+
+  it("refuses a preset of a map that does not exist, naming the maps", () => {
+    expect(() => runUserEngine(compiled("samples/latency.ts").object!, { map: ["nope[1]=2"] })).toThrow(/no map named 'nope' \(maps: inflight, hist, fastest\)/);
   });
 });
