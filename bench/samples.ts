@@ -4,7 +4,7 @@
 // userspace (uringbpf-userbench). One VM boot per clock: "wall" (plain TCG: the guest clock follows the
 // host's, so figures move with host load) and "icount" (QEMU -icount shift=0,sleep=off: the guest clock
 // counts executed guest instructions, 1 ns each; figures repeat within a few percent). Each boot first runs
-// every case once to warm up (the first seconds after boot read 2-4x high) and discards it.
+// every case twice to warm up (the first seconds after boot read 2-4x high) and discards it.
 // Writes bench/results/samples.md.
 //
 //   npx tsx bench/samples.ts [--reps 3] [--clock wall|icount|both]        (npm run bench: both)
@@ -19,6 +19,7 @@ const arg = (name: string): string | undefined => {
   return i > 0 ? process.argv[i + 1] : undefined;
 };
 const reps = Number(arg("--reps") ?? 3);
+const WARMUP = 2;
 const clockArg = arg("--clock") ?? "both";
 if (!["wall", "icount", "both"].includes(clockArg) || !(reps >= 1)) {
   process.stderr.write("usage: bench/samples.ts [--reps N] [--clock wall|icount|both]\n");
@@ -81,8 +82,8 @@ async function main(): Promise<void> {
   }
   const measure = async (clock: Clock): Promise<string> => {
     const cases: VmCase[] = [{ id: "setup", command: "head -c 4194304 /dev/urandom > /tmp/in" }];
-    // Round -1 warms up (its figures are discarded).
-    for (let r = -1; r < reps; r++) {
+    // Rounds -2 and -1 warm up (their figures are discarded: after boot, icount reads high for a while).
+    for (let r = -WARMUP; r < reps; r++) {
       for (const s of samples) cases.push({ id: `${s.name}.${r}`, command: s.command, timeoutSec: 300 });
       cases.push({ id: `user-records.${r}`, command: "uringbpf-userbench records records.bin" });
       cases.push({ id: `user-qd.${r}`, command: "uringbpf-userbench qd 256 4" });
@@ -100,6 +101,7 @@ async function main(): Promise<void> {
         return lastJson(out.output);
       });
       const ns = median(runs.map((j) => j.run_ns));
+      process.stderr.write(`${clock} ${s.name}: ${runs.map((j) => j.run_ns).join(" ")}\n`);
       if (s.name === "cp") cpNs = ns;
       bpfNs.set(s.name, ns);
       rows.push(`| \`samples/${s.source ?? s.name}.ts\`${s.options ? ` ${JSON.stringify(s.options)}` : ""} | ${slots.get(s.name)} | ${runs[0].verifier.insns_processed} | ${(ns / 1e6).toFixed(2)} | ${s.result(runs[0])} |`);
@@ -128,7 +130,7 @@ async function main(): Promise<void> {
         ? `## icount clock (-icount shift=0,sleep=off: run time = guest instructions executed, 1 ns each)`
         : `## wall clock (plain TCG: moves with host load)`,
       ``,
-      `Kernel ${run.kernelVersion} under QEMU TCG (emulated: compare ratios, not absolute times); median of ${reps} runs after a warm-up run.`,
+      `Kernel ${run.kernelVersion} under QEMU TCG (emulated: compare ratios, not absolute times); median of ${reps} runs after ${WARMUP} warm-up runs.`,
       ``,
       `| sample | instruction slots | verifier: insns processed | run time (${unit}) | what the run did |`,
       `| --- | --- | --- | --- | --- |`,

@@ -4,7 +4,7 @@
 // reports) and saves each crashing input with how it was made. `npm run fuzz` drives it (fuzz/main.ts);
 // the tests run a seeded slice of it.
 
-import { fork, spawn, spawnSync, type ChildProcess } from "child_process";
+import { fork, spawn, type ChildProcess } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -69,33 +69,10 @@ export interface FuzzSummary {
 const ROOT = path.join(__dirname, "..");
 const CACHE = process.env.UBPF_CACHE ?? path.join(ROOT, ".cache", "uringbpf");
 
-/** The loader built with AddressSanitizer and UBSan: the loader engineer's build if present, else built here. */
-export function asanLoader(log: (l: string) => void = () => {}): string | undefined {
-  for (const name of ["uringbpf-loader-asan", "uringbpf-loader.asan"]) {
-    const p = path.join(CACHE, "bin", name);
-    if (fs.existsSync(p)) return p;
-  }
-  const src = path.join(ROOT, "runtime", "loader", "loader.c");
-  const sys = path.join(CACHE, "sysroot");
-  const lib = path.join(sys, "usr", "lib", "x86_64-linux-gnu");
-  if (!fs.existsSync(path.join(lib, "libbpf.a"))) return undefined;
-  const out = path.join(CACHE, "bin", "fuzz-loader-asan");
-  const srcs = fs.readdirSync(path.dirname(src)).filter((f) => f.endsWith(".c") && !/bench/.test(f)).map((f) => path.join(path.dirname(src), f));
-  const newest = Math.max(...srcs.map((f) => fs.statSync(f).mtimeMs));
-  if (fs.existsSync(out) && fs.statSync(out).mtimeMs > newest) return out;
-  log(`fuzz: building ${out} (-fsanitize=address,undefined)`);
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  // loader.c is the program; other .c files beside it (not the benchmarks) are its parts.
-  const parts = srcs.filter((f) => f !== src && !fs.readFileSync(f, "utf8").includes("int main("));
-  const r = spawnSync("gcc", ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer", "-O1", "-g",
-    `-I${path.join(sys, "usr", "include")}`, `-I${path.join(sys, "usr", "include", "x86_64-linux-gnu")}`, "-I" + path.dirname(src),
-    "-o", out + ".tmp", src, ...parts, `-L${lib}`, "-l:libbpf.a", "-l:liburing.a", "-lelf", "-lz", "-lzstd"], { encoding: "utf8" });
-  if (r.status !== 0) {
-    log(`fuzz: cannot build the ASan loader:\n${r.stderr}`);
-    return undefined;
-  }
-  fs.renameSync(out + ".tmp", out);
-  return out;
+/** The loader built with AddressSanitizer and UBSan by scripts/deps.sh build (uringbpf-loader-asan). */
+export function asanLoader(): string | undefined {
+  const p = path.join(CACHE, "bin", "uringbpf-loader-asan");
+  return fs.existsSync(p) ? p : undefined;
 }
 
 /** spawnSync's result shape, without blocking the event loop (the two lanes run side by side). */
@@ -275,7 +252,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
 
   const progPool = new WorkerPool(memoryMb);
   const objPool = new WorkerPool(memoryMb);
-  const loader = has("loader") || has("hostile") ? asanLoader(log) : undefined;
+  const loader = has("loader") || has("hostile") ? asanLoader() : undefined;
   if (has("loader") && !loader) log("fuzz: no ASan loader (run bash scripts/deps.sh build): the loader stage is skipped");
   s.loader = loader;
 

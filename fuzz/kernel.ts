@@ -3,6 +3,8 @@
 // kernel refuses an object) and every object the kernel refuses is counted with the loader's reason. What
 // "uringbpf accepts" must be what the kernel accepts: the target is 0 refused objects.
 
+import * as fs from "fs";
+import * as path from "path";
 import { compileSource } from "../compiler/index";
 import { runInVm, vmAvailability, type VmCase } from "../runtime/vm/vm";
 import { mutateForKernel, Rng, seedSources } from "./tsmutate";
@@ -99,10 +101,28 @@ export async function kernelCorpus(o: { mutants: number; seed: number; log?: (l:
   const avail = vmAvailability();
   if (!avail.ok) throw new Error(`the kernel stage needs the VM: ${avail.reason}`);
   const t0 = Date.now();
-  const { mutants, tried } = kernelMutants(o.seed, o.mutants);
+  // The compiled corpus is kept in the cache: a second boot of the same seed and size skips compiling.
+  const cacheFile = path.join(process.env.UBPF_CACHE ?? path.join(__dirname, "..", ".cache", "uringbpf"), "fuzz", `kernel-${o.seed}-${o.mutants}.json`);
+  let corpus: { mutants: KernelMutant[]; tried: number };
+  if (fs.existsSync(cacheFile)) {
+    const j = JSON.parse(fs.readFileSync(cacheFile, "utf8")) as { tried: number; mutants: (Omit<KernelMutant, "object"> & { object: string })[] };
+    corpus = { tried: j.tried, mutants: j.mutants.map((m) => ({ ...m, object: Uint8Array.from(Buffer.from(m.object, "base64")) })) };
+  } else {
+    corpus = kernelMutants(o.seed, o.mutants);
+    fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
+    fs.writeFileSync(cacheFile, JSON.stringify({ tried: corpus.tried, mutants: corpus.mutants.map((m) => ({ ...m, object: Buffer.from(m.object).toString("base64") })) }));
+  }
+  const { mutants, tried } = corpus;
   o.log?.(`fuzz kernel: ${mutants.length} of ${tried} mutants compiled (${((Date.now() - t0) / 1000).toFixed(1)} s); booting the VM`);
   const cases = kernelCases(mutants);
-  const run = await runInVm(cases, { timeoutMs: Math.max(20 * 60_000, mutants.length * 10_000) });
+  let done = 0;
+  const run = await runInVm(cases, {
+    timeoutMs: Math.max(20 * 60_000, mutants.length * 10_000),
+    memoryMb: 2048,
+    onConsoleLine: (l) => {
+      if (l.startsWith("@@MUTANT ") && ++done % 100 === 0) o.log?.(`fuzz kernel: ${done} loaded`);
+    },
+  });
   const verdicts = kernelVerdicts(mutants, run.cases.map((c) => c.output));
   return {
     seed: o.seed,

@@ -544,7 +544,8 @@ static int check_type(struct obj *o, uint32_t id)
 			const unsigned char *tt = type_at(o, target);
 			unsigned tk = t_kind(tt);
 			if ((tk != BTF_KIND_STRUCT && tk != BTF_KIND_UNION && tk != BTF_KIND_FUNC) ||
-			    (tk == BTF_KIND_FUNC ? (!t_size(tt) || (uint32_t)comp >= t_vlen(type_at(o, t_size(tt)))) : (uint32_t)comp >= t_vlen(tt)))
+			    (tk == BTF_KIND_FUNC ? (!t_size(tt) || t_size(tt) > o->ntypes || (uint32_t)comp >= t_vlen(type_at(o, t_size(tt))))
+						  : (uint32_t)comp >= t_vlen(tt)))
 				return bad(o, "BTF type [%u] DECL_TAG: component %d out of range", id, comp);
 		}
 		break;

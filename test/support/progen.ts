@@ -239,7 +239,7 @@ export class ProgramGenerator {
    *  bounds, branches and continue on the counter, break, early return. */
   private loop(scope: Var[], indent: string): { text: string; run: (env: Env) => void } {
     const r = this.r;
-    const iv = this.fresh("i");
+    const iv = this.fresh("k");
     const runtime = r.chance(0.5);
     let bound = 1 + r.int(5);
     let boundText = String(bound);
