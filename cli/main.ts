@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Command, CommanderError } from "commander";
 import { packageRoot } from "../compiler/paths";
-import { compileFile, formatDiagnostics, programAsm, type CompileResult } from "../compiler/index";
+import { compileFile, formatDiagnostics, PASS_NAMES, programAsm, type CompileResult } from "../compiler/index";
 import { checkOutput, OutputError, writeOutput } from "./output";
 import { registerRun } from "./run";
 import { registerVm } from "./vm";
@@ -46,14 +46,19 @@ export function makeProgram(setExit: (code: number) => void): Command {
     .argument("<file>", "the DSL source file (TypeScript)")
     .option("-o, --output <file>", "where to write the object (default: FILE.o beside the source)")
     .option("--emit <kind>", "what to produce: obj (the object), asm (disassembly with the TypeScript lines), ir (the IR)", "obj")
+    .option("--print-after <pass>", `with --emit ir: the IR after this pass of the pipeline (${PASS_NAMES.join(", ")})`)
     .option("--json", "print the result and diagnostics as one JSON line")
     .option("--no-typecheck", "skip the TypeScript type checker (DSL checks still run)")
     .option("--color", "colour diagnostics (default: when stderr is a terminal)")
     .option("--no-color", "never colour diagnostics")
     .addHelpText("after", "\nExamples:\n  uringbpf build samples/nops.ts -o nops.o\n  uringbpf build samples/cp.ts --emit asm\n\nExit status: 0 on success, 1 when the program has errors, 2 on usage errors.")
-    .action((file: string, o: { output?: string; emit: string; json?: boolean; typecheck: boolean; color?: boolean }) => {
+    .action((file: string, o: { output?: string; emit: string; printAfter?: string; json?: boolean; typecheck: boolean; color?: boolean }) => {
       if (!["obj", "asm", "ir"].includes(o.emit)) {
         process.stderr.write(`uringbpf: --emit must be obj, asm or ir (got '${o.emit}')\n`);
+        return setExit(2);
+      }
+      if (o.printAfter !== undefined && (o.emit !== "ir" || !PASS_NAMES.includes(o.printAfter))) {
+        process.stderr.write(`uringbpf: --print-after takes --emit ir and one of: ${PASS_NAMES.join(", ")} (got '${o.printAfter}')\n`);
         return setExit(2);
       }
       const out = o.emit === "obj" ? (o.output ?? defaultOut(file)) : o.output;
@@ -65,7 +70,7 @@ export function makeProgram(setExit: (code: number) => void): Command {
         process.stderr.write(`uringbpf build: ${e.message}\n`);
         return setExit(2);
       }
-      const res = compileFile(file, { typeCheck: o.typecheck, ir: o.emit === "ir" });
+      const res = compileFile(file, { typeCheck: o.typecheck, ir: o.emit === "ir", printAfter: o.printAfter });
       if (!res.ok || !res.object) {
         report(res, !!o.json, useColor(o.color));
         return setExit(1);

@@ -6,7 +6,8 @@
 
 import { Command, InvalidArgumentError } from "commander";
 import { runInEngine } from "./engine";
-import { formatRunResult, hostHasBpfOps, RunError, runProgram, type RunOptions } from "../runtime/run";
+import { kernelError, kernelOutcome, printOutcome, type Outcome } from "./report";
+import { hostHasBpfOps, RunError, runProgram, type RunOptions } from "../runtime/run";
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -57,7 +58,38 @@ interface RunFlags {
   run: boolean;
   prog?: string;
   verbose?: boolean;
+  interpreter?: boolean;
   allowUncheckedSqes?: boolean;
+}
+
+/** The kernel path's RunOptions from the parsed flags. */
+export function runOptions(o: RunFlags): RunOptions {
+  return {
+    set: o.set,
+    open: o.open,
+    buffer: o.buffer,
+    mem: o.mem,
+    map: o.map,
+    sqEntries: o.sqEntries,
+    memRegion: o.memRegion,
+    vm: o.vm,
+    kvm: o.kvm,
+    timeoutSec: o.timeout,
+    trace: o.trace,
+    noRun: !o.run,
+    prog: o.prog,
+    onConsoleLine: o.verbose ? (l) => process.stderr.write(`[vm] ${l}\n`) : undefined,
+  };
+}
+
+/** Run FILE in the kernel (host or VM): the outcome, nothing printed. */
+export async function kernelRun(file: string, opts: RunOptions): Promise<Outcome> {
+  try {
+    return kernelOutcome(await runProgram(file, opts), opts.timeoutSec ?? 60);
+  } catch (e) {
+    if (!(e instanceof RunError)) throw e;
+    return { ...kernelError(e), messages: e.kind === "compile" ? e.message : undefined };
+  }
 }
 
 /** Adds the `run` command to the CLI. `setExit` receives the exit code. */
@@ -76,12 +108,13 @@ export function registerRun(program: Command, setExit: (code: number) => void = 
     .option("--vm", "run in the test VM even if the host kernel has io_uring BPF ops")
     .option("--engine <kind>", "kernel (the program runs in the kernel: on the host or in the VM) or user (the BPF interpreter drives a real ring in this process; no root, any kernel). Default: kernel when the host has io_uring BPF ops or --vm is given, else user")
     .option("--kvm", "use KVM for the VM (default: TCG emulation)")
-    .option("--timeout <s>", "time limit of the run in seconds (1 to 86400)", positiveInt("--timeout", 86400, " seconds"), 60)
+    .option("--timeout <s>", "time limit of the run in seconds (1 to 86400): a run past it is stopped and reported (exit 2)", positiveInt("--timeout", 86400, " seconds"), 60)
     .option("--trace", "show trace() output (bpf_trace_printk) after the run")
-    .option("--no-run", "load and attach only: check that the verifier accepts the program")
+    .option("--no-run", "set up only, do not call loop_step: the kernel engine loads and attaches (the verifier checks the program); the userspace engine sets up its ring and globals")
     .option("--prog <name>", "the program to run when the object holds several")
-    .option("--json", "print the loader's JSON line as is")
+    .option("--json", "print the result as one JSON line (the same schema for both engines: docs/RUN.md)")
     .option("--verbose", "show the VM's console while it runs")
+    .option("--interpreter", "userspace engine: run the reference BPF interpreter instead of the JavaScript translation (slower)")
     .option("--allow-unchecked-sqes", "userspace engine only: submit SQEs whose memory and descriptors the engine cannot check (registered buffers, futexes, other rings, uring_cmd, ...); the kernel may then read or write any memory of this process for the program")
     .addHelpText(
       "after",
@@ -89,7 +122,9 @@ export function registerRun(program: Command, setExit: (code: number) => void = 
         "kernel that `uringbpf vm setup` fetches. Files given with --open are copied into the VM;\n" +
         "files the program writes (modes w, rw, a) are copied back.\n\n" +
         "Examples:\n  uringbpf run samples/nops.ts --set reqsToRun=100000\n  uringbpf run samples/cp.ts --open inFd=in.bin --open outFd=out.bin:w --buffer buf=65536\n\n" +
-        "Exit status: 0 success, 1 compile errors, verifier rejection or run error, 2 usage or environment errors.",
+        "Exit status: 0 success; 1 the program failed (compile errors, a bad object, verifier rejection, run error,\n" +
+        "failed run-time check); 2 usage or environment (bad flag or value, unknown --prog, --timeout reached,\n" +
+        "missing loader, addon or VM). The userspace engine does not run the kernel verifier: it says so once.",
     )
     .action(async (file: string, o: RunFlags) => {
       for (const a of o.open) {
@@ -99,46 +134,14 @@ export function registerRun(program: Command, setExit: (code: number) => void = 
           return setExit(2);
         }
       }
-      const opts: RunOptions = {
-        set: o.set,
-        open: o.open,
-        buffer: o.buffer,
-        mem: o.mem,
-        map: o.map,
-        sqEntries: o.sqEntries,
-        memRegion: o.memRegion,
-        vm: o.vm,
-        kvm: o.kvm,
-        timeoutSec: o.timeout,
-        trace: o.trace,
-        noRun: !o.run,
-        prog: o.prog,
-        onConsoleLine: o.verbose ? (l) => process.stderr.write(`[vm] ${l}\n`) : undefined,
-      };
       const engine = o.engine ?? (o.vm || hostHasBpfOps() ? "kernel" : "user");
       if (engine !== "kernel" && engine !== "user") {
         process.stderr.write(`uringbpf run: --engine must be kernel or user (got '${engine}')\n`);
         return setExit(2);
       }
       if (engine === "user") return setExit(runInEngine(file, o));
-      try {
-        const r = await runProgram(file, opts);
-        if (o.json) {
-          if (r.jsonLine) process.stdout.write(r.jsonLine + "\n");
-          if (r.messages.trim() && !r.ok) process.stderr.write(r.messages.trimEnd() + "\n");
-        } else {
-          (r.ok ? process.stdout : process.stderr).write(formatRunResult(r) + "\n");
-        }
-        // Loader exits: 3 kernel lacks ops, 5 setup, 6 attach are environment problems; 4 verifier, 7 run: the program's.
-        setExit(r.ok ? 0 : [3, 5, 6].includes(r.loaderExit) || !r.report ? 2 : 1);
-      } catch (e) {
-        if (!(e instanceof RunError)) throw e;
-        if (o.json && e.kind === "compile") {
-          process.stdout.write(JSON.stringify({ ok: false, stage: "compile", diagnostics: e.diagnostics }) + "\n");
-        } else {
-          process.stderr.write((e.kind === "compile" ? e.message : `uringbpf run: ${e.message}`) + "\n");
-        }
-        setExit(e.kind === "compile" ? 1 : 2);
-      }
+      const out = await kernelRun(file, runOptions(o));
+      printOutcome(out, !!o.json);
+      setExit(out.exit);
     });
 }

@@ -1,5 +1,5 @@
 // The compiler's API: source text in, a BPF ELF object (and diagnostics, disassembly, IR) out. The stages:
-// frontend (ts-morph -> IR), codegen (register allocation, BPF instructions), link (ObjectModule), then the
+// frontend (ts-morph -> IR), opt (the pass pipeline, compiler/opt/pipeline.ts), codegen (register allocation, BPF instructions), link (ObjectModule), then the
 // BTF/BTF.ext and ELF writers. The CLI and the tests call compileFile/compileSource.
 
 import * as fs from "fs";
@@ -8,14 +8,18 @@ import { disassemble } from "./bpf/disasm";
 import { JumpRangeError, slots, type Insn } from "./bpf/insn";
 import { generate, type FunctionCode } from "./codegen/emit";
 import { diag, type Diagnostic } from "./diagnostics/diagnostics";
-import { lowerProgram, parseProgram } from "./frontend/program";
+import { lowerProgram, parseProgram, type FrontendResult } from "./frontend/program";
 import { DEFAULT_LOOP_OPTIONS } from "./frontend/loops";
-import { dumpFunction } from "./ir/ir";
+import { dumpFunction, type IrFunction } from "./ir/ir";
+import { PASS_NAMES, PIPELINE, runPipeline } from "./opt/pipeline";
+import { cloneFunction } from "./ir/clone";
+import type { PassContext } from "./opt/pass";
 import { writeObject } from "./elf/writer";
 import { linkModule } from "./link/module";
 import type { ObjectModule } from "./object/module";
 
 export { formatDiagnostics } from "./diagnostics/diagnostics";
+export { PASS_NAMES } from "./opt/pipeline";
 export type { Diagnostic } from "./diagnostics/diagnostics";
 
 /** The BPF verifier's limit on a program's stack frame. */
@@ -26,6 +30,12 @@ export interface CompileOptions {
   typeCheck?: boolean;
   /** Also produce the IR dump. */
   ir?: boolean;
+  /** With `ir`: the IR after the first run of this pass (see PASS_NAMES) instead of after the last. */
+  printAfter?: string;
+  /** Register allocator: "auto" (graph colouring, linear scan for large functions) or "linear" (tests). */
+  allocator?: "auto" | "linear";
+  /** Run only the first N passes of the pipeline (tests: every prefix must compute the same results). */
+  passLimit?: number;
   /** Name recorded in line_info (default: the path as given). */
   sourceName?: string;
   /** The head of loops the verifier cannot follow: "maygoto" (default) or "iterator" (bpf_iter_num_next). */
@@ -84,9 +94,9 @@ export function compileSource(fileName: string, text: string, opts: CompileOptio
 }
 
 /** Generate a function's code; a jump farther than BPF's 16-bit offsets becomes UBPF3008. */
-function generateChecked(name: string, fn: Parameters<typeof generate>[0], diags: Diagnostic[]): FunctionCode | undefined {
+function generateChecked(name: string, fn: Parameters<typeof generate>[0], diags: Diagnostic[], allocator?: "auto" | "linear"): FunctionCode | undefined {
   try {
-    return generate(fn);
+    return generate(fn, allocator);
   } catch (e) {
     if (!(e instanceof JumpRangeError)) throw e;
     diags.push(diag(3008, undefined, `${name} needs a jump over ${Math.abs(e.distance)} instructions`));
@@ -94,18 +104,53 @@ function generateChecked(name: string, fn: Parameters<typeof generate>[0], diags
   }
 }
 
+function loopOptions(opts: CompileOptions) {
+  return { form: opts.loops ?? DEFAULT_LOOP_OPTIONS.form, budget: opts.loopBudget ?? DEFAULT_LOOP_OPTIONS.budget, unroll: opts.loopUnroll ?? DEFAULT_LOOP_OPTIONS.unroll };
+}
+
 function compileUnguarded(fileName: string, text: string, opts: CompileOptions): CompileResult {
   const sourceName = opts.sourceName ?? fileName;
   const { sf, diagnostics } = parseProgram(sourceName, text, opts.typeCheck !== false);
   if (diagnostics.length) return { ok: false, diagnostics, programs: [] };
-  const fe = lowerProgram(sourceName, sf, { form: opts.loops ?? DEFAULT_LOOP_OPTIONS.form, budget: opts.loopBudget ?? DEFAULT_LOOP_OPTIONS.budget, unroll: opts.loopUnroll ?? DEFAULT_LOOP_OPTIONS.unroll });
+  if (opts.printAfter !== undefined && !PASS_NAMES.includes(opts.printAfter))
+    return { ok: false, diagnostics: [diag(4002, undefined, `--print-after takes one of: ${PASS_NAMES.join(", ")} (got '${opts.printAfter}')`)], programs: [] };
+  const fe = lowerProgram(sourceName, sf, loopOptions(opts));
   if (fe.diagnostics.length) return { ok: false, diagnostics: fe.diagnostics, programs: [] };
+  return backEnd(sourceName, fe, opts);
+}
+
+/** Compile with every prefix of the pass pipeline (none, the first pass, the first two... all): one
+ *  result each, from one run of the front end. Tests check that every prefix computes the same. */
+export function compileEveryPrefix(fileName: string, text: string, opts: CompileOptions = {}): CompileResult[] {
+  const { sf, diagnostics } = parseProgram(fileName, text, opts.typeCheck !== false);
+  if (diagnostics.length) return [{ ok: false, diagnostics, programs: [] }];
+  const fe = lowerProgram(fileName, sf, loopOptions(opts));
+  if (fe.diagnostics.length) return [{ ok: false, diagnostics: fe.diagnostics, programs: [] }];
+  const out: CompileResult[] = [];
+  for (let k = 0; k <= PIPELINE.length; k++) {
+    const copy: FrontendResult = {
+      ...fe,
+      programs: fe.programs.map((p) => ({ ...p, fn: cloneFunction(p.fn) })),
+      subprograms: fe.subprograms.map((s) => ({ ...s, fn: cloneFunction(s.fn) })),
+    };
+    out.push(backEnd(fileName, copy, { ...opts, passLimit: k }));
+  }
+  return out;
+}
+
+/** Optimization, code generation, stack checks, linking and the ELF object. */
+function backEnd(sourceName: string, fe: FrontendResult, opts: CompileOptions): CompileResult {
+  const passContext: PassContext = { readOnly: new Set([...fe.globals.filter((g) => g.section === ".rodata").map((g) => g.name), ...fe.strings.map((s) => s.name)]) };
+  const optimize = (fn: IrFunction): string | undefined => {
+    const dump = runPipeline(fn, passContext, { printAfter: opts.ir ? opts.printAfter : undefined, limit: opts.passLimit });
+    return opts.ir ? dump ?? dumpFunction(fn) : undefined;
+  };
   const programs: CompiledProgram[] = [];
   const codes = new Map<string, FunctionCode>();
   const diags: Diagnostic[] = [];
   for (const p of fe.programs) {
-    const ir = opts.ir ? dumpFunction(p.fn) : undefined;
-    const code = generateChecked(p.name, p.fn, diags);
+    const ir = optimize(p.fn);
+    const code = generateChecked(p.name, p.fn, diags, opts.allocator);
     if (!code) continue;
     if (code.stackSize > MAX_STACK) diags.push(diag(3002, undefined, `${p.name} needs ${code.stackSize} bytes: ${stackBreakdown(code)}`));
     const n = code.insns.reduce((s, i) => s + slots(i), 0);
@@ -115,8 +160,8 @@ function compileUnguarded(fileName: string, text: string, opts: CompileOptions):
   }
   const subprograms: CompiledProgram[] = [];
   for (const s of fe.subprograms) {
-    const ir = opts.ir ? dumpFunction(s.fn) : undefined;
-    const code = generateChecked(s.name, s.fn, diags);
+    const ir = optimize(s.fn);
+    const code = generateChecked(s.name, s.fn, diags, opts.allocator);
     if (!code) continue;
     subprograms.push({ name: s.name, insns: code.insns, slots: code.insns.reduce((n, i) => n + slots(i), 0), stackSize: code.stackSize, ir });
     codes.set(s.name, code);

@@ -31,6 +31,9 @@ export interface FuzzOptions {
   /** Stop after this many inputs of each kind (for tests), whatever the time. */
   maxPrograms?: number;
   maxObjects?: number;
+  /** Go on past the time until this many inputs of each kind have run (a slice that must cover them). */
+  minPrograms?: number;
+  minObjects?: number;
   log?: (line: string) => void;
 }
 
@@ -164,12 +167,12 @@ class WorkerPool {
       const onExit = (code: number | null, sig: NodeJS.Signals | null) => {
         this.child = undefined;
         const err = this.stderr;
-        if (killedFor) return finish({ id, status: killedFor, detail: killedFor === "hang" ? `no answer within ${timeLimitMs} ms of CPU time (or ${timeLimitMs * 4} ms of wall time)` : `resident memory above ${this.memoryMb} MiB` });
+        if (killedFor) return finish({ id, status: killedFor, detail: killedFor === "hang" ? `no answer within ${timeLimitMs} ms of CPU time (or ${timeLimitMs * 10} ms of wall time)` : `resident memory above ${this.memoryMb} MiB` });
         if (/heap out of memory|Allocation failed|Invalid array buffer length|Array buffer allocation failed/.test(err)) return finish({ id, status: "oom", detail: err.slice(-600) });
         finish({ id, status: "signal", detail: `worker died (${sig ?? `exit ${code}`}): ${err.slice(-600)}` });
       };
       // The limit is on the child's CPU time (this machine's cores are shared: wall time moves with the
-      // load), with four times as much wall time as a backstop.
+      // load), with ten times as much wall time as a backstop.
       const cpuMs = (): number => {
         try {
           const f = fs.readFileSync(`/proc/${c.pid}/stat`, "utf8").split(") ")[1].split(" ");
@@ -182,7 +185,7 @@ class WorkerPool {
       const timer = setTimeout(() => {
         killedFor = "hang";
         c.kill("SIGKILL");
-      }, timeLimitMs * 4);
+      }, timeLimitMs * 10);
       // Resident memory (ArrayBuffers live outside the V8 heap limit) and CPU time.
       const watch = setInterval(() => {
         try {
@@ -318,6 +321,8 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
   }
   baseModule ??= undefined;
 
+  // In a checkout the CLI rebuilds its bundle when the sources are newer: do that now, not in a timed run.
+  if (has("cli")) await spawnAsync(process.execPath, [path.join(ROOT, "cli", "uringbpf.js"), "--version"], process.env, 600_000);
   const deadline = Date.now() + o.seconds * 1000;
   try {
     let lastReport = Date.now();
@@ -330,7 +335,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
     // makes the same inputs whatever the timing.
     const programLane = async () => {
       const rp = new Rng((o.seed * 2 + 1) >>> 0);
-      while (Date.now() < deadline && (has("ts") || has("cli")) && !(o.maxPrograms !== undefined && s.programs >= o.maxPrograms)) {
+      while ((Date.now() < deadline || s.programs < (o.minPrograms ?? 0)) && (has("ts") || has("cli")) && !(o.maxPrograms !== undefined && s.programs >= o.maxPrograms)) {
         const input = rp.chance(0.12) ? stressSource(rp) : mutateSource(rp, seeds);
         s.programs++;
         const data = { name: input.name, data: input.text, how: input.how, noTypecheck: input.noTypecheck };
@@ -364,7 +369,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
         }
         log(`fuzz: hostile set: ${s.hostile} objects`);
       }
-      while (Date.now() < deadline && (has("reader") || has("engine") || has("loader")) && bases.length > 0 && !(o.maxObjects !== undefined && s.objects >= o.maxObjects)) {
+      while ((Date.now() < deadline || s.objects < (o.minObjects ?? 0)) && (has("reader") || has("engine") || has("loader")) && bases.length > 0 && !(o.maxObjects !== undefined && s.objects >= o.maxObjects)) {
         const input = mutateObject(ro, ro.pick(bases));
         s.objects++;
         const data = { name: input.name, data: input.bytes, how: input.how };

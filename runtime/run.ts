@@ -7,7 +7,11 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { cacheRoot, findKernel, runInVm, VmCase, VmError, VmFile } from "./vm/vm";
+import { cacheRoot, findKernel, runInVm, type VmCase, VmError, type VmFile, type VmRunResult } from "./vm/vm";
+import { ObjectFormatError } from "../compiler/elf/reader";
+import { compileFile, formatDiagnostics } from "../compiler/index";
+import { AssignError, resolveMem, resolveSet } from "./assign";
+import { ImageError, loadImage, type Image } from "./engine/image";
 
 /** Options of `runProgram` (the `uringbpf run` flags). */
 export interface RunOptions {
@@ -77,6 +81,8 @@ export interface RunResult {
   kernel?: string;
   /** Files written by the program and copied back from the guest. */
   copiedBack: string[];
+  /** The run did not finish within the time limit and was stopped. */
+  timedOut?: boolean;
 }
 
 /** A failure before the loader could run (compile errors, missing loader, VM trouble). */
@@ -107,54 +113,37 @@ export function hostHasBpfOps(): boolean {
 
 // --- reading the object --------------------------------------------------------------------------------
 
-/** The size of the struct behind `uringbpf_mem_layout` in the object's BTF (the MEM region layout), or 0. */
+/** The size of the struct behind `uringbpf_mem_layout` in the object's BTF (the MEM region layout), or 0;
+ *  read with the one object reader (runtime/engine/image.ts over compiler/elf/reader.ts). */
 export function memLayoutSize(object: Uint8Array): number {
-  const b = Buffer.from(object.buffer, object.byteOffset, object.byteLength);
-  if (b.length < 64 || b.readUInt32BE(0) !== 0x7f454c46 || b[4] !== 2 || b[5] !== 1) return 0;
-  const shoff = Number(b.readBigUInt64LE(0x28));
-  const shentsize = b.readUInt16LE(0x3a);
-  const shnum = b.readUInt16LE(0x3c);
-  const shstrndx = b.readUInt16LE(0x3e);
-  const sec = (i: number) => {
-    const o = shoff + i * shentsize;
-    return { name: b.readUInt32LE(o), offset: Number(b.readBigUInt64LE(o + 24)), size: Number(b.readBigUInt64LE(o + 32)) };
-  };
-  if (shoff === 0 || shstrndx >= shnum) return 0;
-  const strtab = sec(shstrndx);
-  const cstr = (off: number) => b.toString("latin1", off, b.indexOf(0, off));
-  let btf: { offset: number; size: number } | undefined;
-  for (let i = 0; i < shnum; i++) {
-    const s = sec(i);
-    if (cstr(strtab.offset + s.name) === ".BTF") btf = s;
+  try {
+    return loadImage(object).memLayout?.size ?? 0;
+  } catch {
+    return 0; // a malformed object: the loader says what is wrong with it
   }
-  if (!btf || btf.size < 24 || b.readUInt16LE(btf.offset) !== 0xeb9f) return 0;
-  const hdrLen = b.readUInt32LE(btf.offset + 4);
-  const typeStart = btf.offset + hdrLen + b.readUInt32LE(btf.offset + 8);
-  const typeEnd = typeStart + b.readUInt32LE(btf.offset + 12);
-  const strStart = btf.offset + hdrLen + b.readUInt32LE(btf.offset + 16);
-  // Walk the type section once, remembering each type's (kind, name, size/type).
-  const types: { kind: number; name: string; sizeOrType: number }[] = [{ kind: 0, name: "", sizeOrType: 0 }];
-  const extra: Record<number, (vlen: number) => number> = {
-    1: () => 4, 3: () => 12, 4: (v) => 12 * v, 5: (v) => 12 * v, 6: (v) => 8 * v, 13: (v) => 8 * v,
-    14: () => 4, 15: (v) => 12 * v, 17: () => 4, 19: (v) => 12 * v,
-  };
-  for (let o = typeStart; o + 12 <= typeEnd; ) {
-    const info = b.readUInt32LE(o + 4);
-    const kind = (info >>> 24) & 0x1f;
-    const vlen = info & 0xffff;
-    types.push({ kind, name: cstr(strStart + b.readUInt32LE(o)), sizeOrType: b.readUInt32LE(o + 8) });
-    o += 12 + (extra[kind]?.(vlen) ?? 0);
+}
+
+/**
+ * The checks both engines make before running anything, with the same messages (runtime/assign.ts): the
+ * --prog name, every --set and --mem value against its type. An object the engine's image cannot
+ * describe is left to the loader.
+ */
+export function precheck(object: Uint8Array, opts: RunOptions, memSize: number): void {
+  let img: Image;
+  try {
+    img = loadImage(object);
+  } catch (e) {
+    if (e instanceof ImageError || e instanceof ObjectFormatError) return;
+    throw e;
   }
-  const skipMods = (id: number) => {
-    for (let n = 0; n < 32 && types[id] && [8, 9, 10, 11, 18].includes(types[id].kind); n++) id = types[id].sizeOrType;
-    return id;
-  };
-  const v = types.find((t) => t.kind === 14 && t.name === "uringbpf_mem_layout");
-  if (!v) return 0;
-  const ptr = types[skipMods(v.sizeOrType)];
-  if (!ptr || ptr.kind !== 2) return 0;
-  const target = types[skipMods(ptr.sizeOrType)];
-  return target && (target.kind === 4 || target.kind === 5) ? target.sizeOrType : 0;
+  try {
+    if (opts.prog !== undefined && !img.programs.has(opts.prog)) throw new ImageError(`no program named '${opts.prog}' (programs: ${[...img.programs.keys()].join(", ") || "none"})`);
+    for (const a of opts.set ?? []) resolveSet(img, a);
+    for (const a of opts.mem ?? []) resolveMem(img, a, memSize);
+  } catch (e) {
+    if (e instanceof AssignError || e instanceof ImageError) throw new RunError(e.message, "usage");
+    throw e;
+  }
 }
 
 // --- argument handling ---------------------------------------------------------------------------------
@@ -195,6 +184,7 @@ function loaderArgs(opts: RunOptions, memSize: number): string[] {
   if (memSize > 0) args.push("--mem-region", String(memSize));
   if (opts.prog) args.push("--prog", opts.prog);
   if (opts.noRun) args.push("--no-run");
+  if (opts.trace) args.push("--trace");
   return args;
 }
 
@@ -217,9 +207,7 @@ function shQuote(s: string): string {
 /** Compiles a .ts with the uringbpf compiler, or reads a .o; returns the object bytes. */
 async function objectOf(input: string): Promise<{ object: Uint8Array; name: string }> {
   if (/\.(ts|mts|cts)$/.test(input)) {
-    // Loaded lazily: running a ready .o does not need the TypeScript compiler.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const compiler = require("../compiler/index") as typeof import("../compiler/index");
+    const compiler = { compileFile, formatDiagnostics };
     const res = compiler.compileFile(input);
     if (!res.ok || !res.object) {
       throw new RunError(compiler.formatDiagnostics(res.diagnostics), "compile", res.diagnostics);
@@ -246,6 +234,7 @@ export async function runProgram(input: string, opts: RunOptions = {}): Promise<
   if (!existsSync(loader)) {
     throw new RunError(`the loader is not installed: ${loader} is missing (run \`uringbpf vm setup\`)`, "environment");
   }
+  precheck(object, opts, memSize);
   const useVm = opts.vm || !hostHasBpfOps();
   return useVm ? runInGuest(object, name, opts, memSize, opens) : runOnHost(object, name, opts, memSize, opens);
 }
@@ -260,6 +249,7 @@ async function runOnHost(object: Uint8Array, name: string, opts: RunOptions, mem
   for (const o of opens) args.push("--open", `${o.name}=${path.resolve(o.hostPath)}:${o.mode}`);
   const tracePath = "/sys/kernel/tracing/trace";
   if (opts.trace && existsSync(tracePath)) writeFileSync(tracePath, "");
+  let killed = false;
   const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(loaderPath(), args, { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -270,6 +260,7 @@ async function runOnHost(object: Uint8Array, name: string, opts: RunOptions, mem
     child.on("error", reject);
     child.on("close", (code, signal) => {
       clearTimeout(timer);
+      if (signal === "SIGKILL") killed = true;
       if (signal) stderr += `\nuringbpf: the loader was killed (${signal})${signal === "SIGKILL" ? ` after ${opts.timeoutSec ?? 60} s` : ""}\n`;
       resolve({ code: code ?? 137, stdout, stderr });
     });
@@ -287,6 +278,7 @@ async function runOnHost(object: Uint8Array, name: string, opts: RunOptions, mem
     trace,
     kernel: release(),
     copiedBack: [],
+    timedOut: killed,
   };
 }
 
@@ -299,21 +291,22 @@ function traceLines(text: string): string {
 }
 
 const JSON_MARK = "@@UBPF-LOADER-JSON";
-const TRACE_MARK = "@@UBPF-TRACE";
 
-async function runInGuest(object: Uint8Array, name: string, opts: RunOptions, memSize: number, opens: OpenArg[]): Promise<RunResult> {
-  const files: VmFile[] = [{ guestPath: `/work/${name}`, data: object }];
-  const args = [name, ...loaderArgs(opts, memSize)];
+/** The VM cases of one run (ids prefixed with `prefix`) and how to read its result back from the VM's. */
+function guestRun(object: Uint8Array, name: string, opts: RunOptions, memSize: number, opens: OpenArg[], prefix: string): { cases: VmCase[]; finish: (vm: VmRunResult) => RunResult } {
+  const dir = `/work/${prefix}run`;
+  const files: VmFile[] = [{ guestPath: `${dir}/${name}`, data: object }];
+  const args = [`${dir}/${name}`, ...loaderArgs(opts, memSize)];
   const copyBack: { guest: string; host: string }[] = [];
   opens.forEach((o, i) => {
     let guest = o.hostPath;
     if (!isSystemPath(o.hostPath)) {
       const host = path.resolve(o.hostPath);
-      guest = `/work/open/${i}/${path.basename(host)}`;
+      guest = `${dir}/open/${i}/${path.basename(host)}`;
       const exists = existsSync(host) && statSync(host).isFile();
       if (o.mode === "r" && !exists) throw new RunError(`--open ${o.name}=${o.hostPath}: no such file`, "usage");
       if (exists && (o.mode === "r" || o.mode === "rw" || o.mode === "a")) files.push({ guestPath: guest, hostPath: host });
-      else files.push({ guestPath: `/work/open/${i}/.keep`, data: "" });
+      else files.push({ guestPath: `${dir}/open/${i}/.keep`, data: "" });
       if (o.mode !== "r") copyBack.push({ guest, host });
     }
     args.push("--open", `${o.name}=${guest}:${o.mode}`);
@@ -326,119 +319,88 @@ async function runInGuest(object: Uint8Array, name: string, opts: RunOptions, me
     "cat /tmp/.loader-err",
     `echo ${JSON_MARK}`,
     "cat /tmp/.loader-out",
-    opts.trace ? `echo ${TRACE_MARK}; grep -v '^#' /sys/kernel/tracing/trace` : "",
     "exit $rc",
   ]
     .filter(Boolean)
     .join("\n");
   const cases: VmCase[] = [
-    { id: "kernel", command: "uname -r", timeoutSec: 10 },
-    { id: "run", command: script, timeoutSec, files },
-    ...copyBack.map((c, i) => ({ id: `out${i}`, command: `cat ${shQuote(c.guest)}`, timeoutSec: 300 })),
+    { id: `${prefix}kernel`, command: "uname -r", timeoutSec: 10 },
+    { id: `${prefix}run`, command: script, timeoutSec, files },
+    ...copyBack.map((c, i) => ({ id: `${prefix}out${i}`, command: `cat ${shQuote(c.guest)}`, timeoutSec: 300 })),
   ];
-  let vm;
+  const finish = (vm: VmRunResult): RunResult => {
+    const kernel = vm.byId.get(`${prefix}kernel`)?.output.trim();
+    const run = vm.byId.get(`${prefix}run`);
+    if (!run) return { ok: false, where: "vm", loaderExit: 137, jsonLine: null, report: null, messages: "uringbpf: the VM gave no result for the run", kernel, copiedBack: [] };
+    if (run.timedOut) {
+      return {
+        ok: false, where: "vm", loaderExit: 137, jsonLine: null, report: null,
+        messages: `${run.output}\nuringbpf: the run did not finish within ${timeoutSec} s (--timeout); killed`,
+        kernel, copiedBack: [], timedOut: true,
+      };
+    }
+    const text = run.output;
+    const j = text.lastIndexOf(`${JSON_MARK}\n`);
+    const messages = j >= 0 ? text.slice(0, j) : text;
+    const rest = j >= 0 ? text.slice(j + JSON_MARK.length + 1) : "";
+    const copiedBack: string[] = [];
+    copyBack.forEach((c, i) => {
+      const r = vm.byId.get(`${prefix}out${i}`);
+      if (r && r.exitCode === 0) {
+        mkdirSync(path.dirname(c.host), { recursive: true });
+        writeFileSync(c.host, r.outputBytes);
+        copiedBack.push(c.host);
+      }
+    });
+    const { jsonLine, report } = splitLoaderOutput(rest);
+    const trace = Array.isArray(report?.trace) ? (report!.trace as string[]).join("\n") : undefined;
+    return { ok: run.exitCode === 0 && !!report?.ok, where: "vm", loaderExit: run.exitCode, jsonLine, report, messages, trace, kernel, copiedBack };
+  };
+  return { cases, finish };
+}
+
+async function bootWith(cases: VmCase[], opts: RunOptions, extraSec: number): Promise<VmRunResult> {
   try {
-    vm = await runInVm(cases, { timeoutMs: (timeoutSec + 600 + 60 * copyBack.length) * 1000, kvm: opts.kvm, onConsoleLine: opts.onConsoleLine });
+    return await runInVm(cases, { timeoutMs: (extraSec + 600) * 1000, kvm: opts.kvm, onConsoleLine: opts.onConsoleLine });
   } catch (e) {
     if (e instanceof VmError) throw new RunError(e.message, "environment");
     throw e;
   }
-  const run = vm.byId.get("run")!;
-  if (run.timedOut) {
-    return {
-      ok: false, where: "vm", loaderExit: 137, jsonLine: null, report: null,
-      messages: `${run.output}\nuringbpf: the run did not finish within ${timeoutSec} s (--timeout); killed`,
-      kernel: vm.byId.get("kernel")?.output.trim(), copiedBack: [],
-    };
-  }
-  const text = run.output;
-  const j = text.lastIndexOf(`${JSON_MARK}\n`);
-  const messages = j >= 0 ? text.slice(0, j) : text;
-  let rest = j >= 0 ? text.slice(j + JSON_MARK.length + 1) : "";
-  let trace: string | undefined;
-  const t = rest.indexOf(`${TRACE_MARK}\n`);
-  if (t >= 0) {
-    trace = traceLines(rest.slice(t + TRACE_MARK.length + 1));
-    rest = rest.slice(0, t);
-  }
-  const copiedBack: string[] = [];
-  copyBack.forEach((c, i) => {
-    const r = vm.byId.get(`out${i}`);
-    if (r && r.exitCode === 0) {
-      mkdirSync(path.dirname(c.host), { recursive: true });
-      writeFileSync(c.host, r.outputBytes);
-      copiedBack.push(c.host);
+}
+
+async function runInGuest(object: Uint8Array, name: string, opts: RunOptions, memSize: number, opens: OpenArg[]): Promise<RunResult> {
+  const g = guestRun(object, name, opts, memSize, opens, "");
+  const vm = await bootWith(g.cases, opts, (opts.timeoutSec ?? 60) + 60 * g.cases.length);
+  return g.finish(vm);
+}
+
+/**
+ * Run several programs in the VM in one boot (the CLI-contract tests): each input's result, or the
+ * RunError it gave before the VM (compile errors, bad arguments), in order.
+ */
+export async function runProgramsInGuest(items: { input: string; opts: RunOptions }[], vmOpts: Pick<RunOptions, "kvm" | "onConsoleLine"> = {}): Promise<(RunResult | RunError)[]> {
+  const runs: ({ finish: (vm: VmRunResult) => RunResult } | RunError)[] = [];
+  const cases: VmCase[] = [];
+  let budget = 0;
+  for (const [k, it] of items.entries()) {
+    try {
+      const { object, name } = await objectOf(it.input);
+      const memSize = it.opts.memRegion ?? memLayoutSize(object);
+      precheck(object, it.opts, memSize);
+      const g = guestRun(object, name, it.opts, memSize, (it.opts.open ?? []).map(parseOpen), `p${k}-`);
+      cases.push(...g.cases);
+      budget += (it.opts.timeoutSec ?? 60) + 60;
+      runs.push(g);
+    } catch (e) {
+      if (!(e instanceof RunError)) throw e;
+      runs.push(e);
     }
-  });
-  const { jsonLine, report } = splitLoaderOutput(rest);
-  return {
-    ok: run.exitCode === 0 && !!report?.ok,
-    where: "vm",
-    loaderExit: run.exitCode,
-    jsonLine,
-    report,
-    messages,
-    trace,
-    kernel: vm.byId.get("kernel")?.output.trim(),
-    copiedBack,
-  };
+  }
+  const vm = cases.length ? await bootWith(cases, vmOpts, budget) : undefined;
+  return runs.map((r) => (r instanceof RunError ? r : r.finish(vm!)));
 }
 
 // --- presenting ----------------------------------------------------------------------------------------
-
-/** Hidden geometry globals the loader fills in; not worth showing after a run. */
-function isHiddenGlobal(name: string): boolean {
-  return name.startsWith("uringbpf_");
-}
-
-/** A human-readable summary of a run: outcome, globals, verifier count, run time. */
-export function formatRunResult(r: RunResult): string {
-  const lines: string[] = [];
-  const rep = r.report;
-  const where = r.where === "vm" ? `in the VM, kernel ${r.kernel ?? "?"}` : `on the host, kernel ${r.kernel ?? "?"}`;
-  if (!rep) {
-    lines.push(`uringbpf: the loader printed no result (exit ${r.loaderExit}; ${where})`);
-    if (r.messages.trim()) lines.push(r.messages.trimEnd());
-    return lines.join("\n");
-  }
-  if (!rep.ok && rep.stage && rep.stage !== "trap") {
-    if (r.messages.trim()) lines.push(r.messages.trimEnd());
-    lines.push(`${rep.prog ?? rep.object ?? "program"}: failed at ${rep.stage}: ${rep.error ?? "?"} (${where})`);
-    if (rep.verifier?.rejected_at) lines.push(`  rejected at ${rep.verifier.rejected_at}`);
-    if (r.loaderExit === 3) lines.push("  the kernel lacks io_uring BPF ops (CONFIG_IO_URING_BPF_OPS, Linux 7.1+); try --vm");
-    return lines.join("\n");
-  }
-  const runMs = rep.run_ns !== undefined ? (rep.run_ns / 1e6).toFixed(3) : "?";
-  const status = rep.ok ? "ok" : rep.stage === "trap" ? "stopped at a run-time check" : `io_uring_enter returned ${rep.ret}`;
-  lines.push(`${rep.prog ?? "program"}: ${status} (${where})`);
-  if (rep.verifier?.insns_processed !== undefined) lines.push(`  verifier: ${rep.verifier.insns_processed} instructions processed`);
-  if (rep.ran) lines.push(`  run time: ${runMs} ms`);
-  const globals = Object.entries(rep.globals ?? {}).filter(([k]) => !isHiddenGlobal(k));
-  if (globals.length) {
-    lines.push("  globals:");
-    const w = Math.max(...globals.map(([k]) => k.length));
-    for (const [k, v] of globals) lines.push(`    ${k.padEnd(w)} = ${typeof v === "string" ? JSON.stringify(v) : v}`);
-  }
-  const mem = (rep as { mem?: Record<string, unknown> }).mem;
-  if (mem) {
-    // The MEM region through the program's layout; long arrays are shortened.
-    const short = (v: unknown): string =>
-      Array.isArray(v) ? `[${v.slice(0, 8).map(short).join(", ")}${v.length > 8 ? `, ... (${v.length})` : ""}]` : v && typeof v === "object" ? `{${Object.entries(v).map(([k, x]) => `${k}: ${short(x)}`).join(", ")}}` : JSON.stringify(v);
-    lines.push("  mem:");
-    const w = Math.max(...Object.keys(mem).map((k) => k.length));
-    for (const [k, v] of Object.entries(mem)) lines.push(`    ${k.padEnd(w)} = ${short(v)}`);
-  }
-  const maps = (rep as { maps?: Record<string, unknown> }).maps;
-  if (maps) for (const [k, v] of Object.entries(maps)) lines.push(`  map ${k}: ${JSON.stringify(v).slice(0, 2000)}`);
-  const trap = rep.globals?.uringbpf_trap;
-  const where2 = (rep as { trap?: { file?: string; line: number; source?: string } }).trap;
-  if (where2) lines.push(`  stopped by a failed run-time check at ${where2.file ?? "line"}:${where2.line}: ${where2.source ?? ""}`);
-  else if (typeof trap === "number" && trap !== 0) lines.push(`  a run-time check failed at line ${trap} of the source`);
-  if (r.copiedBack.length) lines.push(`  copied back from the guest: ${r.copiedBack.join(", ")}`);
-  if (r.trace !== undefined) lines.push("  trace:", ...(r.trace ? r.trace.split("\n").map((l) => `    ${l.trim()}`) : ["    (empty)"]));
-  if (!rep.ok && r.messages.trim()) lines.push(r.messages.trimEnd());
-  return lines.join("\n");
-}
 
 /** Where the kernel the VM boots is, for messages (null when not fetched). */
 export function vmKernelVersion(): string | null {

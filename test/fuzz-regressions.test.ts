@@ -6,6 +6,7 @@ import { compileSource, type CompileResult } from "../compiler/index";
 import { ObjectFormatError, readObject } from "../compiler/elf/reader";
 import { MAX_CHAIN, MAX_NESTING } from "../compiler/frontend/limits";
 import { runUserEngine } from "../runtime/engine/driver";
+import { decodeValue, resolveType } from "../runtime/engine/image";
 import { ExecutionError } from "../runtime/engine/interp";
 import { hostileObjects } from "../fuzz/hostile";
 import { simulatedAddon } from "../fuzz/simring";
@@ -102,7 +103,7 @@ describe("internal limits are numbered diagnostics", () => {
   });
 
   it("a jump farther than 32,767 instructions: UBPF3008 naming the function ('jump out of range')", () => {
-    const d = first(prog(`  if (x) {\n${"    x = x * 3 + 7;\n".repeat(12000)}  }`), false);
+    const d = first(prog(`  if (x) {\n${"    x = x * 3 + y;\n    y = y ^ (x >> 3);\n".repeat(10000)}  }`, "export let y: u32 = 2;\n"), false);
     expect(d.code).toBe(3008);
     expect(d.message).toMatch(/^function too large for BPF jumps: p needs a jump over \d+ instructions$/);
   }, 180_000);
@@ -183,6 +184,27 @@ describe("hostile and mutated objects stop the consumers cleanly", () => {
     expect(edited).toBeGreaterThan(0);
     const r = runUserEngine(obj, { addon: simulatedAddon().addon, maxSteps: 10 });
     expect(r.globals.n).toBeNull();
+  });
+
+  it("a data section of 2 GiB: refused before it is mapped (the engine ran past the time limit copying it)", () => {
+    const obj = Buffer.from(base.object!);
+    const data = readObject(obj).sections.find((x) => x.name === ".data")!;
+    const shoff = Number(obj.readBigUInt64LE(0x28));
+    // A NOBITS section's size needs no bytes in the file: .data becomes a 2 GiB .bss.
+    obj.writeUInt32LE(8, shoff + data.index * 64 + 4);
+    obj.writeBigUInt64LE(0x7fffffffn, shoff + data.index * 64 + 32);
+    expect(() => runUserEngine(obj, { addon: simulatedAddon().addon, maxSteps: 10 })).toThrow(/section \.data is 2147483647 bytes \(the engine maps at most 67108864\)/);
+  });
+
+  it("a typedef cycle in BTF: values read as null instead of looping forever", () => {
+    const btf = new Map([
+      [1, { id: 1, kind: "TYPEDEF", name: "a", type: 2 }],
+      [2, { id: 2, kind: "TYPEDEF", name: "b", type: 1 }],
+      [3, { id: 3, kind: "ARRAY", name: "", elem: 3, index: 3, count: 1 << 30 }],
+    ]);
+    expect(resolveType(btf, 1)).toBeUndefined();
+    expect(decodeValue(btf, 1, new Uint8Array(8), 0)).toBeNull();
+    expect(decodeValue(btf, 3, new Uint8Array(8), 0)).toBeNull();
   });
 
   it("a truncated object: ObjectFormatError from the reader, a rejection from the harness", () => {

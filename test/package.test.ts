@@ -81,6 +81,7 @@ beforeAll(() => {
   fs.mkdirSync(proj);
   fs.writeFileSync(path.join(proj, "package.json"), JSON.stringify({ name: "proj", version: "1.0.0", private: true }, null, 2));
   fs.writeFileSync(path.join(proj, "prog.ts"), program);
+  fs.writeFileSync(path.join(proj, "prog-esm.mts"), program); // the same program as an ES module
   fs.writeFileSync(path.join(proj, "api.mts"), apiEsm);
   fs.writeFileSync(path.join(proj, "api.cts"), apiCjs);
   fs.writeFileSync(
@@ -129,9 +130,12 @@ describe("the packed package", () => {
     expect(cjs).toEqual({ esm: false, ok: true, bytes: esm.bytes });
 
     // The DSL module itself only has types: running it says how programs are compiled.
-    const dsl = sh(process.execPath, ["out/prog.js"], proj);
-    expect(dsl.status).not.toBe(0);
-    expect(dsl.stderr).toMatch(/compile it with `npx uringbpf build/);
+    for (const js of ["out/prog.js", "out/prog-esm.mjs"]) {
+      const dsl = sh(process.execPath, [js], proj);
+      expect(dsl.status).not.toBe(0);
+      expect(dsl.stderr).toMatch(/compile it with `npx uringbpf build/);
+    }
+    expect(ok(sh("npx", ["--no-install", "uringbpf", "check", "prog-esm.mts"], proj), "check .mts")).toMatch(/prog-esm\.mts: ok/);
 
     // The code cache went to the XDG cache directory; nothing under node_modules changed.
     expect(fs.readdirSync(path.join(xdg, "uringbpf", "code-cache")).filter((f) => f.endsWith(".bin")).length).toBe(1);

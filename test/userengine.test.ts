@@ -88,7 +88,7 @@ describe.skipIf(!haveAddon)("the userspace engine on a real ring", () => {
     const line = JSON.parse(j.out);
     expect([line.ok, line.engine, line.prog, line.ret, line.globals.reqsToRun, line.globals.result]).toEqual([true, "user", "nops", 0, 0, 0]);
     const s = run("samples/nops.ts", { set: ["reqsToRun=100"] });
-    expect(s.out).toMatch(/^nops: ok \(userspace engine, host kernel .*\)\n {2}\d+ loop_step calls, \d+ BPF instructions executed/);
+    expect(s.out).toMatch(/^nops: ok \(userspace engine, host kernel .*\)\n {2}run time: [\d.]+ ms, \d+ loop_step calls, \d+ BPF instructions executed/);
     expect(s.out).toMatch(/reqsToRun += 0/);
     expect(run("samples/nops.ts", { set: ["nosuch=1"] })).toMatchObject({ code: 2, err: expect.stringMatching(/no global named 'nosuch'/) });
     expect(run("samples/nosuch.o", {}).code).toBe(2);

@@ -137,13 +137,12 @@ export function jmpImm(op: JmpOpName, dst: Reg, imm: number, label: string, wide
 export function ja(label: string): Insn {
   return { ...mk(Class.JMP | JmpOp.JA, 0, 0, 0, 0), label };
 }
-/** Call a helper by id. */
 /** BPF_JMP | BPF_JCOND (may_goto): jumps to `label` once the function's loop budget is spent. */
 export const MAY_GOTO = 0xe5;
 export function mayGoto(label: string): Insn {
   return { ...mk(MAY_GOTO, 0, 0, 0, 0), label };
 }
-
+/** Call a helper by id. */
 export function callHelper(id: number): Insn {
   return mk(Class.JMP | JmpOp.CALL, 0, 0, 0, id);
 }

@@ -1,13 +1,14 @@
 // Instruction selection and emission: IR with allocated registers to BPF instructions. 32-bit values use
 // ALU32/JMP32 (so the verifier keeps their bounds), 64-bit values and pointers ALU64/JMP. Calls move their
 // arguments into r1-r5 as a parallel move; blocks are laid out in order with fall-through, inverting
-// branches where that saves a jump, and chains of empty jump blocks are threaded first.
+// branches where that saves a jump. The IR arrives optimized and out of SSA form (compiler/opt/).
 
 import * as I from "../bpf/insn";
 import type { Insn, InsnOrLabel, JmpOpName, Reg } from "../bpf/insn";
-import { isImm, successors, type AtomicSpec, type Block, type IrFunction, type IrInsn, type Operand, type Terminator, type VReg } from "../ir/ir";
-import { allocate, FP, type Allocation, type Priority } from "./regalloc";
-import { eliminateDeadCode } from "./dce";
+import { isImm, type AtomicSpec, type Block, type IrFunction, type IrInsn, type Operand, type Terminator, type VReg } from "../ir/ir";
+import { cloneFunction } from "../ir/clone";
+import { peephole } from "./peephole";
+import { allocate, FP, LINEAR_SCAN_ABOVE, type Allocation, type Priority } from "./regalloc";
 
 const INVERT: Record<JmpOpName, JmpOpName> = {
   JEQ: "JNE", JNE: "JEQ", JGT: "JLE", JLE: "JGT", JGE: "JLT", JLT: "JGE",
@@ -25,65 +26,19 @@ export interface FunctionCode {
   stackUse: { spilled: string[]; objects: number; scratch: number };
 }
 
-/** Skip blocks that only jump elsewhere. */
-function threadJumps(fn: IrFunction): void {
-  const final = (b: Block): Block => {
-    const seen = new Set<Block>();
-    while (b.insns.length === 0 && b.term?.op === "jmp" && !seen.has(b)) {
-      seen.add(b);
-      b = b.term.target;
-    }
-    return b;
-  };
-  for (const b of fn.blocks) {
-    const t = b.term;
-    if (t?.op === "jmp") t.target = final(t.target);
-    if (t?.op === "br") {
-      t.then = final(t.then);
-      t.else = final(t.else);
-      if (t.then === t.else) b.term = { op: "jmp", target: t.then, pos: t.pos, depth: t.depth };
-    }
-    if (t?.op === "maygoto") {
-      t.exhausted = final(t.exhausted);
-      t.next = final(t.next);
-    }
-  }
-  const entry = fn.entry;
-  const reach = new Set<Block>();
-  const work = [entry];
-  while (work.length) {
-    const b = work.pop()!;
-    if (reach.has(b)) continue;
-    reach.add(b);
-    work.push(...successors(b));
-  }
-  fn.blocks = fn.blocks.filter((b) => reach.has(b));
-}
-
 /** Generate BPF instructions for an IR function. Throws StackOverflow when the frame exceeds 512 bytes. */
-export function generate(fn: IrFunction): FunctionCode {
-  eliminateDeadCode(fn);
-  threadJumps(fn);
-  // Allocate with both priorities (on copies: spilling rewrites the function) and keep the smaller code.
-  const tries = (["cost", "chaitin"] as Priority[]).map((p) => {
+export function generate(fn: IrFunction, allocator: "auto" | "linear" = "auto"): FunctionCode {
+  // Allocate with both priorities (on copies: spilling rewrites the function) and keep the smaller code;
+  // large functions get linear scan once.
+  let values = 0;
+  for (const b of fn.blocks) values += b.insns.length;
+  const priorities: Priority[] = allocator === "linear" || values > LINEAR_SCAN_ABOVE ? ["linear"] : ["cost", "chaitin"];
+  const tries = priorities.map((p) => {
     const copy = cloneFunction(fn);
     return emitFunction(copy, allocate(copy, p));
   });
   const size = (c: FunctionCode) => (c.stackSize > 512 ? 1e9 : 0) + c.insns.reduce((n, i) => n + (i.opcode === 0x18 ? 2 : 1), 0) + c.stackSize / 64;
   return tries.reduce((a, b) => (size(b) < size(a) ? b : a));
-}
-
-/** A copy of a function whose instructions can be rewritten without touching the original. */
-function cloneFunction(fn: IrFunction): IrFunction {
-  const map = new Map<Block, Block>(fn.blocks.map((b) => [b, { id: b.id, insns: b.insns.map((i) => ({ ...i })) as IrInsn[] }]));
-  for (const [b, c] of map) {
-    const t = b.term;
-    if (t?.op === "br") c.term = { ...t, then: map.get(t.then)!, else: map.get(t.else)! };
-    else if (t?.op === "jmp") c.term = { ...t, target: map.get(t.target)! };
-    else if (t?.op === "maygoto") c.term = { ...t, exhausted: map.get(t.exhausted)!, next: map.get(t.next)! };
-    else if (t) c.term = { ...t };
-  }
-  return { ...fn, blocks: fn.blocks.map((b) => map.get(b)!), entry: map.get(fn.entry)! };
 }
 
 function emitFunction(fn: IrFunction, alloc: Allocation): FunctionCode {
@@ -135,10 +90,12 @@ function emitFunction(fn: IrFunction, alloc: Allocation): FunctionCode {
         movOp(d, a, it.width);
         if (isImm(b)) {
           const imm = Number(BigInt.asIntN(32, b.imm));
+          if (imm === 0 && (it.alu === "DIV" || it.alu === "MOD")) throw new Error(`internal: a division by a constant 0 in ${fn.name} (the verifier refuses it)`);
           return put(it.width === 32 ? I.alu32Imm(it.alu, d, imm) : I.alu64Imm(it.alu, d, imm));
         }
         return put(it.width === 32 ? I.alu32Reg(it.alu, d, R(b.reg)) : I.alu64Reg(it.alu, d, R(b.reg)));
       }
+      case "phi": throw new Error(`internal: a phi reached code generation in ${fn.name}`);
       case "load": return put(I.ldx(it.size, R(it.dst), R(it.base), it.off));
       case "store":
         if (isImm(it.src)) return put(I.st(it.size, R(it.base), it.off, Number(BigInt.asIntN(32, it.src.imm))));
@@ -240,7 +197,7 @@ function emitFunction(fn: IrFunction, alloc: Allocation): FunctionCode {
       }
     }
   });
-  const insns = I.resolveLabels(out);
+  const insns = I.resolveLabels(peephole(out));
   const objects = (fn.stackObjects ?? []).reduce((n, s) => n + Math.ceil(s / 8) * 8, 0);
   return { insns, stackSize: alloc.stackSize + (usedScratch ? 8 : 0), stackUse: { spilled: alloc.spilledNames, objects, scratch: usedScratch ? 8 : 0 } };
 }

@@ -5,72 +5,23 @@
 // short-lived reload/store temporaries; allocation then repeats.
 
 import type { Reg } from "../bpf/insn";
-import { def, isImm, successors, uses, type Block, type IrFunction, type IrInsn, type Terminator, type VReg } from "../ir/ir";
+import { ALL, CALLEE_SAVED, NON_COMMUTATIVE, type Allocation } from "./target";
+import { def, isImm, uses, type IrFunction, type VReg } from "../ir/ir";
+import { blockLiveness, walkBack } from "./liveness";
+import { linearScan } from "./linearscan";
+import { rematerializable, rewriteSpills } from "./spill";
 
-/** The frame pointer as a pseudo virtual register (never allocated; always r10). */
-export const FP: VReg = { id: -1, width: 64, ptr: true, name: "fp" };
+export { FP } from "./spill";
+export type { Allocation } from "./target";
 
-export interface Allocation {
-  reg: Map<number, Reg>;
-  /** Bytes of stack used by spill slots (multiples of 8). */
-  stackSize: number;
-  /** Per spilled value: the slot's offset below r10 (for dumps). */
-  spills: Map<number, number>;
-  /** Source names of the spilled values ("" for temporaries), for stack diagnostics. */
-  spilledNames: string[];
-}
 
-const CALLEE_SAVED: Reg[] = [6, 7, 8, 9];
-const ALL: Reg[] = [1, 2, 3, 4, 5, 0, 6, 7, 8, 9];
-const NON_COMMUTATIVE = new Set(["SUB", "DIV", "MOD", "LSH", "RSH", "ARSH"]);
+/** Functions with more values than this get the linear-scan allocator (linearscan.ts): its cost grows
+ *  as n log n where an interference graph grows with the square of the values live at once. */
+export const LINEAR_SCAN_ABOVE = 1500;
 
-type Item = IrInsn | Terminator;
 
-function items(b: Block): Item[] {
-  return b.term ? [...b.insns, b.term] : [...b.insns];
-}
 
-/** Live-out sets per instruction, computed block by block to a fixed point. */
-export function liveness(fn: IrFunction): Map<Item, Set<number>> {
-  const liveIn = new Map<Block, Set<number>>();
-  for (const b of fn.blocks) liveIn.set(b, new Set());
-  const outOf = (b: Block) => {
-    const s = new Set<number>();
-    for (const succ of successors(b)) for (const v of liveIn.get(succ) ?? []) s.add(v);
-    return s;
-  };
-  let changed = true;
-  while (changed) {
-    changed = false;
-    for (let bi = fn.blocks.length - 1; bi >= 0; bi--) {
-      const b = fn.blocks[bi];
-      const live = outOf(b);
-      const its = items(b);
-      for (let i = its.length - 1; i >= 0; i--) {
-        const d = def(its[i]);
-        if (d) live.delete(d.id);
-        for (const u of uses(its[i])) if (u.id >= 0) live.add(u.id);
-      }
-      const prev = liveIn.get(b)!;
-      if (live.size !== prev.size || [...live].some((v) => !prev.has(v))) {
-        liveIn.set(b, live);
-        changed = true;
-      }
-    }
-  }
-  const result = new Map<Item, Set<number>>();
-  for (const b of fn.blocks) {
-    const live = outOf(b);
-    const its = items(b);
-    for (let i = its.length - 1; i >= 0; i--) {
-      result.set(its[i], new Set(live));
-      const d = def(its[i]);
-      if (d) live.delete(d.id);
-      for (const u of uses(its[i])) if (u.id >= 0) live.add(u.id);
-    }
-  }
-  return result;
-}
+
 
 interface Info {
   v: VReg;
@@ -84,8 +35,9 @@ interface Info {
 
 /** Allocate registers for `fn`, rewriting it with spill code where needed. */
 /** How colouring orders values: by use count ("cost": good for small functions), or by uses per
- *  conflicting value ("chaitin": spills long-lived values first, good under heavy pressure). */
-export type Priority = "cost" | "chaitin";
+ *  conflicting value ("chaitin": spills long-lived values first, good under heavy pressure); or
+ *  "linear": linear scan, which large functions get whatever is asked. */
+export type Priority = "cost" | "chaitin" | "linear";
 
 export function allocate(fn: IrFunction, priority: Priority = "cost"): Allocation {
   const spills = new Map<number, number>();
@@ -93,8 +45,11 @@ export function allocate(fn: IrFunction, priority: Priority = "cost"): Allocatio
   const temps = new Set<number>();
   // Stack objects sit at the top of the frame (8-byte aligned); spill slots below them.
   let stackSize = (fn.stackObjects ?? []).reduce((n, s) => n + Math.ceil(s / 8) * 8, 0);
+  let nvals = 0;
+  for (const b of fn.blocks) for (const it of b.insns) if (def(it)) nvals++;
+  if (priority === "linear" || nvals > LINEAR_SCAN_ABOVE) return linearScan(fn);
   for (let round = 0; round < 50; round++) {
-    const live = liveness(fn);
+    const { liveOut } = blockLiveness(fn);
     const info = new Map<number, Info>();
     const get = (v: VReg): Info => {
       let x = info.get(v.id);
@@ -107,12 +62,11 @@ export function allocate(fn: IrFunction, priority: Priority = "cost"): Allocatio
       info.get(b)?.neighbours.add(a);
     };
     for (const b of fn.blocks) {
-      for (const it of items(b)) {
+      walkBack(b, liveOut.get(b)!, (it, out) => {
         const w = Math.pow(10, Math.min(it.depth, 6));
         for (const u of uses(it)) if (u.id >= 0) get(u).cost += w;
         const d = def(it);
         if (d) get(d).cost += w;
-        const out = live.get(it)!;
         for (const id of out) get(info.get(id)?.v ?? ({ id, width: 64, ptr: false } as VReg));
         if (it.op === "call") {
           for (const id of out) if (id !== d?.id) info.get(id)!.crossesCall = true;
@@ -138,7 +92,7 @@ export function allocate(fn: IrFunction, priority: Priority = "cost"): Allocatio
             get(it.a.reg).moves.add(d.id);
           }
         }
-      }
+      });
     }
     // Colour: temporaries first, then values crossing calls, then by weight.
     // Chaitin's measure: values used often per unit of conflict keep registers; long-lived values with
@@ -165,62 +119,17 @@ export function allocate(fn: IrFunction, priority: Priority = "cost"): Allocatio
       else reg.set(x.v.id, pick);
     }
     if (failed.length === 0) return { reg, stackSize, spills, spilledNames };
+    const remat = rematerializable(fn);
     for (const x of failed) {
-      spilledNames.push(x.v.name ?? "");
       if (x.temp) throw new Error(`internal: cannot allocate a register for a spill temporary in ${fn.name}`);
+      if (remat.has(x.v.id)) continue;
+      spilledNames.push(x.v.name ?? "");
       stackSize += 8;
       spills.set(x.v.id, stackSize);
     }
-    rewriteSpills(fn, new Set(failed.map((x) => x.v.id)), spills, temps);
+    rewriteSpills(fn, new Set(failed.map((x) => x.v.id)), spills, temps, remat);
   }
   throw new Error(`internal: register allocation did not converge in ${fn.name}`);
 }
 
-/** Replace each use of a spilled value by a reload into a fresh temporary and each definition by a
- *  definition of a temporary followed by a store to the value's slot. */
-function rewriteSpills(fn: IrFunction, spilled: Set<number>, slots: Map<number, number>, temps: Set<number>): void {
-  const fresh = (v: VReg): VReg => {
-    const t: VReg = { id: fn.nextVReg++, width: v.width, ptr: v.ptr, name: v.name ? v.name + ".r" : undefined };
-    temps.add(t.id);
-    return t;
-  };
-  for (const b of fn.blocks) {
-    const out: IrInsn[] = [];
-    const fixUses = (it: Item) => {
-      const map = new Map<number, VReg>();
-      const sub = (r: VReg): VReg => {
-        if (!spilled.has(r.id)) return r;
-        let t = map.get(r.id);
-        if (!t) {
-          t = fresh(r);
-          map.set(r.id, t);
-          out.push({ op: "load", dst: t, base: FP, off: -slots.get(r.id)!, size: "DW", pos: it.pos, depth: it.depth });
-        }
-        return t;
-      };
-      const op = (o: { reg: VReg } | { imm: bigint }) => (isImm(o) ? o : { reg: sub(o.reg) });
-      switch (it.op) {
-        case "mov": it.src = op(it.src); break;
-        case "alu": it.a = op(it.a); it.b = op(it.b); break;
-        case "neg": it.a = op(it.a); break;
-        case "load": it.base = sub(it.base); break;
-        case "store": it.base = sub(it.base); it.src = op(it.src); break;
-        case "call": it.args = it.args.map(op); break;
-        case "br": it.a = sub(it.a); it.b = op(it.b); break;
-        case "ret": it.value = op(it.value); break;
-      }
-    };
-    for (const it of b.insns) {
-      fixUses(it);
-      const d = def(it);
-      if (d && spilled.has(d.id)) {
-        const t = fresh(d);
-        (it as { dst: VReg }).dst = t;
-        out.push(it);
-        out.push({ op: "store", base: FP, off: -slots.get(d.id)!, size: "DW", src: { reg: t }, pos: it.pos, depth: it.depth });
-      } else out.push(it);
-    }
-    if (b.term) fixUses(b.term);
-    b.insns = out;
-  }
-}
+

@@ -57,6 +57,7 @@ export const Messages = {
   3008: { title: "function too large for BPF jumps", hint: "a BPF jump reaches at most 32,767 instructions; move work into @noinline helpers or split it over loop_step calls" },
   // 4xxx: the environment
   4001: { title: "cannot read the input file", hint: "check the path" },
+  4002: { title: "unknown compiler pass", hint: "uringbpf build --help lists the passes --print-after takes" },
   // 9xxx: the compiler's own failures (a bug: the compiler caught its own exception)
   9001: { title: "internal compiler error", hint: "this is a bug in uringbpf; please report it with the input file" },
 } as const;

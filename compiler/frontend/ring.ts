@@ -6,6 +6,7 @@ import type { SizeName } from "../bpf/insn";
 import { T, type IntType } from "./types";
 export { KFUNC_GET_REGION, KFUNC_ITER_DESTROY, KFUNC_ITER_NEW, KFUNC_ITER_NEXT, KFUNC_SUBMIT } from "../ir/module";
 import { allConstants } from "./uapi";
+import { GEOMETRY, geometryValues, type GeometryName } from "../contract/geometry";
 
 /** A field of a ring structure: byte offset, access size and DSL type. */
 export interface Field {
@@ -43,33 +44,15 @@ export const CQE_FIELDS: Record<string, Field> = {
 export const CQE_SHIFT = 4;
 export const SQE_SHIFT = 6;
 
-/** Hidden `.rodata` values the loader fills in from io_uring_params before load (all __u32). */
-export const RING_GLOBALS = [
-  "uringbpf_sq_entries",
-  "uringbpf_cq_entries",
-  "uringbpf_cq_head",
-  "uringbpf_cq_tail",
-  "uringbpf_cq_cqes",
-  "uringbpf_cq_size",
-  "uringbpf_sq_size",
-  "uringbpf_mem_size",
-  "uringbpf_mem_uaddr",
-  "uringbpf_trap",
-  "uringbpf_loop_zero",
-] as const;
-export type RingGlobal = (typeof RING_GLOBALS)[number];
+/** Hidden globals: the ring geometry the loader fills in before load (the one table,
+ *  compiler/contract/geometry.ts), the trap line a failed run-time check writes, and a .bss zero the
+ *  loop lowering reads to hide a value from the verifier. */
+export const RING_GLOBALS = [...GEOMETRY.map((g) => g.name), "uringbpf_trap", "uringbpf_loop_zero"] as const;
+export type RingGlobal = GeometryName | "uringbpf_trap" | "uringbpf_loop_zero";
 /** Defaults (an 8-entry SQ and 16-entry CQ as io_uring_setup lays them out) so an object also loads
  *  without a loader that knows these names. */
 export const RING_GLOBAL_DEFAULTS: Record<RingGlobal, number> = {
-  uringbpf_sq_entries: 8,
-  uringbpf_cq_entries: 16,
-  uringbpf_cq_head: 0,
-  uringbpf_cq_tail: 4,
-  uringbpf_cq_cqes: 64,
-  uringbpf_cq_size: 64 + 16 * 16,
-  uringbpf_sq_size: 8 * 64,
-  uringbpf_mem_size: 0,
-  uringbpf_mem_uaddr: 0,
+  ...(Object.fromEntries([...geometryValues({ sq_entries: 8, cq_entries: 16, cq_off_head: 0, cq_off_tail: 4, cq_off_cqes: 64, sqe_size: 64, cqe_size: 16, mem_size: 0, mem_uaddr: 0 })].map(([k, v]) => [k, Number(v)])) as Record<GeometryName, number>),
   uringbpf_trap: 0,
   uringbpf_loop_zero: 0,
 };

@@ -4,30 +4,29 @@
 // from the hidden .rodata geometry, so the verifier can prove every access.
 
 import { Node, type CallExpression, type ElementAccessExpression, type Expression, type PropertyAccessExpression } from "ts-morph";
+import { SIZE_BYTES } from "../bpf/insn";
 import { isImm, type VReg } from "../ir/ir";
 import type { LowerContext, Value } from "./context";
 import { trapBlock } from "./exits";
 import { structLayout, type ArrayLayout, type Slot } from "./layout";
-import { CQE_FIELDS, CQE_SHIFT, KFUNC_GET_REGION, KFUNC_SUBMIT, REGION, SQE_FIELDS, SQE_SHIFT, type Field, type RingGlobal } from "./ring";
+import { CQE_FIELDS, CQE_SHIFT, KFUNC_GET_REGION, KFUNC_SUBMIT, REGION, SQE_FIELDS, SQE_SHIFT, SQE_SIZE, type Field, type RingGlobal } from "./ring";
 import { OPCODES, PREPS } from "./uapi";
 import { T, typeName, view, widthOf, type IntType, type ViewKind, type ViewOrigin } from "./types";
 import { convert, fitsImm, normalizeLoaded, sizeOf, toReg } from "./values";
 
 
-/** The value of a hidden ring-geometry global (cached within a block). */
+/** The value of a hidden ring-geometry global (gvn shares repeated loads). */
 function ringGlobal(cx: LowerContext, name: RingGlobal): VReg {
   cx.useRingGlobal(name);
-  return cx.b.cached(`value:${name}`, () => {
-    const dst = cx.b.vreg(32, name);
-    cx.b.emit({ op: "load", dst, base: cx.b.addr(name), off: 0, size: "W" });
-    return dst;
-  });
+  const dst = cx.b.vreg(32, name);
+  cx.b.emit({ op: "load", dst, base: cx.b.addr(name), off: 0, size: "W" });
+  return dst;
 }
 
 /** Store a value of a scalar type at base+off, materialising immediates that the instruction cannot hold. */
 export function storeValue(cx: LowerContext, base: VReg, off: number, size: "B" | "H" | "W" | "DW", v: Value): void {
   let src = v.op;
-  if (isImm(src) && size === "DW" && !fitsImm(src.imm, 64)) src = { reg: cx.b.cached(`imm:${src.imm}`, () => toReg(cx, v)) };
+  if (isImm(src) && size === "DW" && !fitsImm(src.imm, 64)) src = { reg: toReg(cx, v) };
   cx.b.emit({ op: "store", base, off, size, src });
 }
 
@@ -39,11 +38,8 @@ function viewOf(cx: LowerContext, node: Node, v: Value): ViewKind {
 /** A pointer to element `i & (entries - 1)` of an array of 2^shift-byte elements at base + arrayOff. */
 function element(cx: LowerContext, node: Node, base: VReg, index: Expression, entries: RingGlobal, shift: number, arrayOff?: RingGlobal): VReg {
   const i = convert(cx, node, cx.lower.expr(cx, index), T.u32);
-  const mask = cx.b.cached(`mask:${entries}`, () => {
-    const m = cx.b.vreg(32, "mask");
-    cx.b.emit({ op: "alu", alu: "ADD", width: 32, dst: m, a: { reg: ringGlobal(cx, entries) }, b: { imm: -1n } });
-    return m;
-  });
+  const mask = cx.b.vreg(32, "mask");
+  cx.b.emit({ op: "alu", alu: "ADD", width: 32, dst: mask, a: { reg: ringGlobal(cx, entries) }, b: { imm: -1n } });
   const off = cx.b.vreg(32);
   cx.b.emit({ op: "alu", alu: "AND", width: 32, dst: off, a: { reg: mask }, b: i.op });
   cx.b.emit({ op: "alu", alu: "LSH", width: 32, dst: off, a: { reg: off }, b: { imm: BigInt(shift) } });
@@ -229,8 +225,8 @@ export function lowerMethodCall(cx: LowerContext, e: CallExpression, callee: Pro
   return cx.fail(callee.getNameNode(), 2002, `'${method}' is not a method of ${kind}`);
 }
 
-/** A prep helper from the UAPI table: every SQE field is written (the arguments, the helper's fixed
- *  values, zero elsewhere and -1 for an unused fd), with constant neighbours merged into wider stores. */
+/** A prep helper from the UAPI table: every byte of the SQE is written (the arguments, the helper's fixed
+ *  values, zero elsewhere and -1 for an unused fd). */
 function prep(cx: LowerContext, e: CallExpression, sqe: VReg, method: string, args: Expression[]): Value {
   const generic = method === "prep";
   const spec = generic ? undefined : PREPS[method];
@@ -247,18 +243,11 @@ function prep(cx: LowerContext, e: CallExpression, sqe: VReg, method: string, ar
   if (spec) values.opcode = { type: T.u8, op: { imm: BigInt(OPCODES.indexOf(spec.op)) } };
   for (const [k, v] of Object.entries(spec?.fixed ?? {})) values[k] = { type: SQE_FIELDS[k].type, op: { imm: v } };
   const get = (k: string): Value => values[k] ?? { type: SQE_FIELDS[k].type, op: { imm: k === "fd" ? -1n : 0n } };
-  const constant = (k: string) => (isImm(get(k).op) ? (get(k).op as { imm: bigint }).imm : undefined);
-  const store = (k: string) => storeValue(cx, sqe, SQE_FIELDS[k].off, SQE_FIELDS[k].size, get(k));
-  // Word 0: opcode, flags, ioprio (one 32-bit store when all are constant).
-  const w0 = ["opcode", "flags", "ioprio"].map(constant);
-  if (w0.every((x) => x !== undefined)) cx.b.emit({ op: "store", base: sqe, off: 0, size: "W", src: { imm: w0[0]! | (w0[1]! << 8n) | (w0[2]! << 16n) } });
-  else ["opcode", "flags", "ioprio"].forEach(store);
-  for (const k of ["fd", "off", "addr", "len", "opFlags", "userData"]) store(k);
-  // Bytes 40-47: buf_index, personality, splice_fd_in (one 64-bit store of zero when all are zero).
-  if (["bufIndex", "personality", "spliceFdIn"].every((k) => constant(k) === 0n)) cx.b.emit({ op: "store", base: sqe, off: 40, size: "DW", src: { imm: 0n } });
-  else ["bufIndex", "personality", "spliceFdIn"].forEach(store);
-  store("addr3");
-  cx.b.emit({ op: "store", base: sqe, off: 56, size: "DW", src: { imm: 0n } });
+  // Every field, in order; store-merge gathers the constant bytes into the fewest stores.
+  // (addr2 is another name of off's bytes.)
+  for (const k of Object.keys(SQE_FIELDS)) if (k !== "addr2") storeValue(cx, sqe, SQE_FIELDS[k].off, SQE_FIELDS[k].size, get(k));
+  const end = Math.max(...Object.values(SQE_FIELDS).map((f) => f.off + SIZE_BYTES[f.size]));
+  for (let off = end; off < SQE_SIZE; off += 8) cx.b.emit({ op: "store", base: sqe, off, size: "DW", src: { imm: 0n } });
   return { type: T.void, op: { imm: 0n } };
 }
 

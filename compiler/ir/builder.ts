@@ -14,8 +14,6 @@ export class IrBuilder {
   /** Source position and loop depth stamped on new instructions. */
   pos: SourcePos | undefined;
   depth = 0;
-  /** Per-block cache of global addresses (valid until the block changes). */
-  private addrCache = new Map<string, VReg>();
 
   constructor(name: string) {
     const entry: Block = { id: 0, insns: [] };
@@ -69,7 +67,6 @@ export class IrBuilder {
       this.layout.push(b);
     }
     this.current = b;
-    this.addrCache.clear();
   }
 
   /** Append an instruction (dropped when unreachable). */
@@ -96,23 +93,10 @@ export class IrBuilder {
     this.emit({ op: "mov", dst, src });
   }
 
-  /** A value computed once per block: `make` runs on the first request, later ones reuse its register. */
-  cached(key: string, make: () => VReg): VReg {
-    const hit = this.addrCache.get(key);
-    if (hit) return hit;
-    const r = make();
-    if (this.current) this.addrCache.set(key, r);
-    return r;
-  }
-
-  /** The address of a global (cached within the current block). */
+  /** dst = &symbol + offset, in a fresh register (gvn shares repeated addresses). */
   addr(symbol: string, offset = 0): VReg {
-    const key = `${symbol}+${offset}`;
-    const hit = this.addrCache.get(key);
-    if (hit) return hit;
     const dst = this.vreg(64, symbol, true);
     this.emit({ op: "addr", dst, symbol, offset });
-    this.addrCache.set(key, dst);
     return dst;
   }
 }

@@ -2,6 +2,10 @@
 // list of basic blocks of three-address instructions over virtual registers. Each virtual register has a
 // width (32 or 64 bits) that picks ALU32/JMP32 or ALU64/JMP instructions; the front end has already chosen
 // signed or unsigned operations and inserted the conversions C's rules call for.
+//
+// The front end assigns locals more than once; the `ssa` pass (compiler/opt/ssa.ts) renames them so every
+// virtual register has one definition, with `phi` instructions at joins, and `out-of-ssa` turns the phis
+// back into copies before register allocation. The passes between rely on single definitions.
 
 import type { AluOpName, JmpOpName, SizeName, SourcePos } from "../bpf/insn";
 
@@ -35,6 +39,9 @@ export interface Meta {
   pos?: SourcePos;
   /** Loop nesting depth, for spill costs. */
   depth: number;
+  /** Kept exactly as written: no pass folds, shares or forwards it (what the verifier sees of it matters,
+   *  e.g. the loop lowering's laundering `v ^= zero`, whose result must be a fresh unknown to it). */
+  opaque?: boolean;
 }
 
 export type IrInsn =
@@ -57,7 +64,15 @@ export type IrInsn =
    *  r1-r5 clobbered), so every pass treats it like the side-effecting call it resembles. */
   | ({ op: "call"; kind: "kfunc" | "helper" | "subprog" | "atomic"; name: string; helperId?: number; atomic?: AtomicSpec; args: Operand[]; dst?: VReg } & Meta)
   /** dst = argument `index` (r1 + index at entry). Only at the start of the entry block. */
-  | ({ op: "param"; dst: VReg; index: number } & Meta);
+  | ({ op: "param"; dst: VReg; index: number } & Meta)
+  /** SSA join: dst = the value of the argument whose block the control came from. Phis come first in
+   *  their block, one argument per predecessor. */
+  | ({ op: "phi"; dst: VReg; args: PhiArg[] } & Meta);
+
+export interface PhiArg {
+  block: Block;
+  value: Operand;
+}
 
 export type Terminator =
   | ({ op: "br"; cmp: JmpOpName; width: Width; a: VReg; b: Operand; then: Block; else: Block } & Meta)
@@ -93,6 +108,40 @@ export function successors(b: Block): Block[] {
   return [];
 }
 
+/** Replace the successors of a terminator by `f` of each (in place). */
+export function mapSuccessors(t: Terminator, f: (b: Block) => Block): void {
+  if (t.op === "br") {
+    t.then = f(t.then);
+    t.else = f(t.else);
+  } else if (t.op === "jmp") t.target = f(t.target);
+  else if (t.op === "maygoto") {
+    t.exhausted = f(t.exhausted);
+    t.next = f(t.next);
+  }
+}
+
+/** Rewrite the virtual registers an instruction or terminator reads: `f` returns the replacement
+ *  operand, or undefined to keep the register. Where the instruction needs a register (a base address,
+ *  a branch's left side) an immediate replacement is not taken. */
+export function mapUses(i: IrInsn | Terminator, f: (r: VReg) => Operand | undefined): void {
+  const op = (o: Operand): Operand => (isImm(o) ? o : f(o.reg) ?? o);
+  const reg = (r: VReg): VReg => {
+    const n = f(r);
+    return n && !isImm(n) ? n.reg : r;
+  };
+  switch (i.op) {
+    case "mov": i.src = op(i.src); break;
+    case "alu": i.a = op(i.a); i.b = op(i.b); break;
+    case "neg": i.a = op(i.a); break;
+    case "load": i.base = reg(i.base); break;
+    case "store": i.base = reg(i.base); i.src = op(i.src); break;
+    case "call": i.args = i.args.map(op); break;
+    case "phi": for (const a of i.args) a.value = op(a.value); break;
+    case "br": i.a = reg(i.a); i.b = op(i.b); break;
+    case "ret": i.value = op(i.value); break;
+  }
+}
+
 /** Virtual registers an instruction reads. */
 export function uses(i: IrInsn | Terminator): VReg[] {
   const r: VReg[] = [];
@@ -106,6 +155,7 @@ export function uses(i: IrInsn | Terminator): VReg[] {
     case "load": r.push(i.base); break;
     case "store": r.push(i.base); add(i.src); break;
     case "call": i.args.forEach(add); break;
+    case "phi": for (const a of i.args) add(a.value); break;
     case "br": r.push(i.a); add(i.b); break;
     case "ret": add(i.value); break;
   }
@@ -115,7 +165,7 @@ export function uses(i: IrInsn | Terminator): VReg[] {
 /** The virtual register an instruction writes, if any. */
 export function def(i: IrInsn | Terminator): VReg | undefined {
   switch (i.op) {
-    case "mov": case "alu": case "neg": case "load": case "addr": case "stackaddr": case "param": return i.dst;
+    case "mov": case "alu": case "neg": case "load": case "addr": case "stackaddr": case "param": case "phi": return i.dst;
     case "call": return i.dst;
     default: return undefined;
   }
@@ -139,6 +189,7 @@ export function dumpFunction(f: IrFunction): string {
         case "stackaddr": lines.push(`    ${v(i.dst)} = &stack${i.slot}`); break;
         case "call": lines.push(`    ${i.dst ? v(i.dst) + " = " : ""}call ${i.name}(${i.args.map(o).join(", ")})`); break;
         case "param": lines.push(`    ${v(i.dst)} = param ${i.index}`); break;
+        case "phi": lines.push(`    ${v(i.dst)} = phi ${i.args.map((a) => `[b${a.block.id}: ${o(a.value)}]`).join(", ")}`); break;
       }
     }
     const t = b.term;

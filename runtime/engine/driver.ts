@@ -26,7 +26,10 @@
 
 import * as fs from "fs";
 import { Memory, run, type Region } from "./interp";
-import { decodeValue, loadImage, resolveType, typeSize, type Image, type ImageGlobal } from "./image";
+import { checkRunnable, decodeValue, geometryHint, loadImage, type Image, type ImageGlobal } from "./image";
+import { runTranslated } from "./translate";
+import { geometryValues } from "../../compiler/contract/geometry";
+import { resolveMem, resolveSet, splitAssign, writeBits } from "../assign";
 import { iterKfuncs } from "./iter";
 import { baseHelpers } from "./helpers";
 import { EngineMaps, imageMapSpecs, imageValueField } from "./maps";
@@ -137,6 +140,10 @@ export interface EngineOptions {
   maxInsns?: number;
   /** The ring implementation (default: the liburing addon). The fuzz harness passes a simulated ring. */
   addon?: Addon;
+  /** Run the BPF code in the reference interpreter instead of its JavaScript translation (slower). */
+  interpreter?: boolean;
+  /** Set everything up (ring, globals, --set, --mem) but do not call loop_step. */
+  noRun?: boolean;
 }
 
 export interface EngineResult {
@@ -159,6 +166,10 @@ export interface EngineResult {
   /** The --buffer regions' bytes after the run (copies: the real memory is freed when the run ends). */
   buffers: Record<string, Uint8Array>;
   trace: string[];
+  /** False with noRun (loop_step was not called). */
+  ran: boolean;
+  /** A failed run-time check (uringbpf_trap != 0): its source line from line_info. */
+  trap?: { line: number; file: string | null; source: string | null };
 }
 
 /**
@@ -173,8 +184,8 @@ export class RingStateError extends Error {
 
 /** The run went past its time limit (exit 2, as the kernel path's --timeout). */
 export class TimeoutError extends Error {
-  constructor(readonly seconds: number, readonly steps: number) {
-    super(`the run did not finish within ${seconds} s (--timeout); stopped after ${steps} loop_step calls`);
+  constructor(readonly seconds: number, readonly steps: number, readonly hint?: string) {
+    super(`the run did not finish within ${seconds} s (--timeout); stopped after ${steps} loop_step calls${hint ? `. Note: ${hint}` : ""}`);
   }
 }
 
@@ -183,11 +194,6 @@ export function loadAddon(): Addon {
   return loadEngineAddon() as unknown as Addon;
 }
 
-function parseAssign(s: string, what: string): [string, string] {
-  const i = s.indexOf("=");
-  if (i <= 0) throw new Error(`${what} needs NAME=VALUE, got '${s}'`);
-  return [s.slice(0, i), s.slice(i + 1)];
-}
 
 /** A real io_uring ring through the addon (see the top for the SQ_REWIND emulation). */
 export function realRing(addon: Addon, sqEntries: number, cqEntries: number, sqRewind = true): RingBackend {
@@ -271,11 +277,10 @@ function imageOf(input: Uint8Array | CompileResult): Image {
   return loadImage(object);
 }
 
+/** The program to run, with what the contract needs checked (runtime/engine/image.ts checkRunnable). */
 function pickProgram(img: Image, name?: string): [string, Insn[]] {
-  const progName = name ?? [...img.programs.keys()][0];
-  const prog = img.programs.get(progName);
-  if (!prog) throw new Error(`no program ${name ?? ""} in the object (programs: ${[...img.programs.keys()].join(", ") || "none"})`);
-  return [progName, prog];
+  const p = checkRunnable(img, name);
+  return [p.name, p.insns];
 }
 
 /** Run a loop_step object (its ELF bytes, or compileFile's result) on a real ring in this process. */
@@ -323,11 +328,7 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
   const sections = new Map<string, Region>();
   for (const [name, init] of img.sections) sections.set(name, mem.map(name, Uint8Array.from(init), !name.startsWith(".rodata")));
   const byName = new Map(img.globals.map((g) => [g.name, g]));
-  const write = (g: ImageGlobal, v: bigint) => {
-    const r = sections.get(g.section)!;
-    let x = BigInt.asUintN(g.size * 8, v);
-    for (let i = 0; i < g.size; i++, x >>= 8n) r.bytes[g.offset + i] = Number(x & 0xffn);
-  };
+  const write = (g: ImageGlobal, v: bigint) => writeBits(sections.get(g.section)!.bytes, g.offset, g.size, BigInt.asUintN(g.size * 8, v));
   const setGlobal = (name: string, v: bigint, required: boolean) => {
     const g = byName.get(name);
     if (!g) {
@@ -344,26 +345,21 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
     owned.push(memRegion);
     const r = ring.registerMemRegion(memRegion);
     if (r < 0 && opts.log) opts.log(`engine: IORING_REGISTER_MEM_REGION failed (${r}); the region is still mapped for the program`);
-    setGlobal("uringbpf_mem_uaddr", memRegion.base, false);
   }
-  const geometry: Record<string, number> = {
-    uringbpf_sq_entries: ring.sqEntries, uringbpf_cq_entries: ring.cqEntries, uringbpf_cq_head: ring.off.cqHead, uringbpf_cq_tail: ring.off.cqTail,
-    uringbpf_cq_cqes: ring.off.cqes, uringbpf_cq_size: ring.cqBytes.length, uringbpf_sq_size: ring.sqBytes.length, uringbpf_mem_size: memRegion ? memRegion.bytes.length : 0,
-  };
-  for (const [k, v] of Object.entries(geometry)) setGlobal(k, BigInt(v), false);
+  // The ring geometry: the one table (compiler/contract/geometry.ts) the compiler and the loader use.
+  const geometry = geometryValues({
+    sq_entries: ring.sqEntries, cq_entries: ring.cqEntries, cq_off_head: ring.off.cqHead, cq_off_tail: ring.off.cqTail, cq_off_cqes: ring.off.cqes,
+    sqe_size: 64, cqe_size: 16, mem_size: memRegion ? memRegion.bytes.length : 0, mem_uaddr: memRegion ? memRegion.base : 0n,
+  });
+  for (const [k, v] of geometry) setGlobal(k, v, false);
   const fds = new Set<number>(ring.initialFds);
+  // --set and --mem: the one parser and range check of both engines (runtime/assign.ts).
   for (const s of opts.set ?? []) {
-    const [k, v] = parseAssign(s, "--set");
-    let x: bigint;
-    try {
-      x = BigInt(v);
-    } catch {
-      throw new Error(`--set ${k}: '${v}' is not an integer`);
-    }
-    setGlobal(k, x, true);
+    const { global, bits } = resolveSet(img, s);
+    write(global, bits);
   }
   for (const s of opts.open ?? []) {
-    const [k, spec] = parseAssign(s, "--open");
+    const [k, spec] = splitAssign("--open", s);
     const m = /^(.*?)(?::(r|w|rw|a))?$/.exec(spec)!;
     const fd = ring.open(m[1], m[2] ?? "r");
     fds.add(fd);
@@ -371,7 +367,7 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
   }
   const buffers = new Map<string, Region>();
   for (const s of opts.buffer ?? []) {
-    const [k, size] = parseAssign(s, "--buffer");
+    const [k, size] = splitAssign("--buffer", s);
     if (!/^\d+$/.test(size) || Number(size) <= 0 || Number(size) > 1 << 30) throw new Error(`--buffer ${k}: size must be between 1 and 2^30 bytes (got '${size}')`);
     const r = ring.alloc(mem, `buffer ${k}`, Number(size));
     owned.push(r);
@@ -379,9 +375,8 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
     setGlobal(k, r.base, true);
   }
   for (const s of opts.mem ?? []) {
-    const [p, v] = parseAssign(s, "--mem");
-    if (!memRegion || !img.memLayout) throw new Error(`--mem ${p}: the program has no MEM-region layout`);
-    setMemField(img, memRegion.bytes, p, BigInt(v));
+    const { off, bits, kind } = resolveMem(img, s, memRegion?.bytes.length ?? 0);
+    writeBits(memRegion!.bytes, off, kind.size, bits);
   }
   if (opts.memInit && memRegion) opts.memInit(memRegion.bytes);
 
@@ -433,49 +428,52 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
   const sqeContext: SqeCheckContext = { owned, fds, allowUnchecked: opts.allowUncheckedSqes === true };
 
   let stepSubmitted: string[] = [];
+  // Each kfunc also has the numeric form the translation calls (runtime/engine/translate.ts FastCall).
   const kfuncs = {
     ...iterKfuncs,
-    bpf_io_uring_get_region: (a: bigint[]) => {
-      const id = Number(a[1] & 0xffffffffn);
-      const size = a[2];
-      const r = id === 0 ? memRegion : id === 1 ? cqRegion : id === 2 ? sqRegion : undefined;
-      return r && size <= BigInt(r.bytes.length) ? r.base : 0n;
-    },
-    bpf_io_uring_submit_sqes: (a: bigint[]) => {
-      // "The first n entries of region 2" (see the top of this file).
-      const n = Number(a[1] & 0xffffffffn);
-      if (n > ring.sqEntries) return BigInt.asUintN(64, -22n);
-      // Every address and descriptor of the batch against what the run owns (runtime/engine/sqecheck.ts):
-      // thrown as an error of the calling instruction, so the message names the submit's TypeScript line.
-      checkSqes(ring.sqBytes, n, sqeContext);
-      checkRing("submit");
-      if (opts.trace) {
-        const d = new DataView(ring.sqBytes.buffer, ring.sqBytes.byteOffset, ring.sqBytes.byteLength);
-        for (let i = 0; i < n; i++) {
-          const o = i * 64;
-          stepSubmitted.push(`sqe ${i}: opcode ${d.getUint8(o)} flags 0x${d.getUint8(o + 1).toString(16)} fd ${d.getInt32(o + 4, true)} off ${d.getBigUint64(o + 8, true)} addr 0x${d.getBigUint64(o + 16, true).toString(16)} len ${d.getUint32(o + 24, true)} user_data ${d.getBigUint64(o + 32, true)}`);
-        }
-      }
-      const sd = new DataView(ring.sqBytes.buffer, ring.sqBytes.byteOffset, ring.sqBytes.byteLength);
-      const creators: bigint[] = [];
-      for (let i = 0; i < n; i++) if (FD_CREATORS.has(sd.getUint8(i * 64))) creators.push(sd.getBigUint64(i * 64 + 32, true));
-      const r = ring.submit(n);
-      if (r > 0) {
-        inflight += Math.min(r, n);
-        for (const ud of creators.slice(0, r)) fdCreators.set(ud, 1);
-      }
-      scan();
-      return BigInt.asUintN(64, BigInt(r));
-    },
+    bpf_io_uring_get_region: Object.assign((a: bigint[]) => BigInt(getRegion(Number(a[1] & 0xffffffffn), Number(a[2]))), {
+      fast: (_l1: number, _h1: number, l2: number, _h2: number, l3: number, h3: number) => getRegion(l2, l3 + h3 * 4294967296),
+    }),
+    bpf_io_uring_submit_sqes: Object.assign((a: bigint[]) => BigInt.asUintN(64, BigInt(submit(Number(a[1] & 0xffffffffn)))), {
+      fast: (_l1: number, _h1: number, l2: number) => submit(l2),
+    }),
   };
+  function getRegion(id: number, size: number): number {
+    const r = id === 0 ? memRegion : id === 1 ? cqRegion : id === 2 ? sqRegion : undefined;
+    return r && size <= r.bytes.length ? Number(r.base) : 0;
+  }
+  function submit(n: number): number {
+    // "The first n entries of region 2" (see the top of this file).
+    if (n > ring.sqEntries) return -22;
+    // Every address and descriptor of the batch against what the run owns (runtime/engine/sqecheck.ts):
+    // thrown as an error of the calling instruction, so the message names the submit's TypeScript line.
+    checkSqes(ring.sqBytes, n, sqeContext);
+    checkRing("submit");
+    if (opts.trace) {
+      const d = new DataView(ring.sqBytes.buffer, ring.sqBytes.byteOffset, ring.sqBytes.byteLength);
+      for (let i = 0; i < n; i++) {
+        const o = i * 64;
+        stepSubmitted.push(`sqe ${i}: opcode ${d.getUint8(o)} flags 0x${d.getUint8(o + 1).toString(16)} fd ${d.getInt32(o + 4, true)} off ${d.getBigUint64(o + 8, true)} addr 0x${d.getBigUint64(o + 16, true).toString(16)} len ${d.getUint32(o + 24, true)} user_data ${d.getBigUint64(o + 32, true)}`);
+      }
+    }
+    const sd = new DataView(ring.sqBytes.buffer, ring.sqBytes.byteOffset, ring.sqBytes.byteLength);
+    const creators: bigint[] = [];
+    for (let i = 0; i < n; i++) if (FD_CREATORS.has(sd.getUint8(i * 64))) creators.push(sd.getBigUint64(i * 64 + 32, true));
+    const r = ring.submit(n);
+    if (r > 0) {
+      inflight += Math.min(r, n);
+      for (const ud of creators.slice(0, r)) fdCreators.set(ud, 1);
+    }
+    scan();
+    return r;
+  }
   const subprograms = Object.fromEntries(img.subprograms);
   const globalAddress = (symbol: string, addend: bigint) => {
     const map = maps.address(symbol);
     if (map !== undefined) return map + addend;
-    if (symbol.startsWith("section:")) return sections.get(symbol.slice(8))!.base + addend;
-    const g = byName.get(symbol);
-    if (!g) throw new Error(`relocation against unknown global ${symbol}`);
-    return sections.get(g.section)!.base + BigInt(g.offset) + addend;
+    const at = img.symbols.get(symbol);
+    if (!at) throw new Error(`relocation against unknown global ${symbol}`);
+    return sections.get(at.section)!.base + BigInt(at.offset) + addend;
   };
   const helpers = { ...baseHelpers(trace), ...maps.helpers() };
   // Refuse what the kernel verifier refuses structurally, against the helpers and kfuncs above, before
@@ -489,8 +487,13 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
   const deadline = ring.now() + BigInt(Math.round(timeoutSec * 1e9));
   const t0 = process.hrtime.bigint();
   let t1 = t0;
+  // The JavaScript translation has no BPF_ATOMIC yet: objects with atomics run in the reference interpreter.
+  const hasAtomics = [prog, ...img.subprograms.values()].some((f) => f.some((i) => (i.opcode & 0xe7) === 0xc3));
+  const exec = opts.interpreter || hasAtomics ? run : runTranslated;
+  const runOpts = { globalAddress, kfuncs, helpers, subprograms, maxInsns: opts.maxInsns };
+  const lpView = new DataView(lp.bytes.buffer, lp.bytes.byteOffset, lp.bytes.byteLength);
   try {
-    loop();
+    if (!opts.noRun) loop();
   } finally {
     t1 = process.hrtime.bigint();
     drain();
@@ -499,13 +502,13 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
   function loop(): void {
     for (;;) {
       if (++steps > maxSteps) throw new Error(`loop_step called ${maxSteps} times without stopping`);
-      if (ring.now() >= deadline) throw new TimeoutError(timeoutSec, steps - 1);
+      if (ring.now() >= deadline) throw new TimeoutError(timeoutSec, steps - 1, geometryHint(img));
       const headBefore = cqHead();
-      stepSubmitted = [];
+      if (opts.trace) stepSubmitted = [];
       // Stack contents do not carry over from one loop_step call to the next (the verifier refuses reads of
       // stack slots not written in the same call; runtime/engine/verify.ts): a fresh stack each call.
       mem.resetStacks();
-      const r = run(prog, ctxArr.base, mem, { globalAddress, kfuncs, helpers, subprograms, maxInsns: opts.maxInsns });
+      const r = exec(prog, ctxArr.base, mem, runOpts);
       executed += r.executed;
       const r0 = Number(BigInt.asIntN(32, r.r0));
       lastR0 = r0;
@@ -526,7 +529,7 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
         ret = -22;
         break;
       }
-      waitFor(new DataView(lp.bytes.buffer).getUint32(0, true));
+      waitFor(lpView.getUint32(0, true));
     }
   }
 
@@ -597,16 +600,16 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
       min = (want - head) >>> 0;
     }
     const left = deadline - ring.now();
-    if (left <= 0n) throw new TimeoutError(timeoutSec, steps);
+    if (left <= 0n) throw new TimeoutError(timeoutSec, steps, geometryHint(img));
     const e = ring.getEvents(min, Number(left));
     scan();
     if (e < 0 && e !== -EINTR && e !== -ETIME) throw new Error(`io_uring_enter(GETEVENTS): errno ${-e}`);
-    if (e === -ETIME && ring.now() >= deadline) throw new TimeoutError(timeoutSec, steps);
+    if (e === -ETIME && ring.now() >= deadline) throw new TimeoutError(timeoutSec, steps, geometryHint(img));
   }
 
   const runNs = Number(t1 - t0);
   const globals: Record<string, unknown> = {};
-  for (const g of img.globals) globals[g.name] = decodeValue(img.btf, g.type, sections.get(g.section)!.bytes, g.offset);
+  for (const g of img.globals) globals[g.name] = decodeValue(img.btf, g.type, sections.get(g.section)!.bytes, g.offset, g.size);
   const memValue = memRegion && img.memLayout && memRegion.bytes.length >= (img.memLayout.size ?? 0) ? decodeValue(img.btf, img.memLayout.id, memRegion.bytes, 0) : undefined;
   return {
     prog: progName,
@@ -619,32 +622,18 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
     globals,
     mem: memValue,
     memBytes: memRegion ? Uint8Array.from(memRegion.bytes) : undefined,
-    buffers: Object.fromEntries([...buffers].map(([k, r]) => [k, Uint8Array.from(r.bytes)])),
     maps: maps.byName.size ? maps.dump() : undefined,
+    buffers: Object.fromEntries([...buffers].map(([k, r]) => [k, Uint8Array.from(r.bytes)])),
     trace,
+    ran: !opts.noRun,
+    trap: trapOf(img, globals),
   };
 }
 
-/** --mem PATH=VALUE through the layout (count, hdr.len, slots[3], reqs[1].opcode). */
-function setMemField(img: Image, bytes: Uint8Array, pathText: string, v: bigint): void {
-  let t = img.memLayout!;
-  let off = 0;
-  const parts = pathText.match(/[^.[\]]+|\[\d+\]/g) ?? [];
-  for (const part of parts) {
-    if (part.startsWith("[")) {
-      if (t.kind !== "ARRAY") throw new Error(`--mem ${pathText}: not an array before ${part}`);
-      const i = Number(part.slice(1, -1));
-      if (i >= t.count!) throw new Error(`--mem ${pathText}: index ${i} out of range (${t.count} elements)`);
-      off += i * typeSize(img.btf, t.elem!);
-      t = resolveType(img.btf, t.elem!)!;
-    } else {
-      const m = t.kind === "STRUCT" ? t.members!.find((x) => x.name === part) : undefined;
-      if (!m) throw new Error(`--mem ${pathText}: no field '${part}'${t.kind === "STRUCT" ? ` (fields: ${t.members!.map((x) => x.name).join(", ")})` : ""}`);
-      off += m.offset;
-      t = resolveType(img.btf, m.type)!;
-    }
-  }
-  if (t.kind !== "INT") throw new Error(`--mem ${pathText}: not an integer field`);
-  let x = BigInt.asUintN(t.size! * 8, v);
-  for (let i = 0; i < t.size!; i++, x >>= 8n) bytes[off + i] = Number(x & 0xffn);
+/** A failed run-time check (uringbpf_trap holds its source line): the line's text from line_info. */
+function trapOf(img: Image, globals: Record<string, unknown>): EngineResult["trap"] {
+  const line = typeof globals.uringbpf_trap === "bigint" ? Number(globals.uringbpf_trap) : 0;
+  if (!line) return undefined;
+  const li = img.obj.btfExt?.lines.find((l) => l.line === line);
+  return { line, file: li?.file ?? null, source: li?.text.trim() ?? null };
 }

@@ -66,6 +66,11 @@ export class Memory {
     return r;
   }
 
+  /** Every region mapped so far, in mapping order (the translation's region table is built from it). */
+  regionList(): readonly Region[] {
+    return this.regions;
+  }
+
   /** The region and offset an access falls into, or an error message. */
   resolve(addr: bigint, size: number, write: boolean): { r: Region; off: number } | string {
     const r = this.regions.find((x) => addr >= x.base && addr < x.base + (x.exact ? BigInt(Math.max(x.bytes.length, 1)) : 1n << 32n));

@@ -43,6 +43,7 @@
 #include <bpf/libbpf.h>
 #include <liburing.h>
 #include "diagnose.h"
+#include "geometry.h"
 #include "objcheck.h"
 
 #define DEFAULT_FLAGS (IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER | \
@@ -771,6 +772,13 @@ static void set_mem_field(const struct assign *a)
 	memcpy((char *)mem_region + off, &u, size); /* little-endian: the low bytes */
 }
 
+/* The ring-geometry globals (geometry.h, generated from compiler/contract/geometry.ts): set when present. */
+static void set_geometry(const char *name, unsigned long long v, int size, void *arg)
+{
+	(void)size; (void)arg;
+	set_global(name, (long long)v, 0);
+}
+
 static const char *ops_type_name(void)
 {
 	struct btf *btf = bpf_object__btf(obj);
@@ -800,15 +808,12 @@ static void configure(void)
 	}
 
 	unsigned cqe = params.flags & IORING_SETUP_CQE32 ? 32 : 16, sqe = params.flags & IORING_SETUP_SQE128 ? 128 : 64;
-	set_global("uringbpf_sq_entries", params.sq_entries, 0);
-	set_global("uringbpf_cq_entries", params.cq_entries, 0);
-	set_global("uringbpf_cq_head", params.cq_off.head, 0);
-	set_global("uringbpf_cq_tail", params.cq_off.tail, 0);
-	set_global("uringbpf_cq_cqes", params.cq_off.cqes, 0);
-	set_global("uringbpf_cq_size", params.cq_off.cqes + params.cq_entries * cqe, 0);
-	set_global("uringbpf_sq_size", params.sq_entries * sqe, 0);
-	set_global("uringbpf_mem_size", (long long)opt.mem_size, 0);
-	if (mem_region) set_global("uringbpf_mem_uaddr", (long long)(uintptr_t)mem_region, 0);
+	struct uringbpf_geometry_inputs geo = {
+		.sq_entries = params.sq_entries, .cq_entries = params.cq_entries, .cq_off_head = params.cq_off.head,
+		.cq_off_tail = params.cq_off.tail, .cq_off_cqes = params.cq_off.cqes, .sqe_size = sqe, .cqe_size = cqe,
+		.mem_size = opt.mem_size, .mem_uaddr = (uintptr_t)mem_region,
+	};
+	uringbpf_geometry(&geo, set_geometry, NULL);
 	for (int i = 0; i < opt.nassign; i++) {
 		if (opt.assigns[i].kind == 'm') set_mem_field(&opt.assigns[i]);
 		else if (opt.assigns[i].kind != 'p') set_global(opt.assigns[i].name, opt.assigns[i].value, 1);

@@ -32,6 +32,8 @@ export interface FakeRingOptions {
   /** Passed on to the driver. */
   allowUncheckedSqes?: boolean;
   noVerify?: boolean;
+  /** The driver's JavaScript translation of the BPF code (default) or the reference interpreter. */
+  exec?: "interp" | "translate";
 }
 
 /** What the simulation did, for tests of the driver's guard. */
@@ -207,6 +209,7 @@ export function runOnFakeRing(res: CompileResult | Uint8Array, opts: FakeRingOpt
     timeoutSec: opts.timeoutSec ?? 3600,
     allowUncheckedSqes: opts.allowUncheckedSqes,
     noVerify: opts.noVerify,
+    interpreter: opts.exec === "interp",
   };
   const r: EngineResult = runOnBackend(res instanceof Uint8Array ? res : res.object!, () => ring, engineOpts);
   const get = (n: string): bigint => {

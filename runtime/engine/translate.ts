@@ -1,0 +1,538 @@
+// The translation of BPF functions to JavaScript: the userspace engine's fast path (the interpreter,
+// interp.ts, stays as the reference it is tested against). Each BPF function (a program or a subprogram)
+// becomes one JavaScript function, built once and cached per instruction array (so per object image):
+// - a 64-bit register is two local numbers, its low and high 32-bit halves (uint32), so no BigInt on the
+//   hot path (64-bit multiply, divide and modulo and variable 64-bit shifts go through small helpers);
+// - control flow is a switch over basic blocks; each block adds its length to the executed count and
+//   stops the run past the limit, as the interpreter does;
+// - an address's high half is the tag of its region (the Memory places regions 4 GiB apart), so a load or
+//   store finds its region by indexing a table, checks the offset against the region's length (and the
+//   region's writability) and accesses it word-sized through a DataView; regions mapped at real addresses
+//   (the MEM region and buffers the kernel reads) and every failed check take a slow path that resolves
+//   the address like the interpreter and stops the run with the interpreter's message and the
+//   instruction's source line;
+// - kfunc and helper calls go to the interpreter's handlers (BigInt arguments and result).
+
+import type { Insn } from "../../compiler/bpf/insn";
+import { ExecutionError, MAY_GOTO_BUDGET, run, type Memory, type Region, type RunOptions } from "./interp";
+
+/** The region table entry the translated code indexes by an address's high half. */
+interface Tag {
+  dv: DataView;
+  len: number;
+  w: boolean;
+}
+
+/** What translated code calls back into (one per run() call). */
+class Runtime {
+  /** Regions by tag (an address's high 32 bits); undefined for real-address regions. */
+  T: (Tag | undefined)[] = [];
+  /** Resolved ld_imm64 relocation addresses, lo/hi pairs, per function. */
+  G: Uint32Array[] = [];
+  n = 0;
+  max: number;
+  /** High half of the last function result. */
+  rh = 0;
+  /** Offset found by the slow path. */
+  off = 0;
+  /** Regions already in T. */
+  seen = 0;
+  private stackTags: number[] = [];
+  constructor(
+    readonly fns: CompiledFn[],
+    readonly mem: Memory,
+    public opts: RunOptions,
+  ) {
+    this.max = opts.maxInsns ?? 100_000_000;
+  }
+  fail(f: number, pc: number, msg: string): never {
+    throw new ExecutionError(msg, pc, this.fns[f].insns[pc]);
+  }
+  /** The count passed the limit in the block starting at `start` (length `len`): stop at the instruction
+   *  where the interpreter would (it counts before executing each one). */
+  limit(f: number, start: number, n: number, len: number): never {
+    this.n = n;
+    return this.fail(f, start + Math.max(0, this.max - (n - len)), `more than ${this.max} instructions executed`);
+  }
+  /** The stack of call depth `depth`: its tag (base = tag << 32, r10 = base + 512). */
+  stack(depth: number): number {
+    const t = this.stackTags[depth];
+    if (t !== undefined) return t;
+    const r = this.mem.stack(depth);
+    this.ensureTag(r);
+    return (this.stackTags[depth] = Number(r.base >> 32n));
+  }
+  ensureTag(r: Region): void {
+    if (r.exact || r.base & 0xffffffffn) return;
+    const tag = Number(r.base >> 32n);
+    if (!this.T[tag]) this.T[tag] = { dv: new DataView(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), len: r.bytes.length, w: r.writable };
+  }
+  /** A failed fast check: resolve like the interpreter; returns the DataView (offset in `off`) or stops the run. */
+  slow(f: number, pc: number, lo: number, hi: number, size: number, write: boolean): DataView {
+    const x = this.mem.resolve((BigInt(hi) << 32n) | BigInt(lo), size, write);
+    if (typeof x === "string") return this.fail(f, pc, x);
+    this.off = x.off;
+    return new DataView(x.r.bytes.buffer, x.r.bytes.byteOffset, x.r.bytes.byteLength);
+  }
+  call(f: number, pc: number, kind: number, name: string, imm: number, a1l: number, a1h: number, a2l: number, a2h: number, a3l: number, a3h: number, a4l: number, a4h: number, a5l: number, a5h: number): number {
+    let h;
+    if (kind === 2) h = this.opts.kfuncs[name];
+    else h = this.opts.helpers?.[imm];
+    if (!h) return this.fail(f, pc, `call of unknown ${kind === 2 ? name : `helper ${imm}`}`);
+    const fast = (h as { fast?: FastCall }).fast;
+    if (fast !== undefined) {
+      let x: number;
+      try {
+        x = fast(a1l, a1h, a2l, a2h, a3l, a3h);
+      } catch (e) {
+        return this.refused(f, pc, kind, name, imm, e);
+      }
+      this.rh = x < 0 ? 0xffffffff : Math.floor(x / 4294967296);
+      return x >>> 0;
+    }
+    const args = [big(a1l, a1h), big(a2l, a2h), big(a3l, a3h), big(a4l, a4h), big(a5l, a5h)];
+    let v: bigint;
+    try {
+      v = BigInt.asUintN(64, h(args, this.mem));
+    } catch (e) {
+      return this.refused(f, pc, kind, name, imm, e);
+    }
+    this.rh = Number(v >> 32n);
+    return Number(v & 0xffffffffn);
+  }
+  /** A helper or kfunc refused its arguments: the program's fault at this call (the interpreter's rule). */
+  refused(f: number, pc: number, kind: number, name: string, imm: number, e: unknown): never {
+    if (e instanceof ExecutionError || !(e instanceof Error) || (e as { fatal?: boolean }).fatal) throw e;
+    return this.fail(f, pc, `${kind === 2 ? name : `helper ${imm}`}: ${e.message}`);
+  }
+  sub(f: number, pc: number, name: string, depth: number, a1l: number, a1h: number, a2l: number, a2h: number, a3l: number, a3h: number, a4l: number, a4h: number, a5l: number, a5h: number): number {
+    const target = this.opts.subprograms?.[name];
+    if (!target) return this.fail(f, pc, `call of unknown subprogram ${name}`);
+    const fn = compile(target, this);
+    return fn.js(this, depth, fn.index, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h);
+  }
+  /** 64-bit helpers through BigInt (rare operations): the result's low half, high half in `rh`. */
+  op64(op: number, al: number, ah: number, bl: number, bh: number): number {
+    const a = big(al, ah);
+    const b = big(bl, bh);
+    let r: bigint;
+    switch (op) {
+      case 0x20: r = a * b; break;
+      case 0x30: r = b === 0n ? 0n : a / b; break;
+      case 0x90: r = b === 0n ? a : a % b; break;
+      case 0x31: r = b === 0n ? 0n : BigInt.asIntN(64, a) / BigInt.asIntN(64, b); break;
+      case 0x91: r = b === 0n ? a : BigInt.asIntN(64, a) % BigInt.asIntN(64, b); break;
+      case 0x60: r = a << (b & 63n); break;
+      case 0x70: r = a >> (b & 63n); break;
+      case 0xc0: r = BigInt.asIntN(64, a) >> (b & 63n); break;
+      default: throw new Error(`op64 ${op}`);
+    }
+    r = BigInt.asUintN(64, r);
+    this.rh = Number(r >> 32n);
+    return Number(r & 0xffffffffn);
+  }
+}
+
+function big(lo: number, hi: number): bigint {
+  return hi === 0 ? BigInt(lo >>> 0) : (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+}
+
+type JsFn = (rt: Runtime, depth: number, F: number, ...args: number[]) => number;
+
+/** A kfunc or helper may also offer this numeric form (arguments r1-r3 as 32-bit halves; the result a
+ *  number in -2^31..2^53): the translation calls it instead of converting to and from BigInt. It must
+ *  compute exactly what the BigInt form computes. */
+export type FastCall = (a1l: number, a1h: number, a2l: number, a2h: number, a3l: number, a3h: number) => number;
+
+interface CompiledFn {
+  insns: Insn[];
+  index: number;
+  /** Relocated ld_imm64s: (symbol, addend) in the order of G's pairs. */
+  relocs: { symbol: string; addend: bigint }[];
+  js: JsFn;
+}
+
+/** Translations by instruction array (the image's arrays live as long as the image). */
+const cache = new WeakMap<Insn[], Omit<CompiledFn, "index">>();
+
+/** The translation of `insns`, registered in the runtime's function table. */
+function compile(insns: Insn[], rt: Runtime): CompiledFn {
+  let entry = (rt as unknown as { byInsns?: Map<Insn[], CompiledFn> }).byInsns?.get(insns);
+  if (entry) return entry;
+  let t = cache.get(insns);
+  if (!t) {
+    t = translateFunction(insns);
+    cache.set(insns, t);
+  }
+  const index = rt.fns.length;
+  const tt = t;
+  entry = { ...tt, index };
+  // Relocation addresses for this run.
+  const G = new Uint32Array(tt.relocs.length * 2);
+  tt.relocs.forEach((x, i) => {
+    const v = BigInt.asUintN(64, rt.opts.globalAddress(x.symbol, x.addend));
+    G[2 * i] = Number(v & 0xffffffffn);
+    G[2 * i + 1] = Number(v >> 32n);
+  });
+  rt.fns.push(entry);
+  rt.G[index] = G;
+  const m = ((rt as unknown as { byInsns?: Map<Insn[], CompiledFn> }).byInsns ??= new Map());
+  m.set(insns, entry);
+  return entry;
+}
+
+/** Run a program from instruction 0 with r1 = ctx, translated: the interpreter's `run`, faster. */
+export function runTranslated(insns: Insn[], ctx: bigint, mem: Memory, opts: RunOptions): { r0: bigint; executed: number } {
+  // A function too big to translate in reasonable time (V8 compiles one JavaScript function per BPF
+  // function): the interpreter runs the program instead, with the same results.
+  if (tooBig(insns, opts)) return run(insns, ctx, mem, opts);
+  // One runtime per address space: its region table and relocated addresses stay valid across the
+  // loop_step calls of a run (the driver maps every region before the first call).
+  let rt = runtimes.get(mem);
+  if (!rt || rt.opts.globalAddress !== opts.globalAddress) {
+    rt = new Runtime([], mem, opts);
+    runtimes.set(mem, rt);
+  }
+  rt.opts = opts;
+  rt.max = opts.maxInsns ?? 100_000_000;
+  rt.n = 0;
+  const regions = mem.regionList();
+  if (regions.length !== rt.seen) {
+    for (const r of regions) rt.ensureTag(r);
+    rt.seen = regions.length;
+  }
+  const fn = compile(insns, rt);
+  const c = BigInt.asUintN(64, ctx);
+  const lo = fn.js(rt, 0, fn.index, Number(c & 0xffffffffn), Number(c >> 32n), 0, 0, 0, 0, 0, 0, 0, 0);
+  return { r0: big(lo, rt.rh), executed: rt.n };
+}
+
+const runtimes = new WeakMap<Memory, Runtime>();
+
+/** Functions above this many instructions are interpreted, not translated. */
+export const MAX_TRANSLATED_INSNS = 16384;
+const bigness = new WeakMap<Insn[], boolean>();
+
+function tooBig(insns: Insn[], opts: RunOptions): boolean {
+  let b = bigness.get(insns);
+  if (b === undefined) {
+    b = insns.length > MAX_TRANSLATED_INSNS || Object.values(opts.subprograms ?? {}).some((f) => f.length > MAX_TRANSLATED_INSNS);
+    bigness.set(insns, b);
+  }
+  return b;
+}
+
+const SIZE: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
+
+/** Generate the JavaScript of one function. Exported for tests (the source is readable). */
+export function translateSource(insns: Insn[]): { source: string; relocs: { symbol: string; addend: bigint }[] } {
+  const slotToIdx = new Map<number, number>();
+  const slotOf: number[] = [];
+  let slot = 0;
+  insns.forEach((ins, i) => {
+    slotToIdx.set(slot, i);
+    slotOf.push(slot);
+    slot += ins.opcode === 0x18 ? 2 : 1;
+  });
+  const relocs: { symbol: string; addend: bigint }[] = [];
+  const jumpOff = (i: number) => (insns[i].opcode === 0x06 ? insns[i].imm : insns[i].off);
+  const target = (i: number) => slotToIdx.get(slotOf[i] + 1 + jumpOff(i));
+  // Leaders: the entry, jump targets, and the instruction after a jump or exit.
+  const leaders = new Set<number>([0]);
+  insns.forEach((ins, i) => {
+    const cls = ins.opcode & 7;
+    if (cls !== 5 && cls !== 6) return;
+    const op = ins.opcode & 0xf0;
+    if (op === 0x80) return; // calls do not end a block
+    if (i + 1 <= insns.length) leaders.add(i + 1);
+    if (op !== 0x90) {
+      const t = target(i);
+      if (t !== undefined) leaders.add(t);
+    }
+  });
+  const L = (r: number) => `l${r}`;
+  const H = (r: number) => `h${r}`;
+  const out: string[] = [];
+  const fail = (i: number, msg: string) => `rt.fail(F, ${i}, ${JSON.stringify(msg)})`;
+  const sorted = [...leaders].filter((x) => x <= insns.length).sort((a, b) => a - b);
+  for (let bi = 0; bi < sorted.length; bi++) {
+    const start = sorted[bi];
+    const end = bi + 1 < sorted.length ? sorted[bi + 1] : insns.length;
+    out.push(`case ${start}:`);
+    if (start === insns.length) {
+      out.push(`${fail(start, "fell off the end of the program")};`);
+      continue;
+    }
+    out.push(`if ((n += ${end - start}) > max) rt.limit(F, ${start}, n, ${end - start});`);
+    for (let i = start; i < end; i++) out.push(insnCode(insns, i, target, relocs, fail, L, H));
+    // A block that does not end with a jump falls through into the next case (or off the end).
+    if (end === insns.length) out.push(`${fail(end, "fell off the end of the program")};`);
+  }
+  const params = [1, 2, 3, 4, 5].map((r) => `${L(r)}, ${H(r)}`).join(", ");
+  const source = [
+    `"use strict";`,
+    `return function bpf(rt, depth, F, ${params}) {`,
+    `if (depth >= 8) rt.fail(F, 0, "more than 8 nested calls");`,
+    `const T = rt.T, G = rt.G[F];`,
+    `let l0 = 0, h0 = 0, l6 = 0, h6 = 0, l7 = 0, h7 = 0, l8 = 0, h8 = 0, l9 = 0, h9 = 0, l10 = 512, h10 = rt.stack(depth);`,
+    `let pc = 0, r, a, b, c, o, dv, mg = ${MAY_GOTO_BUDGET}, n = rt.n;`,
+    `const max = rt.max;`,
+    `for (;;) switch (pc) {`,
+    ...out,
+    `default: ${fail(0, "bad jump")};`,
+    `}`,
+    `};`,
+  ].join("\n");
+  return { source, relocs };
+}
+
+/** Compiled functions by their source: the same code (the same object run again) reuses V8's optimized
+ *  code instead of warming up a new function. Bounded; the oldest entry goes first. */
+const bySource = new Map<string, JsFn>();
+const MAX_CACHED = 256;
+
+function translateFunction(insns: Insn[]): Omit<CompiledFn, "index"> {
+  const { source, relocs } = translateSource(insns);
+  let js = bySource.get(source);
+  if (!js) {
+    js = new Function(source)() as JsFn;
+    if (bySource.size >= MAX_CACHED) bySource.delete(bySource.keys().next().value!);
+    bySource.set(source, js);
+  }
+  return { insns, relocs, js };
+}
+
+/** The code of instruction i (a statement, or several). */
+function insnCode(
+  insns: Insn[],
+  i: number,
+  target: (i: number) => number | undefined,
+  relocs: { symbol: string; addend: bigint }[],
+  fail: (i: number, msg: string) => string,
+  L: (r: number) => string,
+  H: (r: number) => string,
+): string {
+  const ins = insns[i];
+  const cls = ins.opcode & 7;
+  const d = ins.dst;
+  const s = ins.src;
+  const hex = `0x${ins.opcode.toString(16)}`;
+  // Registers are r0-r10; src of call and ld_imm64 is a pseudo number (the interpreter's rule).
+  if (d > 10 || (s > 10 && cls !== 0 && !(cls === 5 && (ins.opcode & 0xf0) === 0x80))) return `${fail(i, `invalid register r${d > 10 ? d : s}`)};`;
+  const dl = L(d), dh = H(d), sl = L(s), sh = H(s);
+  const imm = ins.imm | 0;
+  const immLo = `${imm >>> 0}`;
+  const immHi = imm < 0 ? "4294967295" : "0";
+  const K = (ins.opcode & 8) === 0;
+  // ---------------- ALU ----------------
+  if (cls === 4 || cls === 7) {
+    const op = ins.opcode & 0xf0;
+    const wide = cls === 7;
+    const bl = K ? immLo : sl;
+    const bh = K ? immHi : sh;
+    if (!wide) {
+      // 32-bit: operate on the low halves; the result zero-extends.
+      let e: string;
+      switch (op) {
+        case 0x00: e = `(${dl} + ${bl}) >>> 0`; break;
+        case 0x10: e = `(${dl} - ${bl}) >>> 0`; break;
+        case 0x20: e = `Math.imul(${dl}, ${bl}) >>> 0`; break;
+        case 0x30:
+          e = ins.off === 1 ? `(b = ${bl} | 0) === 0 ? 0 : ((a = ${dl} | 0) === -2147483648 && b === -1 ? a : (a / b) | 0) >>> 0` : `(b = ${bl}) === 0 ? 0 : Math.floor(${dl} / b) >>> 0`;
+          break;
+        case 0x40: e = `(${dl} | ${bl}) >>> 0`; break;
+        case 0x50: e = `(${dl} & ${bl}) >>> 0`; break;
+        case 0x60: e = `(${dl} << (${bl} & 31)) >>> 0`; break;
+        case 0x70: e = `${dl} >>> (${bl} & 31)`; break;
+        case 0x80: e = `(-${dl}) >>> 0`; break;
+        case 0x90:
+          e = ins.off === 1 ? `(b = ${bl} | 0) === 0 ? ${dl} : (((${dl} | 0) % b) | 0) >>> 0` : `(b = ${bl}) === 0 ? ${dl} : ${dl} % b`;
+          break;
+        case 0xa0: e = `(${dl} ^ ${bl}) >>> 0`; break;
+        case 0xb0:
+          if (ins.off === 8) e = `((${bl} << 24) >> 24) >>> 0`;
+          else if (ins.off === 16) e = `((${bl} << 16) >> 16) >>> 0`;
+          else e = bl;
+          break;
+        case 0xc0: e = `((${dl} | 0) >> (${bl} & 31)) >>> 0`; break;
+        case 0xd0: {
+          // to_le (K) truncates on this little-endian machine; to_be (X) swaps the low imm bits.
+          if (imm !== 16 && imm !== 32 && imm !== 64) return `${fail(i, `unsupported opcode ${hex}`)};`;
+          if (K) return imm === 16 ? `${dl} &= 0xffff; ${dh} = 0;` : imm === 32 ? `${dh} = 0;` : ``;
+          return swapCode(dl, dh, imm);
+        }
+        default: return `${fail(i, `unsupported ALU opcode ${hex}`)};`;
+      }
+      return `${dl} = ${e}; ${dh} = 0;`;
+    }
+    switch (op) {
+      case 0x00: return `a = ${dl} + ${bl}; ${dh} = (${dh} + ${bh} + (a > 4294967295 ? 1 : 0)) >>> 0; ${dl} = a >>> 0;`;
+      case 0x10: return `a = ${dl} - ${bl}; ${dh} = (${dh} - ${bh} - (a < 0 ? 1 : 0)) >>> 0; ${dl} = a >>> 0;`;
+      case 0x40: return `${dl} = (${dl} | ${bl}) >>> 0; ${dh} = (${dh} | ${bh}) >>> 0;`;
+      case 0x50: return `${dl} = (${dl} & ${bl}) >>> 0; ${dh} = (${dh} & ${bh}) >>> 0;`;
+      case 0xa0: return `${dl} = (${dl} ^ ${bl}) >>> 0; ${dh} = (${dh} ^ ${bh}) >>> 0;`;
+      case 0x80: return `${dh} = (-${dh} - (${dl} !== 0 ? 1 : 0)) >>> 0; ${dl} = (-${dl}) >>> 0;`;
+      case 0xb0:
+        if (ins.off === 8) return `${dl} = ((${bl} << 24) >> 24) >>> 0; ${dh} = ${dl} & 0x80000000 ? 4294967295 : 0;`;
+        if (ins.off === 16) return `${dl} = ((${bl} << 16) >> 16) >>> 0; ${dh} = ${dl} & 0x80000000 ? 4294967295 : 0;`;
+        if (ins.off === 32) return `${dl} = ${bl}; ${dh} = ${dl} & 0x80000000 ? 4294967295 : 0;`;
+        return `${dl} = ${bl}; ${dh} = ${bh};`;
+      case 0x60: case 0x70: case 0xc0:
+        if (K) return shiftImm(op, dl, dh, imm & 63);
+        return `${dl} = rt.op64(${op}, ${dl}, ${dh}, ${bl}, ${bh}); ${dh} = rt.rh;`;
+      case 0x20: case 0x30: case 0x90: {
+        const code = op | (ins.off === 1 && op !== 0x20 ? 1 : 0);
+        return `${dl} = rt.op64(${code}, ${dl}, ${dh}, ${bl}, ${bh}); ${dh} = rt.rh;`;
+      }
+      case 0xd0:
+        // BPF_ALU64 | BPF_END: bswap16/32/64 (cpu v4), unconditional.
+        if (imm !== 16 && imm !== 32 && imm !== 64) return `${fail(i, `unsupported opcode ${hex}`)};`;
+        return swapCode(dl, dh, imm);
+      default: return `${fail(i, `unsupported ALU opcode ${hex}`)};`;
+    }
+  }
+  // ---------------- JMP ----------------
+  if (cls === 5 || cls === 6) {
+    const op = ins.opcode & 0xf0;
+    const t = target(i);
+    const jump = t === undefined ? `${fail(i, `jump to slot ${slotOfStr(insns, i)} outside the program`)};` : `{ pc = ${t}; continue; }`;
+    if (cls === 5 && op === 0x00) {
+      // gotol (BPF_JMP32 | BPF_JA) takes its offset from imm; plain ja from off.
+      return jump;
+    }
+    if (cls === 6 && op === 0x00) {
+      if (ins.opcode !== 0x06) return `${fail(i, `unsupported jump opcode ${hex}`)};`;
+      return jump;
+    }
+    if (cls === 5 && op === 0x90) return `rt.n = n; rt.rh = h0; return l0;`;
+    if (cls === 5 && op === 0xe0) {
+      // may_goto: falls through MAY_GOTO_BUDGET times per function call (the interpreter's rule), then jumps.
+      return `if (mg === 0) ${jump} else mg--;`;
+    }
+    if (cls === 5 && op === 0x80) {
+      const clobber = `l1 = l2 = l3 = l4 = l5 = 3735928559; h1 = h2 = h3 = h4 = h5 = 0;`;
+      const args = [1, 2, 3, 4, 5].map((r) => `${L(r)}, ${H(r)}`).join(", ");
+      if (ins.reloc?.kind === "kfunc" || ins.src === 2) {
+        const name = ins.reloc?.symbol ?? "";
+        if (!ins.reloc) return `${fail(i, `call of unknown kfunc #${ins.imm}`)};`;
+        return `l0 = rt.call(F, ${i}, 2, ${JSON.stringify(name)}, 0, ${args}); h0 = rt.rh; ${clobber}`;
+      }
+      if (ins.src === 1) {
+        if (!ins.reloc) return `${fail(i, `call of unknown subprogram ${ins.imm}`)};`;
+        return `rt.n = n; l0 = rt.sub(F, ${i}, ${JSON.stringify(ins.reloc.symbol)}, depth + 1, ${args}); h0 = rt.rh; n = rt.n; ${clobber}`;
+      }
+      return `l0 = rt.call(F, ${i}, 0, "", ${imm}, ${args}); h0 = rt.rh; ${clobber}`;
+    }
+    const wide = cls === 5;
+    const bl = K ? immLo : sl;
+    const bh = K ? immHi : sh;
+    let c: string;
+    if (!wide) {
+      const a = dl, b = bl;
+      switch (op) {
+        case 0x10: c = `${a} === ${b}`; break;
+        case 0x20: c = `${a} > ${b}`; break;
+        case 0x30: c = `${a} >= ${b}`; break;
+        case 0x40: c = `(${a} & ${b}) !== 0`; break;
+        case 0x50: c = `${a} !== ${b}`; break;
+        case 0x60: c = `(${a} | 0) > (${b} | 0)`; break;
+        case 0x70: c = `(${a} | 0) >= (${b} | 0)`; break;
+        case 0xa0: c = `${a} < ${b}`; break;
+        case 0xb0: c = `${a} <= ${b}`; break;
+        case 0xc0: c = `(${a} | 0) < (${b} | 0)`; break;
+        case 0xd0: c = `(${a} | 0) <= (${b} | 0)`; break;
+        default: return `${fail(i, `unsupported jump opcode ${hex}`)};`;
+      }
+    } else {
+      const ucmp = (rel: string) => `(${dh} !== ${bh} ? ${dh} ${rel} ${bh} : ${dl} ${rel} ${bl})`;
+      const scmp = (rel: string) => `(${dh} !== ${bh} ? (${dh} | 0) ${rel} (${bh} | 0) : ${dl} ${rel} ${bl})`;
+      switch (op) {
+        case 0x10: c = `${dl} === ${bl} && ${dh} === ${bh}`; break;
+        case 0x50: c = `${dl} !== ${bl} || ${dh} !== ${bh}`; break;
+        case 0x40: c = `(${dl} & ${bl}) !== 0 || (${dh} & ${bh}) !== 0`; break;
+        case 0x20: c = ucmp(">"); break;
+        case 0x30: c = ucmp(">="); break;
+        case 0xa0: c = ucmp("<"); break;
+        case 0xb0: c = ucmp("<="); break;
+        case 0x60: c = scmp(">"); break;
+        case 0x70: c = scmp(">="); break;
+        case 0xc0: c = scmp("<"); break;
+        case 0xd0: c = scmp("<="); break;
+        default: return `${fail(i, `unsupported jump opcode ${hex}`)};`;
+      }
+    }
+    return `if (${c}) ${jump}`;
+  }
+  // ---------------- ld_imm64 ----------------
+  if (ins.opcode === 0x18) {
+    if (ins.reloc?.kind === "global") {
+      const k = relocs.length;
+      relocs.push({ symbol: ins.reloc.symbol, addend: ins.imm64 ?? 0n });
+      return `${dl} = G[${2 * k}]; ${dh} = G[${2 * k + 1}];`;
+    }
+    const v = BigInt.asUintN(64, ins.imm64 ?? BigInt(ins.imm));
+    return `${dl} = ${Number(v & 0xffffffffn)}; ${dh} = ${Number(v >> 32n)};`;
+  }
+  // ---------------- loads and stores ----------------
+  const mode = ins.opcode & 0xe0;
+  const size = SIZE[ins.opcode & 0x18];
+  if (mode === 0x60 && (cls === 1 || cls === 2 || cls === 3)) {
+    const write = cls !== 1;
+    const base = write ? d : s;
+    const off = ins.off | 0;
+    // Address = base + off (64-bit); the region by the high half.
+    const addr =
+      off === 0 ? `a = ${L(base)}; c = ${H(base)};`
+      : off > 0 ? `a = ${L(base)} + ${off}; c = ${H(base)}; if (a > 4294967295) { a -= 4294967296; c = (c + 1) >>> 0; }`
+      : `a = ${L(base)} - ${-off}; c = ${H(base)}; if (a < 0) { a += 4294967296; c = (c - 1) >>> 0; }`;
+    const fast = `(r = T[c]) !== undefined && ${write ? "r.w && " : ""}a + ${size} <= r.len`;
+    const pick = `if (${fast}) { dv = r.dv; o = a; } else { dv = rt.slow(F, ${i}, a, c, ${size}, ${write}); o = rt.off; }`;
+    if (!write) {
+      const ld =
+        size === 8 ? `${dl} = dv.getUint32(o, true); ${dh} = dv.getUint32(o + 4, true);`
+        : size === 4 ? `${dl} = dv.getUint32(o, true); ${dh} = 0;`
+        : size === 2 ? `${dl} = dv.getUint16(o, true); ${dh} = 0;`
+        : `${dl} = dv.getUint8(o); ${dh} = 0;`;
+      return `${addr} ${pick} ${ld}`;
+    }
+    const vl = cls === 3 ? sl : immLo;
+    const vh = cls === 3 ? sh : immHi;
+    // The value is read before the address registers could change (they cannot: only memory is written).
+    const st =
+      size === 8 ? `dv.setUint32(o, ${vl}, true); dv.setUint32(o + 4, ${vh}, true);`
+      : size === 4 ? `dv.setUint32(o, ${vl}, true);`
+      : size === 2 ? `dv.setUint16(o, ${vl} & 0xffff, true);`
+      : `dv.setUint8(o, ${vl} & 0xff);`;
+    return `${addr} ${pick} ${st}`;
+  }
+  return `${fail(i, `unsupported opcode ${hex}`)};`;
+}
+
+function slotOfStr(insns: Insn[], i: number): number {
+  let slot = 0;
+  for (let k = 0; k < i; k++) slot += insns[k].opcode === 0x18 ? 2 : 1;
+  return slot + 1 + (insns[i].opcode === 0x06 ? insns[i].imm : insns[i].off);
+}
+
+/** Shift a 64-bit register by a constant (0..63). */
+function shiftImm(op: number, dl: string, dh: string, k: number): string {
+  if (k === 0) return "";
+  if (op === 0x60) {
+    if (k < 32) return `${dh} = ((${dh} << ${k}) | (${dl} >>> ${32 - k})) >>> 0; ${dl} = (${dl} << ${k}) >>> 0;`;
+    return `${dh} = (${dl} << ${k - 32}) >>> 0; ${dl} = 0;`;
+  }
+  if (op === 0x70) {
+    if (k < 32) return `${dl} = ((${dl} >>> ${k}) | (${dh} << ${32 - k})) >>> 0; ${dh} = ${dh} >>> ${k};`;
+    return `${dl} = ${dh} >>> ${k - 32}; ${dh} = 0;`;
+  }
+  if (k < 32) return `${dl} = ((${dl} >>> ${k}) | (${dh} << ${32 - k})) >>> 0; ${dh} = ((${dh} | 0) >> ${k}) >>> 0;`;
+  return `${dl} = ((${dh} | 0) >> ${k - 32}) >>> 0; ${dh} = ((${dh} | 0) >> 31) >>> 0;`;
+}
+
+/** Byte-swap the low `bits` of a register (the result zero-extends). */
+function swapCode(dl: string, dh: string, bits: number): string {
+  const sw32 = (x: string) => `(((${x} & 0xff) << 24) | ((${x} & 0xff00) << 8) | ((${x} >>> 8) & 0xff00) | (${x} >>> 24)) >>> 0`;
+  if (bits === 16) return `${dl} = ((${dl} & 0xff) << 8) | ((${dl} >>> 8) & 0xff); ${dh} = 0;`;
+  if (bits === 32) return `${dl} = ${sw32(dl)}; ${dh} = 0;`;
+  return `a = ${sw32(dl)}; ${dl} = ${sw32(dh)}; ${dh} = a;`;
+}

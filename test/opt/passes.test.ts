@@ -1,0 +1,346 @@
+// Per-pass unit tests: IR text in, one pass, IR text out (test/support/irtext.ts reads the dump format).
+// Each case is a small function that shows what the pass must do, and what it must leave alone.
+import { describe, expect, it } from "vitest";
+import { PASS_NAMES, PIPELINE } from "../../compiler/opt/pipeline";
+import { ir, irText, parseIr } from "../support/irtext";
+
+function run(pass: string, input: string, readOnly: string[] = []): string {
+  const fn = parseIr(input);
+  const p = PIPELINE.find((x) => x.name === pass);
+  if (!p) throw new Error(`no pass ${pass}`);
+  p.run(fn, { readOnly: new Set(readOnly) });
+  return irText(fn);
+}
+
+describe("passes", () => {
+  it("every pass of the pipeline has a test here", () => {
+    expect([...PASS_NAMES].sort()).toEqual(["branch-simplify","const-fold","copy-prop","dce","gvn","jump-thread","out-of-ssa","ssa","store-merge","tail-merge"]);
+  });
+
+  it("jump-thread", () => {
+    const input = ir`
+      function f
+      b0:
+      %0.i:32 = 0
+      jmp b1
+      b1:
+      br jlt32 %0.i:32, 10 ? b2 : b3
+      b2:
+      %0.i:32 = add32 %0.i:32, 1
+      jmp b1
+      b3:
+      ret %0.i:32
+    `;
+    expect(run("jump-thread", input)).toBe(ir`
+      function f
+      b0:
+      %0.i:32 = 0
+      jmp b2
+      b1:
+      br jlt32 %0.i:32, 10 ? b2 : b3
+      b2:
+      %0.i:32 = add32 %0.i:32, 1
+      jmp b1
+      b3:
+      ret %0.i:32
+    `);
+  });
+
+  it("ssa", () => {
+    const input = ir`
+      function f
+      b0:
+      %0:32 = param 0
+      %1.x:32 = 1
+      br jne32 %0:32, 0 ? b1 : b2
+      b1:
+      %1.x:32 = 2
+      jmp b2
+      b2:
+      ret %1.x:32
+    `;
+    expect(run("ssa", input)).toBe(ir`
+      function f
+      b0:
+      %0:32 = param 0
+      %2.x:32 = 1
+      br jne32 %0:32, 0 ? b1 : b2
+      b1:
+      %3.x:32 = 2
+      jmp b2
+      b2:
+      %4.x:32 = phi [b0: %2.x:32], [b1: %3.x:32]
+      ret %4.x:32
+    `);
+  });
+
+  it("copy-prop", () => {
+    const input = ir`
+      function f
+      b0:
+      %0:64 = param 0
+      %1:64 = %0:64
+      %2:64 = add64 %1:64, 1
+      %3:32 = %2:64
+      %4:32 = add32 %3:32, 1
+      ret %4:32
+    `;
+    expect(run("copy-prop", input)).toBe(ir`
+      function f
+      b0:
+      %0:64 = param 0
+      %2:64 = add64 %0:64, 1
+      %3:32 = %2:64
+      %4:32 = add32 %3:32, 1
+      ret %4:32
+    `);
+  });
+
+  it("const-fold", () => {
+    const input = ir`
+      function f
+      b0:
+      %0:32 = param 0
+      %1:32 = 5
+      %2:32 = mul32 %1:32, 3
+      %3:32 = add32 %0:32, 0
+      %4:32 = and32 %3:32, -1
+      %5:32 = mul32 %4:32, 0
+      %6:64 = lsh64 1, 70
+      %7:32 = add32 %0:32, 4
+      %8:32 = sub32 %7:32, 6
+      %9:32 = sub32 %0:32, %0:32
+      %10:64 = 4294967296
+      %11:64 = add64 %6:64, %10:64
+      %12:32 = add32 4294967295, 1
+      store.W [%0:32 + 0] = %2:32
+      store.W [%0:32 + 4] = %5:32
+      store.DW [%0:32 + 8] = %11:64
+      store.W [%0:32 + 16] = %8:32
+      store.W [%0:32 + 20] = %9:32
+      store.W [%0:32 + 24] = %12:32
+      ret %4:32
+    `;
+    expect(run("const-fold", input)).toBe(ir`
+      function f
+      b0:
+      %0:32 = param 0
+      %1:32 = 5
+      %2:32 = 15
+      %3:32 = %0:32
+      %4:32 = %3:32
+      %5:32 = 0
+      %6:64 = 64
+      %7:32 = add32 %0:32, 4
+      %8:32 = add32 %0:32, -2
+      %9:32 = 0
+      %10:64 = 4294967296
+      %11:64 = 4294967360
+      %12:32 = 0
+      store.W [%0:32 + 0] = 15
+      store.W [%0:32 + 4] = 0
+      store.DW [%0:32 + 8] = %11:64
+      store.W [%0:32 + 16] = %8:32
+      store.W [%0:32 + 20] = 0
+      store.W [%0:32 + 24] = 0
+      ret %4:32
+    `);
+  });
+
+  it("gvn", () => {
+    const input = ir`
+      function f
+      b0:
+      %0.a:p = &g+0
+      %1:32 = load.W [%0.a:p + 0]
+      %2.b:p = &g+0
+      %3:32 = load.W [%2.b:p + 0]
+      store.W [%2.b:p + 4] = %3:32
+      %4:32 = load.W [%0.a:p + 4]
+      %5.r:p = &geom+0
+      %6:32 = load.W [%5.r:p + 0]
+      %7:32 = add32 %1:32, %4:32
+      call k(%7:32)
+      %8:32 = load.W [%0.a:p + 0]
+      %9.r:p = &geom+0
+      %10:32 = load.W [%9.r:p + 0]
+      %11:32 = add32 %8:32, %10:32
+      %12:32 = add32 %11:32, %6:32
+      ret %12:32
+    `;
+    expect(run("gvn", input, ["geom"])).toBe(ir`
+      function f
+      b0:
+      %0.a:p = &g+0
+      %1:32 = load.W [%0.a:p + 0]
+      store.W [%0.a:p + 4] = %1:32
+      %4:32 = %1:32
+      %5.r:p = &geom+0
+      %6:32 = load.W [%5.r:p + 0]
+      %7:32 = add32 %1:32, %4:32
+      call k(%7:32)
+      %8:32 = load.W [%0.a:p + 0]
+      %11:32 = add32 %8:32, %6:32
+      %12:32 = add32 %11:32, %6:32
+      ret %12:32
+    `);
+  });
+
+  it("branch-simplify", () => {
+    const input = ir`
+      function f
+      b0:
+      %0:32 = 3
+      br jgt32 %0:32, 2 ? b1 : b2
+      b1:
+      jmp b3
+      b2:
+      ret 2
+      b3:
+      jmp b4
+      b4:
+      ret 1
+    `;
+    expect(run("branch-simplify", input)).toBe(ir`
+      function f
+      b0:
+      %0:32 = 3
+      ret 1
+    `);
+  });
+
+  it("dce", () => {
+    const input = ir`
+      function f
+      b0:
+      %0:p = param 0
+      %1:32 = load.W [%0:p + 0]
+      %2:32 = add32 %1:32, 1
+      %3:32 = add32 %1:32, 2
+      store.W [%0:p + 0] = %3:32
+      ret 0
+    `;
+    expect(run("dce", input)).toBe(ir`
+      function f
+      b0:
+      %0:p = param 0
+      %1:32 = load.W [%0:p + 0]
+      %3:32 = add32 %1:32, 2
+      store.W [%0:p + 0] = %3:32
+      ret 0
+    `);
+  });
+
+  it("store-merge", () => {
+    const input = ir`
+      function f
+      b0:
+      %0:p = param 0
+      %1.sqe:p = call get(%0:p)
+      %2:32 = param 1
+      store.B [%1.sqe:p + 0] = 9
+      store.B [%1.sqe:p + 1] = 0
+      store.H [%1.sqe:p + 2] = 0
+      store.W [%1.sqe:p + 4] = -1
+      store.DW [%1.sqe:p + 8] = 0
+      store.W [%1.sqe:p + 16] = %2:32
+      store.W [%1.sqe:p + 20] = 0
+      store.DW [%1.sqe:p + 24] = 0
+      store.W [%1.sqe:p + 24] = 7
+      ret 0
+    `;
+    expect(run("store-merge", input)).toBe(ir`
+      function f
+      b0:
+      %0:p = param 0
+      %1.sqe:p = call get(%0:p)
+      %2:32 = param 1
+      store.W [%1.sqe:p + 16] = %2:32
+      store.W [%1.sqe:p + 0] = 9
+      store.W [%1.sqe:p + 4] = -1
+      store.DW [%1.sqe:p + 8] = 0
+      store.W [%1.sqe:p + 20] = 0
+      store.DW [%1.sqe:p + 24] = 7
+      ret 0
+    `);
+  });
+
+  it("tail-merge", () => {
+    const input = ir`
+      function f
+      b0:
+      %0:32 = param 0
+      br jeq32 %0:32, 1 ? b1 : b2
+      b1:
+      ret 1
+      b2:
+      br jeq32 %0:32, 2 ? b3 : b4
+      b3:
+      ret 1
+      b4:
+      ret 0
+    `;
+    expect(run("tail-merge", input)).toBe(ir`
+      function f
+      b0:
+      %0:32 = param 0
+      br jeq32 %0:32, 1 ? b1 : b2
+      b1:
+      ret 1
+      b2:
+      br jeq32 %0:32, 2 ? b1 : b4
+      b4:
+      ret 0
+    `);
+  });
+
+  it("out-of-ssa", () => {
+    const input = ir`
+      function f
+      b0:
+      %0:32 = param 0
+      br jne32 %0:32, 0 ? b1 : b2
+      b1:
+      jmp b2
+      b2:
+      %1:32 = phi [b0: 1], [b1: %0:32]
+      ret %1:32
+    `;
+    expect(run("out-of-ssa", input)).toBe(ir`
+      function f
+      b0:
+      %0:32 = param 0
+      %2:32 = 1
+      br jne32 %0:32, 0 ? b1 : b2
+      b1:
+      %2:32 = %0:32
+      jmp b2
+      b2:
+      %1:32 = %2:32
+      ret %1:32
+    `);
+  });
+
+  it("const-fold: a divisor that folds to 0 gives BPF's x / 0 = 0 and x % 0 = x, never an immediate 0", () => {
+    const input = ir`
+      function f
+      b0:
+      %0:32 = param 0
+      %1:32 = 0
+      %2:32 = div32 %0:32, %1:32
+      %3:32 = mod32 %0:32, %1:32
+      %4:32 = add32 %2:32, %3:32
+      ret %4:32
+    `;
+    expect(run("const-fold", input)).toBe(ir`
+      function f
+      b0:
+      %0:32 = param 0
+      %1:32 = 0
+      %2:32 = 0
+      %3:32 = %0:32
+      %4:32 = %3:32
+      ret %4:32
+    `);
+  });
+});
