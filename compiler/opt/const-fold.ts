@@ -73,7 +73,7 @@ function foldOnce(fn: IrFunction): boolean {
           break;
         }
         case "call": i.args = i.args.map((a) => { const c = k(a); if (c !== undefined && !isImm(a)) { changed = true; return { imm: bits(c, a.reg.width) }; } return a; }); break;
-        case "phi": for (const a of i.args) if (!isImm(a.value)) { const c = constOf(a.value.reg); if (c !== undefined) { a.value = { imm: canon(c, a.value.reg.width) }; changed = true; } } break;
+        case "phi": for (const a of i.args) if (!isImm(a.value)) { const c = constOf(a.value.reg); if (c !== undefined) { a.value = { imm: canon(c, i.dst.width) }; changed = true; } } break;
       }
     }
     const t = b.term;

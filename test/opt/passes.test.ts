@@ -147,6 +147,22 @@ describe("passes", () => {
     `);
   });
 
+  it("const-fold: a 32-bit constant feeding a 64-bit phi keeps its zero-extended bits (differential seed 100176)", () => {
+    const input = ir`
+      function f
+      b0:
+      %0:32 = param 0
+      %1:32 = -1
+      br jeq32 %0:32, 0 ? b1 : b2
+      b1:
+      jmp b2
+      b2:
+      %2:64 = phi [b0: 7], [b1: %1:32]
+      ret %2:64
+    `;
+    expect(run("const-fold", input)).toContain("%2:64 = phi [b0: 7], [b1: 4294967295]");
+  });
+
   it("gvn", () => {
     const input = ir`
       function f
