@@ -66,7 +66,7 @@ async function main(): Promise<void> {
       command: "uringbpf-loader waitsteps.o --sq-entries 16 --cq-entries 32 --mem work=4 --mem stages=2 --mem 'workMs[0]=20' --mem 'workMs[1]=40' --mem 'workMs[2]=60' --mem 'workMs[3]=80' --mem 'need[0]=2' --mem 'deadlineMs[0]=100' --mem 'need[1]=10' --mem 'deadlineMs[1]=30'",
       result: (j) => `stage ends: ${j.mem.byDeadline.slice(0, 2).map((d: number) => (d ? "deadline" : "count")).join(", ")}`,
     },
-    { name: "spin", command: "uringbpf-loader spin.o --set spins=1000 --set requests=200 --set delayUs=100", result: (j) => `${j.globals.done} timers: ${j.globals.hits} found spinning, ${j.globals.sleeps} sleeps` },
+    { name: "spin", command: "uringbpf-loader spin.o --set spinNs=1000000 --set requests=200 --set delayUs=100", result: (j) => `${j.globals.done} timers: ${j.globals.hits} found spinning, ${j.globals.sleeps} sleeps` },
     { name: "peek", command: "uringbpf-loader peek.o --open inFd=msgs.bin --open outA=/tmp/a:w --open outB=/tmp/b:w", result: (j) => `${j.mem.routedA + j.mem.routedB} routed, ${j.mem.skipped} skipped` },
   ];
   const files: VmCase["files"] = [

@@ -20,6 +20,7 @@ export interface EngineFlags {
   open?: string[];
   buffer?: string[];
   mem?: string[];
+  map?: string[];
   memRegion?: number;
   sqEntries?: number;
   cqEntries?: number;
@@ -68,6 +69,7 @@ export function engineRun(file: string, o: EngineFlags, log: (line: string) => v
       open: o.open,
       buffer: o.buffer,
       mem: o.mem,
+      map: o.map,
       memRegion: o.memRegion,
       sqEntries: o.sqEntries,
       cqEntries: o.cqEntries,

@@ -38,6 +38,8 @@ export interface RunReport {
   globals?: Record<string, unknown>;
   /** The MEM region through the program's layout. */
   mem?: unknown;
+  /** Every map after the run (arrays as lists, hashes as key/value pairs, ring-buffer records in order). */
+  maps?: Record<string, unknown>;
   /** A failed run-time check: the TypeScript line. */
   trap?: { line: number; file: string | null; source: string | null };
   /** trace() output, with --trace. */
@@ -112,6 +114,7 @@ export function kernelOutcome(r: RunResult, timeoutSec: number): Outcome {
     run_ns: rep.run_ns,
     globals: userGlobals(rep.globals),
     ...(rep.mem !== undefined ? { mem: rep.mem } : {}),
+    ...(rep.maps !== undefined ? { maps: rep.maps as Record<string, unknown> } : {}),
     ...(rep.trap ? { trap: rep.trap as RunReport["trap"] } : {}),
     ...(Array.isArray(rep.trace) ? { trace: rep.trace as string[] } : rep.trace_error ? { trace: [], error: String(rep.trace_error) } : {}),
     ...(rep.verifier ? { verifier: rep.verifier } : {}),
@@ -141,6 +144,7 @@ export function engineOutcome(r: EngineResult, trace: boolean): Outcome {
     run_ns: r.runNs,
     globals: userGlobals(r.globals),
     ...(r.mem !== undefined ? { mem: r.mem } : {}),
+    ...(r.maps !== undefined ? { maps: r.maps } : {}),
     ...(r.trap ? { trap: r.trap } : {}),
     ...(trace ? { trace: r.trace } : {}),
     steps: r.steps,
@@ -192,6 +196,7 @@ export function formatReport(rep: RunReport): string {
     const w = Math.max(...entries.map(([k]) => k.length));
     for (const [k, x] of entries) lines.push(`    ${k.padEnd(w)} = ${short(x)}`);
   }
+  if (rep.maps) for (const [k, x] of Object.entries(rep.maps)) lines.push(`  map ${k}: ${jsonSafe(x).slice(0, 2000)}`);
   if (rep.trap) lines.push(`  stopped by a failed run-time check at ${rep.trap.file ?? "line"}:${rep.trap.line}: ${rep.trap.source ?? ""}`);
   if (rep.trace !== undefined) lines.push("  trace:", ...(rep.trace.length ? rep.trace.map((l) => `    ${l.trim()}`) : ["    (empty)"]));
   return lines.join("\n");

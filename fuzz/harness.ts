@@ -31,6 +31,9 @@ export interface FuzzOptions {
   /** Stop after this many inputs of each kind (for tests), whatever the time. */
   maxPrograms?: number;
   maxObjects?: number;
+  /** Go on past the time until this many inputs of each kind have run (a slice that must cover them). */
+  minPrograms?: number;
+  minObjects?: number;
   log?: (line: string) => void;
 }
 
@@ -332,7 +335,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
     // makes the same inputs whatever the timing.
     const programLane = async () => {
       const rp = new Rng((o.seed * 2 + 1) >>> 0);
-      while (Date.now() < deadline && (has("ts") || has("cli")) && !(o.maxPrograms !== undefined && s.programs >= o.maxPrograms)) {
+      while ((Date.now() < deadline || s.programs < (o.minPrograms ?? 0)) && (has("ts") || has("cli")) && !(o.maxPrograms !== undefined && s.programs >= o.maxPrograms)) {
         const input = rp.chance(0.12) ? stressSource(rp) : mutateSource(rp, seeds);
         s.programs++;
         const data = { name: input.name, data: input.text, how: input.how, noTypecheck: input.noTypecheck };
@@ -366,7 +369,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
         }
         log(`fuzz: hostile set: ${s.hostile} objects`);
       }
-      while (Date.now() < deadline && (has("reader") || has("engine") || has("loader")) && bases.length > 0 && !(o.maxObjects !== undefined && s.objects >= o.maxObjects)) {
+      while ((Date.now() < deadline || s.objects < (o.minObjects ?? 0)) && (has("reader") || has("engine") || has("loader")) && bases.length > 0 && !(o.maxObjects !== undefined && s.objects >= o.maxObjects)) {
         const input = mutateObject(ro, ro.pick(bases));
         s.objects++;
         const data = { name: input.name, data: input.bytes, how: input.how };

@@ -23,6 +23,8 @@ export interface RunOptions {
   buffer?: string[];
   /** `PATH=VALUE` fields of the MEM region to set before the run (the loader's --mem). */
   mem?: string[];
+  /** `NAME[KEY]=VALUE` map entries to preset after load (the loader's --map). */
+  map?: string[];
   /** SQ entries (loader default 8). */
   sqEntries?: number;
   /** Size of the MEM region to register; default: the size of the program's `ring.mem<T>()` layout. */
@@ -177,6 +179,7 @@ function loaderArgs(opts: RunOptions, memSize: number): string[] {
   for (const s of opts.set ?? []) args.push("--set", s);
   for (const s of opts.buffer ?? []) args.push("--buffer", s);
   for (const s of opts.mem ?? []) args.push("--mem", s);
+  for (const s of opts.map ?? []) args.push("--map", s);
   if (opts.sqEntries !== undefined) args.push("--sq-entries", String(opts.sqEntries));
   if (memSize > 0) args.push("--mem-region", String(memSize));
   if (opts.prog) args.push("--prog", opts.prog);

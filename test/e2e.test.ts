@@ -106,8 +106,8 @@ beforeAll(async () => {
   add("qd", "uringbpf-loader qd.o --set depth=4 --mem count=200", [obj("qd.o", build("samples/qd.ts"))]);
   const steps = ["work=4", "stages=2", "workMs[0]=200", "workMs[1]=400", "workMs[2]=600", "workMs[3]=800", "need[0]=2", "deadlineMs[0]=1000", "need[1]=10", "deadlineMs[1]=300"];
   add("waitsteps", `uringbpf-loader waitsteps.o --sq-entries 16 --cq-entries 32 ${steps.map((s) => `--mem '${s}'`).join(" ")}`, [obj("waitsteps.o", build("samples/waitsteps.ts"))]);
-  add("spin-nops", "uringbpf-loader spin.o --set spins=100 --set requests=500", [obj("spin.o", build("samples/spin.ts"))]);
-  add("spin-timers", "uringbpf-loader spin.o --set spins=1000000 --set requests=50 --set delayUs=200; uringbpf-loader spin.o --set spins=0 --set requests=50 --set delayUs=200");
+  add("spin-nops", "uringbpf-loader spin.o --set spinNs=100000 --set requests=500", [obj("spin.o", build("samples/spin.ts"))]);
+  add("spin-timers", "uringbpf-loader spin.o --set spinNs=1000000000 --set requests=50 --set delayUs=200; uringbpf-loader spin.o --set spinNs=0 --set requests=50 --set delayUs=200");
   // The kernel mutation corpus's seeded slice (issue 15): mutants of the samples and fixtures that compile
   // must all load (npm run fuzz -- --stages kernel runs the full corpus).
   fuzzMutants = kernelMutants(20261201, FUZZ_N).mutants;

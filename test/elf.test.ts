@@ -296,7 +296,8 @@ describe("real tools accept the sample object", () => {
 });
 
 describe("the reader on a clang-built object", () => {
-  it.skipIf(!haveClang)("reads clang's sections, symbols, relocations, BTF and line_info", () => {
+  // scripts/deps.sh installs clang; in CI a missing clang fails here instead of skipping.
+  it.skipIf(!haveClang && !process.env.CI)("reads clang's sections, symbols, relocations, BTF and line_info", () => {
     const src = path.join(tmp, "clang.c");
     fs.writeFileSync(
       src,

@@ -103,7 +103,7 @@ describe("internal limits are numbered diagnostics", () => {
   });
 
   it("a jump farther than 32,767 instructions: UBPF3008 naming the function ('jump out of range')", () => {
-    const d = first(prog(`  if (x) {\n${"    x = x * 3 + 7;\n".repeat(12000)}  }`), false);
+    const d = first(prog(`  if (x) {\n${"    x = x * 3 + y;\n    y = y ^ (x >> 3);\n".repeat(10000)}  }`, "export let y: u32 = 2;\n"), false);
     expect(d.code).toBe(3008);
     expect(d.message).toMatch(/^function too large for BPF jumps: p needs a jump over \d+ instructions$/);
   }, 180_000);

@@ -1,4 +1,5 @@
-// The fuzz harness's seeded slice (CI runs it on every `npm test`): about two minutes of TypeScript
+// The fuzz harness's seeded slice (CI runs it on every `npm test`): two minutes (and at least 100 programs
+// and 60 objects) of TypeScript
 // mutants and stress shapes through the compiler and the CLI, mutated objects through the object reader,
 // the userspace engine on a simulated ring and the ASan/UBSan-built loader, and the whole hostile set.
 // Any exception, signal, hang, out-of-memory or sanitizer report fails it, with the saved input named.
@@ -19,14 +20,14 @@ describe("fuzz harness, seeded slice", () => {
 
   it(`${SECONDS} s, seed 20261201: 0 exceptions, signals, hangs, OOMs and sanitizer reports`, async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "uringbpf-fuzz-test-"));
-    const s = await fuzz({ seconds: SECONDS, seed: 20261201, stages: [...STAGES], out, log: () => {} });
+    const s = await fuzz({ seconds: SECONDS, seed: 20261201, stages: [...STAGES], out, minPrograms: 100, minObjects: 60, log: () => {} });
     const text = formatSummary(s);
     expect(s.hostile, text).toBeGreaterThanOrEqual(35);
-    expect(s.programs, text).toBeGreaterThan(20);
-    expect(s.objects, text).toBeGreaterThan(10);
+    expect(s.programs, text).toBeGreaterThanOrEqual(100);
+    expect(s.objects, text).toBeGreaterThanOrEqual(60);
     expect(s.loaderRuns, text).toBeGreaterThan(s.hostile);
     expect(s.engineRuns, text).toBeGreaterThanOrEqual(s.hostile + s.objects);
     expect([s.exceptions, s.signals, s.hangs, s.ooms, s.sanitizer], text).toEqual([0, 0, 0, 0, 0]);
     fs.rmSync(out, { recursive: true, force: true });
-  }, (SECONDS + 400) * 1000);
+  }, (SECONDS + 900) * 1000);
 });

@@ -15,15 +15,19 @@ function hex(n: number | bigint): string {
 
 const ATOMIC_OP: Record<number, string> = { 0x00: "+=", 0x40: "|=", 0x50: "&=", 0xa0: "^=" };
 
-/** Atomic read-modify-write (STX | ATOMIC), in llvm-objdump's notation. */
-function atomic(i: Insn, mem: string): string {
+/** BPF_ATOMIC (STX | ATOMIC) in LLVM's notation (llvm-objdump 14 knows only the 64-bit forms and
+ *  32-bit add; 17+ all read-modify-write forms; 20+ load-acquire/store-release). */
+function atomic(i: Insn, size: string): string {
   const r = (i.opcode & 0x18) === 0x18 ? "r" : "w";
-  const fetch = (i.imm & 1) !== 0;
-  if (i.imm === 0xe1) return `${r}${i.src} = xchg_64(${mem.replace(/^\*\(u\d+ \*\)/, "")}, ${r}${i.src})`;
-  if (i.imm === 0xf1) return `r0 = cmpxchg_64(${mem.replace(/^\*\(u\d+ \*\)/, "")}, r0, ${r}${i.src})`;
-  const op = ATOMIC_OP[i.imm & 0xf0];
-  if (!op) return `.insn atomic 0x${i.imm.toString(16)}`;
-  return fetch ? `${r}${i.src} = atomic_fetch_${{ "+=": "add", "|=": "or", "&=": "and", "^=": "xor" }[op]}(${mem}, ${r}${i.src})` : `lock ${mem} ${op} ${r}${i.src}`;
+  const at = `r${i.dst} ${i.off < 0 ? "-" : "+"} ${Math.abs(i.off)}`;
+  if (i.imm === 0x100) return `${r}${i.dst} = load_acquire((${size} *)(r${i.src} ${i.off < 0 ? "-" : "+"} ${Math.abs(i.off)}))`;
+  if (i.imm === 0x110) return `store_release((${size} *)(${at}), ${r}${i.src})`;
+  if (i.imm === 0xe1) return r === "r" ? `r${i.src} = xchg_64(${at}, r${i.src})` : `w${i.src} = xchg32_32(${at}, w${i.src})`;
+  if (i.imm === 0xf1) return r === "r" ? `r0 = cmpxchg_64(${at}, r0, r${i.src})` : `w0 = cmpxchg32_32(${at}, w0, w${i.src})`;
+  const op = ATOMIC_OP[i.imm & ~1];
+  if (!op || (i.imm & ~0xf1) !== 0) return `.insn atomic 0x${i.imm.toString(16)}`;
+  if (!(i.imm & 1)) return `lock *(${size} *)(${at}) ${op} ${r}${i.src}`;
+  return `${r}${i.src} = atomic_fetch_${{ "+=": "add", "|=": "or", "&=": "and", "^=": "xor" }[op]}((${size} *)(${at}), ${r}${i.src})`;
 }
 
 /** The text of one instruction at slot `slot`. */
@@ -58,7 +62,7 @@ export function formatInsn(i: Insn, slot: number): string {
   const size = SIZE[i.opcode & 0x18];
   const mem = (reg: number, off: number) => `*(${size} *)(r${reg} ${off < 0 ? "-" : "+"} ${Math.abs(off)})`;
   if (cls === 1) return `r${i.dst} = ${mem(i.src, i.off)}`;
-  if (cls === 3 && (i.opcode & 0xe0) === 0xc0) return atomic(i, mem(i.dst, i.off));
+  if (cls === 3 && (i.opcode & 0xe0) === 0xc0) return atomic(i, size);
   if (cls === 3) return `${mem(i.dst, i.off)} = r${i.src}`;
   if (cls === 2) return `${mem(i.dst, i.off)} = ${i.imm}`;
   return `.insn 0x${i.opcode.toString(16)}`;

@@ -252,3 +252,25 @@ export function decode(bytes: Uint8Array): Insn[] {
   }
   return out;
 }
+
+/** BPF_ATOMIC operations (the instruction's imm): read-modify-write, with BPF_FETCH (0x01) returning the
+ *  old value in src; XCHG and CMPXCHG always fetch (CMPXCHG compares with r0 and returns the old value in
+ *  r0); LOAD_ACQ and STORE_REL are the load-acquire/store-release forms (Linux 6.15). */
+export const AtomicOp = {
+  ADD: 0x00, OR: 0x40, AND: 0x50, XOR: 0xa0, FETCH: 0x01, XCHG: 0xe0 | 0x01, CMPXCHG: 0xf0 | 0x01,
+  LOAD_ACQ: 0x100, STORE_REL: 0x110,
+} as const;
+
+/** Atomic read-modify-write of *(size *)(dst + off) with src (size W or DW): `imm` is an AtomicOp value
+ *  (ADD/OR/AND/XOR, each optionally | FETCH, or XCHG/CMPXCHG). */
+export function atomic(size: "W" | "DW", imm: number, dst: Reg, off: number, src: Reg): Insn {
+  return mk(Class.STX | Mode.ATOMIC | Size[size], dst, src, off, imm);
+}
+/** dst = load_acquire((size *)(src + off)) (narrow sizes zero-extend). */
+export function loadAcquire(size: SizeName, dst: Reg, src: Reg, off: number): Insn {
+  return mk(Class.STX | Mode.ATOMIC | Size[size], dst, src, off, AtomicOp.LOAD_ACQ);
+}
+/** store_release((size *)(dst + off), src). */
+export function storeRelease(size: SizeName, dst: Reg, off: number, src: Reg): Insn {
+  return mk(Class.STX | Mode.ATOMIC | Size[size], dst, src, off, AtomicOp.STORE_REL);
+}

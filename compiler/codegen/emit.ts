@@ -5,7 +5,7 @@
 
 import * as I from "../bpf/insn";
 import type { Insn, InsnOrLabel, JmpOpName, Reg } from "../bpf/insn";
-import { isImm, type Block, type IrFunction, type IrInsn, type Operand, type Terminator, type VReg } from "../ir/ir";
+import { isImm, type AtomicSpec, type Block, type IrFunction, type IrInsn, type Operand, type Terminator, type VReg } from "../ir/ir";
 import { cloneFunction } from "../ir/clone";
 import { peephole } from "./peephole";
 import { allocate, FP, LINEAR_SCAN_ABOVE, type Allocation, type Priority } from "./regalloc";
@@ -110,11 +110,30 @@ function emitFunction(fn: IrFunction, alloc: Allocation): FunctionCode {
       }
       case "call": {
         parallelMove(it.args);
+        if (it.kind === "atomic") {
+          emitAtomic(it.atomic!);
+          if (it.dst) movOp(R(it.dst), { reg: RESULT }, it.dst.width, 64);
+          return;
+        }
         put(it.kind === "kfunc" ? I.callKfunc(it.name) : it.kind === "subprog" ? I.callSubprog(it.name) : I.callHelper(it.helperId!));
         if (it.dst) movOp(R(it.dst), { reg: RESULT }, it.dst.width, 64);
         return;
       }
     }
+  };
+
+  // BPF_ATOMIC with the address in r1 and the operands in r2 (r3): the result goes to r0.
+  const emitAtomic = (a: AtomicSpec) => {
+    const { imm, size, off } = a;
+    if (imm === I.AtomicOp.LOAD_ACQ) return put(I.loadAcquire(size, 0, 1, off));
+    if (imm === I.AtomicOp.STORE_REL) return put(I.storeRelease(size, 1, off, 2));
+    const wide = size === "DW" ? "DW" : "W";
+    if (imm === I.AtomicOp.CMPXCHG) {
+      put(I.alu64Reg("MOV", 0, 2));
+      return put(I.atomic(wide, imm, 1, off, 3));
+    }
+    put(I.atomic(wide, imm, 1, off, 2));
+    if (imm & I.AtomicOp.FETCH) put(I.alu64Reg("MOV", 0, 2));
   };
 
   // Register-to-register moves that happen at once (call arguments into r1-r5, incoming arguments out of

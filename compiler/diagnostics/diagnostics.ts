@@ -39,6 +39,13 @@ export const Messages = {
   2029: { title: "two things in the object would have the same name", hint: "rename one of them (a program NAME also defines the symbol NAME_ops; names starting with uringbpf_ are reserved)" },
   2040: { title: "this loop never ends", hint: "give it a condition that can become false, or a break or return; a loop that runs out of its budget stops the program" },
   2041: { title: "this loop nest is too much work for the verifier", hint: "see docs/LANGUAGE.md, Loops" },
+  // 205x: helpers, maps and atomics (docs/LANGUAGE.md)
+  2051: { title: "not an integer place for an atomic", hint: "atomics work on integer globals, MEM-region fields and map value fields" },
+  2052: { title: "atomic operand size not supported", hint: "BPF's read-modify-write atomics are 32 or 64 bits wide" },
+  2053: { title: "atomic access the verifier refuses on this memory", hint: "see docs/LANGUAGE.md, Atomics" },
+  2054: { title: "unsupported map declaration or use", hint: "see docs/LANGUAGE.md, Maps" },
+  2055: { title: "map reference rule broken", hint: "the verifier tracks map values and ring-buffer records: see docs/LANGUAGE.md, Maps" },
+  2056: { title: "map type not allowed in sleepable programs", hint: "loop_step programs are sleepable: the verifier allows array, hash and ring-buffer maps (arrayMap, hashMap, ringBuf)" },
   // 3xxx: resource limits checked at compile time
   3001: { title: "program too large", hint: "BPF programs are limited to 1,000,000 instructions; split the work over loop_step calls" },
   3002: { title: "stack frame larger than 512 bytes", hint: "keep fewer values alive at once" },

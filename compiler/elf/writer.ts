@@ -12,7 +12,7 @@ import { encode, slots, type Insn, type SourcePos } from "../bpf/insn";
 import { BtfBuilder, Linkage } from "../btf/builder";
 import { encodeBtfExt, lineRecords, type ExtSection } from "../btf/ext";
 import { StringTable } from "../btf/strings";
-import type { ObjectModule } from "../object/module";
+import { mapDefSpec, type ObjectModule } from "../object/module";
 import type { ElfSymbol } from "./reader";
 
 /** Section header types used here. */
@@ -63,7 +63,8 @@ export function writeObject(mod: ObjectModule): Uint8Array {
   const add = (s: Section) => sections.push(s) - 1;
   const strtab = add({ name: ".strtab", type: SHT.STRTAB, flags: 0, data: new Uint8Array(0), align: 1 });
   const names = new Set<string>();
-  for (const n of [...mod.functions.map((f) => f.name), ...mod.globals.map((g) => g.name), ...mod.kfuncs.map((k) => k.name), ...mod.structOps.map((s) => s.varName), "LICENSE"]) {
+  const maps = mod.maps ?? [];
+  for (const n of [...mod.functions.map((f) => f.name), ...mod.globals.map((g) => g.name), ...mod.kfuncs.map((k) => k.name), ...mod.structOps.map((s) => s.varName), ...maps.map((m) => m.name), "LICENSE"]) {
     if (names.has(n)) throw new Error(`internal: two symbols named ${n}`);
     names.add(n);
   }
@@ -105,6 +106,14 @@ export function writeObject(mod: ObjectModule): Uint8Array {
     const nobits = name === ".bss";
     index.set(name, add({ name, type: nobits ? SHT.NOBITS : SHT.PROGBITS, flags, data: nobits ? new Uint8Array(0) : data, size, align: 8 }));
   }
+  // .maps: one zeroed anonymous struct per map (libbpf reads the definition from BTF, not from the bytes).
+  const mapOffsets = new Map<string, number>();
+  let mapsSize = 0;
+  for (const m of maps) {
+    mapOffsets.set(m.name, mapsSize);
+    mapsSize += mapDefSpec(m).size;
+  }
+  if (maps.length) index.set(".maps", add({ name: ".maps", type: SHT.PROGBITS, flags: SHF.ALLOC | SHF.WRITE, data: new Uint8Array(mapsSize), align: 8 }));
   const opsOffsets = new Map<string, number>();
   let opsSize = 0;
   for (const s of mod.structOps) {
@@ -129,6 +138,10 @@ export function writeObject(mod: ObjectModule): Uint8Array {
     const bind = g.linkage === "global" ? (g.weak ? STB.WEAK : STB.GLOBAL) : STB.LOCAL;
     (bind === STB.LOCAL ? locals : globals).push(sym(g.name, bind, STT.OBJECT, index.get(g.section)!, g.offset, g.size));
   }
+  for (const m of maps) {
+    const bind = m.linkage === "global" ? STB.GLOBAL : STB.LOCAL;
+    (bind === STB.GLOBAL ? globals : locals).push(sym(m.name, bind, STT.OBJECT, index.get(".maps")!, mapOffsets.get(m.name)!, mapDefSpec(m).size));
+  }
   globals.push(sym("LICENSE", STB.GLOBAL, STT.OBJECT, index.get("license")!, 0, license.length));
   for (const s of mod.structOps) globals.push(sym(s.varName, STB.GLOBAL, STT.OBJECT, index.get(".struct_ops.link")!, opsOffsets.get(s.varName)!, s.type.size));
   for (const k of mod.kfuncs) globals.push(sym(k.name, STB.GLOBAL, STT.NOTYPE, 0));
@@ -141,7 +154,7 @@ export function writeObject(mod: ObjectModule): Uint8Array {
   };
   const kfuncNames = new Set(mod.kfuncs.map((k) => k.name));
   const functionSection = new Map(mod.functions.map((f) => [f.name, f.section]));
-  const globalNames = new Set(mod.globals.map((g) => g.name));
+  const globalNames = new Set([...mod.globals.map((g) => g.name), ...maps.map((m) => m.name)]);
 
   // Relocations: ld_imm64 of globals (R_BPF_64_64), calls of kfuncs and subprograms (R_BPF_64_32),
   // struct_ops function pointers (R_BPF_64_ABS64).
@@ -193,6 +206,8 @@ export function writeObject(mod: ObjectModule): Uint8Array {
   if (mod.structOps.length)
     btf.addDatasec(".struct_ops.link", opsSize, mod.structOps.map((s) => ({ type: btf.addVar(s.varName, btf.addSpec(s.type), Linkage.GLOBAL), offset: opsOffsets.get(s.varName)!, size: s.type.size })));
   if (ksyms.length) btf.addDatasec(".ksyms", 0, ksyms);
+  if (maps.length)
+    btf.addDatasec(".maps", mapsSize, maps.map((m) => ({ type: btf.addVar(m.name, btf.addSpec(mapDefSpec(m)), m.linkage === "global" ? Linkage.GLOBAL : Linkage.STATIC), offset: mapOffsets.get(m.name)!, size: mapDefSpec(m).size })));
 
   // BTF.ext: a func_info per function; line_info if any instruction has a position (then every function
   // gets a record at its start, as the kernel requires).

@@ -10,6 +10,9 @@ import { destroyIterators, trapBlock } from "./exits";
 import type { ArrayLayout, StructLayout } from "./layout";
 import { MEM_UADDR_GLOBAL, TRAP_GLOBAL } from "./ring";
 import { lowerMethodCall } from "./ringapi";
+import { ATOMICS, lowerAtomicCall } from "./atomics";
+import { HELPERS, lowerHelperCall } from "./helpers";
+import { lowerMapCall, MAP_CONSTRUCTORS } from "./maps";
 import { isIntName, T, typeName, widthOf, type BoolType, type DslType, type IntType } from "./types";
 import { convert, unsupported } from "./values";
 
@@ -28,13 +31,18 @@ export function lowerCall(cx: LowerContext, e: CallExpression): Value {
       }
       if (bnd.name === "trace") return lowerTrace(cx, e, args);
       if (bnd.name === "userAddr") return lowerUserAddr(cx, e, args);
-      if (bnd.name === "config" || bnd.name === "loopStep") cx.fail(e, 2011, `${bnd.name}() is only allowed at the top level`);
+      if (HELPERS[bnd.name]) return lowerHelperCall(cx, e, bnd.name, args);
+      if (ATOMICS[bnd.name]) return lowerAtomicCall(cx, e, bnd.name, args);
+      if (bnd.name === "config" || bnd.name === "loopStep" || MAP_CONSTRUCTORS[bnd.name]) cx.fail(e, 2011, `${bnd.name}() is only allowed at the top level`);
       return cx.fail(callee, 2002, `'${bnd.name}' cannot be called here`);
     }
     if (bnd?.kind === "func") return inlineCall(cx, e, bnd.decl as FunctionDeclaration, args);
     return unsupported(cx, callee);
   }
   if (!Node.isPropertyAccessExpression(callee)) return unsupported(cx, callee);
+  const recv = callee.getExpression();
+  const recvBinding = Node.isIdentifier(recv) ? cx.resolve(recv) : undefined;
+  if (recvBinding?.kind === "map") return lowerMapCall(cx, e, recvBinding.map, callee.getName(), args);
   return lowerMethodCall(cx, e, callee, args);
 }
 

@@ -25,6 +25,7 @@ export type Binding =
   | { kind: "global"; global: GlobalVar }
   | { kind: "const"; type: IntType | BoolType | null; value: bigint; literal?: "number" | "bigint" }
   | { kind: "func"; decl: Node }
+  | { kind: "map"; map: import("./maps").MapDecl }
   | { kind: "import"; name: string };
 
 /** The recursive entry points of lowering. Parts of the front end that lower sub-expressions or bodies

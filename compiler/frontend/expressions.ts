@@ -72,6 +72,7 @@ function lowerIdentifier(cx: LowerContext, e: Node): Value {
       return cx.fail(e, 2002, `'${bnd.name}' is not a value here`);
     }
     case "func": return cx.fail(e, 2007, "functions can only be called");
+    case "map": return cx.fail(e, 2002, `${bnd.map.name} is a map: use its methods (${bnd.map.kind === "ringbuf" ? "output, reserve, submit, discard" : "lookup, update, delete"})`);
   }
 }
 

@@ -9,7 +9,7 @@
 //  - "converging": every other loop. The variables the loop assigns are laundered on entry (xor-ed with a
 //    .bss zero the verifier cannot see through), so the verifier never knows a counter's exact value and
 //    never marks it precise; the loop head is a `may_goto` (or, with loops: "iterator", a
-//    bpf_iter_num_next call), where the verifier compares the new state with the old one with ranges
+//    bpf_iter_num_next call; a loop around another converging loop always uses one), where the verifier compares the new state with the old one with ranges
 //    (old contains new) and stops after two or three passes over the body. may_goto's budget (8,388,608
 //    iterations of the function's loops per call; a time budget on x86-64 since 6.15) bounds the loop at
 //    run time: when it runs out the program stops like a failed run-time check, naming the loop's line.
@@ -36,7 +36,8 @@ import { scalarTypeFromName, type IntType } from "./types";
 
 /** How loops are lowered (compile options `loops` and `loopBudget`). */
 export interface LoopOptions {
-  /** The head of a converging loop: may_goto (default; kernel 6.9+) or an open-coded number iterator. */
+  /** The head of a converging loop: may_goto (default; kernel 6.9+; loops around converging loops still
+   *  use an iterator) or an open-coded number iterator everywhere. */
   form: "maygoto" | "iterator";
   /** The most verifier work (trip count x body size, in source nodes) a followed loop may cost. */
   budget: number;
@@ -179,7 +180,25 @@ function lowerConverging(cx: LowerContext, loop: LoopNode, cond: Expression | un
   else checkEnds(cx, loop, undefined, body);
   cx.at(headerNode(loop));
   launder(cx, assignedLocals(cx, loop));
-  const iterator = cx.loopOptions.form === "iterator";
+  // A loop around another converging loop keeps the iterator: the verifier counts may_goto passes in one
+  // depth per state, shared by nested loops, and an outer may_goto loop around an inner one did not always
+  // converge ("8193 jumps", differential seed 100044), where an iterator, whose depth it tracks per
+  // iterator, does. Innermost loops, where the time goes, keep may_goto.
+  const iterator = cx.loopOptions.form === "iterator" || containsConverging(cx, body);
+  lowerConvergingAs(cx, loop, cond, inc, body, bodyFirst, lower, iterator);
+}
+
+/** Whether a loop body holds a loop that converges (not one the verifier follows). */
+function containsConverging(cx: LowerContext, body: Statement): boolean {
+  return body.getDescendants().some((n) => {
+    if (Node.isWhileStatement(n) || Node.isDoStatement(n)) return true;
+    if (!Node.isForStatement(n)) return false;
+    const shape = followedFor(cx, n);
+    return !shape || followedCost(cx, n, shape.trips) > cx.loopOptions.budget;
+  });
+}
+
+function lowerConvergingAs(cx: LowerContext, loop: LoopNode, cond: Expression | undefined, inc: Expression | undefined, body: Statement, bodyFirst: boolean, lower: StatementLowering, iterator: boolean): void {
   let slot = -1;
   if (iterator) {
     slot = cx.b.stackObject(8);

@@ -17,6 +17,7 @@ import { checkBrackets, checkTree, objectNameProblem } from "./limits";
 import type { LoopOptions } from "./loops";
 import { declaredType, signature } from "./annotations";
 import { lowerBody, lowerStatements } from "./statements";
+import { checkMapReferences, declareMap, mapDef, MAP_CONSTRUCTORS, SLEEPABLE_FORBIDDEN, type MapDecl } from "./maps";
 import { convert } from "./values";
 import { T, valueType, view, widthOf, type BoolType, type IntType } from "./types";
 
@@ -145,6 +146,7 @@ export function lowerProgram(fileName: string, sf: SourceFile, loopOptions?: Loo
     return { type, value, literal: v.literal };
   };
   const programs: { name: string; decl: VariableDeclaration; fn: Node }[] = [];
+  const maps: MapDecl[] = [];
   const calleeImport = (init: Node | undefined): string | undefined => {
     if (!init || !Node.isCallExpression(init)) return undefined;
     const c = init.getExpression();
@@ -207,6 +209,14 @@ export function lowerProgram(fileName: string, sf: SourceFile, loopOptions?: Loo
             globals.set(d.compilerNode, { kind: "global", global: g });
             continue;
           }
+          if (callee && MAP_CONSTRUCTORS[callee]) {
+            if (kind !== "const") fail(d, 2011, "maps are declared with const");
+            const m = declareMap(constCx(), d.getName(), init as import("ts-morph").CallExpression, MAP_CONSTRUCTORS[callee], exported);
+            maps.push(m);
+            globals.set(d.compilerNode, { kind: "map", map: m });
+            continue;
+          }
+          if (callee && SLEEPABLE_FORBIDDEN[callee]) fail(init!, 2056, `${callee}() (${SLEEPABLE_FORBIDDEN[callee]})`);
           if (!init) fail(d, 2011, "globals need an initial value");
           const c = constValue(d, init!, annotated);
           if (kind === "const") {
@@ -286,8 +296,11 @@ export function lowerProgram(fileName: string, sf: SourceFile, loopOptions?: Loo
     }
     state.mayTrap = cx.mayTrap;
     state.done = true;
-    if (diagnostics.length === before)
-      subprograms.push({ name, fn: cx.b.finish(), params: decl.getParameters().map((p, i) => ({ name: p.getName(), type: valueType(sig.params[i]) })), ret: valueType(sig.ret) });
+    if (diagnostics.length === before) {
+      const fn = cx.b.finish();
+      checkMapReferences(fn, diagnostics);
+      if (diagnostics.length === before) subprograms.push({ name, fn, params: decl.getParameters().map((p, i) => ({ name: p.getName(), type: valueType(sig.params[i]) })), ret: valueType(sig.ret) });
+    }
     return state;
   };
   for (const p of programs) {
@@ -311,7 +324,11 @@ export function lowerProgram(fileName: string, sf: SourceFile, loopOptions?: Loo
       lowerBody(cx, fnNode.getBody());
       if (cx.b.current) fail(fnNode, 2024, `${p.name} can reach its end without returning`, "end with `return CONTINUE;` or `return STOP;`");
       // Statements that failed leave blocks half-built: only finish a function that lowered cleanly.
-      if (diagnostics.length === before) out.push({ name: p.name, fn: cx.b.finish() });
+      if (diagnostics.length === before) {
+        const fn = cx.b.finish();
+        checkMapReferences(fn, diagnostics);
+        if (diagnostics.length === before) out.push({ name: p.name, fn });
+      }
     } catch (e) {
       if (!(e instanceof LowerAbort)) throw e;
     }
@@ -327,7 +344,7 @@ export function lowerProgram(fileName: string, sf: SourceFile, loopOptions?: Loo
   // Hidden ring values first in .rodata, then config values; .bss; .data (see layoutData).
   const all = [...ringGlobals.values(), ...globalVars];
   const memLayouts = out.length ? memLayoutsSeen : [];
-  const module: IrModule = { programs: out, subprograms, globals: all, strings, memLayout: memLayouts[0] };
+  const module: IrModule = { programs: out, subprograms, globals: all, strings, memLayout: memLayouts[0], maps: maps.map(mapDef) };
   layoutData(module);
   return { ...module, diagnostics };
 }

@@ -11,7 +11,7 @@ import { trapBlock } from "./exits";
 import { structLayout, type ArrayLayout, type Slot } from "./layout";
 import { CQE_FIELDS, CQE_SHIFT, KFUNC_GET_REGION, KFUNC_SUBMIT, REGION, SQE_FIELDS, SQE_SHIFT, SQE_SIZE, type Field, type RingGlobal } from "./ring";
 import { OPCODES, PREPS } from "./uapi";
-import { T, typeName, view, widthOf, type IntType, type ViewKind } from "./types";
+import { T, typeName, view, widthOf, type IntType, type ViewKind, type ViewOrigin } from "./types";
 import { convert, fitsImm, normalizeLoaded, sizeOf, toReg } from "./values";
 
 
@@ -76,7 +76,7 @@ export function lowerPropertyAccess(cx: LowerContext, e: PropertyAccessExpressio
   if (kind === "struct") {
     const f = recv.type.kind === "view" ? recv.type.layout!.fields.get(name) : undefined;
     if (!f) return cx.fail(e.getNameNode(), 2002, `'${name}' is not a field of ${typeName(recv.type)}`);
-    return slotValue(cx, base, f.off, f.slot);
+    return slotValue(cx, base, f.off, f.slot, recv.type.kind === "view" ? recv.type.origin : undefined);
   }
   if (kind === "array" && name === "length") return { type: T.u32, op: { imm: BigInt(recv.type.kind === "view" ? recv.type.array!.count : 0) } };
   if ((kind === "cq" || kind === "sq") && name === "entries")
@@ -111,17 +111,17 @@ export function storeToProperty(cx: LowerContext, e: Node, target: PropertyAcces
 }
 
 /** The value of a struct field or array element at base+off: a scalar load, or a view of the inner struct/array. */
-function slotValue(cx: LowerContext, base: VReg, off: number, slot: Slot): Value {
+function slotValue(cx: LowerContext, base: VReg, off: number, slot: Slot, origin?: ViewOrigin): Value {
   if (slot.kind === "scalar") return load(cx, base, { off, size: sizeOf(slot.type), type: slot.type as IntType });
   const p = cx.b.vreg(64, undefined, true);
   cx.b.emit({ op: "alu", alu: "ADD", width: 64, dst: p, a: { reg: base }, b: { imm: BigInt(off) } });
-  return slot.kind === "struct" ? { type: { kind: "view", view: "struct", layout: slot.layout }, op: { reg: p } } : { type: { kind: "view", view: "array", array: slot.array }, op: { reg: p } };
+  return slot.kind === "struct" ? { type: { kind: "view", view: "struct", layout: slot.layout, origin }, op: { reg: p } } : { type: { kind: "view", view: "array", array: slot.array, origin }, op: { reg: p } };
 }
 
 
 /** A pointer to element `index` of an array view, with a bounds check (constant indices are checked
  *  at compile time, others at run time: an index out of range stops the program, see trapBlock). */
-function arrayElement(cx: LowerContext, base: VReg, arr: ArrayLayout, index: Expression): { ptr: VReg; off: number } {
+export function arrayElement(cx: LowerContext, base: VReg, arr: ArrayLayout, index: Expression): { ptr: VReg; off: number } {
   const i = convert(cx, index, cx.lower.expr(cx, index), T.u32);
   if (isImm(i.op)) {
     if (i.op.imm >= BigInt(arr.count)) cx.fail(index, 2027, `index ${i.op.imm} of an array of ${arr.count}`);
@@ -149,19 +149,19 @@ function arrayElement(cx: LowerContext, base: VReg, arr: ArrayLayout, index: Exp
   return { ptr: p, off: 0 };
 }
 
-function arrayOf(cx: LowerContext, e: ElementAccessExpression): { base: VReg; arr: ArrayLayout; index: Expression } {
+export function arrayOf(cx: LowerContext, e: ElementAccessExpression): { base: VReg; arr: ArrayLayout; index: Expression; origin?: ViewOrigin } {
   const recv = cx.lower.expr(cx, e.getExpression());
   if (recv.type.kind !== "view" || recv.type.view !== "array") return cx.fail(e, 2006, "only FixedArray fields of the MEM region can be indexed");
   const index = e.getArgumentExpression();
   if (!index) return cx.fail(e, 2002, "missing index");
-  return { base: (recv.op as { reg: VReg }).reg, arr: recv.type.array!, index };
+  return { base: (recv.op as { reg: VReg }).reg, arr: recv.type.array!, index, origin: recv.type.origin };
 }
 
 /** Read `arr[i]`. */
 export function lowerElementAccess(cx: LowerContext, e: ElementAccessExpression): Value {
-  const { base, arr, index } = arrayOf(cx, e);
+  const { base, arr, index, origin } = arrayOf(cx, e);
   const el = arrayElement(cx, base, arr, index);
-  return slotValue(cx, el.ptr, el.off, arr.elem);
+  return slotValue(cx, el.ptr, el.off, arr.elem, origin);
 }
 
 /** Write `arr[i] = value`. */
@@ -204,7 +204,7 @@ export function lowerMethodCall(cx: LowerContext, e: CallExpression, callee: Pro
     if (clash) cx.fail(targ, 2003, clash);
     const dst = cx.b.vreg(64, "mem", true);
     cx.b.emit({ op: "call", kind: "kfunc", name: KFUNC_GET_REGION, args: [{ reg: base }, { imm: BigInt(REGION.MEM) }, { imm: BigInt(layout.size) }], dst });
-    return { type: { kind: "view", view: "struct", layout }, op: { reg: dst } };
+    return { type: { kind: "view", view: "struct", layout, origin: "mem" }, op: { reg: dst } };
   }
   if (kind === "ring" && method === "submit") {
     want(1);

@@ -17,7 +17,11 @@ export interface ViewType {
   layout?: StructLayout;
   /** For "array" views (FixedArray fields). */
   array?: ArrayLayout;
+  /** For "struct" and "array" views: the memory they point into (atomics and map rules depend on it). */
+  origin?: ViewOrigin;
 }
+/** Where a struct view points: the MEM region, a map value (with the map's name), a ring-buffer record. */
+export type ViewOrigin = "mem" | { map: string; kind: "value" | "record" };
 export interface VoidType {
   kind: "void";
 }

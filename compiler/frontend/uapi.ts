@@ -110,6 +110,8 @@ export const FLAGS: Record<string, bigint> = {
   SPLICE_F_FD_IN_FIXED: 0x80000000n,
   AT_FDCWD: -100n,
   POLLIN: 1n, POLLPRI: 2n, POLLOUT: 4n, POLLERR: 8n, POLLHUP: 16n,
+  // Map update() flags and ring-buffer flags (include/uapi/linux/bpf.h).
+  BPF_ANY: 0n, BPF_NOEXIST: 1n, BPF_EXIST: 2n, BPF_RB_NO_WAKEUP: 1n, BPF_RB_FORCE_WAKEUP: 2n,
 };
 
 /** Every importable constant: CONTINUE/STOP, IORING_OP_*, the flags. */

@@ -27,6 +27,13 @@ export function isImm(o: Operand): o is { imm: bigint } {
   return (o as { imm: bigint }).imm !== undefined;
 }
 
+/** A BPF_ATOMIC access: the operation (imm, see AtomicOp in bpf/insn.ts), size and offset from the address. */
+export interface AtomicSpec {
+  imm: number;
+  size: SizeName;
+  off: number;
+}
+
 /** Common metadata on every instruction. */
 export interface Meta {
   pos?: SourcePos;
@@ -52,8 +59,10 @@ export type IrInsn =
   | ({ op: "addr"; dst: VReg; symbol: string; offset: number } & Meta)
   /** dst = the address of stack object `slot` (r10 - its offset) */
   | ({ op: "stackaddr"; dst: VReg; slot: number } & Meta)
-  /** call a kfunc or helper; args go to r1..r5, the result (if any) comes from r0. */
-  | ({ op: "call"; kind: "kfunc" | "helper" | "subprog"; name: string; helperId?: number; args: Operand[]; dst?: VReg } & Meta)
+  /** call a kfunc or helper; args go to r1..r5, the result (if any) comes from r0. kind "atomic" is a
+   *  BPF_ATOMIC instruction with the calling convention (args: address, then the operands; result in r0;
+   *  r1-r5 clobbered), so every pass treats it like the side-effecting call it resembles. */
+  | ({ op: "call"; kind: "kfunc" | "helper" | "subprog" | "atomic"; name: string; helperId?: number; atomic?: AtomicSpec; args: Operand[]; dst?: VReg } & Meta)
   /** dst = argument `index` (r1 + index at entry). Only at the start of the entry block. */
   | ({ op: "param"; dst: VReg; index: number } & Meta)
   /** SSA join: dst = the value of the argument whose block the control came from. Phis come first in

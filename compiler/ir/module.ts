@@ -69,6 +69,26 @@ export interface Subprogram {
   ret: ValueType;
 }
 
+/** A BPF-defined map (libbpf's `.maps` section): BPF_MAP_TYPE_*, its size, key and value layouts (for
+ *  a ring buffer, `value` is the record type, which only the hidden pointer global describes). */
+export interface MapDef {
+  name: string;
+  kind: "array" | "hash" | "ringbuf";
+  /** BPF_MAP_TYPE_*. */
+  mapType: number;
+  maxEntries: number;
+  key?: Slot;
+  value: Slot;
+  exported: boolean;
+  /** For ring buffers: the offset in .rodata of the pointer global naming the record type (layoutData). */
+  recordOffset?: number;
+}
+
+/** The hidden .rodata global that names a ring buffer's record type for loaders: a pointer to it. */
+export function recordGlobalName(map: string): string {
+  return `uringbpf_rec_${map}`;
+}
+
 /** A compiled file in IR form. */
 export interface IrModule {
   programs: { name: string; fn: IrFunction }[];
@@ -79,6 +99,8 @@ export interface IrModule {
   memLayout?: StructLayout;
   /** Where the pointer naming the MEM layout for loaders sits in .rodata (set by layoutData). */
   memLayoutOffset?: number;
+  /** BTF-defined maps. */
+  maps?: MapDef[];
 }
 
 /** The hidden global that names the MEM region's layout for loaders: a pointer to the struct, in .rodata. */
@@ -112,6 +134,11 @@ export function layoutData(m: IrModule): Record<DataSection, number> {
   if (m.memLayout) {
     m.memLayoutOffset = Math.ceil(size[".rodata"] / 8) * 8;
     size[".rodata"] = m.memLayoutOffset + 8;
+  }
+  for (const map of m.maps ?? []) {
+    if (map.kind !== "ringbuf") continue;
+    map.recordOffset = Math.ceil(size[".rodata"] / 8) * 8;
+    size[".rodata"] = map.recordOffset + 8;
   }
   return size;
 }

@@ -6,7 +6,7 @@
 
 import type { FunctionCode } from "../codegen/emit";
 import {
-  KFUNC_GET_REGION, KFUNC_ITER_DESTROY, KFUNC_ITER_NEW, KFUNC_ITER_NEXT, KFUNC_SUBMIT, MEM_LAYOUT_GLOBAL,
+  KFUNC_GET_REGION, KFUNC_ITER_DESTROY, KFUNC_ITER_NEW, KFUNC_ITER_NEXT, KFUNC_SUBMIT, MEM_LAYOUT_GLOBAL, recordGlobalName,
   type IrModule, type ScalarType, type Slot, type StructLayout, type ValueType,
 } from "../ir/module";
 import type { ObjectFunction, ObjectGlobal, ObjectKfunc, ObjectModule, StructSpec, TypeSpec } from "../object/module";
@@ -74,9 +74,12 @@ export const KFUNCS: Record<string, ObjectKfunc> = {
 
 /** The BTF spec of a MEM-region layout. */
 export function layoutSpec(l: StructLayout): StructSpec {
-  const slot = (x: Slot): TypeSpec =>
-    x.kind === "scalar" ? scalarSpec(x.type) : x.kind === "struct" ? layoutSpec(x.layout) : { kind: "array", elem: slot(x.array.elem), count: x.array.count };
-  return { kind: "struct", name: l.name, size: l.size, members: [...l.fields].map(([name, f]) => ({ name, offset: f.off, type: slot(f.slot) })) };
+  return { kind: "struct", name: l.name, size: l.size, members: [...l.fields].map(([name, f]) => ({ name, offset: f.off, type: slotSpec(f.slot) })) };
+}
+
+/** The BTF spec of a layout slot (scalar, struct or FixedArray). */
+export function slotSpec(x: Slot): TypeSpec {
+  return x.kind === "scalar" ? scalarSpec(x.type) : x.kind === "struct" ? layoutSpec(x.layout) : { kind: "array", elem: slotSpec(x.array.elem), count: x.array.count };
 }
 
 export { MEM_LAYOUT_GLOBAL } from "../ir/module";
@@ -139,7 +142,15 @@ export function linkModule(sourceFile: string, m: IrModule, code: Map<string, Fu
     if (m.memLayoutOffset === undefined) throw new Error("internal: the module's data are not laid out");
     objGlobals.push({ name: MEM_LAYOUT_GLOBAL, section: ".rodata", offset: m.memLayoutOffset, size: 8, type: { kind: "const", to: { kind: "ptr", to: layoutSpec(memLayout) } }, init: new Uint8Array(8), linkage: "global" });
   }
+  // A ring buffer's record type has no place in the map definition (the kernel refuses key/value sizes on
+  // ring buffers): a hidden pointer global names it for loaders, as uringbpf_mem_layout does the MEM layout.
+  const maps = m.maps ?? [];
+  for (const map of maps.filter((x) => x.kind === "ringbuf")) {
+    if (map.recordOffset === undefined) throw new Error("internal: the module's data are not laid out");
+    objGlobals.push({ name: recordGlobalName(map.name), section: ".rodata", offset: map.recordOffset, size: 8, type: { kind: "const", to: { kind: "ptr", to: slotSpec(map.value) } }, init: new Uint8Array(8), linkage: "global" });
+  }
   return {
+    maps: maps.map((x) => ({ name: x.name, mapType: x.mapType, maxEntries: x.maxEntries, key: x.key && slotSpec(x.key), value: x.kind === "ringbuf" ? undefined : slotSpec(x.value), linkage: x.exported ? "global" : "static" })),
     sourceFile,
     license,
     functions: programs.map((p): ObjectFunction => ({

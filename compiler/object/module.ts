@@ -67,6 +67,28 @@ export interface ObjectStructOps {
   funcs: { member: string; func: string }[];
 }
 
+/** A BTF-defined map in `.maps` (libbpf's parse_btf_map_def): a VAR whose type is an anonymous struct
+ *  of `type`/`max_entries` (as `int (*)[N]`) and `key`/`value` (pointers to the real types). */
+export interface ObjectMap {
+  name: string;
+  /** BPF_MAP_TYPE_*. */
+  mapType: number;
+  maxEntries: number;
+  key?: TypeSpec;
+  value?: TypeSpec;
+  linkage: "global" | "static";
+}
+
+/** The anonymous struct libbpf reads a BTF-defined map from: 8 bytes per attribute, in this order. */
+export function mapDefSpec(m: ObjectMap): StructSpec {
+  const INT: TypeSpec = { kind: "int", name: "int", size: 4, signed: true };
+  const num = (n: number): TypeSpec => ({ kind: "ptr", to: { kind: "array", elem: INT, count: n } });
+  const members: { name: string; type: TypeSpec }[] = [{ name: "type", type: num(m.mapType) }, { name: "max_entries", type: num(m.maxEntries) }];
+  if (m.key) members.push({ name: "key", type: { kind: "ptr", to: m.key } });
+  if (m.value) members.push({ name: "value", type: { kind: "ptr", to: m.value } });
+  return { kind: "struct", name: "", size: members.length * 8, members: members.map((x, i) => ({ ...x, offset: i * 8 })) };
+}
+
 /** A whole object file. */
 export interface ObjectModule {
   /** Source file path as line_info should name it. */
@@ -76,4 +98,6 @@ export interface ObjectModule {
   globals: ObjectGlobal[];
   kfuncs: ObjectKfunc[];
   structOps: ObjectStructOps[];
+  /** BTF-defined maps (section `.maps`). */
+  maps?: ObjectMap[];
 }

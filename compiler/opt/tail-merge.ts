@@ -229,9 +229,11 @@ function planMerge(group: Block[]): How[][] | undefined {
         row.push({ kind: "same" });
         continue;
       }
+      // The phi has the slot's width and every register feeding it that width too, so the bits an
+      // immediate gives through the phi's copy are those the instruction would have taken from it.
       const regs = ops.filter((o): o is { reg: VReg } => !isImm(o));
-      if (!slots[0][j].value || regs.some((r) => r.reg.ptr || r.reg.width !== (regs[0]?.reg.width ?? r.reg.width))) return undefined;
-      const width = regs.length ? regs[0].reg.width : slots[0][j].width;
+      const width = slots[0][j].width;
+      if (!slots[0][j].value || regs.some((r) => r.reg.ptr || r.reg.width !== width)) return undefined;
       row.push({ kind: "phi", width, values: new Map(group.map((b, g) => [b, ops[g]])) });
       phis++;
     }

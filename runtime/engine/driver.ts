@@ -31,7 +31,8 @@ import { runTranslated } from "./translate";
 import { geometryValues } from "../../compiler/contract/geometry";
 import { resolveMem, resolveSet, splitAssign, writeBits } from "../assign";
 import { iterKfuncs } from "./iter";
-import { tracePrintk } from "./trace";
+import { baseHelpers } from "./helpers";
+import { EngineMaps, imageMapSpecs, imageValueField } from "./maps";
 import { checkSqes, FD_CREATORS, type SqeCheckContext } from "./sqecheck";
 import { verifyImage } from "./verify";
 import { loadEngineAddon } from "../addon/load";
@@ -113,6 +114,8 @@ export interface EngineOptions {
   open?: string[];
   buffer?: string[];
   mem?: string[];
+  /** `NAME[KEY]=VALUE` / `NAME[KEY].field=VALUE` map presets (the loader's --map). */
+  map?: string[];
   memRegion?: number;
   /** Fill the MEM region before the run (after --mem), for tests. */
   memInit?: (bytes: Uint8Array) => void;
@@ -156,6 +159,8 @@ export interface EngineResult {
   submission: "sq_rewind" | "emulated" | "simulated";
   globals: Record<string, unknown>;
   mem?: unknown;
+  /** Every map after the run, as the loader prints them (absent when the object has none). */
+  maps?: Record<string, unknown[]>;
   /** The MEM region's bytes after the run. */
   memBytes?: Uint8Array;
   /** The --buffer regions' bytes after the run (copies: the real memory is freed when the run ends). */
@@ -375,6 +380,9 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
   }
   if (opts.memInit && memRegion) opts.memInit(memRegion.bytes);
 
+  // BTF-defined maps, with --map presets applied (the loader applies them after load, before the run).
+  const maps = new EngineMaps(imageMapSpecs(img), mem);
+  for (const p of opts.map ?? []) maps.preset(p, (m, path) => imageValueField(img, m.spec.name, path));
   const trace: string[] = [];
   const log = opts.log ?? ((l: string) => process.stderr.write(l + "\n"));
   const cqHead = () => cv.getUint32(ring.off.cqHead, true);
@@ -461,11 +469,13 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
   }
   const subprograms = Object.fromEntries(img.subprograms);
   const globalAddress = (symbol: string, addend: bigint) => {
+    const map = maps.address(symbol);
+    if (map !== undefined) return map + addend;
     const at = img.symbols.get(symbol);
     if (!at) throw new Error(`relocation against unknown global ${symbol}`);
     return sections.get(at.section)!.base + BigInt(at.offset) + addend;
   };
-  const helpers = { 6: tracePrintk(trace) };
+  const helpers = { ...baseHelpers(trace), ...maps.helpers() };
   // Refuse what the kernel verifier refuses structurally, against the helpers and kfuncs above, before
   // the program runs (runtime/engine/verify.ts).
   if (!opts.noVerify) verifyImage(img, progName, { helpers: Object.keys(helpers).map(Number), kfuncs: Object.keys(kfuncs) });
@@ -477,7 +487,9 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
   const deadline = ring.now() + BigInt(Math.round(timeoutSec * 1e9));
   const t0 = process.hrtime.bigint();
   let t1 = t0;
-  const exec = opts.interpreter ? run : runTranslated;
+  // The JavaScript translation has no BPF_ATOMIC yet: objects with atomics run in the reference interpreter.
+  const hasAtomics = [prog, ...img.subprograms.values()].some((f) => f.some((i) => (i.opcode & 0xe7) === 0xc3));
+  const exec = opts.interpreter || hasAtomics ? run : runTranslated;
   const runOpts = { globalAddress, kfuncs, helpers, subprograms, maxInsns: opts.maxInsns };
   const lpView = new DataView(lp.bytes.buffer, lp.bytes.byteOffset, lp.bytes.byteLength);
   try {
@@ -610,6 +622,7 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
     globals,
     mem: memValue,
     memBytes: memRegion ? Uint8Array.from(memRegion.bytes) : undefined,
+    maps: maps.byName.size ? maps.dump() : undefined,
     buffers: Object.fromEntries([...buffers].map(([k, r]) => [k, Uint8Array.from(r.bytes)])),
     trace,
     ran: !opts.noRun,

@@ -330,6 +330,53 @@ function exec(insns: Insn[], args: bigint[], depth: number, mem: Memory, opts: R
       pc++;
       continue;
     }
+    if (cls === 3 && mode === 0xc0) {
+      atomicOp(ins, reg, size, mem, fail);
+      pc++;
+      continue;
+    }
     return fail(`unsupported opcode 0x${ins.opcode.toString(16)}`);
   }
+}
+
+/** BPF_ATOMIC (STX | ATOMIC): read-modify-write, xchg, cmpxchg (old value compared with and returned in
+ *  r0), load-acquire (dst = *(src + off)) and store-release (*(dst + off) = src). The interpreter runs one
+ *  program at a time, so each is simply its sequential meaning; 32-bit fetches zero-extend. */
+function atomicOp(ins: Insn, reg: bigint[], size: number, mem: Memory, fail: (msg: string) => never): void {
+  const d = ins.dst;
+  const s = ins.src;
+  const off = BigInt(ins.off);
+  if (ins.imm === 0x100) {
+    const v = mem.read(u64(reg[s] + off), size);
+    if (typeof v === "string") fail(v);
+    reg[d] = v as bigint;
+    return;
+  }
+  if (ins.imm === 0x110) {
+    const err = mem.write(u64(reg[d] + off), size, reg[s]);
+    if (err) fail(err);
+    return;
+  }
+  if (size !== 4 && size !== 8) fail(`atomic operation on ${size} bytes`);
+  const norm = size === 4 ? u32 : u64;
+  const addr = u64(reg[d] + off);
+  const cur = mem.read(addr, size);
+  if (typeof cur === "string") fail(cur);
+  const old = cur as bigint;
+  const val = norm(reg[s]);
+  let next: bigint;
+  switch (ins.imm & ~1) {
+    case 0x00: next = norm(old + val); break;
+    case 0x40: next = old | val; break;
+    case 0x50: next = old & val; break;
+    case 0xa0: next = old ^ val; break;
+    case 0xe0: next = val; break;
+    case 0xf0: next = old === norm(reg[0]) ? val : old; break;
+    default: return fail(`unsupported atomic operation 0x${ins.imm.toString(16)}`);
+  }
+  if ((ins.imm & 0xf0) >= 0xe0 && (ins.imm & 1) === 0) fail(`atomic operation 0x${ins.imm.toString(16)} without BPF_FETCH`);
+  const err = mem.write(addr, size, next);
+  if (err) fail(err);
+  if ((ins.imm & 0xf1) === 0xf1) reg[0] = old;
+  else if (ins.imm & 1) reg[s] = old;
 }

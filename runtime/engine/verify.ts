@@ -198,7 +198,10 @@ export function verifyFunction(name: string, insns: Insn[], isSub: boolean, know
       if (cls === 3 && mode === 0xc0) {
         const sz = ins.opcode & 0x18;
         const okImm = [0x00, 0x01, 0x40, 0x41, 0x50, 0x51, 0xa0, 0xa1, 0xe1, 0xf1].includes(ins.imm);
-        if ((sz !== 0x00 && sz !== 0x18) || !okImm) fail(i, `invalid atomic operation 0x${ins.imm.toString(16)}`);
+        // Load-acquire (0x100) and store-release (0x110), Linux 6.15+: every size.
+        const ordered = ins.imm === 0x100 || ins.imm === 0x110;
+        if (ordered && ins.imm === 0x100 && ins.dst === 10) fail(i, "frame pointer is read only (r10 written)");
+        if (!ordered && ((sz !== 0x00 && sz !== 0x18) || !okImm)) fail(i, `invalid atomic operation 0x${ins.imm.toString(16)}`);
       } else if (mode !== 0x60) fail(i, `invalid store opcode 0x${ins.opcode.toString(16)}`);
       if (cls === 2 && ins.src !== 0) fail(i, "reserved src_reg field of a store is not zero");
       if (cls === 3 && mode === 0x60 && ins.imm !== 0) fail(i, "reserved imm field of a store is not zero");
@@ -299,11 +302,17 @@ export function verifyFunction(name: string, insns: Insn[], isSub: boolean, know
     } else if (cls === 2) {
       use(ins.dst, "the address of a store");
       stackAccess(ins.dst, ins.off, SIZE_BYTES[ins.opcode & 0x18], true);
+    } else if (cls === 3 && (ins.opcode & 0xe0) === 0xc0 && ins.imm === 0x100) {
+      // load_acquire: dst = *(src + off)
+      use(ins.src, "the address of a load-acquire");
+      stackAccess(ins.src, ins.off, SIZE_BYTES[ins.opcode & 0x18], false);
+      regs[ins.dst] = VALUE;
     } else if (cls === 3) {
       use(ins.dst, "the address of a store");
       use(ins.src, "the value stored");
       const size = SIZE_BYTES[ins.opcode & 0x18];
-      if ((ins.opcode & 0xe0) === 0xc0) {
+      if ((ins.opcode & 0xe0) === 0xc0 && ins.imm === 0x110) stackAccess(ins.dst, ins.off, size, true);
+      else if ((ins.opcode & 0xe0) === 0xc0) {
         // An atomic read-modify-write reads the memory first.
         stackAccess(ins.dst, ins.off, size, false);
         if (ins.imm === 0xf1) use(0, "the expected value of a cmpxchg");

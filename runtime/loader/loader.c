@@ -91,7 +91,7 @@ static const struct { const char *name; unsigned flag; } setup_flags[] = {
 struct assign { char kind; char *name; char *arg; long long value; int neg; };
 
 static struct {
-	const char *path, *prog_name;
+	const char *path, *prog_name, *pin_maps, *mem_file;
 	unsigned sq_entries, cq_entries, flags, log_level;
 	unsigned long long mem_size;
 	int no_run, no_load, verbose, trace;
@@ -188,6 +188,11 @@ static void usage(FILE *f)
 "                        store the fd in global NAME\n"
 "  --mem PATH=VALUE      set a field of the MEM region before the run, through the program's layout\n"
 "                        (uringbpf_mem_layout in BTF): count, hdr.len, slots[3], heads[1].seq\n"
+"  --map NAME[KEY]=VALUE preset an array/hash map entry after load (NAME[KEY].field=VALUE for a\n"
+"                        field of a struct value); every map is printed after the run under \"maps\"\n"
+"  --mem-file PATH       map the MEM region from PATH (MAP_SHARED, created or extended as needed), so\n"
+"                        other processes that map the same file share it with the program\n"
+"  --pin-maps DIR        pin the maps as DIR/NAME after the run (for bpftool map dump pinned ...)\n"
 "  --buffer NAME=SIZE    allocate a page-aligned zeroed buffer, store its address (u64) in NAME\n"
 "  --prog NAME           program to report/log if the object holds several\n"
 "  --log-level N         verifier log level (default 1)\n"
@@ -249,7 +254,7 @@ static void add_assign(char kind, char *arg, const char *optname)
 	*eq = 0;
 	struct assign *a = &opt.assigns[opt.nassign++];
 	a->kind = kind; a->name = arg; a->arg = eq + 1;
-	if (kind == 's' || kind == 'm') {
+	if (kind == 's' || kind == 'm' || kind == 'p') {
 		char *end, msg[512];
 		a->neg = *a->arg == '-';
 		if (!strcmp(a->arg, "true") || !strcmp(a->arg, "false")) { a->value = a->arg[0] == 't'; return; }
@@ -302,6 +307,9 @@ static void parse_args(int argc, char **argv)
 		else if (!strcmp(a, "--open")) { NEED(); add_assign('o', argv[i], a); }
 		else if (!strcmp(a, "--buffer")) { NEED(); add_assign('b', argv[i], a); }
 		else if (!strcmp(a, "--mem")) { NEED(); add_assign('m', argv[i], a); }
+		else if (!strcmp(a, "--map")) { NEED(); add_assign('p', argv[i], a); }
+		else if (!strcmp(a, "--pin-maps")) { NEED(); opt.pin_maps = val; }
+		else if (!strcmp(a, "--mem-file")) { NEED(); opt.mem_file = val; }
 		else if (!strcmp(a, "--prog")) { NEED(); opt.prog_name = val; }
 		else if (!strcmp(a, "--log-level")) { NEED(); opt.log_level = parse_uint(val, a); }
 		else if (!strcmp(a, "--no-run")) opt.no_run = 1;
@@ -444,7 +452,18 @@ static void create_ring(void)
 		fail(EXIT_SETUP, "ring", NULL, "--mem-region %llu is smaller than the program's MEM layout (%s, %lld bytes)",
 		     opt.mem_size, name, need);
 	}
-	mem_region = mmap(NULL, opt.mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (opt.mem_file) {
+		/* A shared file mapping (tmpfs or /dev/shm): other processes map the same file and see the region. */
+		int fd = open(opt.mem_file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		struct stat st;
+		if (fd < 0 || fstat(fd, &st) != 0) fail(EXIT_SETUP, "ring", NULL, "--mem-file %s: %s", opt.mem_file, strerror(errno));
+		if ((unsigned long long)st.st_size < opt.mem_size && ftruncate(fd, (off_t)opt.mem_size) != 0)
+			fail(EXIT_SETUP, "ring", NULL, "--mem-file %s: cannot extend to %llu bytes: %s", opt.mem_file, opt.mem_size, strerror(errno));
+		mem_region = mmap(NULL, opt.mem_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+		close(fd);
+	} else {
+		mem_region = mmap(NULL, opt.mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	}
 	if (mem_region == MAP_FAILED) fail(EXIT_SETUP, "ring", NULL, "mmap MEM region: %s", strerror(errno));
 	struct io_uring_region_desc rd = { .user_addr = (uintptr_t)mem_region, .size = opt.mem_size,
 					   .flags = IORING_MEM_REGION_TYPE_USER };
@@ -797,7 +816,7 @@ static void configure(void)
 	uringbpf_geometry(&geo, set_geometry, NULL);
 	for (int i = 0; i < opt.nassign; i++) {
 		if (opt.assigns[i].kind == 'm') set_mem_field(&opt.assigns[i]);
-		else set_global(opt.assigns[i].name, opt.assigns[i].value, 1);
+		else if (opt.assigns[i].kind != 'p') set_global(opt.assigns[i].name, opt.assigns[i].value, 1);
 	}
 }
 
@@ -1101,6 +1120,8 @@ static int load_object(size_t log_size)
 	report_load_failure(err);
 }
 
+#include "maps.h"
+
 /* ---------- steps 5-7: attach, run, report ---------- */
 
 struct print_ctx { int first; };
@@ -1294,6 +1315,7 @@ int main(int argc, char **argv)
 		obj = NULL; prog = NULL; ops_map = NULL;
 		open_object();
 	}
+	if (!opt.no_load) maps_preset();
 	struct bpf_link *link = opt.no_load ? NULL : bpf_map__attach_struct_ops(ops_map);
 	if (!link && !opt.no_load) fail(EXIT_ATTACH, "attach", NULL, "attaching struct_ops map %s: %s", bpf_map__name(ops_map), strerror(errno));
 
@@ -1347,6 +1369,7 @@ int main(int argc, char **argv)
 	printf(",\"globals\":{");
 	for_each_global(print_cb, &pc);
 	printf("}");
+	maps_print(stdout);
 	__u32 layout = mem_layout_type();
 	if (layout && mem_region) {
 		printf(",\"mem\":");
@@ -1373,6 +1396,7 @@ int main(int argc, char **argv)
 	printf(",\"ring\":{\"sq_entries\":%u,\"cq_entries\":%u,\"flags\":%u,\"mem_size\":%llu}}\n",
 	       params.sq_entries, params.cq_entries, params.flags, opt.mem_size);
 	fflush(stdout);
+	if (opt.pin_maps && !opt.no_load) maps_pin(opt.pin_maps);
 	if (ret < 0) fprintf(stderr, "uringbpf-loader: io_uring_enter: %s\n", strerror(-ret));
 	else if (trap.line) fprintf(stderr, "%s\n", trap_msg);
 	free(trace_msgs);

@@ -288,7 +288,9 @@ export function initScript(cases: VmCase[]): string {
       "emit /tmp/.ubpf-line",
     );
   });
-  lines.push("printf '\\n@@UBPF-DONE\\n' > /tmp/.ubpf-line; emit /tmp/.ubpf-line", "sync", "poweroff -f", "");
+  // The serial console may still be sending the last lines when poweroff's own kernel message comes:
+  // give it time to drain, or that message lands inside a result line (seen with long last outputs).
+  lines.push("printf '\\n@@UBPF-DONE\\n' > /tmp/.ubpf-line; emit /tmp/.ubpf-line", "sync", "sleep 2", "poweroff -f", "");
   return lines.join("\n");
 }
 

@@ -25,6 +25,8 @@ export interface FakeRingOptions {
   mem?: number;
   /** Fill the MEM region before the run (like the loader's --mem). */
   memInit?: (bytes: Uint8Array) => void;
+  /** Map presets, like the loader's --map NAME[KEY]=VALUE. */
+  maps?: string[];
   /** Time limit of the run in (virtual) seconds. */
   timeoutSec?: number;
   /** Passed on to the driver. */
@@ -202,6 +204,7 @@ export function runOnFakeRing(res: CompileResult | Uint8Array, opts: FakeRingOpt
     buffer: Object.entries(opts.buffers ?? {}).map(([k, v]) => `${k}=${v}`),
     memRegion: opts.mem,
     memInit: opts.memInit,
+    map: opts.maps,
     maxSteps: opts.maxSteps ?? 10_000_000,
     timeoutSec: opts.timeoutSec ?? 3600,
     allowUncheckedSqes: opts.allowUncheckedSqes,
@@ -214,5 +217,5 @@ export function runOnFakeRing(res: CompileResult | Uint8Array, opts: FakeRingOpt
     const v = r.globals[n];
     return typeof v === "boolean" ? (v ? 1n : 0n) : (v as bigint);
   };
-  return { ret: BigInt(r.r0), steps: r.steps, executed: r.insnsExecuted, now: ring.clock(), get, files, buffers: r.buffers, mem: r.memBytes, trace: r.trace, log: ring.log, result: r };
+  return { ret: BigInt(r.r0), steps: r.steps, executed: r.insnsExecuted, now: ring.clock(), get, files, buffers: r.buffers, mem: r.memBytes, trace: r.trace, log: ring.log, result: r, maps: r.maps ?? {} };
 }

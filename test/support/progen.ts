@@ -322,7 +322,7 @@ ${text.replace(/^/gm, "  ")}${indent}}
   }
 
   /** A whole program: inputs as .data globals, results in `out*` globals. */
-  program(): { source: string; expected: Record<string, bigint>; inputs: Record<string, bigint> } {
+  program(opts: GenOptions = {}): { source: string; expected: Record<string, bigint>; inputs: Record<string, bigint> } {
     const r = this.r;
     const inputs: Var[] = [];
     const inputVals: Record<string, bigint> = {};
@@ -357,8 +357,60 @@ ${text.replace(/^/gm, "  ")}${indent}}
     const st = this.statements(locals, 2 + r.int(4), "  ");
     bodyText += st.text;
     for (const o of outs) bodyText += `  ${o.name} = ${o.from};\n`;
+    // Atomics on the result globals, each old value kept in a global of its own (`old${i}`).
+    const atomics: { name: string; ty: Ty; text: string; run: (g: Env) => void }[] = [];
+    if (opts.atomics) {
+      outs.forEach((o, i) => {
+        if (!r.chance(0.8)) return;
+        const t = o.ty;
+        const e = this.expr(t, locals);
+        const narrow = bitsOf(t) < 32;
+        const forms = narrow ? ["release", "acquire"] : ["add", "and", "or", "xor", "fetchAdd", "fetchAnd", "fetchOr", "fetchXor", "xchg", "cmpxchg", "release", "acquire"];
+        const f = r.pick(forms);
+        const old = `old${i}`;
+        const name = (x: string) => `atomic${x[0].toUpperCase()}${x.slice(1)}`;
+        const apply = (op: string, a: bigint, b: bigint) => norm(t, op === "add" ? a + b : op === "and" ? a & b : op === "or" ? a | b : a ^ b);
+        let text: string;
+        let run: (g: Env) => void;
+        if (["add", "and", "or", "xor"].includes(f)) {
+          text = `  ${name(f)}(${o.name}, ${e.text});\n`;
+          run = (g) => g.set(o.name, apply(f, g.get(o.name)!, norm(t, e.ev(g))));
+        } else if (f.startsWith("fetch")) {
+          const op = f.slice(5).toLowerCase();
+          text = `  ${old} = ${name(f)}(${o.name}, ${e.text});\n`;
+          run = (g) => {
+            g.set(old, g.get(o.name)!);
+            g.set(o.name, apply(op, g.get(o.name)!, norm(t, e.ev(g))));
+          };
+        } else if (f === "xchg") {
+          text = `  ${old} = atomicXchg(${o.name}, ${e.text});\n`;
+          run = (g) => {
+            g.set(old, g.get(o.name)!);
+            g.set(o.name, norm(t, e.ev(g)));
+          };
+        } else if (f === "cmpxchg") {
+          // Against the value just stored (swaps) or another expression (usually does not).
+          const cmp = r.chance(0.5) ? { text: o.from, ev: (g: Env) => g.get(o.from)! } : this.expr(t, locals);
+          text = `  ${old} = atomicCmpXchg(${o.name}, ${cmp.text}, ${e.text});\n`;
+          run = (g) => {
+            const cur = g.get(o.name)!;
+            g.set(old, cur);
+            if (cur === norm(t, cmp.ev(g))) g.set(o.name, norm(t, e.ev(g)));
+          };
+        } else if (f === "release") {
+          text = `  storeRelease(${o.name}, ${e.text});\n`;
+          run = (g) => g.set(o.name, norm(t, e.ev(g)));
+        } else {
+          text = `  ${old} = loadAcquire(${o.name});\n`;
+          run = (g) => g.set(old, g.get(o.name)!);
+        }
+        atomics.push({ name: old, ty: t, text, run });
+        bodyText += text;
+      });
+    }
     const header =
-      `import { loopStep, STOP, u8, u16, u32, u64, i8, i16, i32, i64 } from "uringbpf";\n` +
+      `import { loopStep, STOP, u8, u16, u32, u64, i8, i16, i32, i64${opts.atomics ? ", atomicAdd, atomicAnd, atomicOr, atomicXor, atomicFetchAdd, atomicFetchAnd, atomicFetchOr, atomicFetchXor, atomicXchg, atomicCmpXchg, loadAcquire, storeRelease" : ""} } from "uringbpf";\n` +
+      atomics.map((a) => `export let ${a.name}: ${a.ty} = ${wide(a.ty) ? "0n" : "0"};\n`).join("") +
       inputs.map((v) => `export let ${v.name}: ${v.ty} = ${lit(v.ty, inputVals[v.name]).text};\n`).join("") +
       outs.map((o) => `export let ${o.name}: ${o.ty} = ${wide(o.ty) ? "0n" : "0"};\n`).join("") +
       this.bounds.map((b) => `export let ${b.name}: u32 = ${b.value};\n`).join("");
@@ -366,13 +418,22 @@ ${text.replace(/^/gm, "  ")}${indent}}
     const env: Env = new Map();
     for (const v of inputs) env.set(v.name, inputVals[v.name]);
     for (const { v, e } of inits) env.set(v.name, norm(v.ty, e.ev(env)));
+    let early = false;
     try {
       st.run(env);
     } catch (e) {
       if (!(e instanceof EarlyReturn)) throw e;
+      early = true;
     }
     const expected: Record<string, bigint> = {};
-    for (const o of outs) expected[o.name] = env.get(o.from)!;
+    for (const o of outs) env.set(o.name, env.get(o.from)!);
+    // A loop's early `return STOP` skips the atomics at the end of the body.
+    for (const a of atomics) {
+      env.set(a.name, 0n);
+      if (!early) a.run(env);
+    }
+    for (const o of outs) expected[o.name] = env.get(o.name)!;
+    for (const a of atomics) expected[a.name] = env.get(a.name)!;
     return { source, expected, inputs: inputVals };
   }
 }
@@ -380,7 +441,12 @@ ${text.replace(/^/gm, "  ")}${indent}}
 /** A loop's `return STOP` in the reference evaluation. */
 class EarlyReturn extends Error {}
 
+/** Generator options: `atomics` adds atomic operations on the result globals (checked by the evaluator). */
+export interface GenOptions {
+  atomics?: boolean;
+}
+
 /** Generate program number `seed`. */
-export function generateProgram(seed: number) {
-  return new ProgramGenerator(new Rng(seed)).program();
+export function generateProgram(seed: number, opts: GenOptions = {}) {
+  return new ProgramGenerator(new Rng(seed)).program(opts);
 }
