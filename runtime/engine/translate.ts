@@ -209,14 +209,17 @@ export function runTranslated(insns: Insn[], ctx: bigint, mem: Memory, opts: Run
 
 const runtimes = new WeakMap<Memory, Runtime>();
 
-/** Functions above this many instructions are interpreted, not translated. */
+/** Functions above this many instructions (or using BPF_ATOMIC or maps) are interpreted, not translated. */
 export const MAX_TRANSLATED_INSNS = 16384;
 const bigness = new WeakMap<Insn[], boolean>();
 
 function tooBig(insns: Insn[], opts: RunOptions): boolean {
   let b = bigness.get(insns);
   if (b === undefined) {
-    b = insns.length > MAX_TRANSLATED_INSNS || Object.values(opts.subprograms ?? {}).some((f) => f.length > MAX_TRANSLATED_INSNS);
+    // Too big, or using what the translation does not implement yet (BPF_ATOMIC, map references): the
+    // interpreter runs it.
+    const unsupported = (f: Insn[]) => f.length > MAX_TRANSLATED_INSNS || f.some((i) => ((i.opcode & 7) === 3 && (i.opcode & 0xe0) === 0xc0) || (i.opcode === 0x18 && ((i.reloc && i.reloc.kind !== "global") || i.src !== 0)));
+    b = unsupported(insns) || Object.values(opts.subprograms ?? {}).some(unsupported);
     bigness.set(insns, b);
   }
   return b;
