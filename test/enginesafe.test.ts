@@ -13,6 +13,7 @@ import { readObject } from "../compiler/elf/reader";
 import { loadAddon, RingStateError, TimeoutError } from "../runtime/engine/driver";
 import { runInEngine } from "../cli/engine";
 import { ExecutionError } from "../runtime/engine/interp";
+import { ImageError } from "../runtime/engine/image";
 import { verifyFunction, VerifyError } from "../runtime/engine/verify";
 import { runOnFakeRing } from "./support/fakering";
 import { assemble, BAD_CODE, buildV4Table, outValues, STACK_CARRY, TEMPLATE_LINE } from "./support/asm";
@@ -386,7 +387,7 @@ describe("mutated objects on the simulated ring", () => {
         runOnFakeRing(b, { set: { reqsToRun: 20 }, maxSteps: 200, timeoutSec: 10 });
       } catch (e) {
         const err = e as Error;
-        kind = e instanceof VerifyError ? "verify" : e instanceof ExecutionError ? "run" : e instanceof RingStateError ? "ring" : e instanceof TimeoutError ? "timeout" : /^loop_step called 200 times/.test(err.message) ? "steps" : "other";
+        kind = e instanceof ImageError ? "image" : e instanceof VerifyError ? "verify" : e instanceof ExecutionError ? "run" : e instanceof RingStateError ? "ring" : e instanceof TimeoutError ? "timeout" : /^loop_step called 200 times/.test(err.message) ? "steps" : "other";
         if (kind === "other") bad.push(`mutant ${k}: ${err.constructor.name}: ${err.message}`);
       }
       outcomes[kind] = (outcomes[kind] ?? 0) + 1;
@@ -450,7 +451,7 @@ export const slow = loopStep((ring, lp) => {
     fs.writeFileSync(path.join(dir, "in"), Buffer.alloc(10000, 7));
     const r = cli(path.join(__dirname, "..", "samples", "cp.ts"), { open: [`inFd=${dir}/in`, `outFd=${dir}/out:w`], buffer: ["buf=4096"], set: ["bufSize=1048576"] });
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/^uringbpf run \(userspace engine\): bpf_io_uring_submit_sqes: SQE 0 \(IORING_OP_READ\): addr \(the buffer, len = 1048576\) = 0x[0-9a-f]+, 1048576 bytes the kernel would write, is not inside memory the run owns \(nearest: buffer buf at 0x[0-9a-f]+, 4096 bytes\); the engine does not submit it \(instruction \d+ at .*cp\.ts:\d+: const submitted = ring\.submit\(1\);\)/);
+    expect(r.err).toMatch(/program: run error: bpf_io_uring_submit_sqes: SQE 0 \(IORING_OP_READ\): addr \(the buffer, len = 1048576\) = 0x[0-9a-f]+, 1048576 bytes the kernel would write, is not inside memory the run owns \(nearest: buffer buf at 0x[0-9a-f]+, 4096 bytes\); the engine does not submit it \(instruction \d+ at .*cp\.ts:\d+: const submitted = ring\.submit\(1\);\)/);
     expect(fs.statSync(path.join(dir, "out")).size).toBe(0);
   });
 

@@ -479,7 +479,9 @@ function insnCode(
   // ---------------- loads and stores ----------------
   const mode = ins.opcode & 0xe0;
   const size = SIZE[ins.opcode & 0x18];
-  if (mode === 0x60 && (cls === 1 || cls === 2 || cls === 3)) {
+  // 0x60: MEM (ldx/stx/st); 0x80 on LDX: MEMSX (cpu v4 ldsx: the loaded value sign-extended to 64 bits).
+  const signed = mode === 0x80 && cls === 1 && size !== 8;
+  if ((mode === 0x60 && (cls === 1 || cls === 2 || cls === 3)) || signed) {
     const write = cls !== 1;
     const base = write ? d : s;
     const off = ins.off | 0;
@@ -490,6 +492,13 @@ function insnCode(
       : `a = ${L(base)} - ${-off}; c = ${H(base)}; if (a < 0) { a += 4294967296; c = (c - 1) >>> 0; }`;
     const fast = `(r = T[c]) !== undefined && ${write ? "r.w && " : ""}a + ${size} <= r.len`;
     const pick = `if (${fast}) { dv = r.dv; o = a; } else { dv = rt.slow(F, ${i}, a, c, ${size}, ${write}); o = rt.off; }`;
+    if (!write && signed) {
+      const ld =
+        size === 4 ? `${dl} = dv.getInt32(o, true) >>> 0;`
+        : size === 2 ? `${dl} = dv.getInt16(o, true) >>> 0;`
+        : `${dl} = dv.getInt8(o) >>> 0;`;
+      return `${addr} ${pick} ${ld} ${dh} = ${dl} & 0x80000000 ? 4294967295 : 0;`;
+    }
     if (!write) {
       const ld =
         size === 8 ? `${dl} = dv.getUint32(o, true); ${dh} = dv.getUint32(o + 4, true);`
