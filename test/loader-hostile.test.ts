@@ -206,6 +206,16 @@ describe.skipIf(!haveAsan)("uringbpf-loader-asan on hostile objects (--no-load)"
     expect(r.json.error).toMatch(/BTF DATASEC '.data' variable 'bucket': offset 4294967292/);
   });
 
+  // Found by the fuzz slice: a .bss (NOBITS) size of 2^64 - 8 made libbpf size a map by it and the loader
+  // copy gigabytes for the --no-load printing (a hang past the harness's limit).
+  it("refuses a NOBITS section larger than 64 MiB", () => {
+    const site = sites(nops).find((x) => x.what === ".bss.sh_size")!;
+    const r = runOne(withField(nops, site, 0xfffffffffffffff8n), "bss-size.o", tmp);
+    expect(problem(r)).toBeNull();
+    expect(r.status).toBe(2);
+    expect(r.json.error).toMatch(/a NOBITS section of 18446744073709551608 bytes \(at most 64 MiB\)/);
+  });
+
   // Issue 17: the two objects that crash libbpf 1.4.6 itself. The loader's checks run before libbpf opens
   // the file, so with --no-load they are refused the same way as in a real load (test/loader-vm.test.ts).
   it("refuses a huge .struct_ops.link variable offset and a huge symbol value before libbpf sees them", () => {

@@ -148,6 +148,10 @@ static int check_sections(struct obj *o)
 		if (s->sh_type != SHT_NOBITS && s->sh_type != SHT_NULL && !inside(s->sh_offset, s->sh_size, o->len))
 			return bad(o, "section %u: offset %llu + size %llu is past the end of the file (%zu bytes)", i,
 				   (unsigned long long)s->sh_offset, (unsigned long long)s->sh_size, o->len);
+		/* A NOBITS section (.bss) has no bytes in the file, but libbpf makes a map of its size and the
+		 * loader copies and prints it: bound it like the MEM region (64 MiB) instead of by the file. */
+		if (s->sh_type == SHT_NOBITS && s->sh_size > (64ull << 20))
+			return bad(o, "section %u: a NOBITS section of %llu bytes (at most 64 MiB)", i, (unsigned long long)s->sh_size);
 	}
 	Elf64_Shdr *ss = &o->sh[h.e_shstrndx];
 	if (ss->sh_type != SHT_STRTAB || ss->sh_size == 0) return bad(o, "section name table is not a string table");
