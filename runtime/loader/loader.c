@@ -710,9 +710,9 @@ static void field_names(const struct btf_type *t, const char *where, char *names
 /* Walk a path of '.' NAME / '[' DECIMAL ']' steps from `s` through BTF type *type, adding byte offsets to
  * *off, up to the end or a character of `stop`; the path syntax of runtime/assign.ts walkPath. With
  * first_field the path starts with a field name without its dot (--mem, fields inside {...}). `where`
- * names the place walked so far. Returns where the walk stopped. */
-static const char *walk_path(const struct assign *a, assign_fail_fn failf, const char *s, const char *stop, int first_field,
-			     __u32 *type, unsigned long long *off, char *where, size_t wn)
+ * names the place walked so far (`root` before the first step). Returns where the walk stopped. */
+static const char *walk_path(const struct assign *a, assign_fail_fn failf, const char *root, const char *s, const char *stop,
+			     int first_field, __u32 *type, unsigned long long *off, char *where, size_t wn)
 {
 	struct btf *btf = bpf_object__btf(obj);
 	char desc[256];
@@ -721,7 +721,7 @@ static const char *walk_path(const struct assign *a, assign_fail_fn failf, const
 		int id = btf__resolve_type(btf, *type);
 		const struct btf_type *t = id < 0 ? NULL : btf__type_by_id(btf, id);
 		describe_type(*type, desc, sizeof(desc));
-		const char *at = where[0] ? where : "the value";
+		const char *at = where[0] ? where : root;
 		if (*s == '[') {
 			if (first && first_field) failf(a, "the path starts with a field name, not an index");
 			if (!t || !btf_is_array(t)) failf(a, "%s is not an array (it is %s)", at, desc);
@@ -811,7 +811,7 @@ static int store_checked(const struct assign *a, assign_fail_fn failf, const cha
 		snprintf(range, sizeof(range), "%lld..%lld", min, max);
 	}
 	if (bad) failf(a, "value out of range for %s (%s: %s)", where, desc, range);
-	if ((unsigned long long)size > room) failf(a, "%s lies outside its %s", where, a->kind == 'm' ? "region" : "entry");
+	if ((unsigned long long)size > room) failf(a, "%s lies outside the %s", where, a->kind == 'm' ? "region" : "entry");
 	memcpy(dst, &u, size); /* little-endian: the low bytes */
 	return size;
 }
@@ -825,7 +825,7 @@ static void set_mem_field(const struct assign *a)
 	if (!type) mem_fail(a, "the program has no MEM-region layout (it does not use ring.mem<T>())");
 	if (!mem_region) mem_fail(a, "no MEM region registered");
 	unsigned long long off = 0;
-	walk_path(a, mem_fail, a->name, "", 1, &type, &off, where, sizeof(where));
+	walk_path(a, mem_fail, "the MEM layout", a->name, "", 1, &type, &off, where, sizeof(where));
 	if (off >= opt.mem_size) mem_fail(a, "%s lies outside the %llu-byte region", where, opt.mem_size);
 	store_checked(a, mem_fail, where, type, a->value, a->neg, (unsigned char *)mem_region + off, opt.mem_size - off);
 }

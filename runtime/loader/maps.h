@@ -76,7 +76,7 @@ static void fill_place(const struct assign *a, const char *text, const char *end
 		__u32 ft = type;
 		unsigned long long foff = 0;
 		where[0] = 0;
-		const char *eq = walk_path(a, map_fail, s, "=,}", !btf_is_array(t), &ft, &foff, where, sizeof(where));
+		const char *eq = walk_path(a, map_fail, what, s, "=,}", !btf_is_array(t), &ft, &foff, where, sizeof(where));
 		if (eq == s || *eq != '=') map_fail(a, "expected PATH=VALUE in {...} at '%.*s'", (int)(close - s), s);
 		const char *vend = eq + 1;
 		while (vend < close && *vend != ',') vend++;
@@ -141,11 +141,11 @@ static struct map_preset resolve_preset(const struct assign *a)
 	char where[512] = "";
 	unsigned long long off = 0;
 	__u32 type = vtype;
-	const char *eq = walk_path(a, map_fail, kend + 1, "={}", 0, &type, &off, where, sizeof(where));
+	snprintf(what, sizeof(what), "the value of %s", name);
+	const char *eq = walk_path(a, map_fail, what, kend + 1, "={}", 0, &type, &off, where, sizeof(where));
 	if (*eq != '=') map_fail(a, "expected NAME[KEY]=VALUE, NAME[KEY].field=VALUE or NAME[{field=KEY,...}]={field=VALUE,...}");
 	if (off >= vsz) map_fail(a, "%s lies outside the %u-byte value", where, vsz);
 	if (where[0]) snprintf(what, sizeof(what), "'%.*s'", (int)(eq - text), text);
-	else snprintf(what, sizeof(what), "the value of %s", name);
 	const char *v = eq + 1;
 	fill_place(a, v, v + strlen(v), type, p.value, p.mask, off, vsz - off, what);
 	return p;
