@@ -222,6 +222,23 @@ export function resolveMapAssign(img: Image, text: string, shapes: MapShape[] = 
   return { map: name, mapType: map!.mapType, key, value, mask };
 }
 
+/** Every `--map` of a run, resolved in order; a hash map the presets would fill past its max_entries is
+ *  refused here (its maps start empty, so the count of distinct keys is what the kernel would see: -E2BIG). */
+export function resolveMapAssigns(img: Image, texts: string[]): MapPreset[] {
+  const shapes = mapShapes(img);
+  const keys = new Map<string, Set<string>>();
+  return texts.map((text) => {
+    const p = resolveMapAssign(img, text, shapes);
+    if (p.mapType === BPF_MAP_TYPE_HASH) {
+      const seen = keys.get(p.map) ?? new Set<string>();
+      keys.set(p.map, seen.add(Buffer.from(p.key).toString("hex")));
+      const max = shapes.find((x) => x.name === p.map)!.maxEntries;
+      if (seen.size > max) throw new AssignError(`--map ${text}: the map is full (${max} entries)`);
+    }
+    return p;
+  });
+}
+
 /** Write `text` (an integer, or {PATH=INT,...} for a struct or array) into `bytes` at `off` as BTF type
  *  `t`, marking the bytes written (all of a braced place) in `mask`. */
 function fillPlace(img: Image, full: string, bytes: Uint8Array, mask: Uint8Array, off: number, t: BtfType, text: string, what: string, fail: (msg: string) => never): void {

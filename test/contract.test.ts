@@ -175,6 +175,14 @@ const CASES: Case[] = [
     stage: "usage",
     check: (r) => expect(r.error).toBe("--map conns[{port=80,proto=256}].pkts=1: value out of range for field 'proto' of the key of conns (u8: 0..255)"),
   },
+  {
+    name: "--map presets more keys than a hash map holds: exit 2, the map is full, before anything runs",
+    file: () => path.join(root, "test", "fixtures", "mapassign", "presets.ts"),
+    flags: { map: [1, 2, 3, 4, 5].map((i) => `conns[{port=${i}}].pkts=1`) },
+    exit: 2,
+    stage: "usage",
+    check: (r) => expect(r.error).toBe("--map conns[{port=5}].pkts=1: the map is full (4 entries)"),
+  },
 ];
 
 function kernelOpts(f: EngineFlags): RunOptions {

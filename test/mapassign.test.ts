@@ -11,7 +11,7 @@ import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { compileFile, formatDiagnostics } from "../compiler/index";
-import { AssignError, resolveMapAssign } from "../runtime/assign";
+import { AssignError, resolveMapAssign, resolveMapAssigns } from "../runtime/assign";
 import { loadImage } from "../runtime/engine/image";
 import { runOnFakeRing } from "./support/fakering";
 
@@ -139,8 +139,12 @@ describe("--map: one table through runtime/assign.ts and the loader's C parser",
     expect((sim.maps.counts as bigint[])[1]).toBe(42n);
   });
 
-  it("the engine refuses a preset that would overfill a hash map, as the kernel does (-E2BIG)", () => {
+  it("a preset that would overfill a hash map is refused before the run, as the kernel refuses it (-E2BIG)", () => {
     const maps = [1, 2, 3, 4, 5].map((i) => `conns[{port=${i}}].pkts=1`);
+    expect(() => resolveMapAssigns(img, maps)).toThrow(new AssignError("--map conns[{port=5}].pkts=1: the map is full (4 entries)"));
     expect(() => runOnFakeRing(compiled, { maps, maxSteps: 10 })).toThrow(/--map conns\[\{port=5\}\]\.pkts=1: the map is full \(4 entries\)/);
+    // The same key twice is one entry; an array map never fills.
+    const again = [...maps.slice(0, 4), "conns[{port=1}].bytes=2", "counts[0]=1", "counts[1]=1", "counts[2]=1", "counts[3]=1", "counts[0]=2"];
+    expect(resolveMapAssigns(img, again).map((p) => p.map)).toEqual([...Array(5).fill("conns"), ...Array(5).fill("counts")]);
   });
 });

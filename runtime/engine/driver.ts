@@ -29,7 +29,7 @@ import { Memory, run, type Region } from "./interp";
 import { checkRunnable, decodeValue, geometryHint, loadImage, type Image, type ImageGlobal } from "./image";
 import { runTranslated } from "./translate";
 import { geometryValues } from "../../compiler/contract/geometry";
-import { resolveMapAssign, resolveMem, resolveSet, splitAssign, writeBits } from "../assign";
+import { resolveMapAssigns, resolveMem, resolveSet, splitAssign, writeBits } from "../assign";
 import { iterKfuncs } from "./iter";
 import { baseHelpers } from "./helpers";
 import { EngineMaps, imageMapSpecs } from "./maps";
@@ -382,7 +382,7 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
 
   // BTF-defined maps, with --map presets applied (the loader applies them after load, before the run).
   const maps = new EngineMaps(imageMapSpecs(img), mem);
-  for (const p of opts.map ?? []) maps.preset(p, resolveMapAssign(img, p));
+  resolveMapAssigns(img, opts.map ?? []).forEach((p, i) => maps.preset(opts.map![i], p));
   const trace: string[] = [];
   const log = opts.log ?? ((l: string) => process.stderr.write(l + "\n"));
   const cqHead = () => cv.getUint32(ring.off.cqHead, true);
