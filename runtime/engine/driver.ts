@@ -148,6 +148,8 @@ export interface EngineOptions {
   interpreter?: boolean;
   /** Set everything up (ring, globals, --set, --mem) but do not call loop_step. */
   noRun?: boolean;
+  /** The clock of bpf_ktime_get_ns / bpf_ktime_get_boot_ns (default CLOCK_MONOTONIC), for tests. */
+  clock?: () => bigint;
 }
 
 export interface EngineResult {
@@ -492,7 +494,7 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
     if (!at) throw new Error(`relocation against unknown global ${symbol}`);
     return sections.get(at.section)!.base + BigInt(at.offset) + addend;
   };
-  const helpers = { ...baseHelpers(trace), ...maps.helpers() };
+  const helpers = { ...baseHelpers(trace, opts.clock), ...maps.helpers() };
   // Refuse what the kernel verifier refuses structurally, against the helpers and kfuncs above, before
   // the program runs (runtime/engine/verify.ts).
   if (!opts.noVerify) verifyImage(img, progName, { helpers: Object.keys(helpers).map(Number), kfuncs: Object.keys(kfuncs) });
@@ -504,9 +506,7 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
   const deadline = ring.now() + BigInt(Math.round(timeoutSec * 1e9));
   const t0 = process.hrtime.bigint();
   let t1 = t0;
-  // The JavaScript translation has no BPF_ATOMIC yet: objects with atomics run in the reference interpreter.
-  const hasAtomics = [prog, ...img.subprograms.values()].some((f) => f.some((i) => (i.opcode & 0xe7) === 0xc3));
-  const exec = opts.interpreter || hasAtomics ? run : runTranslated;
+  const exec = opts.interpreter ? run : runTranslated;
   const runOpts = { globalAddress, kfuncs, helpers, subprograms, maxInsns: opts.maxInsns };
   const lpView = new DataView(lp.bytes.buffer, lp.bytes.byteOffset, lp.bytes.byteLength);
   try {
