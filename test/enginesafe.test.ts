@@ -19,6 +19,7 @@ import { checkSqes, fullCheckSqe, quickCheckSqe, SqeError } from "../runtime/eng
 import { runOnFakeRing } from "./support/fakering";
 import { Rng } from "./support/progen";
 import { assemble, BAD_CODE, buildV4Table, outValues, STACK_CARRY, TEMPLATE_LINE } from "./support/asm";
+import { storeOffsetField } from "./support/patch";
 
 const compile = (name: string, source: string): CompileResult => {
   const res = compileSource(name, source);
@@ -80,17 +81,8 @@ export const g = loopStep((ring, lp) => {
     const src = guardProgram("cq.head = cq.head + skew;\n  lp.cqWaitIdx = cq.tail;\n  return CONTINUE;");
     const res = compile("tail.ts", src);
     const bytes = Buffer.from(res.object!);
-    const o = readObject(bytes);
-    const sec = o.section("struct_ops.s/g")!;
-    const line = o.btfExt!.lines.find((l) => l.text.includes("cq.head = cq.head + skew"))!;
-    let slot = 0;
-    let at = -1;
-    for (const i of o.insns(sec.name)) {
-      if (slot * 8 >= line.offset && at < 0 && i.opcode === 0x63) at = slot;
-      slot += i.opcode === 0x18 ? 2 : 1;
-    }
-    expect(at).toBeGreaterThan(0);
-    bytes.writeInt16LE(bytes.readInt16LE(sec.offset + at * 8 + 2) + 4, sec.offset + at * 8 + 2);
+    const { field: off } = storeOffsetField(bytes, "struct_ops.s/g", "cq.head = cq.head + skew");
+    bytes.writeInt16LE(bytes.readInt16LE(off) + 4, off);
     const err = thrown(() => runOnFakeRing(bytes, { set: { skew: 3 } }));
     expect(err).toBeInstanceOf(RingStateError);
     expect(err.message).toBe("loop_step wrote the CQ tail (8 -> 3): the tail belongs to the kernel; the engine does not wait on a ring in that state (after loop_step call 2)");

@@ -9,19 +9,13 @@ import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compileFile, compileSource, formatDiagnostics } from "../compiler/index";
 import { generateProgram } from "./support/progen";
-import { runInVm, vmAvailability, type VmCase, type VmFile, type VmRunResult } from "../runtime/vm/vm";
+import { runInVm, type VmCase, type VmFile, type VmRunResult } from "../runtime/vm/vm";
 import { runOnFakeRing } from "./support/fakering";
 import { jsonSafe } from "../cli/engine";
+import { kernelTestsCanRun } from "./support/kernelgate";
 
 const root = path.join(__dirname, "..");
-const avail = vmAvailability();
-const loaderBuilt = fs.existsSync(path.join(root, ".cache", "uringbpf", "bin", "uringbpf-loader"));
-const canRun = avail.ok && loaderBuilt;
-if (!canRun) {
-  const why = !avail.ok ? avail.reason : "the loader is not built (run bash scripts/deps.sh build)";
-  if (process.env.CI) throw new Error(`language tests cannot run in the kernel under CI: ${why}`);
-  console.warn(`skipping the kernel tests of the language: ${why}`);
-}
+const canRun = kernelTestsCanRun("the language's kernel tests");
 
 /** The loader's JSON lines in a case's output. */
 function jsonLines(output: string): Record<string, any>[] {

@@ -7,12 +7,12 @@ import * as path from "path";
 import { describe, expect, it } from "vitest";
 import type { Insn } from "../compiler/bpf/insn";
 import { compileFile, compileSource } from "../compiler/index";
-import { readObject } from "../compiler/elf/reader";
 import { ExecutionError, Memory, run, type RunOptions } from "../runtime/engine/interp";
 import { EngineMaps } from "../runtime/engine/maps";
 import { MAX_TRANSLATED_INSNS, runTranslated, translatable, translateSource } from "../runtime/engine/translate";
 import { runOnFakeRing } from "./support/fakering";
 import { generateProgram, Rng } from "./support/progen";
+import { storeOffsetField } from "./support/patch";
 
 const j = (x: unknown) => JSON.stringify(x, (_k, v) => (typeof v === "bigint" ? `${v}n` : v));
 /** A deterministic clock for the time helpers: 1 µs later at every call (both engines call it alike). */
@@ -317,17 +317,8 @@ describe("the translation against the interpreter", () => {
     // Move the store of lp.cqWaitIdx 4 bytes past the end of iou_loop_params in the object (as a hostile
     // object could); run on the simulated ring only.
     const bytes = Buffer.from(compileFile(path.join(__dirname, "..", "samples", "nops.ts")).object!);
-    const o = readObject(bytes);
-    const sec = o.section("struct_ops.s/nops")!;
-    const line = o.btfExt!.lines.find((l) => l.text.includes("lp.cqWaitIdx ="))!;
-    let slot = 0;
-    let at = -1;
-    for (const i of o.insns(sec.name)) {
-      if (slot * 8 >= line.offset && at < 0 && i.opcode === 0x63) at = slot;
-      slot += i.opcode === 0x18 ? 2 : 1;
-    }
-    expect(at).toBeGreaterThan(0);
-    bytes.writeInt16LE(4, sec.offset + at * 8 + 2);
+    const { field: off, line } = storeOffsetField(bytes, "struct_ops.s/nops", "lp.cqWaitIdx =");
+    bytes.writeInt16LE(4, off);
     const errs = (["interp", "translate"] as const).map((exec) => {
       try {
         runOnFakeRing(bytes, { set: { reqsToRun: 10 }, exec, noVerify: true });
@@ -337,6 +328,7 @@ describe("the translation against the interpreter", () => {
       }
     });
     expect(errs[0]).toMatch(/^ExecutionError: out-of-bounds write of 4 bytes at offset 4 of iou_loop_params .*samples\/nops\.ts:\d+: lp\.cqWaitIdx = head \+ inflight;/);
+    expect(errs[0]).toContain(`samples/nops.ts:${line}: `);
     expect(errs[1]).toBe(errs[0]);
   });
 });
