@@ -33,10 +33,11 @@ export function generate(fn: IrFunction, allocator: "auto" | "linear" = "auto"):
   let values = 0;
   for (const b of fn.blocks) values += b.insns.length;
   const priorities: Priority[] = allocator === "linear" || values > LINEAR_SCAN_ABOVE ? ["linear"] : ["cost", "chaitin"];
-  const tries = priorities.map((p) => {
+  // Each colouring order with and without coalescing of copies (coalescing can cost a spill).
+  const tries = priorities.flatMap((p) => (p === "linear" ? [false] : [false, true]).map((co) => {
     const copy = cloneFunction(fn);
-    return emitFunction(copy, allocate(copy, p));
-  });
+    return emitFunction(copy, allocate(copy, p, co));
+  }));
   const size = (c: FunctionCode) => (c.stackSize > 512 ? 1e9 : 0) + c.insns.reduce((n, i) => n + (i.opcode === 0x18 ? 2 : 1), 0) + c.stackSize / 64;
   return tries.reduce((a, b) => (size(b) < size(a) ? b : a));
 }
@@ -90,9 +91,11 @@ function emitFunction(fn: IrFunction, alloc: Allocation): FunctionCode {
         movOp(d, a, it.width);
         if (isImm(b)) {
           const imm = Number(BigInt.asIntN(32, b.imm));
-          if (imm === 0 && (it.alu === "DIV" || it.alu === "MOD")) throw new Error(`internal: a division by a constant 0 in ${fn.name} (the verifier refuses it)`);
+          if (imm === 0 && (it.alu === "DIV" || it.alu === "MOD" || it.alu === "SDIV" || it.alu === "SMOD")) throw new Error(`internal: a division by a constant 0 in ${fn.name} (the verifier refuses it)`);
+          if (it.alu === "SDIV" || it.alu === "SMOD") return put(I.signedDivMod(it.alu === "SDIV" ? "DIV" : "MOD", it.width === 64, d, { imm }));
           return put(it.width === 32 ? I.alu32Imm(it.alu, d, imm) : I.alu64Imm(it.alu, d, imm));
         }
+        if (it.alu === "SDIV" || it.alu === "SMOD") return put(I.signedDivMod(it.alu === "SDIV" ? "DIV" : "MOD", it.width === 64, d, R(b.reg)));
         return put(it.width === 32 ? I.alu32Reg(it.alu, d, R(b.reg)) : I.alu64Reg(it.alu, d, R(b.reg)));
       }
       case "phi": throw new Error(`internal: a phi reached code generation in ${fn.name}`);
