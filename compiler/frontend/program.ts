@@ -46,9 +46,32 @@ function runtimeDeclarations(): string {
   return runtimeDecls;
 }
 
-/** Parse and type-check `text` as the DSL file `fileName`. */
-export function parseProgram(fileName: string, text: string, typeCheck = true): { sf: SourceFile; diagnostics: Diagnostic[] } {
-  const project = new Project({
+const LIB_PATH = "/lib.uringbpf.d.ts";
+const RUNTIME_PATH = "/node_modules/uringbpf/index.d.ts";
+const PACKAGE_PATH = "/node_modules/uringbpf/package.json";
+
+/** One in-memory project for every compile of the process: the minimal lib and the runtime's declarations
+ *  are parsed and bound once (TypeScript reuses unchanged files from one program to the next), and each
+ *  compile replaces the previous user file. A fresh project per compile cost more than half of a small
+ *  program's compile time (the fuzz harness compiles thousands). */
+let shared: Project | undefined;
+/** Past this many characters, the previous user file is dropped with its whole project rather than removed:
+ *  ts-morph's removal walks every node it wrapped (with their comments), which after a 100,000-character
+ *  file costs seconds, while a fresh project costs a few tens of milliseconds. */
+const REMOVE_LIMIT = 20_000;
+let previousLength = 0;
+function sharedProject(nextLength: number): Project {
+  if (shared && previousLength > REMOVE_LIMIT) shared = undefined;
+  previousLength = nextLength;
+  if (shared) {
+    // The previous compile's file(s), including any left half-made by a parser that overflowed its stack.
+    for (const f of shared.getSourceFiles()) {
+      const p = f.getFilePath();
+      if (p !== LIB_PATH && p !== RUNTIME_PATH) shared.removeSourceFile(f);
+    }
+    return shared;
+  }
+  shared = new Project({
     useInMemoryFileSystem: true,
     compilerOptions: {
       target: ts.ScriptTarget.ES2022,
@@ -61,19 +84,25 @@ export function parseProgram(fileName: string, text: string, typeCheck = true): 
       noImplicitReturns: false,
     },
   });
-  project.createSourceFile("/lib.uringbpf.d.ts", MINI_LIB);
-  project.createSourceFile("/node_modules/uringbpf/index.d.ts", runtimeDeclarations());
-  project.createSourceFile("/node_modules/uringbpf/package.json", '{"name":"uringbpf","types":"index.d.ts"}');
+  shared.createSourceFile(LIB_PATH, MINI_LIB);
+  shared.createSourceFile(RUNTIME_PATH, runtimeDeclarations());
+  shared.getFileSystem().writeFileSync(PACKAGE_PATH, '{"name":"uringbpf","types":"index.d.ts"}');
+  return shared;
+}
+
+/** Parse and type-check `text` as the DSL file `fileName`. The returned file is valid until the next call. */
+export function parseProgram(fileName: string, text: string, typeCheck = true): { sf: SourceFile; diagnostics: Diagnostic[] } {
+  const project = sharedProject(text.length);
   const virtualPath = "/src/" + path.basename(fileName);
   // Nesting deep enough to overflow the stack of TypeScript's parser or checker (or ours) is refused first.
   const deep = checkBrackets(fileName, text);
-  if (deep) return { sf: project.createSourceFile(virtualPath, ""), diagnostics: [deep] };
+  if (deep) return { sf: project.createSourceFile(virtualPath, "", { overwrite: true }), diagnostics: [deep] };
   let sf: SourceFile;
   try {
-    sf = project.createSourceFile(virtualPath, text);
+    sf = project.createSourceFile(virtualPath, text, { overwrite: true });
   } catch (e) {
     if (!(e instanceof RangeError)) throw e;
-    return { sf: project.createSourceFile(virtualPath, ""), diagnostics: [diag(3004, undefined, "too deep for the TypeScript parser", "split the code into smaller functions or statements")] };
+    return { sf: project.createSourceFile(virtualPath, "", { overwrite: true }), diagnostics: [diag(3004, undefined, "too deep for the TypeScript parser", "split the code into smaller functions or statements")] };
   }
   const tooDeep = checkTree(fileName, text, sf.compilerNode);
   if (tooDeep) return { sf, diagnostics: [tooDeep] };
