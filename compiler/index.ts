@@ -8,7 +8,7 @@ import { disassemble } from "./bpf/disasm";
 import { JumpRangeError, slots, type Insn } from "./bpf/insn";
 import { generate, type FunctionCode } from "./codegen/emit";
 import { diag, type Diagnostic } from "./diagnostics/diagnostics";
-import { lowerProgram, parseProgram, type FrontendResult } from "./frontend/program";
+import { isStackOverflow, lowerProgram, parseProgram, stackOverflowAt, type FrontendResult } from "./frontend/program";
 import { DEFAULT_LOOP_OPTIONS } from "./frontend/loops";
 import { dumpFunction, type IrFunction } from "./ir/ir";
 import { PASS_NAMES, PIPELINE, runPipeline } from "./opt/pipeline";
@@ -114,9 +114,14 @@ function compileUnguarded(fileName: string, text: string, opts: CompileOptions):
   if (diagnostics.length) return { ok: false, diagnostics, programs: [] };
   if (opts.printAfter !== undefined && !PASS_NAMES.includes(opts.printAfter))
     return { ok: false, diagnostics: [diag(4002, undefined, `--print-after takes one of: ${PASS_NAMES.join(", ")} (got '${opts.printAfter}')`)], programs: [] };
-  const fe = lowerProgram(sourceName, sf, loopOptions(opts));
-  if (fe.diagnostics.length) return { ok: false, diagnostics: fe.diagnostics, programs: [] };
-  return backEnd(sourceName, fe, opts);
+  try {
+    const fe = lowerProgram(sourceName, sf, loopOptions(opts));
+    if (fe.diagnostics.length) return { ok: false, diagnostics: fe.diagnostics, programs: [] };
+    return backEnd(sourceName, fe, opts);
+  } catch (e) {
+    if (!isStackOverflow(e) || process.env.UBPF_INTERNAL_THROW) throw e;
+    return { ok: false, diagnostics: [stackOverflowAt(sourceName, text, sf.compilerNode)], programs: [] };
+  }
 }
 
 /** Compile with every prefix of the pass pipeline (none, the first pass, the first two... all): one

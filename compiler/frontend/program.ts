@@ -13,7 +13,7 @@ import { LowerAbort, LowerContext, lineAndColumn, rangeOf, type Binding, type Gl
 import { lowerCond, lowerExpr } from "./expressions";
 import { KFUNC_GET_REGION, KFUNC_ITER_DESTROY, KFUNC_ITER_NEW, KFUNC_ITER_NEXT, KFUNC_SUBMIT, LOOP_ZERO_GLOBAL, MEM_UADDR_GLOBAL, RING_GLOBAL_DEFAULTS, TRAP_GLOBAL, type RingGlobal } from "./ring";
 import type { StructLayout } from "./layout";
-import { checkBrackets, checkTree, objectNameProblem } from "./limits";
+import { checkBrackets, checkTree, deepestNode, diagAt, findParserOverflow, findUnbracketedNesting, objectNameProblem } from "./limits";
 import type { LoopOptions } from "./loops";
 import { declaredType, signature } from "./annotations";
 import { lowerBody, lowerStatements } from "./statements";
@@ -90,6 +90,29 @@ function sharedProject(nextLength: number): Project {
   return shared;
 }
 
+/** Whether an exception is V8's stack overflow. */
+export function isStackOverflow(e: unknown): boolean {
+  return e instanceof RangeError && /call stack/.test(e.message);
+}
+
+/** UBPF3004 for a file TypeScript's parser overflowed its stack on: at the token where the nesting passes
+ *  the limit, or else where the shortest overflowing prefix of the file ends. */
+function parserOverflow(fileName: string, text: string): Diagnostic {
+  const hint = "split the code into smaller functions or statements";
+  const found = findUnbracketedNesting(fileName, text);
+  if (found) return found;
+  const pos = findParserOverflow(text, (t) => ts.createSourceFile("/src/overflow.ts", t, ts.ScriptTarget.ES2022, true));
+  return pos !== undefined ? diagAt(fileName, text, pos, 1, 3004, "too deep for the TypeScript parser", hint) : diag(3004, undefined, "too deep for the TypeScript parser", hint);
+}
+
+/** UBPF3004 for a file a recursive stage (TypeScript's checker, the lowering) overflowed its stack on,
+ *  within the nesting limits: at the file's deepest node. */
+export function stackOverflowAt(fileName: string, text: string, sf: ts.SourceFile): Diagnostic {
+  const n = deepestNode(sf);
+  const start = n.getStart(sf);
+  return diagAt(fileName, text, start, Math.max(1, n.getEnd() - start), 3004, "nested too deeply for the compiler's stack", "split the code into smaller functions or statements");
+}
+
 /** Parse and type-check `text` as the DSL file `fileName`. The returned file is valid until the next call. */
 export function parseProgram(fileName: string, text: string, typeCheck = true): { sf: SourceFile; diagnostics: Diagnostic[] } {
   const project = sharedProject(text.length);
@@ -102,7 +125,7 @@ export function parseProgram(fileName: string, text: string, typeCheck = true): 
     sf = project.createSourceFile(virtualPath, text, { overwrite: true });
   } catch (e) {
     if (!(e instanceof RangeError)) throw e;
-    return { sf: project.createSourceFile(virtualPath, "", { overwrite: true }), diagnostics: [diag(3004, undefined, "too deep for the TypeScript parser", "split the code into smaller functions or statements")] };
+    return { sf: project.createSourceFile(virtualPath, "", { overwrite: true }), diagnostics: [parserOverflow(fileName, text)] };
   }
   const tooDeep = checkTree(fileName, text, sf.compilerNode);
   if (tooDeep) return { sf, diagnostics: [tooDeep] };
@@ -112,6 +135,7 @@ export function parseProgram(fileName: string, text: string, typeCheck = true): 
     // Without type checking, the syntax errors are still reported: later stages rely on a well-formed tree.
     found = typeCheck ? [...sf.getPreEmitDiagnostics()].map((d) => d.compilerObject) : [...project.getProgram().compilerObject.getSyntacticDiagnostics(sf.compilerNode)];
   } catch (e) {
+    if (isStackOverflow(e)) return { sf, diagnostics: [stackOverflowAt(fileName, text, sf.compilerNode)] };
     return { sf, diagnostics: [diag(1001, undefined, e instanceof Error ? e.message : String(e))] };
   }
   const textLines = found.length ? sf.getFullText().split(/\r?\n/) : [];
