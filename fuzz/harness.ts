@@ -465,7 +465,8 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
         }
         // The CLI (a fresh Node process, about a second of CPU time each) takes a sample of the programs,
         // one at a time beside the in-process compiles.
-        if (has("cli") && (rp.chance(0.005) || !has("ts"))) {
+        // (Inputs past 20,000 characters stay in process: the CLI adds nothing to them but minutes under load.)
+        if (has("cli") && (rp.chance(0.005) || !has("ts")) && (input.text.length <= 20_000 || !has("ts"))) {
           await cli;
           cli = runCli(input);
           if (!has("ts")) await cli;
