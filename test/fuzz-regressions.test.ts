@@ -153,8 +153,9 @@ describe("internal limits are numbered diagnostics", () => {
 
   it("a jump farther than 32,767 instructions: UBPF3008 naming the function ('jump out of range')", () => {
     const d = first(prog(`  if (x) {\n${"    x = x * 3 + y;\n    y = y ^ (x >> 3);\n".repeat(10000)}  }`, "export let y: u32 = 2;\n"), false);
-    expect(d.code).toBe(3008);
+    expect([d.code, d.where]).toEqual([3008, "4:14"]);
     expect(d.message).toMatch(/^function too large for BPF jumps: p needs a jump over \d+ instructions$/);
+    expect(formatDiagnostics(d.res.diagnostics)).toContain("t.ts:4:14 - error UBPF3008");
   }, 180_000);
 
   it("__proto__ (crashed TypeScript's checker): UBPF2014 at the name", () => {

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Node, Project, ts, type FunctionDeclaration, type SourceFile, type VariableDeclaration } from "ts-morph";
 import { packageRoot } from "../paths";
-import { diag, type Diagnostic } from "../diagnostics/diagnostics";
+import { diag, type Diagnostic, type SourceRange } from "../diagnostics/diagnostics";
 import type { IrFunction } from "../ir/ir";
 import { layoutData, type IrModule, type StringConst, type Subprogram } from "../ir/module";
 import { LowerAbort, LowerContext, lineAndColumn, rangeOf, type Binding, type GlobalVar, type Lowering } from "./context";
@@ -25,6 +25,8 @@ import { T, valueType, view, widthOf, type BoolType, type IntType } from "./type
  *  out in their sections, the MEM layout), and its diagnostics. */
 export interface FrontendResult extends IrModule {
   diagnostics: Diagnostic[];
+  /** Where each program and subprogram is declared: the back end's limit diagnostics point there. */
+  declarations?: Map<string, SourceRange>;
 }
 
 /** The recursive entry points of lowering, for the parts of the front end that reach them through the context. */
@@ -296,6 +298,7 @@ export function lowerProgram(fileName: string, sf: SourceFile, loopOptions?: Loo
   const out: { name: string; fn: IrFunction }[] = [];
   const memLayoutsSeen: StructLayout[] = [];
   const subprograms: Subprogram[] = [];
+  const declarations = new Map<string, SourceRange>();
   const strings: StringConst[] = [];
   const subState = new Map<object, { mayTrap: boolean; done: boolean }>();
   const newContext = (name: string): LowerContext => {
@@ -352,6 +355,7 @@ export function lowerProgram(fileName: string, sf: SourceFile, loopOptions?: Loo
     if (diagnostics.length === before) {
       const fn = cx.b.finish();
       checkMapReferences(fn, diagnostics);
+      if (diagnostics.length === before) declarations.set(name, rangeOf(sf, fileName, decl.getNameNode() ?? decl));
       if (diagnostics.length === before) subprograms.push({ name, fn, params: decl.getParameters().map((p, i) => ({ name: p.getName(), type: valueType(sig.params[i]) })), ret: valueType(sig.ret) });
     }
     return state;
@@ -380,7 +384,7 @@ export function lowerProgram(fileName: string, sf: SourceFile, loopOptions?: Loo
       if (diagnostics.length === before) {
         const fn = cx.b.finish();
         checkMapReferences(fn, diagnostics);
-        if (diagnostics.length === before) out.push({ name: p.name, fn });
+        if (diagnostics.length === before) out.push({ name: p.name, fn }), declarations.set(p.name, rangeOf(sf, fileName, p.decl));
       }
     } catch (e) {
       if (!(e instanceof LowerAbort)) throw e;
@@ -399,5 +403,5 @@ export function lowerProgram(fileName: string, sf: SourceFile, loopOptions?: Loo
   const memLayouts = out.length ? memLayoutsSeen : [];
   const module: IrModule = { programs: out, subprograms, globals: all, strings, memLayout: memLayouts[0], maps: maps.map(mapDef) };
   layoutData(module);
-  return { ...module, diagnostics };
+  return { ...module, diagnostics, declarations };
 }
