@@ -333,6 +333,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
   const s: FuzzSummary = { seed: o.seed, seconds: o.seconds, programs: 0, compiled: 0, objects: 0, hostile: 0, cliRuns: 0, loaderRuns: 0, engineRuns: 0, readerRuns: 0, exceptions: 0, signals: 0, hangs: 0, ooms: 0, sanitizer: 0, findings: [], stageMs: {} };
   const spent = (k: string, t0: number) => (s.stageMs[k] = (s.stageMs[k] ?? 0) + Date.now() - t0);
   const has = (st: Stage) => o.stages.includes(st);
+  const setupStart = Date.now();
   const seeds = seedSources();
   const bySignature = new Map<string, number>();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "uringbpf-fuzz-"));
@@ -434,6 +435,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
 
   // In a checkout the CLI rebuilds its bundle when the sources are newer: do that now, not in a timed run.
   if (has("cli")) await spawnAsync(process.execPath, [path.join(ROOT, "cli", "uringbpf.js"), "--version"], process.env, 600_000);
+  log(`fuzz: set up in ${((Date.now() - setupStart) / 1000).toFixed(0)} s (${bases.length} base objects compiled from ${seeds.length} seeds)`);
   const deadline = Date.now() + o.seconds * 1000;
   try {
     let lastReport = Date.now();
@@ -509,6 +511,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
       }
     };
     await Promise.all([programLane(), objectLane()]);
+    log(`fuzz: the last runs ended ${((Date.now() - deadline) / 1000).toFixed(0)} s after the deadline`);
   } finally {
     progPool.stop();
     objPool.stop();
