@@ -6,21 +6,15 @@ import * as fs from "fs";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compileFile, compileSource, formatDiagnostics } from "../compiler/index";
-import { runInVm, vmAvailability, type VmCase, type VmRunResult } from "../runtime/vm/vm";
+import { runInVm, type VmCase, type VmRunResult } from "../runtime/vm/vm";
 import { runOnFakeRing } from "./support/fakering";
 import { generateProgram } from "./support/progen";
 import { makeMessages, makeRecords } from "./support/records";
 import { kernelCases, kernelMutants, kernelVerdicts, type KernelMutant } from "../fuzz/kernel";
+import { kernelTestsCanRun } from "./support/kernelgate";
 
 const root = path.join(__dirname, "..");
-const avail = vmAvailability();
-const loaderBuilt = fs.existsSync(path.join(root, ".cache", "uringbpf", "bin", "uringbpf-loader"));
-const canRun = avail.ok && loaderBuilt;
-if (!canRun) {
-  const why = !avail.ok ? avail.reason : "the loader is not built (run bash scripts/deps.sh build)";
-  if (process.env.CI) throw new Error(`end-to-end tests cannot run under CI: ${why}`);
-  console.warn(`skipping the kernel tests: ${why}`);
-}
+const canRun = kernelTestsCanRun("the end-to-end kernel tests");
 
 /** The loader's JSON line in a case's output. */
 function loaderJson(output: string): Record<string, any> {
