@@ -3,6 +3,7 @@
 // arguments into r1-r5 as a parallel move; blocks are laid out in order with fall-through, inverting
 // branches where that saves a jump. The IR arrives optimized and out of SSA form (compiler/opt/).
 
+import { countSlots } from "../bpf/decode";
 import * as I from "../bpf/insn";
 import type { Insn, InsnOrLabel, JmpOpName, Reg } from "../bpf/insn";
 import { isImm, type AtomicSpec, type Block, type IrFunction, type IrInsn, type Operand, type Terminator, type VReg } from "../ir/ir";
@@ -37,7 +38,7 @@ export function generate(fn: IrFunction, allocator: "auto" | "linear" = "auto"):
     const copy = cloneFunction(fn);
     return emitFunction(copy, allocate(copy, p));
   });
-  const size = (c: FunctionCode) => (c.stackSize > 512 ? 1e9 : 0) + c.insns.reduce((n, i) => n + (i.opcode === 0x18 ? 2 : 1), 0) + c.stackSize / 64;
+  const size = (c: FunctionCode) => (c.stackSize > 512 ? 1e9 : 0) + countSlots(c.insns) + c.stackSize / 64;
   return tries.reduce((a, b) => (size(b) < size(a) ? b : a));
 }
 

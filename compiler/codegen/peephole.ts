@@ -4,6 +4,7 @@
 //  - `if c goto L1; goto L2; L1:` becomes `if !c goto L2; L1:` (a branch over a jump);
 //  - a reload right after the spill store of the same slot becomes a register move (or nothing).
 
+import { decodeInsn, opField, withOp } from "../bpf/decode";
 import * as I from "../bpf/insn";
 import type { Insn, InsnOrLabel, JmpOpName } from "../bpf/insn";
 
@@ -18,10 +19,9 @@ const isJa = (x: InsnOrLabel): x is Insn => !I.isLabel(x) && x.opcode === (I.Cla
 /** A conditional jump's operation name, when `x` is one. */
 function condOf(x: InsnOrLabel): JmpOpName | undefined {
   if (I.isLabel(x) || x.label === undefined) return undefined;
-  const cls = x.opcode & 7;
-  if (cls !== I.Class.JMP && cls !== I.Class.JMP32) return undefined;
-  const op = x.opcode & 0xf0;
-  if (op === I.JmpOp.JA || op === I.JmpOp.CALL || op === I.JmpOp.EXIT) return undefined;
+  const d = decodeInsn(x);
+  if (d.kind !== "jmp") return undefined;
+  const op = opField(x.opcode);
   return JMP_NAMES.find(([, v]) => v === op)?.[0] as JmpOpName | undefined;
 }
 
@@ -47,7 +47,7 @@ export function peephole(items: InsnOrLabel[]): InsnOrLabel[] {
       const y = out[k + 1];
       if (cc && INVERT[cc] && y && isJa(y) && labelsAt(out, k + 2).has((x as Insn).label!)) {
         const op = INVERT[cc]!;
-        next.push({ ...(x as Insn), opcode: ((x as Insn).opcode & 0x0f) | I.JmpOp[op], label: y.label });
+        next.push({ ...(x as Insn), opcode: withOp((x as Insn).opcode, I.JmpOp[op]), label: y.label });
         k++;
         changed = true;
         continue;

@@ -37,6 +37,7 @@ import { checkSqes, FD_CREATORS, type SqeCheckContext } from "./sqecheck";
 import { verifyImage } from "./verify";
 import { loadEngineAddon } from "../addon/load";
 import type { CompileResult } from "../../compiler/index";
+import { isAtomic } from "../../compiler/bpf/decode";
 import type { Insn } from "../../compiler/bpf/insn";
 
 const SETUP = { SINGLE_ISSUER: 1 << 12, DEFER_TASKRUN: 1 << 13, NO_SQARRAY: 1 << 16, CQSIZE: 1 << 3 };
@@ -488,7 +489,7 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
   const t0 = process.hrtime.bigint();
   let t1 = t0;
   // The JavaScript translation has no BPF_ATOMIC yet: objects with atomics run in the reference interpreter.
-  const hasAtomics = [prog, ...img.subprograms.values()].some((f) => f.some((i) => (i.opcode & 0xe7) === 0xc3));
+  const hasAtomics = [prog, ...img.subprograms.values()].some((f) => f.some((i) => isAtomic(i.opcode)));
   const exec = opts.interpreter || hasAtomics ? run : runTranslated;
   const runOpts = { globalAddress, kfuncs, helpers, subprograms, maxInsns: opts.maxInsns };
   const lpView = new DataView(lp.bytes.buffer, lp.bytes.byteOffset, lp.bytes.byteLength);
