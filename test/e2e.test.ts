@@ -6,21 +6,15 @@ import * as fs from "fs";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compileFile, compileSource, formatDiagnostics } from "../compiler/index";
-import { runInVm, vmAvailability, type VmCase, type VmRunResult } from "../runtime/vm/vm";
+import { runInVm, type VmCase, type VmRunResult } from "../runtime/vm/vm";
 import { runOnFakeRing } from "./support/fakering";
 import { generateProgram } from "./support/progen";
 import { makeMessages, makeRecords } from "./support/records";
 import { kernelCases, kernelMutants, kernelVerdicts, type KernelMutant } from "../fuzz/kernel";
+import { kernelTestsCanRun } from "./support/kernelgate";
 
 const root = path.join(__dirname, "..");
-const avail = vmAvailability();
-const loaderBuilt = fs.existsSync(path.join(root, ".cache", "uringbpf", "bin", "uringbpf-loader"));
-const canRun = avail.ok && loaderBuilt;
-if (!canRun) {
-  const why = !avail.ok ? avail.reason : "the loader is not built (run bash scripts/deps.sh build)";
-  if (process.env.CI) throw new Error(`end-to-end tests cannot run under CI: ${why}`);
-  console.warn(`skipping the kernel tests: ${why}`);
-}
+const canRun = kernelTestsCanRun("the end-to-end kernel tests");
 
 /** The loader's JSON line in a case's output. */
 function loaderJson(output: string): Record<string, any> {
@@ -35,11 +29,6 @@ function build(file: string): Uint8Array {
   return res.object;
 }
 
-/** OPEN BUG (issue 9): two generated programs whose loop states the 7.3 verifier does not see converge
- *  ("The sequence of 8193 jumps is too complex") since the middle end's dce/branch-simplify passes reshaped
- *  their loops; both pass with fewer passes (see the closing note of this round). They may be refused
- *  with exactly that message, never give a wrong result; every other seed must verify and match. */
-const KNOWN_NONCONVERGING = new Set([100127, 100333]);
 const DIFF_N = Number(process.env.UBPF_KERNEL_DIFF_N ?? 500);
 const cases: VmCase[] = [];
 const expectations = new Map<string, Record<string, bigint>>();
@@ -188,7 +177,6 @@ describe.skipIf(!canRun)("in the 7.x kernel", () => {
     const parts = out.split("@@SEED ").slice(1);
     expect(parts.length).toBe(DIFF_N);
     const mismatches: string[] = [];
-    const knownRejected: number[] = [];
     for (const p of parts) {
       const seed = p.slice(0, p.indexOf("\n")).trim();
       const want = expectations.get(seed)!;
@@ -200,12 +188,7 @@ describe.skipIf(!canRun)("in the 7.x kernel", () => {
         continue;
       }
       if (!j.ok) {
-        const s = 100_000 + Number(seed);
-        if (KNOWN_NONCONVERGING.has(s) && /8193 jumps is too complex/.test(String(j.error))) {
-          knownRejected.push(s);
-          continue;
-        }
-        mismatches.push(`seed ${s}: ${j.error}`);
+        mismatches.push(`seed ${100_000 + Number(seed)}: ${j.error}`);
         continue;
       }
       for (const [k, v] of Object.entries(want)) {
@@ -216,8 +199,6 @@ describe.skipIf(!canRun)("in the 7.x kernel", () => {
       }
     }
     expect(mismatches).toEqual([]);
-    // The known cases are still refused (remove a seed from the list when it starts to verify).
-    expect(knownRejected.sort()).toEqual([...KNOWN_NONCONVERGING].filter((x) => x <= 100_000 + DIFF_N).sort());
   });
 
   it("records: reads length-prefixed records with checksums", () => {

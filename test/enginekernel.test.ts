@@ -6,20 +6,14 @@
 import * as fs from "fs";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { runInVm, vmAvailability, type VmCase, type VmRunResult } from "../runtime/vm/vm";
+import { runInVm, type VmCase, type VmRunResult } from "../runtime/vm/vm";
 import { VerifyError } from "../runtime/engine/verify";
 import { runOnFakeRing } from "./support/fakering";
 import { assemble, BAD_CODE, buildV4Table, outValues, STACK_CARRY } from "./support/asm";
+import { kernelTestsCanRun } from "./support/kernelgate";
 
 const root = path.join(__dirname, "..");
-const avail = vmAvailability();
-const loaderBuilt = fs.existsSync(path.join(root, ".cache", "uringbpf", "bin", "uringbpf-loader"));
-const canRun = avail.ok && loaderBuilt;
-if (!canRun) {
-  const why = !avail.ok ? avail.reason : "the loader is not built (run bash scripts/deps.sh build)";
-  if (process.env.CI) throw new Error(`engine-vs-kernel tests cannot run under CI: ${why}`);
-  console.warn(`skipping the engine-vs-kernel tests: ${why}`);
-}
+const canRun = kernelTestsCanRun("the engine-vs-kernel tests");
 
 const table = buildV4Table();
 const bad = [...BAD_CODE.map((c) => ({ name: c.name, object: assemble(c.code) })), { name: "stack carried over between calls", object: assemble(STACK_CARRY, 2) }];

@@ -14,18 +14,12 @@ import * as fs from "fs";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compileSource, formatDiagnostics } from "../compiler/index";
-import { runInVm, vmAvailability, type VmCase, type VmRunResult } from "../runtime/vm/vm";
+import { runInVm, type VmCase, type VmRunResult } from "../runtime/vm/vm";
 import { hostileLibbpfObjects, mutants, pick } from "./support/objmutate";
+import { kernelTestsCanRun } from "./support/kernelgate";
 
 const root = path.join(__dirname, "..");
-const avail = vmAvailability();
-const loaderBuilt = fs.existsSync(path.join(root, ".cache", "uringbpf", "bin", "uringbpf-loader"));
-const canRun = avail.ok && loaderBuilt;
-if (!canRun) {
-  const why = !avail.ok ? avail.reason : "the loader is not built (run bash scripts/deps.sh build)";
-  if (process.env.CI) throw new Error(`loader kernel tests cannot run under CI: ${why}`);
-  console.warn(`skipping the loader's kernel tests: ${why}`);
-}
+const canRun = kernelTestsCanRun("the loader's kernel tests");
 
 function compile(name: string, source: string, typeCheck = true): Buffer {
   const r = compileSource(name, source, { typeCheck });

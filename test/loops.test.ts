@@ -10,19 +10,13 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { formatInsn } from "../compiler/bpf/disasm";
 import { encode, exit, label, mayGoto, resolveLabels } from "../compiler/bpf/insn";
 import { compileFile, compileSource, formatDiagnostics, type CompileOptions } from "../compiler/index";
-import { runInVm, vmAvailability, type VmCase, type VmRunResult } from "../runtime/vm/vm";
+import { runInVm, type VmCase, type VmRunResult } from "../runtime/vm/vm";
 import { runOnFakeRing } from "./support/fakering";
+import { kernelTestsCanRun } from "./support/kernelgate";
 
 const root = path.join(__dirname, "..");
 const dir = path.join(__dirname, "fixtures", "loops");
-const avail = vmAvailability();
-const loaderBuilt = fs.existsSync(path.join(root, ".cache", "uringbpf", "bin", "uringbpf-loader"));
-const canRun = avail.ok && loaderBuilt;
-if (!canRun) {
-  const why = !avail.ok ? avail.reason : "the loader is not built (run bash scripts/deps.sh build)";
-  if (process.env.CI) throw new Error(`loop kernel tests cannot run under CI: ${why}`);
-  console.warn(`skipping the loop kernel tests: ${why}`);
-}
+const canRun = kernelTestsCanRun("the loop kernel tests");
 
 function loaderJson(output: string): Record<string, any> {
   const line = output.split("\n").reverse().find((l) => l.startsWith("{"));

@@ -8,12 +8,12 @@ import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { compileFile, compileSource } from "../compiler/index";
-import { readObject } from "../compiler/elf/reader";
 import { loadAddon, runUserEngine } from "../runtime/engine/driver";
 import { ExecutionError } from "../runtime/engine/interp";
 import { runInEngine } from "../cli/engine";
 import { runOnFakeRing } from "./support/fakering";
 import { generateProgram } from "./support/progen";
+import { storeOffsetField } from "./support/patch";
 
 let haveAddon = true;
 try {
@@ -107,17 +107,8 @@ describe.skipIf(!haveAddon)("the userspace engine on a real ring", () => {
   it("an out-of-bounds access stops the program with its TypeScript line", () => {
     // Move the store of lp.cqWaitIdx 4 bytes past the end of iou_loop_params in the object itself.
     const bytes = Buffer.from(obj("samples/nops.ts").object!);
-    const o = readObject(bytes);
-    const sec = o.section("struct_ops.s/nops")!;
-    const line = o.btfExt!.lines.find((l) => l.text.includes("lp.cqWaitIdx ="))!;
-    let slot = 0;
-    let at = -1;
-    for (const i of o.insns(sec.name)) {
-      if (slot * 8 >= line.offset && at < 0 && i.opcode === 0x63) at = slot;
-      slot += i.opcode === 0x18 ? 2 : 1;
-    }
-    expect(at).toBeGreaterThan(0);
-    bytes.writeInt16LE(4, sec.offset + at * 8 + 2);
+    const { field: off, line } = storeOffsetField(bytes, "struct_ops.s/nops", "lp.cqWaitIdx =");
+    bytes.writeInt16LE(4, off);
     let err: unknown;
     try {
       runUserEngine(bytes, { set: ["reqsToRun=10"] });
@@ -126,7 +117,7 @@ describe.skipIf(!haveAddon)("the userspace engine on a real ring", () => {
     }
     expect(err).toBeInstanceOf(ExecutionError);
     expect((err as Error).message).toMatch(/out-of-bounds write of 4 bytes at offset 4 of iou_loop_params/);
-    expect((err as Error).message).toContain(`samples/nops.ts:${line.line}: lp.cqWaitIdx = head + inflight;`);
+    expect((err as Error).message).toContain(`samples/nops.ts:${line}: lp.cqWaitIdx = head + inflight;`);
   });
 
   it("every fixture ends with the same globals as on the simulated ring", () => {
