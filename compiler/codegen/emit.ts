@@ -3,6 +3,7 @@
 // arguments into r1-r5 as a parallel move; blocks are laid out in order with fall-through, inverting
 // branches where that saves a jump. The IR arrives optimized and out of SSA form (compiler/opt/).
 
+import { countSlots, insnClass } from "../bpf/decode";
 import * as I from "../bpf/insn";
 import type { Insn, InsnOrLabel, JmpOpName, Reg } from "../bpf/insn";
 import { isImm, type AtomicSpec, type Block, type IrFunction, type IrInsn, type Operand, type Terminator, type VReg } from "../ir/ir";
@@ -39,7 +40,7 @@ export function generate(fn: IrFunction, allocator: "auto" | "linear" = "auto"):
     const copy = cloneFunction(fn);
     return emitFunction(copy, allocate(copy, p, co));
   }));
-  const size = (c: FunctionCode) => (c.stackSize > 512 ? 1e9 : 0) + c.insns.reduce((n, i) => n + (i.opcode === 0x18 ? 2 : 1), 0) + c.stackSize / 64;
+  const size = (c: FunctionCode) => (c.stackSize > 512 ? 1e9 : 0) + countSlots(c.insns) + c.stackSize / 64;
   return tries.reduce((a, b) => (size(b) < size(a) ? b : a));
 }
 
@@ -60,7 +61,7 @@ function emitFunction(fn: IrFunction, alloc: Allocation): FunctionCode {
   const tagFrom = (start: number, dst: Reg | undefined, ptr: boolean) => {
     for (let k = start; k < out.length; k++) {
       const x = out[k];
-      if (!I.isLabel(x) && x.dst === dst && (x.opcode & 7) !== I.Class.STX && (x.opcode & 7) !== I.Class.ST && (x.opcode & 7) !== I.Class.JMP) facts.ptr.set(x, ptr);
+      if (!I.isLabel(x) && x.dst === dst && insnClass(x.opcode) !== I.Class.STX && insnClass(x.opcode) !== I.Class.ST && insnClass(x.opcode) !== I.Class.JMP) facts.ptr.set(x, ptr);
     }
   };
   let pos: I.SourcePos | undefined;
