@@ -38,6 +38,7 @@ export function makeProgram(setExit: (code: number) => void): Command {
     .description("Compile io_uring loop_step programs written in TypeScript to BPF objects, and run them.")
     .version(JSON.parse(fs.readFileSync(path.join(packageRoot(), "package.json"), "utf8")).version as string)
     .showHelpAfterError("(run with --help for usage)")
+    .addHelpText("after", "\nOutput into a pipe that closes early (uringbpf build x.ts --emit asm | head) ends any command quietly\nwith exit status 141, as SIGPIPE ends a C tool.")
     .exitOverride();
 
   program
@@ -113,8 +114,29 @@ export function makeProgram(setExit: (code: number) => void): Command {
   return program;
 }
 
+/** The exit status when stdout or stderr is a pipe whose reader went away (`uringbpf run --help | head`):
+ *  128 + SIGPIPE, what a C tool killed by SIGPIPE reports, and nothing printed. */
+export const EXIT_PIPE = 141;
+
+/** A write to a closed pipe ends the process quietly, as SIGPIPE ends a C tool (Node ignores SIGPIPE and
+ *  raises EPIPE as an 'error' event, which unhandled is a stack trace), for every command. */
+let pipeGuarded = false;
+function quietOnClosedPipe(): void {
+  if (pipeGuarded) return;
+  pipeGuarded = true;
+  for (const s of [process.stdout, process.stderr]) {
+    s.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "EPIPE" || e.code === "ERR_STREAM_DESTROYED") process.exit(EXIT_PIPE);
+      // Any other failure to write the output (ENOSPC on a redirected file, EIO): say so once, exit 2.
+      if (s !== process.stderr) process.stderr.write(`uringbpf: cannot write the output: ${e.message}\n`);
+      process.exit(2);
+    });
+  }
+}
+
 /** Run the CLI; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe();
   let code = 0;
   const program = makeProgram((c) => (code = c));
   try {

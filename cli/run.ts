@@ -102,7 +102,7 @@ export function registerRun(program: Command, setExit: (code: number) => void = 
     .option("--open <name=path[:mode]>", "open a file (mode r, w, rw, a; default r) and store the fd in a global (repeatable)", collect, [])
     .option("--buffer <name=size>", "allocate a zeroed buffer and store its address in a global (repeatable)", collect, [])
     .option("--mem <path=value>", "set a field of the MEM region before the run, by its layout: count, hdr.len, slots[3] (repeatable)", collect, [])
-    .option("--map <name[key]=value>", "preset a map entry before the run: hist[3]=5, reqs[7].start=0 (repeatable); every map is printed after the run", collect, [])
+    .option("--map <name[key]path=value>", "preset a map entry before the run: hist[3]=5, reqs[7].start=0, struct keys and values as conns[{port=80,proto=6}]={bytes=1,up=true} (repeatable; docs/LANGUAGE.md \"Maps\"); every map is printed after the run", collect, [])
     .option("--sq-entries <n>", `SQ size (default 8, at most ${MAX_SQ_ENTRIES})`, positiveInt("--sq-entries", MAX_SQ_ENTRIES))
     .option("--mem-region <bytes>", "MEM region size, at most 1 GiB (default: the size of the program's ring.mem<T>() layout)", positiveInt("--mem-region", MAX_MEM_REGION, " bytes"))
     .option("--vm", "run in the test VM even if the host kernel has io_uring BPF ops")

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { cacheRoot, findKernel, runInVm, type VmCase, VmError, type VmFile, type VmRunResult } from "./vm/vm";
 import { ObjectFormatError } from "../compiler/elf/reader";
 import { compileFile, formatDiagnostics } from "../compiler/index";
-import { AssignError, resolveMem, resolveSet } from "./assign";
+import { AssignError, resolveMapAssigns, resolveMem, resolveSet } from "./assign";
 import { ImageError, loadImage, type Image } from "./engine/image";
 
 /** Options of `runProgram` (the `uringbpf run` flags). */
@@ -140,6 +140,7 @@ export function precheck(object: Uint8Array, opts: RunOptions, memSize: number):
     if (opts.prog !== undefined && !img.programs.has(opts.prog)) throw new ImageError(`no program named '${opts.prog}' (programs: ${[...img.programs.keys()].join(", ") || "none"})`);
     for (const a of opts.set ?? []) resolveSet(img, a);
     for (const a of opts.mem ?? []) resolveMem(img, a, memSize);
+    resolveMapAssigns(img, opts.map ?? []);
   } catch (e) {
     if (e instanceof AssignError || e instanceof ImageError) throw new RunError(e.message, "usage");
     throw e;

@@ -157,10 +157,36 @@ const CASES: Case[] = [
     stage: "usage",
     check: (r) => expect(r.error).toBe("--set b=abc: bad value (a decimal or 0x hex integer within 64 bits, or true/false)"),
   },
+  {
+    name: "--map presets struct keys and values (docs/LANGUAGE.md \"Maps\"): the same maps after the run",
+    file: () => path.join(root, "test", "fixtures", "mapassign", "presets.ts"),
+    flags: { map: ["conns[{port=80,proto=6,addr=0x7f000001}]={bytes=7,up=true,hops[2]=3}", "byId[-3].origin.x=-9", "counts[1]=5"] },
+    exit: 0,
+    check: (r) => {
+      expect([r.globals!.seenBytes, r.globals!.seenHop, r.globals!.seenUp, r.globals!.seenX]).toEqual([7, 3, 1, -9]);
+      expect(r.maps!.counts).toEqual([0, 10, 0, 0]);
+    },
+  },
+  {
+    name: "--map with a field value out of range: exit 2, the same message",
+    file: () => path.join(root, "test", "fixtures", "mapassign", "presets.ts"),
+    flags: { map: ["conns[{port=80,proto=256}].pkts=1"] },
+    exit: 2,
+    stage: "usage",
+    check: (r) => expect(r.error).toBe("--map conns[{port=80,proto=256}].pkts=1: value out of range for field 'proto' of the key of conns (u8: 0..255)"),
+  },
+  {
+    name: "--map presets more keys than a hash map holds: exit 2, the map is full, before anything runs",
+    file: () => path.join(root, "test", "fixtures", "mapassign", "presets.ts"),
+    flags: { map: [1, 2, 3, 4, 5].map((i) => `conns[{port=${i}}].pkts=1`) },
+    exit: 2,
+    stage: "usage",
+    check: (r) => expect(r.error).toBe("--map conns[{port=5}].pkts=1: the map is full (4 entries)"),
+  },
 ];
 
 function kernelOpts(f: EngineFlags): RunOptions {
-  return { set: f.set, mem: f.mem, trace: f.trace, noRun: f.run === false, prog: f.prog, timeoutSec: f.timeout ?? 60, vm: true };
+  return { set: f.set, mem: f.mem, map: f.map, trace: f.trace, noRun: f.run === false, prog: f.prog, timeoutSec: f.timeout ?? 60, vm: true };
 }
 
 function engineSide(c: Case): { outcome: RunReport; exit: number; err: string } {
@@ -196,6 +222,7 @@ describe.skipIf(skip)("the run contract on both engines", () => {
     }
     expect(e.outcome.globals).toEqual(kr.globals);
     expect(e.outcome.mem).toEqual(kr.mem);
+    expect(e.outcome.maps).toEqual(kr.maps);
     expect(e.outcome.trace).toEqual(kr.trace);
     expect(e.outcome.ran).toBe(kr.ran);
     // The engine says once that the verifier has not checked the program (when it set one up).

@@ -60,6 +60,18 @@ const fixtureExpect = new Map<string, Record<string, bigint>>();
 /** The maps the interpreter ends with, as the loader prints them (JSON: bigints as numbers or strings). */
 const fixtureMaps = new Map<string, unknown>();
 let run: VmRunResult;
+/** --map presets of struct keys and values, in order: a whole value, then one field of it. */
+const MAP_PRESETS = [
+  "conns[{port=80,proto=6,addr=0x7f000001}]={bytes=1000,pkts=2,delta=-5,up=true,hops[2]=9}",
+  "conns[{port=80,proto=6,addr=0x7f000001}].hops[2]=11",
+  "conns[{port=443,addr=0xffffffff}].bytes=18446744073709551615",
+  "byId[-3]={origin.x=-7,tag=-128}",
+  "byId[-3].origin.y=100",
+  "counts[1]=21",
+  "shapes[1].origin={x=5,y=-2147483648}",
+];
+/** What the interpreter ends with for MAP_PRESETS (globals and maps, as JSON). */
+let presetEngine: any;
 
 beforeAll(async () => {
   if (!canRun) return;
@@ -91,6 +103,16 @@ beforeAll(async () => {
   execFileSync("gcc", ["-static", "-O2", "-Wall", "-o", producer, path.join(__dirname, "support", "counters-producer.c")]);
   add("counters", `rm -f /tmp/mem; counters-producer /tmp/mem ${COUNTERS_N} > /tmp/producer.json & uringbpf-loader counters.o --mem-file /tmp/mem; wait; cat /tmp/producer.json`,
     [obj("counters.o", build("samples/counters.ts")), { guestPath: "/usr/local/bin/counters-producer", hostPath: producer, mode: 0o755 }]);
+  // --map with struct keys and values (test/mapassign.test.ts has the grammar): written into the kernel's
+  // maps after load, read by the program, printed after the run; and a preset that overfills a hash map.
+  const presets = compileFile(path.join(__dirname, "fixtures", "mapassign", "presets.ts"));
+  if (!presets.ok) throw new Error(formatDiagnostics(presets.diagnostics));
+  const sim = runOnFakeRing(presets, { maps: MAP_PRESETS, maxSteps: 10 });
+  presetEngine = JSON.parse(jsonSafe({ globals: Object.fromEntries(["status", "seenBytes", "seenHop", "seenDelta", "seenUp", "seenX", "seenTag", "seenY"].map((g) => [g, sim.get(g)])), maps: sim.maps }));
+  const q = (a: string) => `'${a}'`;
+  add("map-presets", `uringbpf-loader presets.o ${MAP_PRESETS.map((m) => `--map ${q(m)}`).join(" ")}; ` +
+    `uringbpf-loader presets.o ${[1, 2, 3, 4, 5].map((i) => `--map ${q(`conns[{port=${i}}].pkts=1`)}`).join(" ")}; echo "@@EXIT $?"`,
+    [obj("presets.o", presets.object!)]);
   // Random programs with atomics on their result globals, against the reference evaluator.
   const diffFiles: VmFile[] = [];
   const diffCmds: string[] = [];
@@ -183,6 +205,25 @@ describe.skipIf(!canRun)("the language in the 7.x kernel", () => {
     // The program saw the items in more than one batch, never more than the ring's 64 slots at once.
     expect(loader.globals.batches).toBeGreaterThan(1);
     expect(loader.globals.biggestBatch).toBeLessThanOrEqual(64);
+  });
+
+  it("--map presets struct keys and values in the kernel's maps: the program sees them; the maps equal the interpreter's", () => {
+    const out = result("map-presets").output;
+    const [j, full] = jsonLines(out);
+    expect(j.ok, out).toBe(true);
+    const g = j.globals;
+    expect([g.status, g.seenBytes, g.seenHop, g.seenDelta, g.seenUp, g.seenX, g.seenTag, g.seenY]).toEqual([0, 1000, 11, -5, 1, -7, -128, -2147483648]);
+    expect({ globals: Object.fromEntries(Object.keys(presetEngine.globals).map((k) => [k, g[k]])), maps: j.maps }).toEqual(presetEngine);
+    // Sorted by key as little-endian numbers: port 80 (0x50) before port 443 (0x1bb).
+    expect(j.maps.conns).toEqual([
+      { key: { port: 80, proto: 6, addr: 0x7f000001 }, value: { bytes: 1000, pkts: 3, delta: -5, up: true, hops: [0, 0, 11] } },
+      { key: { port: 443, proto: 0, addr: 0xffffffff }, value: { bytes: "18446744073709551615", pkts: 0, delta: 0, up: false, hops: [0, 0, 0] } },
+    ]);
+    expect(j.maps.byId).toEqual([{ key: -3, value: { origin: { x: -7, y: 101 }, tag: -128 } }]);
+    expect(j.maps.counts).toEqual([0, 42, 0, 0]);
+    // Five keys into a 4-entry hash map: the kernel's -E2BIG, reported before the run.
+    expect([full.ok, full.stage, full.error]).toEqual([false, "maps", "--map conns[{port=5}].pkts=1: the map is full (4 entries)"]);
+    expect(out).toMatch(/@@EXIT 5/);
   });
 
   it(`${ATOMIC_DIFF_N} random programs with atomics give the reference evaluator's results in the kernel`, () => {

@@ -29,10 +29,10 @@ import { Memory, run, type Region } from "./interp";
 import { checkRunnable, decodeValue, geometryHint, loadImage, type Image, type ImageGlobal } from "./image";
 import { runTranslated } from "./translate";
 import { geometryValues } from "../../compiler/contract/geometry";
-import { resolveMem, resolveSet, splitAssign, writeBits } from "../assign";
+import { resolveMapAssigns, resolveMem, resolveSet, splitAssign, writeBits } from "../assign";
 import { iterKfuncs } from "./iter";
 import { baseHelpers } from "./helpers";
-import { EngineMaps, imageMapSpecs, imageValueField } from "./maps";
+import { EngineMaps, imageMapSpecs } from "./maps";
 import { checkSqes, FD_CREATORS, type SqeCheckContext } from "./sqecheck";
 import { verifyImage } from "./verify";
 import { loadEngineAddon } from "../addon/load";
@@ -398,7 +398,7 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
 
   // BTF-defined maps, with --map presets applied (the loader applies them after load, before the run).
   const maps = new EngineMaps(imageMapSpecs(img), mem);
-  for (const p of opts.map ?? []) maps.preset(p, (m, path) => imageValueField(img, m.spec.name, path));
+  resolveMapAssigns(img, opts.map ?? []).forEach((p, i) => maps.preset(opts.map![i], p));
   const trace: string[] = [];
   const log = opts.log ?? ((l: string) => process.stderr.write(l + "\n"));
   const cqHead = () => cv.getUint32(ring.off.cqHead, true);

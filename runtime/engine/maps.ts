@@ -136,8 +136,9 @@ export class EngineMap {
     return this.records.some((x) => x.region.base === addr);
   }
 
-  /** Preset a value (`--map NAME[KEY]=VALUE`): write `bytes` at `off` of the entry's value. */
-  preset(key: Uint8Array, off: number, bytes: Uint8Array): string | undefined {
+  /** Preset an entry (`--map`, resolved by runtime/assign.ts): write `value`'s bytes where `mask` is set
+   *  over the entry's value (a new hash entry starts as zeros). */
+  preset(key: Uint8Array, value: Uint8Array, mask: Uint8Array): string | undefined {
     if (this.spec.mapType !== 1 && this.spec.mapType !== 2) return `${this.spec.name} is not an array or hash map`;
     let addr = this.lookup(key);
     if (addr === 0n) {
@@ -147,7 +148,8 @@ export class EngineMap {
       addr = this.lookup(key);
     }
     const region = this.array ?? this.hash.get(this.keyOf(key))!.region;
-    region.bytes.set(bytes, Number(addr - region.base) + off);
+    const at = Number(addr - region.base);
+    for (let i = 0; i < this.spec.valueSize; i++) if (mask[i]) region.bytes[at + i] = value[i];
     return undefined;
   }
 
@@ -221,19 +223,10 @@ export class EngineMaps {
     return Object.fromEntries([...this.byName].map(([n, m]) => [n, m.dump()]));
   }
 
-  /** `--map NAME[KEY]=VALUE` / `NAME[KEY].field=VALUE` through `fieldOf(map, path)` (offset, size). */
-  preset(text: string, fieldOf: (m: EngineMap, path: string) => { off: number; size: number }): void {
-    const m = /^([A-Za-z_$][\w$]*)\[(-?(?:0x[0-9a-fA-F]+|\d+))\]((?:\.[A-Za-z_$][\w$]*|\[\d+\])*)=(-?(?:0x[0-9a-fA-F]+|\d+))$/.exec(text);
-    if (!m) throw new Error(`--map ${text}: expected NAME[KEY]=VALUE or NAME[KEY].field=VALUE (integers)`);
-    const map = this.byName.get(m[1]);
-    if (!map) throw new Error(`--map ${text}: no map named '${m[1]}' (maps: ${[...this.byName.keys()].join(", ") || "none"})`);
-    if (map.spec.keySize > 8) throw new Error(`--map ${text}: ${m[1]} has ${map.spec.keySize}-byte keys: only integer keys can be preset`);
-    const le = (v: bigint, n: number) => Uint8Array.from({ length: n }, (_, i) => Number((BigInt.asUintN(n * 8, v) >> BigInt(8 * i)) & 0xffn));
-    const keyValue = BigInt(m[2]);
-    if (keyValue >= 0n && BigInt.asUintN(map.spec.keySize * 8, keyValue) !== keyValue) throw new Error(`--map ${text}: key ${m[2]} does not fit ${map.spec.keySize} bytes`);
-    const f = fieldOf(map, m[3]);
-    const v = BigInt(m[4]);
-    const err = map.preset(le(keyValue, map.spec.keySize), f.off, le(v, f.size));
+  /** Apply a `--map` preset resolved by runtime/assign.ts (`text` names it in errors). */
+  preset(text: string, p: { map: string; key: Uint8Array; value: Uint8Array; mask: Uint8Array }): void {
+    const map = this.byName.get(p.map);
+    const err = map ? map.preset(p.key, p.value, p.mask) : `no map named '${p.map}'`;
     if (err) throw new Error(`--map ${text}: ${err}`);
   }
 }
@@ -277,31 +270,4 @@ export function imageMapSpecs(img: Image): MapSpec[] {
     });
   }
   return specs;
-}
-
-/** The byte offset and size of `.field[i]...` inside a map's value, through the value's BTF type. */
-export function imageValueField(img: Image, mapName: string, path: string): { off: number; size: number } {
-  const ds = img.obj.btf.find((t) => t.kind === "DATASEC" && t.name === ".maps");
-  const v = ds?.vars?.map((x) => img.btf.get(x.type)).find((t) => t?.name === mapName);
-  const def = v ? resolveType(img.btf, v.type!) : undefined;
-  const vm = def?.members?.find((x) => x.name === "value");
-  const p = vm ? resolveType(img.btf, vm.type) : undefined;
-  let t = p?.kind === "PTR" ? resolveType(img.btf, p.type!) : undefined;
-  let off = 0;
-  for (const part of path.match(/\.[^.[\]]+|\[\d+\]/g) ?? []) {
-    if (part.startsWith("[")) {
-      if (t?.kind !== "ARRAY") throw new Error(`--map ${mapName}${path}: not an array before ${part}`);
-      const i = Number(part.slice(1, -1));
-      if (i >= (t.count ?? 0)) throw new Error(`--map ${mapName}${path}: index ${i} out of range`);
-      off += i * typeSize(img.btf, t.elem!);
-      t = resolveType(img.btf, t.elem!);
-    } else {
-      const m = t?.kind === "STRUCT" ? t.members!.find((x) => x.name === part.slice(1)) : undefined;
-      if (!m) throw new Error(`--map ${mapName}${path}: the value has no field '${part.slice(1)}'`);
-      off += m.offset;
-      t = resolveType(img.btf, m.type);
-    }
-  }
-  if (t?.kind !== "INT") throw new Error(`--map ${mapName}${path}: not an integer${path ? " field" : " value: name a field"}`);
-  return { off, size: t.size! };
 }

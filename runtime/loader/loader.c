@@ -188,8 +188,10 @@ static void usage(FILE *f)
 "                        store the fd in global NAME\n"
 "  --mem PATH=VALUE      set a field of the MEM region before the run, through the program's layout\n"
 "                        (uringbpf_mem_layout in BTF): count, hdr.len, slots[3], heads[1].seq\n"
-"  --map NAME[KEY]=VALUE preset an array/hash map entry after load (NAME[KEY].field=VALUE for a\n"
-"                        field of a struct value); every map is printed after the run under \"maps\"\n"
+"  --map NAME[KEY]PATH=VALUE  preset an array/hash map entry after load: KEY an integer or\n"
+"                        {field=INT,...} (struct keys), PATH .field/[index] steps into the value,\n"
+"                        VALUE an integer or {field=INT,...}: hist[3]=5, conns[{port=80}].pkts=2,\n"
+"                        byId[-3]={origin.x=1,tag=2}; every map is printed after the run under \"maps\"\n"
 "  --mem-file PATH       map the MEM region from PATH (MAP_SHARED, created or extended as needed), so\n"
 "                        other processes that map the same file share it with the program\n"
 "  --pin-maps DIR        pin the maps as DIR/NAME after the run (for bpftool map dump pinned ...)\n"
@@ -246,21 +248,46 @@ static unsigned parse_flags(char *list)
 	return flags;
 }
 
+/* A value token: a decimal or 0x hex integer within 64 bits (optionally negative) or true/false, the
+ * grammar of runtime/assign.ts parseValue. 0 when it parses; *v is the 64-bit pattern, *neg its sign. */
+static int parse_int_text(const char *s, long long *v, int *neg)
+{
+	char *end;
+	*neg = *s == '-';
+	if (!strcmp(s, "true") || !strcmp(s, "false")) { *v = s[0] == 't'; *neg = 0; return 0; }
+	const char *d = s + *neg;
+	if (!isdigit((unsigned char)*d)) return -1;
+	int hex = d[0] == '0' && d[1] == 'x';
+	if (hex && !isxdigit((unsigned char)d[2])) return -1;
+	/* leading zeros are decimal, not octal (as parseValue reads them) */
+	if (!hex) while (d[0] == '0' && isdigit((unsigned char)d[1])) d++;
+	errno = 0;
+	unsigned long long u = strtoull(hex ? d + 2 : d, &end, hex ? 16 : 10);
+	if (hex && end == d + 2) return -1;
+	if (errno || end == d || *end || !isxdigit((unsigned char)end[-1])) return -1;
+	if (*neg && u > 1ULL << 63) return -1;
+	if (!u) *neg = 0; /* -0 is 0 */
+	*v = *neg ? (long long)(0 - u) : (long long)u;
+	return 0;
+}
+
 static void add_assign(char kind, char *arg, const char *optname)
 {
+	if (kind == 'p') {
+		/* --map NAME[KEY]PATH=VALUE: parsed after the object is open (maps.h), the whole text kept */
+		if (opt.nassign == MAX_ASSIGN) usage_error("too many %s options", optname);
+		opt.assigns[opt.nassign++] = (struct assign){ .kind = kind, .name = arg, .arg = "" };
+		return;
+	}
 	char *eq = strchr(arg, '=');
 	if (!eq || eq == arg) usage_error("%s expects NAME=VALUE", optname);
 	if (opt.nassign == MAX_ASSIGN) usage_error("too many %s options", optname);
 	*eq = 0;
 	struct assign *a = &opt.assigns[opt.nassign++];
 	a->kind = kind; a->name = arg; a->arg = eq + 1;
-	if (kind == 's' || kind == 'm' || kind == 'p') {
-		char *end, msg[512];
-		a->neg = *a->arg == '-';
-		if (!strcmp(a->arg, "true") || !strcmp(a->arg, "false")) { a->value = a->arg[0] == 't'; return; }
-		errno = 0;
-		a->value = a->neg ? strtoll(a->arg, &end, 0) : (long long)strtoull(a->arg, &end, 0);
-		if (errno || end == a->arg || *end || (!a->neg && !isdigit((unsigned char)*a->arg))) {
+	if (kind == 's' || kind == 'm') {
+		char msg[512];
+		if (parse_int_text(a->arg, &a->value, &a->neg)) {
 			snprintf(msg, sizeof(msg), "%s %s=%s: bad value (a decimal or 0x hex integer within 64 bits, or true/false)",
 				 optname, arg, a->arg);
 			usage_error("%s", msg);
@@ -667,109 +694,140 @@ static void mem_fail(const struct assign *a, const char *fmt, ...)
 	fail(EXIT_SETUP, "globals", NULL, "--mem %s=%s: %s", a->name, a->arg, msg);
 }
 
-/* --mem PATH=VALUE: walk PATH (field names, [index]) through the layout and store VALUE.
- * Grammar: NAME ( '.' NAME | '[' DECIMAL ']' )*, starting at the layout struct. */
-static void set_mem_field(const struct assign *a)
+/* How a --mem or --map assignment reports a bad step (mem_fail, map_fail). */
+typedef __attribute__((noreturn)) void (*assign_fail_fn)(const struct assign *a, const char *fmt, ...);
+
+/* The field names of struct `t` as "where.f1, where.f2" (where "" gives "f1, f2"). */
+static void field_names(const struct btf_type *t, const char *where, char *names, size_t n)
 {
 	struct btf *btf = bpf_object__btf(obj);
-	__u32 type = mem_layout_type();
-	char where[512] = "", desc[256];
-	if (!type) mem_fail(a, "the program has no MEM-region layout (it does not use ring.mem<T>())");
-	if (!mem_region) mem_fail(a, "no MEM region registered");
-	unsigned long long off = 0;
-	const char *s = a->name;
-	while (*s) {
-		int id = btf__resolve_type(btf, type);
+	const struct btf_member *m = btf_members(t);
+	names[0] = 0;
+	for (int i = 0; i < btf_vlen(t); i++, m++)
+		append(names, n, "%s%s%s%s", names[0] ? ", " : "", where, where[0] ? "." : "", btf__name_by_offset(btf, m->name_off));
+}
+
+/* Walk a path of '.' NAME / '[' DECIMAL ']' steps from `s` through BTF type *type, adding byte offsets to
+ * *off, up to the end or a character of `stop`; the path syntax of runtime/assign.ts walkPath. With
+ * first_field the path starts with a field name without its dot (--mem, fields inside {...}). `where`
+ * names the place walked so far (`root` before the first step). Returns where the walk stopped. */
+static const char *walk_path(const struct assign *a, assign_fail_fn failf, const char *root, const char *s, const char *stop,
+			     int first_field, __u32 *type, unsigned long long *off, char *where, size_t wn)
+{
+	struct btf *btf = bpf_object__btf(obj);
+	char desc[256];
+	int first = 1;
+	while (*s && !strchr(stop, *s)) {
+		int id = btf__resolve_type(btf, *type);
 		const struct btf_type *t = id < 0 ? NULL : btf__type_by_id(btf, id);
-		describe_type(type, desc, sizeof(desc));
+		describe_type(*type, desc, sizeof(desc));
+		const char *at = where[0] ? where : root;
 		if (*s == '[') {
-			if (!where[0]) mem_fail(a, "the path starts with a field name, not an index");
-			if (!t || !btf_is_array(t)) mem_fail(a, "%s is not an array (it is %s)", where, desc);
+			if (first && first_field) failf(a, "the path starts with a field name, not an index");
+			if (!t || !btf_is_array(t)) failf(a, "%s is not an array (it is %s)", at, desc);
 			const struct btf_array *arr = btf_array(t);
 			char *end;
-			if (!isdigit((unsigned char)s[1])) mem_fail(a, "bad index after %s: expected [0..%u]", where, arr->nelems ? arr->nelems - 1 : 0);
+			if (!isdigit((unsigned char)s[1])) failf(a, "bad index after %s: expected [0..%u]", at, arr->nelems ? arr->nelems - 1 : 0);
 			errno = 0;
 			unsigned long long i = strtoull(s + 1, &end, 10);
-			if (*end != ']') mem_fail(a, "bad index after %s: expected [0..%u]", where, arr->nelems ? arr->nelems - 1 : 0);
+			if (*end != ']') failf(a, "bad index after %s: expected [0..%u]", at, arr->nelems ? arr->nelems - 1 : 0);
 			if (errno || i >= arr->nelems)
-				mem_fail(a, "index %.*s out of range: %s has %u elements (0..%u)", (int)(end - s - 1), s + 1, where,
-					 arr->nelems, arr->nelems ? arr->nelems - 1 : 0);
+				failf(a, "index %.*s out of range: %s has %u elements (0..%u)", (int)(end - s - 1), s + 1, at,
+				      arr->nelems, arr->nelems ? arr->nelems - 1 : 0);
 			long long esz = btf__resolve_size(btf, arr->type);
-			if (esz <= 0) mem_fail(a, "%s has elements of unknown size", where);
-			off += i * esz;
-			if (off > opt.mem_size) mem_fail(a, "%s[%llu] lies outside the %llu-byte region", where, i, opt.mem_size);
-			type = arr->type;
-			append(where, sizeof(where), "[%llu]", i);
+			if (esz <= 0 || esz > (1LL << 30)) failf(a, "%s has elements of unknown size", at);
+			*off += i * esz;
+			*type = arr->type;
+			append(where, wn, "[%llu]", i);
 			s = end + 1;
+			first = 0;
 			continue;
 		}
-		if (where[0]) {
-			if (*s != '.') mem_fail(a, "expected '.field' or '[index]' after %s, found '%s'", where, s);
+		if (!(first && first_field)) {
+			if (*s != '.') failf(a, "expected '.field' or '[index]' after %s, found '%s'", at, s);
 			s++;
 		}
 		size_t n = strcspn(s, ".[");
-		if (!t || !btf_is_struct(t))
-			mem_fail(a, "%s is not a struct (it is %s), so it has no field '%.*s'", where, desc, (int)n, s);
-		if (!n) mem_fail(a, "empty field name%s%s", where[0] ? " after " : "", where);
+		const char *sp = s;
+		while (sp < s + n && !strchr(stop, *sp)) sp++;
+		n = sp - s;
+		if (!t || !btf_is_struct(t)) failf(a, "%s is not a struct (it is %s), so it has no field '%.*s'", at, desc, (int)n, s);
+		if (!n) failf(a, "empty field name after %s", at);
 		const struct btf_member *m = btf_members(t);
 		int found = -1;
-		char names[1024] = "";
 		for (int i = 0; i < btf_vlen(t); i++, m++) {
 			const char *mn = btf__name_by_offset(btf, m->name_off);
 			if (strlen(mn) == n && !strncmp(mn, s, n)) { found = i; break; }
 		}
 		if (found < 0) {
-			m = btf_members(t);
-			for (int i = 0; i < btf_vlen(t); i++, m++) {
-				const char *mn = btf__name_by_offset(btf, m->name_off);
-				append(names, sizeof(names), "%s%s%s%s", names[0] ? ", " : "", where, where[0] ? "." : "", mn);
-			}
-			if (where[0]) mem_fail(a, "%s (%s) has no field '%.*s'; valid fields: %s", where, desc, (int)n, s, names);
-			mem_fail(a, "the MEM layout (%s) has no field '%.*s'; valid fields: %s", desc, (int)n, s, names);
+			char names[1024];
+			field_names(t, where, names, sizeof(names));
+			failf(a, "%s (%s) has no field '%.*s'; valid fields: %s", at, desc, (int)n, s, names);
 		}
-		if (btf_member_bitfield_size(t, found)) mem_fail(a, "bit fields are not supported");
-		off += btf_member_bit_offset(t, found) / 8;
-		if (off > opt.mem_size) mem_fail(a, "%s.%.*s lies outside the %llu-byte region", where, (int)n, s, opt.mem_size);
-		type = btf_members(t)[found].type;
-		append(where, sizeof(where), "%s%.*s", where[0] ? "." : "", (int)n, s);
+		if (btf_member_bitfield_size(t, found)) failf(a, "bit fields are not supported");
+		*off += btf_member_bit_offset(t, found) / 8;
+		*type = btf_members(t)[found].type;
+		append(where, wn, "%s%.*s", where[0] ? "." : "", (int)n, s);
 		s += n;
+		first = 0;
 	}
+	return s;
+}
+
+/* Range-check value (v, neg) for the integer place `where` of BTF type `type` and store its low bytes at
+ * dst (at most `room` bytes there); returns the place's size. Not an integer: failf with what it is. */
+static int store_checked(const struct assign *a, assign_fail_fn failf, const char *where, __u32 type, long long v, int neg,
+			 unsigned char *dst, unsigned long long room)
+{
+	struct btf *btf = bpf_object__btf(obj);
 	int sgn, isbool, size = int_kind(type, &sgn, &isbool);
 	int id = btf__resolve_type(btf, type);
 	const struct btf_type *t = id < 0 ? NULL : btf__type_by_id(btf, id);
+	char desc[256];
 	describe_type(type, desc, sizeof(desc));
 	if (t && btf_is_struct(t)) {
-		char names[1024] = "";
-		const struct btf_member *m = btf_members(t);
-		for (int i = 0; i < btf_vlen(t); i++, m++) {
-			const char *mn = btf__name_by_offset(btf, m->name_off);
-			append(names, sizeof(names), "%s%s.%s", names[0] ? ", " : "", where, mn);
-		}
-		mem_fail(a, "%s is a %s: set one of its fields (%s)", where, desc, names);
+		char names[1024];
+		field_names(t, where, names, sizeof(names));
+		failf(a, "%s is a %s: set one of its fields (%s)", where, desc, names);
 	}
 	if (t && btf_is_array(t)) {
 		__u32 ne = btf_array(t)->nelems;
-		mem_fail(a, "%s is an %s: set one element, %s[0] .. %s[%u]", where, desc, where, where, ne ? ne - 1 : 0);
+		failf(a, "%s is an %s: set one element, %s[0] .. %s[%u]", where, desc, where, where, ne ? ne - 1 : 0);
 	}
-	if (!size || (t && btf_is_ptr(t))) mem_fail(a, "%s is %s, not an integer", where, desc);
+	if (!size || (t && btf_is_ptr(t))) failf(a, "%s is %s, not an integer", where, desc);
 	int bad;
 	char range[96];
-	unsigned long long u = (unsigned long long)a->value;
+	unsigned long long u = (unsigned long long)v;
 	if (isbool) {
-		bad = a->neg || u > 1;
+		bad = neg || u > 1;
 		snprintf(range, sizeof(range), "0..1 or true/false");
 	} else if (!sgn) {
 		unsigned long long max = size == 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
-		bad = a->neg || u > max;
+		bad = neg || u > max;
 		snprintf(range, sizeof(range), "0..%llu", max);
 	} else {
 		long long max = size == 8 ? LLONG_MAX : (1LL << (size * 8 - 1)) - 1, min = -max - 1;
-		bad = a->neg ? a->value < min : u > (unsigned long long)max;
+		bad = neg ? v < min : u > (unsigned long long)max;
 		snprintf(range, sizeof(range), "%lld..%lld", min, max);
 	}
-	if (bad) mem_fail(a, "value out of range for %s (%s: %s)", where, desc, range);
-	if (off + size > opt.mem_size || off > opt.mem_size) mem_fail(a, "%s lies outside the %llu-byte region", where, opt.mem_size);
-	memcpy((char *)mem_region + off, &u, size); /* little-endian: the low bytes */
+	if (bad) failf(a, "value out of range for %s (%s: %s)", where, desc, range);
+	if ((unsigned long long)size > room) failf(a, "%s lies outside the %s", where, a->kind == 'm' ? "region" : "entry");
+	memcpy(dst, &u, size); /* little-endian: the low bytes */
+	return size;
+}
+
+/* --mem PATH=VALUE: walk PATH (field names, [index]) through the layout and store VALUE.
+ * Grammar: NAME ( '.' NAME | '[' DECIMAL ']' )*, starting at the layout struct. */
+static void set_mem_field(const struct assign *a)
+{
+	__u32 type = mem_layout_type();
+	char where[512] = "";
+	if (!type) mem_fail(a, "the program has no MEM-region layout (it does not use ring.mem<T>())");
+	if (!mem_region) mem_fail(a, "no MEM region registered");
+	unsigned long long off = 0;
+	walk_path(a, mem_fail, "the MEM layout", a->name, "", 1, &type, &off, where, sizeof(where));
+	if (off >= opt.mem_size) mem_fail(a, "%s lies outside the %llu-byte region", where, opt.mem_size);
+	store_checked(a, mem_fail, where, type, a->value, a->neg, (unsigned char *)mem_region + off, opt.mem_size - off);
 }
 
 /* The ring-geometry globals (geometry.h, generated from compiler/contract/geometry.ts): set when present. */
@@ -1303,6 +1361,7 @@ int main(int argc, char **argv)
 	libbpf_set_print(libbpf_print);
 	check_object();
 	open_object();
+	maps_resolve();
 	create_ring();
 	prepare_resources();
 	size_t log_size = LOG_START;
@@ -1314,6 +1373,7 @@ int main(int argc, char **argv)
 		bpf_object__close(obj);
 		obj = NULL; prog = NULL; ops_map = NULL;
 		open_object();
+		maps_resolve(); /* the maps of the reopened object */
 	}
 	if (!opt.no_load) maps_preset();
 	struct bpf_link *link = opt.no_load ? NULL : bpf_map__attach_struct_ops(ops_map);
@@ -1370,6 +1430,7 @@ int main(int argc, char **argv)
 	for_each_global(print_cb, &pc);
 	printf("}");
 	maps_print(stdout);
+	if (opt.no_load) maps_presets_print(stdout);
 	__u32 layout = mem_layout_type();
 	if (layout && mem_region) {
 		printf(",\"mem\":");

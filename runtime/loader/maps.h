@@ -1,7 +1,8 @@
 /*
  * BTF-defined maps for uringbpf-loader (included once by loader.c, after its BTF printing helpers):
- *   --map NAME[KEY]=VALUE and NAME[KEY].field...=VALUE preset array/hash entries after load, before the run
- *     (KEY an integer; the entry's other bytes are kept, or zero for a new hash entry);
+ *   --map NAME[KEY]PATH=VALUE presets array/hash entries after load, before the run (KEY an integer or
+ *     {field=INT,...}; PATH .field/[index] steps into the value; VALUE an integer or {field=INT,...}; the
+ *     entry's other bytes are kept, or zero for a new hash entry), resolved against BTF before load;
  *   maps_print() writes every user map after the run as the JSON member "maps": arrays as lists of values,
  *     hashes as lists of {"key","value"} sorted by key (little-endian bytes compared as one unsigned
  *     number), ring buffers as the list of committed records in buffer order, each decoded through its BTF
@@ -36,96 +37,186 @@ static void map_fail(const struct assign *a, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fail(EXIT_SETUP, "maps", NULL, "--map %s=%s: %s", a->name, a->arg, msg);
+	fail(EXIT_SETUP, "maps", NULL, "--map %s: %s", a->name, msg);
 }
 
-/* Walk ".field" / "[i]" steps from `s` through BTF type *type, adding to *off; returns the final type. */
-static __u32 walk_value_path(const struct assign *a, const char *s, __u32 type, unsigned long long *off)
+/* A resolved --map preset: the key's bytes, and the value bytes to write where mask is set. */
+struct map_preset { struct bpf_map *map; unsigned char *key, *value, *mask; };
+
+/* Write `text` (up to `end`) into buf+off as BTF type `type`: an integer (range-checked), or
+ * {PATH=INT,...} for a struct or array place (all of it written, fields not named 0), marking the bytes
+ * written in mask (NULL for a key). `room` is the bytes from buf+off to the end of the entry. */
+static void fill_place(const struct assign *a, const char *text, const char *end, __u32 type, unsigned char *buf,
+		       unsigned char *mask, unsigned long long off, unsigned long long room, const char *what)
 {
 	struct btf *btf = bpf_object__btf(obj);
-	while (*s) {
-		int id = btf__resolve_type(btf, type);
-		const struct btf_type *t = id < 0 ? NULL : btf__type_by_id(btf, id);
-		if (*s == '[') {
-			char *end;
-			if (!t || !btf_is_array(t)) map_fail(a, "'%s': not an array", s);
-			unsigned long long i = strtoull(s + 1, &end, 10);
-			if (*end != ']' || i >= btf_array(t)->nelems) map_fail(a, "'%s': bad index (0..%u)", s, btf_array(t)->nelems - 1);
-			*off += i * btf__resolve_size(btf, btf_array(t)->type);
-			type = btf_array(t)->type;
-			s = end + 1;
-			continue;
-		}
-		if (*s != '.') map_fail(a, "expected .field or [index] at '%s'", s);
-		s++;
-		size_t n = strcspn(s, ".[");
-		if (!t || !btf_is_struct(t)) map_fail(a, "'%.*s': the value is not a struct", (int)n, s);
-		const struct btf_member *m = btf_members(t);
-		int found = -1;
-		for (int i = 0; i < btf_vlen(t); i++, m++) {
-			const char *mn = btf__name_by_offset(btf, m->name_off);
-			if (strlen(mn) == n && !strncmp(mn, s, n)) { found = i; break; }
-		}
-		if (found < 0) map_fail(a, "the value has no field '%.*s'", (int)n, s);
-		*off += btf_member_bit_offset(t, found) / 8;
-		type = btf_members(t)[found].type;
-		s += n;
+	char tok[128], where[512];
+	int sgn, isbool;
+	long long v;
+	int neg;
+	if (*text != '{') {
+		if ((size_t)(end - text) >= sizeof(tok)) map_fail(a, "bad value '%.*s'", (int)(end - text), text);
+		snprintf(tok, sizeof(tok), "%.*s", (int)(end - text), text);
+		if (parse_int_text(tok, &v, &neg)) map_fail(a, "bad value '%s' (a decimal or 0x hex integer within 64 bits, or true/false)", tok);
+		int size = store_checked(a, map_fail, what, type, v, neg, buf + off, room);
+		if (mask) memset(mask + off, 0xff, size);
+		return;
 	}
-	return type;
+	int id = btf__resolve_type(btf, type);
+	const struct btf_type *t = id < 0 ? NULL : btf__type_by_id(btf, id);
+	if (!t || (!btf_is_struct(t) && !btf_is_array(t)) || int_kind(type, &sgn, &isbool))
+		map_fail(a, "%s is an integer: give a number, not {...}", what);
+	long long size = btf__resolve_size(btf, type);
+	if (size < 0 || (unsigned long long)size > room) map_fail(a, "%s lies outside its entry", what);
+	if (end[-1] != '}') map_fail(a, "%s: expected {field=VALUE,...}", what);
+	memset(buf + off, 0, size);
+	if (mask) memset(mask + off, 0xff, size);
+	const char *s = text + 1, *close = end - 1;
+	while (s < close) {
+		__u32 ft = type;
+		unsigned long long foff = 0;
+		where[0] = 0;
+		const char *eq = walk_path(a, map_fail, what, s, "=,}", !btf_is_array(t), &ft, &foff, where, sizeof(where));
+		if (eq == s || *eq != '=') map_fail(a, "expected PATH=VALUE in {...} at '%.*s'", (int)(close - s), s);
+		const char *vend = eq + 1;
+		while (vend < close && *vend != ',') vend++;
+		if ((size_t)(vend - eq - 1) >= sizeof(tok)) map_fail(a, "bad value in {...}");
+		snprintf(tok, sizeof(tok), "%.*s", (int)(vend - eq - 1), eq + 1);
+		if (parse_int_text(tok, &v, &neg)) map_fail(a, "bad value '%s' for %s (a decimal or 0x hex integer within 64 bits, or true/false)", tok, where);
+		char full[700];
+		snprintf(full, sizeof(full), "field '%s' of %s", where, what);
+		if (foff >= (unsigned long long)size) map_fail(a, "%s lies outside its entry", full);
+		store_checked(a, map_fail, full, ft, v, neg, buf + off + foff, size - foff);
+		s = vend < close ? vend + 1 : vend;
+		if (vend < close && s == close) map_fail(a, "expected PATH=VALUE after ',' in {...}");
+	}
 }
 
-/* Store the integer of assignment `a` (range-checked for a field of `size` bytes) at p. */
-static void store_int(const struct assign *a, unsigned char *p, int size, int sgn)
+/* Resolve --map NAME[KEY]PATH=VALUE (the grammar of runtime/assign.ts resolveMapAssign, docs/LANGUAGE.md
+ * "Maps") against the object's maps and BTF: nothing touches a map here. */
+static struct map_preset resolve_preset(const struct assign *a)
 {
-	unsigned long long u = (unsigned long long)a->value;
-	int bad;
-	if (!sgn) bad = a->neg || (size < 8 && u > (1ULL << (size * 8)) - 1);
-	else bad = size < 8 && (a->neg ? a->value < -(1LL << (size * 8 - 1)) : u > (1ULL << (size * 8 - 1)) - 1);
-	if (bad) map_fail(a, "value out of range for a %s%d", sgn ? "i" : "u", size * 8);
-	memcpy(p, &u, size);
+	struct btf *btf = bpf_object__btf(obj);
+	const char *text = a->name;
+	size_t nl = strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$");
+	if (!nl || isdigit((unsigned char)text[0]) || text[nl] != '[' || nl >= 256)
+		map_fail(a, "expected NAME[KEY]=VALUE, NAME[KEY].field=VALUE or NAME[{field=KEY,...}]={field=VALUE,...}");
+	char name[256];
+	snprintf(name, sizeof(name), "%.*s", (int)nl, text);
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
+	if (!m || !is_user_map(m)) {
+		char list[512] = "";
+		struct bpf_map *x;
+		bpf_object__for_each_map(x, obj) if (is_user_map(x)) append(list, sizeof(list), "%s%s", list[0] ? ", " : "", bpf_map__name(x));
+		map_fail(a, "no map named '%s' (maps: %s)", name, list[0] ? list : "none");
+	}
+	enum bpf_map_type mt = bpf_map__type(m);
+	if (mt != BPF_MAP_TYPE_ARRAY && mt != BPF_MAP_TYPE_HASH) map_fail(a, "%s is not an array or hash map", name);
+	__u32 ktype = bpf_map__btf_key_type_id(m), vtype = bpf_map__btf_value_type_id(m);
+	__u32 ksz = bpf_map__key_size(m), vsz = bpf_map__value_size(m);
+	if (!ktype || !vtype || btf__resolve_size(btf, ktype) != ksz || btf__resolve_size(btf, vtype) != vsz)
+		map_fail(a, "%s has no BTF key or value type", name);
+	/* KEY: {...} up to its '}', else up to ']' */
+	const char *k = text + nl + 1, *kend;
+	if (*k == '{') {
+		const char *close = strchr(k, '}'), *open = strchr(k + 1, '{');
+		kend = close && (!open || open > close) && close[1] == ']' ? close + 1 : NULL;
+	} else {
+		kend = strchr(k, ']');
+		if (kend && memchr(k, '{', kend - k)) kend = NULL;
+		if (kend && memchr(k, '}', kend - k)) kend = NULL;
+	}
+	if (!kend) map_fail(a, "expected NAME[KEY]=VALUE, NAME[KEY].field=VALUE or NAME[{field=KEY,...}]={field=VALUE,...}");
+	struct map_preset p = { m, calloc(1, ksz), calloc(1, vsz), calloc(1, vsz) };
+	if (!p.key || !p.value || !p.mask) map_fail(a, "out of memory");
+	char what[320];
+	snprintf(what, sizeof(what), "the key of %s", name);
+	fill_place(a, k, kend, ktype, p.key, NULL, 0, ksz, what);
+	if (mt == BPF_MAP_TYPE_ARRAY) {
+		__u32 i;
+		memcpy(&i, p.key, 4);
+		if (i >= bpf_map__max_entries(m)) map_fail(a, "index %u out of range (%s has %u entries)", i, name, bpf_map__max_entries(m));
+	}
+	/* PATH into the value, then '=' VALUE */
+	char where[512] = "";
+	unsigned long long off = 0;
+	__u32 type = vtype;
+	snprintf(what, sizeof(what), "the value of %s", name);
+	const char *eq = walk_path(a, map_fail, what, kend + 1, "={}", 0, &type, &off, where, sizeof(where));
+	if (*eq != '=') map_fail(a, "expected NAME[KEY]=VALUE, NAME[KEY].field=VALUE or NAME[{field=KEY,...}]={field=VALUE,...}");
+	if (off >= vsz) map_fail(a, "%s lies outside the %u-byte value", where, vsz);
+	if (where[0]) snprintf(what, sizeof(what), "'%.*s'", (int)(eq - text), text);
+	const char *v = eq + 1;
+	fill_place(a, v, v + strlen(v), type, p.value, p.mask, off, vsz - off, what);
+	return p;
 }
 
-/* --map NAME[KEY](.path)=VALUE, after load and before the run. */
+static void hex_str(FILE *f, const unsigned char *b, size_t n)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < n; i++) fprintf(f, "%02x", b[i]);
+	fputc('"', f);
+}
+
+/* Every --map resolved before the run (errors exit 5 before anything is written). With --no-load the
+ * resolved presets are printed as the JSON member "map_presets" (map, key, value and mask as hex bytes):
+ * what test/mapassign.test.ts compares with runtime/assign.ts, row by row of one table. */
+static struct map_preset *presets;
+static int npresets;
+
+static void maps_resolve(void)
+{
+	for (int i = 0; i < npresets; i++) { free(presets[i].key); free(presets[i].value); free(presets[i].mask); }
+	free(presets);
+	npresets = 0;
+	for (int i = 0; i < opt.nassign; i++)
+		if (opt.assigns[i].kind == 'p') npresets++;
+	presets = calloc(npresets ? npresets : 1, sizeof(*presets));
+	if (!presets) fail(EXIT_SETUP, "maps", NULL, "out of memory");
+	for (int i = 0, n = 0; i < opt.nassign; i++)
+		if (opt.assigns[i].kind == 'p') presets[n++] = resolve_preset(&opt.assigns[i]);
+}
+
+static void maps_presets_print(FILE *f)
+{
+	if (!npresets) return;
+	fprintf(f, ",\"map_presets\":[");
+	for (int i = 0; i < npresets; i++) {
+		struct map_preset *p = &presets[i];
+		fprintf(f, "%s{\"map\":", i ? "," : "");
+		json_str(f, bpf_map__name(p->map));
+		fprintf(f, ",\"key\":");
+		hex_str(f, p->key, bpf_map__key_size(p->map));
+		fprintf(f, ",\"value\":");
+		hex_str(f, p->value, bpf_map__value_size(p->map));
+		fprintf(f, ",\"mask\":");
+		hex_str(f, p->mask, bpf_map__value_size(p->map));
+		fputc('}', f);
+	}
+	fputc(']', f);
+}
+
+/* Write the presets into the loaded maps, in order, after load and before the run. */
 static void maps_preset(void)
 {
-	for (int i = 0; i < opt.nassign; i++) {
+	for (int i = 0, n = 0; i < opt.nassign; i++) {
 		struct assign *a = &opt.assigns[i];
 		if (a->kind != 'p') continue;
-		char name[256];
-		const char *br = strchr(a->name, '[');
-		if (!br || br == a->name || (size_t)(br - a->name) >= sizeof(name)) map_fail(a, "expected NAME[KEY]=VALUE");
-		snprintf(name, sizeof(name), "%.*s", (int)(br - a->name), a->name);
-		struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
-		if (!m || !is_user_map(m)) {
-			char list[512] = "";
-			struct bpf_map *x;
-			bpf_object__for_each_map(x, obj) if (is_user_map(x)) append(list, sizeof(list), "%s%s", list[0] ? ", " : "", bpf_map__name(x));
-			map_fail(a, "no map named '%s' (maps: %s)", name, list[0] ? list : "none");
-		}
-		enum bpf_map_type mt = bpf_map__type(m);
-		if (mt != BPF_MAP_TYPE_ARRAY && mt != BPF_MAP_TYPE_HASH) map_fail(a, "%s is not an array or hash map", name);
-		char *end;
-		errno = 0;
-		int kneg = br[1] == '-';
-		unsigned long long key = kneg ? (unsigned long long)strtoll(br + 1, &end, 0) : strtoull(br + 1, &end, 0);
-		if (errno || end == br + 1 || *end != ']') map_fail(a, "bad key: expected an integer in [ ]");
-		__u32 ksz = bpf_map__key_size(m), vsz = bpf_map__value_size(m);
-		if (ksz > 8) map_fail(a, "%s has %u-byte keys: only integer keys can be preset", name, ksz);
-		if (ksz < 8 && !kneg && key >> (ksz * 8)) map_fail(a, "key %llu does not fit %s's %u-byte keys", key, name, ksz);
-		unsigned char kbuf[8] = { 0 }, *val = calloc(1, vsz);
+		struct map_preset *p = &presets[n++];
+		__u32 vsz = bpf_map__value_size(p->map);
+		unsigned char *val = calloc(1, vsz);
 		if (!val) map_fail(a, "out of memory");
-		memcpy(kbuf, &key, ksz);
-		int fd = bpf_map__fd(m);
-		if (bpf_map_lookup_elem(fd, kbuf, val) != 0) {
-			if (mt == BPF_MAP_TYPE_ARRAY) map_fail(a, "index %llu out of range (%s has %u entries)", key, name, bpf_map__max_entries(m));
+		int fd = bpf_map__fd(p->map);
+		if (bpf_map_lookup_elem(fd, p->key, val) != 0) {
+			if (bpf_map__type(p->map) == BPF_MAP_TYPE_ARRAY) map_fail(a, "index out of range (%s has %u entries)", bpf_map__name(p->map), bpf_map__max_entries(p->map));
 			memset(val, 0, vsz);
 		}
-		unsigned long long off = 0;
-		__u32 type = walk_value_path(a, end + 1, bpf_map__btf_value_type_id(m), &off);
-		int sgn, isbool, size = int_kind(type, &sgn, &isbool);
-		if (!size || off + size > vsz) map_fail(a, "%s is not an integer value or field: name one (e.g. %s[%llu].field)", a->name, name, key);
-		store_int(a, val + off, size, sgn);
-		if (bpf_map_update_elem(fd, kbuf, val, BPF_ANY) != 0) map_fail(a, "bpf_map_update_elem: %s", strerror(errno));
+		for (__u32 b = 0; b < vsz; b++)
+			if (p->mask[b]) val[b] = p->value[b];
+		if (bpf_map_update_elem(fd, p->key, val, BPF_ANY) != 0) {
+			if (errno == E2BIG) map_fail(a, "the map is full (%u entries)", bpf_map__max_entries(p->map));
+			map_fail(a, "bpf_map_update_elem: %s", strerror(errno));
+		}
 		free(val);
 	}
 }
