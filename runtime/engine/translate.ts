@@ -213,29 +213,39 @@ function compile(insns: Insn[], rt: Runtime): CompiledFn {
 
 /** Run a program from instruction 0 with r1 = ctx, translated: the interpreter's `run`, faster. */
 export function runTranslated(insns: Insn[], ctx: bigint, mem: Memory, opts: RunOptions): { r0: bigint; executed: number } {
-  // A function too big to translate in reasonable time (V8 compiles one JavaScript function per BPF
-  // function): the interpreter runs the program instead, with the same results.
-  if (tooBig(insns, opts)) return run(insns, ctx, mem, opts);
-  // One runtime per address space: its region table and relocated addresses stay valid across the
-  // loop_step calls of a run (the driver maps every region before the first call).
-  let rt = runtimes.get(mem);
-  if (!rt || rt.opts.globalAddress !== opts.globalAddress) {
-    rt = new Runtime([], mem, opts);
-    runtimes.set(mem, rt);
+  // The driver calls the same program with the same context, memory and options at every loop_step:
+  // then the lookups below (and the context's split into halves) are those of the previous call.
+  let l = last;
+  if (l === undefined || l.insns !== insns || l.mem !== mem || l.opts !== opts || l.ctx !== ctx) {
+    // A function too big to translate in reasonable time (V8 compiles one JavaScript function per BPF
+    // function): the interpreter runs the program instead, with the same results.
+    if (tooBig(insns, opts)) return run(insns, ctx, mem, opts);
+    // One runtime per address space: its region table and relocated addresses stay valid across the
+    // loop_step calls of a run (the driver maps every region before the first call).
+    let rt = runtimes.get(mem);
+    if (!rt || rt.opts.globalAddress !== opts.globalAddress) {
+      rt = new Runtime([], mem, opts);
+      runtimes.set(mem, rt);
+    }
+    rt.opts = opts;
+    rt.max = opts.maxInsns ?? 100_000_000;
+    const c = BigInt.asUintN(64, ctx);
+    last = l = { insns, mem, opts, ctx, rt, fn: compile(insns, rt), lo: Number(c & 0xffffffffn), hi: Number(c >> 32n) };
   }
-  rt.opts = opts;
-  rt.max = opts.maxInsns ?? 100_000_000;
+  const rt = l.rt;
   rt.n = 0;
   const regions = mem.regionList();
   if (regions.length !== rt.seen) {
     for (const r of regions) rt.ensureTag(r);
     rt.seen = regions.length;
   }
-  const fn = compile(insns, rt);
-  const c = BigInt.asUintN(64, ctx);
-  const lo = fn.js(rt, 0, fn.index, Number(c & 0xffffffffn), Number(c >> 32n), 0, 0, 0, 0, 0, 0, 0, 0);
+  const fn = l.fn;
+  const lo = fn.js(rt, 0, fn.index, l.lo, l.hi, 0, 0, 0, 0, 0, 0, 0, 0);
   return { r0: big(lo, rt.rh), executed: rt.n };
 }
+
+/** The previous runTranslated call's lookups (see there). */
+let last: { insns: Insn[]; mem: Memory; opts: RunOptions; ctx: bigint; rt: Runtime; fn: CompiledFn; lo: number; hi: number } | undefined;
 
 const runtimes = new WeakMap<Memory, Runtime>();
 
