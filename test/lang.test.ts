@@ -12,6 +12,7 @@ import { generateProgram } from "./support/progen";
 import { runInVm, type VmCase, type VmFile, type VmRunResult } from "../runtime/vm/vm";
 import { runOnFakeRing } from "./support/fakering";
 import { jsonSafe } from "../cli/engine";
+import { decodeValue, loadImage } from "../runtime/engine/image";
 import { kernelTestsCanRun } from "./support/kernelgate";
 
 const root = path.join(__dirname, "..");
@@ -59,6 +60,8 @@ const LANG_FIXTURES = /^(helpers|atomics|maps)-/;
 const fixtureExpect = new Map<string, Record<string, bigint>>();
 /** The maps the interpreter ends with, as the loader prints them (JSON: bigints as numbers or strings). */
 const fixtureMaps = new Map<string, unknown>();
+/** The MEM region the interpreter ends with, decoded through the layout (fixtures that have one). */
+const fixtureMem = new Map<string, unknown>();
 let run: VmRunResult;
 /** --map presets of struct keys and values, in order: a whole value, then one field of it. */
 const MAP_PRESETS = [
@@ -84,6 +87,9 @@ beforeAll(async () => {
     for (const g of res.module!.globals) if (!g.name.startsWith("uringbpf_") && g.type.kind !== "const") want[g.name] = sim.get(g.name);
     fixtureExpect.set(f, want);
     fixtureMaps.set(f, JSON.parse(jsonSafe(sim.maps)));
+    // The MEM region through the program's layout, as the loader decodes it (atomics on MEM fields).
+    const img = loadImage(res.object!);
+    if (img.memLayout && sim.mem) fixtureMem.set(f, JSON.parse(jsonSafe(decodeValue(img.btf, img.memLayout.id, sim.mem, 0))));
     const o = f.replace(/\.ts$/, ".o");
     add(`fixture:${f}`, `uringbpf-loader ${o}`, [obj(o, res.object!)]);
   }
@@ -141,6 +147,7 @@ describe.skipIf(!canRun)("the language in the 7.x kernel", () => {
   it("every helper, atomic and map fixture is accepted and ends with the interpreter's globals", () => {
     const problems: string[] = [];
     expect(fixtureExpect.size).toBeGreaterThanOrEqual(3);
+    expect([...fixtureMem.keys()]).toEqual(expect.arrayContaining(["atomics-mem.ts", "atomics-every.ts"]));
     for (const [f, want] of fixtureExpect) {
       const r = result(`fixture:${f}`);
       if (r.exitCode !== 0) {
@@ -154,6 +161,7 @@ describe.skipIf(!canRun)("the language in the 7.x kernel", () => {
       }
       // The loader prints "maps" only when the object has some; the interpreter then has none.
       expect([f, j.maps ?? {}]).toEqual([f, fixtureMaps.get(f)]);
+      expect([f, j.mem]).toEqual([f, fixtureMem.get(f)]);
     }
     expect(problems).toEqual([]);
   });
