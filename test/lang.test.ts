@@ -100,7 +100,8 @@ beforeAll(async () => {
     "uringbpf-loader spin.o --set spinNs=0 --set requests=20 --set delayUs=200", [obj("spin.o", build("samples/spin.ts"))]);
   // latency: the histogram as the loader prints it and as bpftool dumps the pinned map.
   add("latency", "uringbpf-loader latency.o --set requests=200 --set depth=8 --set baseUs=100 --pin-maps /sys/fs/bpf/lat && " +
-    "echo @@BPFTOOL && bpftool -j map dump pinned /sys/fs/bpf/lat/hist && echo && echo @@SHOW && bpftool -j map show && echo && echo @@BTF && bpftool btf dump file latency.o",
+    "echo @@BPFTOOL && bpftool -j map dump pinned /sys/fs/bpf/lat/hist && echo && echo @@FASTEST && bpftool -j map dump pinned /sys/fs/bpf/lat/fastest && " +
+    "echo && echo @@INFLIGHT && bpftool -j map dump pinned /sys/fs/bpf/lat/inflight && echo && echo @@SHOW && bpftool -j map show && echo && echo @@BTF && bpftool btf dump file latency.o",
     [obj("latency.o", build("samples/latency.ts")), ...bpftoolFiles()]);
   // events: every completion through the ring buffer.
   add("events", "uringbpf-loader events.o --set requests=300 --set depth=8", [obj("events.o", build("samples/events.ts"))]);
@@ -181,8 +182,12 @@ describe.skipIf(!canRun)("the language in the 7.x kernel", () => {
     const fastest: number[] = j.maps.fastest;
     expect(fastest.map((ns, k) => ns >= 100_000 * 4 ** k)).toEqual([true, true, true, true]);
     // bpftool: the pinned array holds the same 32 counts; the maps are known by name; BTF names them.
-    const dump = JSON.parse(out.split("@@BPFTOOL")[1].split("@@SHOW")[0]);
+    const dump = JSON.parse(out.split("@@BPFTOOL")[1].split("@@FASTEST")[0]);
     expect(dump.map((e: any) => Number(e.formatted?.value ?? e.value))).toEqual(hist);
+    // The other two maps too: bpftool's formatted values (through the maps' BTF) equal the run's JSON.
+    const fastestDump = JSON.parse(out.split("@@FASTEST")[1].split("@@INFLIGHT")[0]);
+    expect(fastestDump.map((e: any) => Number(e.formatted?.value ?? e.value))).toEqual(fastest);
+    expect(JSON.parse(out.split("@@INFLIGHT")[1].split("@@SHOW")[0])).toEqual([]);
     const show = JSON.parse(out.split("@@SHOW")[1].split("@@BTF")[0]);
     expect(show.map((m: any) => m.name)).toEqual(expect.arrayContaining(["inflight", "hist", "fastest"]));
     const btf = out.split("@@BTF")[1];
