@@ -15,7 +15,9 @@ import { runInEngine } from "../cli/engine";
 import { ExecutionError } from "../runtime/engine/interp";
 import { ImageError } from "../runtime/engine/image";
 import { verifyFunction, VerifyError } from "../runtime/engine/verify";
+import { checkSqes, fullCheckSqe, quickCheckSqe, SqeError } from "../runtime/engine/sqecheck";
 import { runOnFakeRing } from "./support/fakering";
+import { Rng } from "./support/progen";
 import { assemble, BAD_CODE, buildV4Table, outValues, STACK_CARRY, TEMPLATE_LINE } from "./support/asm";
 import { storeOffsetField } from "./support/patch";
 
@@ -231,20 +233,32 @@ describe("the SQE check (simulated ring)", () => {
   // One SQE from the globals, submitted once; its CQE's res read back. `base` chooses what addr and addr2
   // are relative to: 0 absolute, 1 the --buffer `buf`, 2 the MEM region. The MEM region holds two iovecs
   // (filled from the globals) and 480 bytes.
+  // The MEM region also holds a struct msghdr (56 bytes at offset 32) the program fills from the globals:
+  // msg_name and msg_control relative to `buf`, msg_iov the two iovecs.
   const source = `import { loopStep, u8, u32, i32, u64, FixedArray, userAddr, CONTINUE, STOP } from "uringbpf";
 interface Iov { base: u64; len: u64 }
-interface M { iov: FixedArray<Iov, 2>; bytes: FixedArray<u8, 480> }
+interface Msg { name: u64; namelen: u32; pad: u32; iov: u64; iovlen: u64; control: u64; controllen: u64; flags: u32; pad2: u32 }
+interface M { iov: FixedArray<Iov, 2>; msg: Msg; bytes: FixedArray<u8, 424> }
 export let op: u8 = 0;
 export let fd: i32 = 3;
 export let base: u32 = 1;
 export let addrOff: u64 = 0n;
 export let base2: u32 = 0;
 export let addr2Off: u64 = 0n;
+export let base3: u32 = 0;
+export let addr3Off: u64 = 0n;
 export let len: u32 = 0;
 export let flags: u8 = 0;
+export let opFlags: u32 = 0;
+export let spliceFdIn: i32 = 0;
 export let iovBase: u32 = 1;
 export let iovOff: u64 = 0n;
 export let iovLen: u64 = 0n;
+export let nameOff: u64 = 0n;
+export let namelen: u32 = 0;
+export let iovlen: u64 = 0n;
+export let controlOff: u64 = 0n;
+export let controllen: u64 = 0n;
 export let buf: u64 = 0n;
 export let res: i32 = 99;
 export let step: u32 = 0;
@@ -262,9 +276,18 @@ export const s = loopStep((ring, lp) => {
   if (step === 1) {
     p.iov[0].base = where(p, iovBase, iovOff);
     p.iov[0].len = iovLen;
+    p.msg.name = nameOff === 0n ? 0n : buf + nameOff;
+    p.msg.namelen = namelen;
+    p.msg.iov = userAddr(p.iov);
+    p.msg.iovlen = iovlen;
+    p.msg.control = controlOff === 0n ? 0n : buf + controlOff;
+    p.msg.controllen = controllen;
     const e = sq.at(0);
     e.prep(op, fd, where(p, base, addrOff), len, where(p, base2, addr2Off), 1n);
     e.flags = flags;
+    e.opFlags = opFlags;
+    e.spliceFdIn = spliceFdIn;
+    e.addr3 = where(p, base3, addr3Off);
     ring.submit(1);
     lp.cqWaitIdx = cq.head + 1;
     return CONTINUE;
@@ -336,6 +359,72 @@ export const s = loopStep((ring, lp) => {
     expect(run({ op: 22, base: 0, addrOff: 0x7fff0000n, len: 64, flags: 32 }).get("res")).toBe(-14n);
   });
 
+  // Every family once more, each with an address just outside and a length one byte too long (issue 16).
+  const MSG = 32; // the msghdr's offset in the MEM region
+  const SOCKLEN = 100; // a socklen_t inside the MEM region
+  it("accept: the sockaddr (sizeof(struct sockaddr_storage): *addr2 is read when a connection comes) and the length word", () => {
+    const acc = { op: 13, base2: 2, addr2Off: BigInt(SOCKLEN) };
+    expect(run({ ...acc, addrOff: 3968n }).get("res")).toBe(-22n); // 128 bytes up to the end of buf: checked and passed on
+    refused({ ...acc, addrOff: 3969n }, /IORING_OP_ACCEPT\): addr \(the sockaddr: up to 128 bytes, sizeof\(struct sockaddr_storage\), as \*addr2 may change before a connection arrives\) = 0x[0-9a-f]+, 128 bytes the kernel would write, is not inside/);
+    refused({ ...acc, addrOff: 4096n }, /IORING_OP_ACCEPT\): addr \(the sockaddr: up to 128 bytes/);
+    refused({ op: 13, base: 0, addrOff: 0n, base2: 1, addr2Off: 4096n }, /IORING_OP_ACCEPT\): addr2 \(socklen_t \*\) = 0x[0-9a-f]+, 4 bytes the kernel would write/);
+  });
+
+  it("recvmsg/sendmsg: the msghdr, its name, iovecs and control data", () => {
+    const msg = (op: number, x: Record<string, number | bigint> = {}) => ({ op, base: 2, addrOff: BigInt(MSG), ...x });
+    expect(run(msg(10, { nameOff: 3968n, iovlen: 1n, iovLen: 4096n, controlOff: 1000n, controllen: 3096n })).get("res")).toBe(-22n);
+    refused(msg(10, { addrOff: 457n }), /IORING_OP_RECVMSG\): addr \(struct msghdr, 56 bytes\) = 0x[0-9a-f]+, 56 bytes the kernel would write, is not inside/);
+    refused(msg(9, { addrOff: 512n }), /IORING_OP_SENDMSG\): addr \(struct msghdr, 56 bytes\)/);
+    refused(msg(10, { nameOff: 3969n }), /IORING_OP_RECVMSG\): msg_name of the msghdr at addr \(up to 128 bytes, sizeof\(struct sockaddr_storage\): msg_namelen is read when a message arrives\) = 0x[0-9a-f]+, 128 bytes the kernel would write/);
+    refused(msg(9, { nameOff: 4080n, namelen: 17 }), /IORING_OP_SENDMSG\): msg_name of the msghdr at addr \(msg_namelen 17\) = 0x[0-9a-f]+, 17 bytes the kernel would read/);
+    refused(msg(9, { nameOff: 4096n, namelen: 1 }), /IORING_OP_SENDMSG\): msg_name of the msghdr at addr \(msg_namelen 1\)/);
+    refused(msg(10, { iovlen: 1n, iovLen: 4097n }), /IORING_OP_RECVMSG\): iovec 0 of msg_iov of the msghdr at addr \(iov_base, iov_len 4097\) = 0x[0-9a-f]+, 4097 bytes the kernel would write/);
+    refused(msg(9, { iovlen: 1n, iovOff: 4096n, iovLen: 1n }), /IORING_OP_SENDMSG\): iovec 0 of msg_iov of the msghdr at addr \(iov_base, iov_len 1\) = 0x[0-9a-f]+, 1 byte the kernel would read/);
+    refused(msg(9, { iovlen: 1025n }), /IORING_OP_SENDMSG\): msg_iovlen of the msghdr at addr: 1025 iovecs \(at most 1024\)/);
+    refused(msg(10, { controlOff: 4000n, controllen: 97n }), /IORING_OP_RECVMSG\): msg_control of the msghdr at addr \(msg_controllen 97\) = 0x[0-9a-f]+, 97 bytes the kernel would write/);
+    refused(msg(9, { controlOff: 4096n, controllen: 1n }), /IORING_OP_SENDMSG\): msg_control of the msghdr at addr \(msg_controllen 1\)/);
+  });
+
+  it("send's destination, connect's and bind's sockaddr: one byte too long, just outside", () => {
+    refused({ op: 26, len: 1, base2: 1, addr2Off: 4080n, spliceFdIn: 17 }, /IORING_OP_SEND\): addr2 \(the destination sockaddr, addr_len = 17\) = 0x[0-9a-f]+, 17 bytes the kernel would read/);
+    refused({ op: 26, len: 1, base2: 1, addr2Off: 4096n, spliceFdIn: 1 }, /IORING_OP_SEND\): addr2 \(the destination sockaddr, addr_len = 1\)/);
+    refused({ op: 16, addrOff: 4096n, addr2Off: 1n }, /IORING_OP_CONNECT\): addr \(the sockaddr, off = 1 bytes\)/);
+    refused({ op: 56, addrOff: 4080n, addr2Off: 17n }, /IORING_OP_BIND\): addr \(the sockaddr, addr2 = 17 bytes\) = 0x[0-9a-f]+, 17 bytes the kernel would read/);
+    refused({ op: 56, addrOff: 4096n, addr2Off: 16n }, /IORING_OP_BIND\): addr \(the sockaddr, addr2 = 16 bytes\)/);
+  });
+
+  it("timeouts: the timespec one byte too long or just outside, for TIMEOUT, LINK_TIMEOUT and an updating TIMEOUT_REMOVE", () => {
+    refused({ op: 11, addrOff: 4081n, len: 1 }, /IORING_OP_TIMEOUT\): addr \(struct __kernel_timespec, 16 bytes\) = 0x[0-9a-f]+, 16 bytes the kernel would read, is not inside/);
+    refused({ op: 15, addrOff: 4096n, len: 1 }, /IORING_OP_LINK_TIMEOUT\): addr \(struct __kernel_timespec, 16 bytes\)/);
+    // IORING_TIMEOUT_UPDATE (op_flags bit 1): addr2 is the new timespec
+    refused({ op: 12, base: 0, opFlags: 2, base2: 1, addr2Off: 4081n }, /IORING_OP_TIMEOUT_REMOVE\): addr2 \(struct __kernel_timespec, 16 bytes\) = 0x[0-9a-f]+, 16 bytes the kernel would read/);
+    refused({ op: 12, base: 0, opFlags: 2, base2: 1, addr2Off: 4096n }, /IORING_OP_TIMEOUT_REMOVE\): addr2 \(struct __kernel_timespec/);
+    expect(run({ op: 12, base: 0, opFlags: 2, base2: 1, addr2Off: 4080n }).get("res")).toBe(-22n);
+  });
+
+  it("path-based: a path whose NUL is the region's last byte passes, one byte longer is refused; second paths, open_how, statx and xattr buffers", () => {
+    const upTo = (last: number) => (b: Uint8Array) => {
+      b.fill(0x61, 100);
+      b[last] = 0;
+    };
+    expect(run({ op: 18, fd: -100, base: 2, addrOff: 500n }, { memInit: upTo(511) }).get("res")).toBe(-22n);
+    refused({ op: 18, fd: -100, base: 2, addrOff: 500n }, /IORING_OP_OPENAT\): addr \(the path\) = 0x[0-9a-f]+: the string is not NUL-terminated inside MEM region/, { memInit: upTo(99) });
+    refused({ op: 35, fd: -100, base: 2, addrOff: 500n, len: -100 >>> 0, base2: 2, addr2Off: 512n }, /IORING_OP_RENAMEAT\): addr2 \(the new path\) = 0x[0-9a-f]+, a string the kernel would read, is not inside/, { memInit: upTo(511) });
+    refused({ op: 38, fd: -100, base: 2, addrOff: 500n, base2: 1, addr2Off: 4096n }, /IORING_OP_SYMLINKAT\): addr2 \(the link path\)/, { memInit: upTo(511) });
+    refused({ op: 28, fd: -100, base: 2, addrOff: 500n, len: 25, base2: 1, addr2Off: 4072n }, /IORING_OP_OPENAT2\): addr2 \(struct open_how, len = 25 bytes\) = 0x[0-9a-f]+, 25 bytes the kernel would read/, { memInit: upTo(511) });
+    refused({ op: 28, fd: -100, base: 2, addrOff: 500n, len: 24, base2: 1, addr2Off: 4096n }, /IORING_OP_OPENAT2\): addr2 \(struct open_how, len = 24 bytes\)/, { memInit: upTo(511) });
+    refused({ op: 21, fd: -100, base: 2, addrOff: 500n, base2: 1, addr2Off: 4096n }, /IORING_OP_STATX\): addr2 \(struct statx, 256 bytes\)/, { memInit: upTo(511) });
+    refused({ op: 42, base: 2, addrOff: 500n, base3: 2, addr3Off: 512n }, /IORING_OP_SETXATTR\): addr3 \(the path\) = 0x[0-9a-f]+, a string the kernel would read, is not inside/, { memInit: upTo(511) });
+    refused({ op: 43, base: 2, addrOff: 500n, base2: 1, addr2Off: 4000n, len: 97 }, /IORING_OP_FGETXATTR\): addr2 \(the value, len = 97\) = 0x[0-9a-f]+, 97 bytes the kernel would write/, { memInit: upTo(511) });
+    refused({ op: 41, base: 2, addrOff: 512n, base2: 1, len: 1 }, /IORING_OP_FSETXATTR\): addr \(the attribute name\)/);
+  });
+
+  it("provided buffers and epoll events: one byte too long", () => {
+    refused({ op: 31, fd: 4, len: 1024, addrOff: 1n }, /IORING_OP_PROVIDE_BUFFERS\): addr \(4 provided buffers of len = 1024 bytes\) = 0x[0-9a-f]+, 4096 bytes the kernel would write, is not inside/);
+    expect(run({ op: 59, addrOff: 4n, len: 341 }).get("res")).toBe(-22n);
+    refused({ op: 59, addrOff: 5n, len: 341 }, /IORING_OP_EPOLL_WAIT\): addr \(the epoll_event array, len = 341 entries\) = 0x[0-9a-f]+, 4092 bytes the kernel would write/);
+  });
+
   it("descriptors the run does not own, and opcodes the engine cannot check, are refused", () => {
     refused({ op: 23, fd: 7, len: 1 }, /IORING_OP_WRITE\): fd = 7 is not a descriptor the run owns \(3: stdio, --open files and descriptors its requests created\)/);
     refused({ op: 19, fd: 5 }, /IORING_OP_CLOSE\): fd = 5 is not a descriptor the run owns/);
@@ -357,6 +446,100 @@ export const s = loopStep((ring, lp) => {
     expect(err).toBeInstanceOf(ExecutionError);
     expect(err.message).toMatch(/^bpf_io_uring_submit_sqes: SQE 0 \(IORING_OP_READ\): addr \(the buffer, len = 1048576\) = 0x[0-9a-f]+, 1048576 bytes the kernel would write, is not inside memory the run owns \(nearest: buffer buf at 0x[0-9a-f]+, 4096 bytes\); the engine does not submit it \(instruction \d+ at samples\/cp\.ts:\d+: /);
     expect(err.message).toMatch(/ring\.submit\(1\)/);
+  });
+});
+
+describe("the SQE check's fast path and the fields the language cannot set", () => {
+  // Two owned regions at real-looking addresses; SQEs written byte by byte.
+  const regionA = { name: "buffer a", base: 0x7f0000001000n, bytes: new Uint8Array(4096), writable: true, exact: true };
+  const regionB = { name: "MEM region", base: 0x7f0000010000n, bytes: new Uint8Array(512), writable: true, exact: true };
+  const ctx = { owned: [regionB, regionA], fds: new Set([0, 1, 2, 3]), allowUnchecked: false };
+  const sqe = (fill: (d: DataView) => void) => {
+    const b = new Uint8Array(64);
+    fill(new DataView(b.buffer));
+    return b;
+  };
+  const check = (b: Uint8Array, full = false) => {
+    try {
+      if (full) fullCheckSqe(b, 0, ctx);
+      else checkSqes(b, 1, ctx);
+      return "ok";
+    } catch (e) {
+      expect(e).toBeInstanceOf(SqeError);
+      return (e as Error).message;
+    }
+  };
+
+  it("read/write attributes (attr_ptr, attr_type_mask): the io_uring_attr_pi and the buffer it names", () => {
+    const rw = (op: number, attr: bigint, mask: bigint, piAddr: bigint, piLen: number) => {
+      // the attribute struct, where it lies inside buffer a
+      const at = Number(attr - regionA.base);
+      if (at >= 0 && at + 32 <= 4096) {
+        const v = new DataView(regionA.bytes.buffer);
+        v.setUint32(at + 4, piLen, true);
+        v.setBigUint64(at + 8, piAddr, true);
+      }
+      return check(sqe((d) => {
+        d.setUint8(0, op);
+        d.setInt32(4, 3, true);
+        d.setBigUint64(16, regionA.base, true);
+        d.setUint32(24, op === 1 || op === 2 ? 0 : 16, true);
+        d.setBigUint64(48, attr, true);
+        d.setBigUint64(56, mask, true);
+      }));
+    };
+    const end = regionA.base + 4096n;
+    expect(rw(22, end - 32n, 1n, regionB.base, 512)).toBe("ok");
+    expect(rw(22, end - 31n, 1n, regionB.base, 512)).toMatch(/^SQE 0 \(IORING_OP_READ\): attr_ptr \(struct io_uring_attr_pi, 32 bytes\) = 0x7f0000001fe1, 32 bytes the kernel would read, is not inside memory the run owns/);
+    expect(rw(23, end, 1n, regionB.base, 512)).toMatch(/IORING_OP_WRITE\): attr_ptr \(struct io_uring_attr_pi, 32 bytes\) = 0x7f0000002000/);
+    expect(rw(22, end - 32n, 1n, regionB.base, 513)).toMatch(/IORING_OP_READ\): addr of the io_uring_attr_pi at attr_ptr \(the protection information, len 513\) = 0x7f0000010000, 513 bytes the kernel would write/);
+    expect(rw(2, end - 32n, 1n, regionB.base + 512n, 1)).toMatch(/IORING_OP_WRITEV\): addr of the io_uring_attr_pi at attr_ptr \(the protection information, len 1\) = 0x7f0000010200, 1 byte the kernel would read/);
+    expect(rw(1, end - 32n, 2n, regionB.base, 1)).toMatch(/IORING_OP_READV\): attr_type_mask = 0x2: the engine knows only IORING_RW_ATTR_FLAG_PI/);
+  });
+
+  it("the fast path never passes an SQE the full check refuses (20000 random SQEs near the regions' edges)", () => {
+    const rng = new Rng(7);
+    const rnd = (n: number) => rng.int(n);
+    const edges = [regionA.base, regionA.base + 4096n, regionB.base, regionB.base + 512n, 0n, 0xffffffffffffffffn, 1n << 53n];
+    const addr = () => BigInt.asUintN(64, edges[rnd(edges.length)] + BigInt(rnd(64)) - 32n);
+    const lens = [0, 1, 15, 16, 17, 64, 511, 512, 513, 4095, 4096, 4097, 0xffffffff];
+    const ops = [0, 1, 2, 3, 6, 7, 8, 11, 14, 15, 17, 19, 22, 23, 24, 26, 27, 31, 32, 34, 45, 55, 57];
+    const counts = { fast: 0, full: 0, refused: 0 };
+    const bad: string[] = [];
+    for (let k = 0; k < 20000; k++) {
+      // iovecs in buffer a's first 64 bytes and the MEM region's first 64
+      for (const r of [regionA, regionB]) {
+        const v = new DataView(r.bytes.buffer);
+        for (let j = 0; j < 4; j++) {
+          v.setBigUint64(j * 16, addr(), true);
+          v.setBigUint64(j * 16 + 8, BigInt(lens[rnd(lens.length)]), true);
+        }
+      }
+      const b = sqe((d) => {
+        d.setUint8(0, ops[rnd(ops.length)]);
+        d.setUint8(1, [0, 1, 32, 33][rnd(4)]);
+        d.setInt32(4, [3, 7, -100, 0][rnd(4)], true);
+        d.setBigUint64(8, rnd(2) ? 0n : addr(), true);
+        d.setBigUint64(16, rnd(3) === 0 ? [regionA.base, regionB.base][rnd(2)] : addr(), true);
+        d.setUint32(24, rnd(2) ? rnd(6) : lens[rnd(lens.length)], true);
+        d.setUint32(28, rnd(4) === 0 ? 1 : 0, true);
+        d.setUint16(44, rnd(2) ? 0 : lens[rnd(lens.length)] & 0xffff, true);
+        d.setBigUint64(48, addr(), true);
+        d.setBigUint64(56, rnd(8) === 0 ? 1n : 0n, true);
+      });
+      const fast = quickCheckSqe(b, 0, ctx);
+      const full = check(b, true);
+      expect(check(b)).toBe(full); // the batch check (fast path first) says the same
+      if (fast) counts.fast++;
+      if (full === "ok") counts.full++;
+      else counts.refused++;
+      if (fast && full !== "ok") bad.push(`${Buffer.from(b).toString("hex")}: ${full}`);
+    }
+    expect(bad.slice(0, 3)).toEqual([]);
+    // Both outcomes are common, and the fast path decides most of the SQEs the full check passes.
+    expect(counts.refused).toBeGreaterThan(2000);
+    expect(counts.full).toBeGreaterThan(2000);
+    expect(counts.fast).toBeGreaterThan(counts.full * 0.8);
   });
 });
 

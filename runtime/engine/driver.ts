@@ -39,9 +39,10 @@ import { loadEngineAddon } from "../addon/load";
 import type { CompileResult } from "../../compiler/index";
 import type { Insn } from "../../compiler/bpf/insn";
 
-const SETUP = { SINGLE_ISSUER: 1 << 12, DEFER_TASKRUN: 1 << 13, NO_SQARRAY: 1 << 16, CQSIZE: 1 << 3 };
+const SETUP = { SINGLE_ISSUER: 1 << 12, DEFER_TASKRUN: 1 << 13, NO_SQARRAY: 1 << 16, CQSIZE: 1 << 3, TASKRUN_FLAG: 1 << 9 };
 const ENTER_GETEVENTS = 1;
 const SQ_CQ_OVERFLOW = 1 << 1;
+const SQ_TASKRUN = 1 << 2;
 const CQE_F_MORE = 1 << 1;
 const ETIME = 62;
 const EINTR = 4;
@@ -90,6 +91,9 @@ export interface RingBackend {
   /** Region 2: the SQE array the program fills (sqEntries * 64 bytes). */
   readonly sqBytes: Uint8Array;
   readonly submission: "sq_rewind" | "emulated" | "simulated";
+  /** The ring sets IORING_SQ_TASKRUN in the SQ flags whenever deferred task work is pending
+   *  (IORING_SETUP_TASKRUN_FLAG): a wait for nothing may then be skipped when the flag is clear. */
+  readonly taskrunFlag?: boolean;
   /** The run's address space, once it exists (a simulation resolves the SQEs' addresses in it). */
   attach?(mem: Memory): void;
   /** Memory the program may hand to the ring (a --buffer, the MEM region), mapped into `mem`. */
@@ -144,6 +148,8 @@ export interface EngineOptions {
   interpreter?: boolean;
   /** Set everything up (ring, globals, --set, --mem) but do not call loop_step. */
   noRun?: boolean;
+  /** The clock of bpf_ktime_get_ns / bpf_ktime_get_boot_ns (default CLOCK_MONOTONIC), for tests. */
+  clock?: () => bigint;
 }
 
 export interface EngineResult {
@@ -197,7 +203,9 @@ export function loadAddon(): Addon {
 
 /** A real io_uring ring through the addon (see the top for the SQ_REWIND emulation). */
 export function realRing(addon: Addon, sqEntries: number, cqEntries: number, sqRewind = true): RingBackend {
-  const base = SETUP.SINGLE_ISSUER | SETUP.DEFER_TASKRUN | SETUP.NO_SQARRAY | SETUP.CQSIZE;
+  // TASKRUN_FLAG (accepted wherever DEFER_TASKRUN is): the kernel sets IORING_SQ_TASKRUN while deferred
+  // task work is pending, so the driver knows when a step's GETEVENTS would have nothing to do (waitFor).
+  const base = SETUP.SINGLE_ISSUER | SETUP.DEFER_TASKRUN | SETUP.NO_SQARRAY | SETUP.CQSIZE | SETUP.TASKRUN_FLAG;
   const rewind = addon.constants.SETUP_SQ_REWIND;
   let ring: ReturnType<Addon["setup"]> | undefined;
   let triedRewind = false;
@@ -222,6 +230,8 @@ export function realRing(addon: Addon, sqEntries: number, cqEntries: number, sqR
   const kernelRewind = rewind !== 0 && (r.flags & rewind) !== 0;
   const cqSize = r.cqOff.cqes + r.cqEntries * 16;
   const shadow = kernelRewind ? sqes.subarray(0, r.sqEntries * 64) : new Uint8Array(r.sqEntries * 64);
+  const sqeWords = new Int32Array(r.sqes, 0, r.sqEntries * 16);
+  const shadowWords = new Int32Array(shadow.buffer, shadow.byteOffset, r.sqEntries * 16);
   const allocated: bigint[] = [];
   const opened: number[] = [];
   // The SQ tail as the driver last published it (the kernel consumes every SQE during the enter).
@@ -234,6 +244,7 @@ export function realRing(addon: Addon, sqEntries: number, cqEntries: number, sqR
     cqBytes: rings.subarray(0, Math.min(cqSize, rings.length)),
     sqBytes: shadow,
     submission: kernelRewind ? "sq_rewind" : "emulated",
+    taskrunFlag: (r.flags & SETUP.TASKRUN_FLAG) !== 0,
     alloc: (mem, name, size) => {
       const a = addon.alloc(size);
       allocated.push(a.addr);
@@ -244,7 +255,12 @@ export function realRing(addon: Addon, sqEntries: number, cqEntries: number, sqR
       if (kernelRewind) return addon.enter(r.fd, n, 0, 0);
       const mask = r.sqEntries - 1;
       let tail = sqTail;
-      for (let i = 0; i < n; i++, tail = (tail + 1) >>> 0) sqes.set(shadow.subarray(i * 64, i * 64 + 64), (tail & mask) * 64);
+      // Entry i to slot (tail + i) & mask, 16 words each (no copy of a subarray per SQE).
+      for (let i = 0; i < n; i++, tail = (tail + 1) >>> 0) {
+        const from = i * 16;
+        const to = (tail & mask) * 16;
+        for (let w = 0; w < 16; w++) sqeWords[to + w] = shadowWords[from + w];
+      }
       rv.setUint32(r.sqOff.tail, tail, true);
       const got = addon.enter(r.fd, n, 0, 0);
       // Entries the kernel did not take (a submission error, -EBUSY, ...) are dropped, as with SQ_REWIND,
@@ -403,6 +419,7 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
       const o = ring.off.cqes + (((seen + i) >>> 0) & (ring.cqEntries - 1)) * 16;
       const flags = cv.getUint32(o + 12, true);
       if (!(flags & CQE_F_MORE)) inflight = Math.max(0, inflight - 1);
+      if (fdCreators.size === 0) continue;
       const ud = cv.getBigUint64(o, true);
       const res = cv.getInt32(o + 8, true);
       if (fdCreators.has(ud)) {
@@ -425,6 +442,8 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
       );
     }
   };
+  const sqBytes = ring.sqBytes;
+  const sqView = new DataView(sqBytes.buffer, sqBytes.byteOffset, sqBytes.byteLength);
   const sqeContext: SqeCheckContext = { owned, fds, allowUnchecked: opts.allowUncheckedSqes === true };
 
   let stepSubmitted: string[] = [];
@@ -456,13 +475,13 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
         stepSubmitted.push(`sqe ${i}: opcode ${d.getUint8(o)} flags 0x${d.getUint8(o + 1).toString(16)} fd ${d.getInt32(o + 4, true)} off ${d.getBigUint64(o + 8, true)} addr 0x${d.getBigUint64(o + 16, true).toString(16)} len ${d.getUint32(o + 24, true)} user_data ${d.getBigUint64(o + 32, true)}`);
       }
     }
-    const sd = new DataView(ring.sqBytes.buffer, ring.sqBytes.byteOffset, ring.sqBytes.byteLength);
-    const creators: bigint[] = [];
-    for (let i = 0; i < n; i++) if (FD_CREATORS.has(sd.getUint8(i * 64))) creators.push(sd.getBigUint64(i * 64 + 32, true));
+    // Requests whose CQE res is a new descriptor the run then owns (rare: an array only when one is there).
+    let creators: bigint[] | undefined;
+    for (let i = 0; i < n; i++) if (FD_CREATORS.has(sqBytes[i * 64])) (creators ??= []).push(sqView.getBigUint64(i * 64 + 32, true));
     const r = ring.submit(n);
     if (r > 0) {
       inflight += Math.min(r, n);
-      for (const ud of creators.slice(0, r)) fdCreators.set(ud, 1);
+      if (creators) for (const ud of creators.slice(0, r)) fdCreators.set(ud, 1);
     }
     scan();
     return r;
@@ -475,7 +494,7 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
     if (!at) throw new Error(`relocation against unknown global ${symbol}`);
     return sections.get(at.section)!.base + BigInt(at.offset) + addend;
   };
-  const helpers = { ...baseHelpers(trace), ...maps.helpers() };
+  const helpers = { ...baseHelpers(trace, opts.clock), ...maps.helpers() };
   // Refuse what the kernel verifier refuses structurally, against the helpers and kfuncs above, before
   // the program runs (runtime/engine/verify.ts).
   if (!opts.noVerify) verifyImage(img, progName, { helpers: Object.keys(helpers).map(Number), kfuncs: Object.keys(kfuncs) });
@@ -487,9 +506,7 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
   const deadline = ring.now() + BigInt(Math.round(timeoutSec * 1e9));
   const t0 = process.hrtime.bigint();
   let t1 = t0;
-  // The JavaScript translation has no BPF_ATOMIC yet: objects with atomics run in the reference interpreter.
-  const hasAtomics = [prog, ...img.subprograms.values()].some((f) => f.some((i) => (i.opcode & 0xe7) === 0xc3));
-  const exec = opts.interpreter || hasAtomics ? run : runTranslated;
+  const exec = opts.interpreter ? run : runTranslated;
   const runOpts = { globalAddress, kfuncs, helpers, subprograms, maxInsns: opts.maxInsns };
   const lpView = new DataView(lp.bytes.buffer, lp.bytes.byteOffset, lp.bytes.byteLength);
   try {
@@ -569,8 +586,12 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
    * Wait until the CQ tail reaches cq_wait_idx (running deferred task work either way), like loop.c.
    * io_uring_enter's min_complete counts from the CQ head (it waits for tail - head >= min), so the target
    * tail `want` means min = want - head; compared as a signed 32-bit distance because the indices wrap.
-   * Already reached: GETEVENTS with 0 only runs the task work. Refused (see the top): an inconsistent
-   * ring, a target beyond the requests in flight or beyond the CQ's room.
+   * Already reached: GETEVENTS with 0 only runs the task work, and when the ring says no task work is
+   * pending and nothing overflowed (IORING_SQ_TASKRUN and IORING_SQ_CQ_OVERFLOW clear) it would do
+   * nothing at all, as loop.c's io_run_local_work_locked then does nothing: the driver skips that
+   * io_uring_enter, so a step that waits for nothing costs one system call (its submit), not two.
+   * Refused (see the top): an inconsistent ring, a target beyond the requests in flight or beyond the
+   * CQ's room.
    */
   function waitFor(want: number): void {
     checkRing("wait");
@@ -598,7 +619,7 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
           steps,
         );
       min = (want - head) >>> 0;
-    }
+    } else if (ring.taskrunFlag && (cv.getUint32(ring.off.sqFlags, true) & (SQ_TASKRUN | SQ_CQ_OVERFLOW)) === 0) return;
     const left = deadline - ring.now();
     if (left <= 0n) throw new TimeoutError(timeoutSec, steps, geometryHint(img));
     const e = ring.getEvents(min, Number(left));

@@ -57,11 +57,12 @@ function randomU32(): bigint {
   return BigInt(v);
 }
 
-/** The base helper set, by id; `trace` collects bpf_trace_printk lines. */
-export function baseHelpers(trace: string[]): Record<number, CallHandler> {
+/** The base helper set, by id; `trace` collects bpf_trace_printk lines. `clock` replaces CLOCK_MONOTONIC
+ *  (boot time stays clock + the suspend offset): tests that compare two runs pass a deterministic one. */
+export function baseHelpers(trace: string[], clock: () => bigint = () => process.hrtime.bigint()): Record<number, CallHandler> {
   return {
-    [HELPER_ID.ktime_get_ns]: () => process.hrtime.bigint(),
-    [HELPER_ID.ktime_get_boot_ns]: () => process.hrtime.bigint() + bootOffsetNs(),
+    [HELPER_ID.ktime_get_ns]: () => clock(),
+    [HELPER_ID.ktime_get_boot_ns]: () => clock() + bootOffsetNs(),
     [HELPER_ID.get_prandom_u32]: () => randomU32(),
     [HELPER_ID.get_smp_processor_id]: () => currentCpu(),
     [HELPER_ID.trace_printk]: tracePrintk(trace),

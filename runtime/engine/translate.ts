@@ -11,7 +11,12 @@
 //   (the MEM region and buffers the kernel reads) and every failed check take a slow path that resolves
 //   the address like the interpreter and stops the run with the interpreter's message and the
 //   instruction's source line;
-// - kfunc and helper calls go to the interpreter's handlers (BigInt arguments and result).
+// - BPF_ATOMIC (add/or/and/xor and their fetch forms, xchg, cmpxchg, load-acquire, store-release) is the
+//   interpreter's sequential meaning, with its checks in its order (atomicCode);
+// - kfunc and helper calls go to the interpreter's handlers (BigInt arguments and result), map and ring
+//   buffer helpers included (runtime/engine/maps.ts); regions a helper maps (a hash element, a ring
+//   buffer record) join the region table when it returns, and a record it submits or discards becomes
+//   read-only there too.
 
 import type { Insn } from "../../compiler/bpf/insn";
 import { ExecutionError, MAY_GOTO_BUDGET, run, type Memory, type Region, type RunOptions } from "./interp";
@@ -37,6 +42,8 @@ class Runtime {
   off = 0;
   /** Regions already in T. */
   seen = 0;
+  /** The region of each tag in T (to follow a change of its writability). */
+  R: (Region | undefined)[] = [];
   private stackTags: number[] = [];
   constructor(
     readonly fns: CompiledFn[],
@@ -65,7 +72,22 @@ class Runtime {
   ensureTag(r: Region): void {
     if (r.exact || r.base & 0xffffffffn) return;
     const tag = Number(r.base >> 32n);
-    if (!this.T[tag]) this.T[tag] = { dv: new DataView(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), len: r.bytes.length, w: r.writable };
+    if (!this.T[tag]) {
+      this.T[tag] = { dv: new DataView(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), len: r.bytes.length, w: r.writable };
+      this.R[tag] = r;
+    }
+  }
+  /** After a helper call: regions it mapped (a hash map element, a ring buffer record) get their tags,
+   *  and a region it made read-only (a submitted or discarded record, the pointer in r1) is read-only
+   *  for the fast path too. */
+  sync(a1h: number): void {
+    const regions = this.mem.regionList();
+    if (regions.length !== this.seen) {
+      for (let k = this.seen; k < regions.length; k++) this.ensureTag(regions[k]);
+      this.seen = regions.length;
+    }
+    const t = this.T[a1h];
+    if (t !== undefined) t.w = this.R[a1h]!.writable;
   }
   /** A failed fast check: resolve like the interpreter; returns the DataView (offset in `off`) or stops the run. */
   slow(f: number, pc: number, lo: number, hi: number, size: number, write: boolean): DataView {
@@ -96,6 +118,8 @@ class Runtime {
       v = BigInt.asUintN(64, h(args, this.mem));
     } catch (e) {
       return this.refused(f, pc, kind, name, imm, e);
+    } finally {
+      if (kind !== 2) this.sync(a1h);
     }
     this.rh = Number(v >> 32n);
     return Number(v & 0xffffffffn);
@@ -209,17 +233,20 @@ export function runTranslated(insns: Insn[], ctx: bigint, mem: Memory, opts: Run
 
 const runtimes = new WeakMap<Memory, Runtime>();
 
-/** Functions above this many instructions (or using BPF_ATOMIC or maps) are interpreted, not translated. */
+/** Functions above this many instructions are interpreted, not translated. */
 export const MAX_TRANSLATED_INSNS = 16384;
 const bigness = new WeakMap<Insn[], boolean>();
+
+/** Whether runTranslated translates a program (and its subprograms) rather than interpreting it. */
+export function translatable(insns: Insn[], subprograms?: Record<string, Insn[]>): boolean {
+  const small = (f: Insn[]) => f.length <= MAX_TRANSLATED_INSNS;
+  return small(insns) && Object.values(subprograms ?? {}).every(small);
+}
 
 function tooBig(insns: Insn[], opts: RunOptions): boolean {
   let b = bigness.get(insns);
   if (b === undefined) {
-    // Too big, or using what the translation does not implement yet (BPF_ATOMIC, map references): the
-    // interpreter runs it.
-    const unsupported = (f: Insn[]) => f.length > MAX_TRANSLATED_INSNS || f.some((i) => ((i.opcode & 7) === 3 && (i.opcode & 0xe0) === 0xc0) || (i.opcode === 0x18 && ((i.reloc && i.reloc.kind !== "global") || i.src !== 0)));
-    b = unsupported(insns) || Object.values(opts.subprograms ?? {}).some(unsupported);
+    b = !translatable(insns, opts.subprograms);
     bigness.set(insns, b);
   }
   return b;
@@ -278,7 +305,7 @@ export function translateSource(insns: Insn[]): { source: string; relocs: { symb
     `if (depth >= 8) rt.fail(F, 0, "more than 8 nested calls");`,
     `const T = rt.T, G = rt.G[F];`,
     `let l0 = 0, h0 = 0, l6 = 0, h6 = 0, l7 = 0, h7 = 0, l8 = 0, h8 = 0, l9 = 0, h9 = 0, l10 = 512, h10 = rt.stack(depth);`,
-    `let pc = 0, r, a, b, c, o, dv, mg = ${MAY_GOTO_BUDGET}, n = rt.n;`,
+    `let pc = 0, r, a, b, c, o, dv, x, y, z, mg = ${MAY_GOTO_BUDGET}, n = rt.n;`,
     `const max = rt.max;`,
     `for (;;) switch (pc) {`,
     ...out,
@@ -517,7 +544,62 @@ function insnCode(
       : `dv.setUint8(o, ${vl} & 0xff);`;
     return `${addr} ${pick} ${st}`;
   }
+  if (cls === 3 && mode === 0xc0) return atomicCode(ins, i, size, fail, L, H);
   return `${fail(i, `unsupported opcode ${hex}`)};`;
+}
+
+/**
+ * BPF_ATOMIC (STX | ATOMIC), as the interpreter's atomicOp computes it, in the same order of checks:
+ * load-acquire (imm 0x100: dst = *(src + off), zero-extended) and store-release (0x110: *(dst + off) =
+ * src) of any size; otherwise 4 or 8 bytes: the old value is read (a read's bounds check), the operation
+ * decided (add, or, and, xor, xchg, cmpxchg against r0; 0x01 BPF_FETCH returns the old value in src, in
+ * r0 for cmpxchg; 32-bit forms work on and zero-extend the low half), and the new value written (a
+ * write's check: a read-only region stops the run even when cmpxchg leaves the value as it was). One
+ * loop_step runs at a time, so each is its sequential meaning, as in the interpreter.
+ */
+function atomicCode(ins: Insn, i: number, size: number, fail: (i: number, msg: string) => string, L: (r: number) => string, H: (r: number) => string): string {
+  const d = ins.dst;
+  const s = ins.src;
+  const off = ins.off | 0;
+  const imm = ins.imm | 0;
+  const addrOf = (base: number) =>
+    off === 0 ? `a = ${L(base)}; c = ${H(base)};`
+    : off > 0 ? `a = ${L(base)} + ${off}; c = ${H(base)}; if (a > 4294967295) { a -= 4294967296; c = (c + 1) >>> 0; }`
+    : `a = ${L(base)} - ${-off}; c = ${H(base)}; if (a < 0) { a += 4294967296; c = (c - 1) >>> 0; }`;
+  const pick = (write: boolean) =>
+    `if ((r = T[c]) !== undefined && ${write ? "r.w && " : ""}a + ${size} <= r.len) { dv = r.dv; o = a; } else { dv = rt.slow(F, ${i}, a, c, ${size}, ${write}); o = rt.off; }`;
+  const load = (dl: string, dh: string) =>
+    size === 8 ? `${dl} = dv.getUint32(o, true); ${dh} = dv.getUint32(o + 4, true);`
+    : size === 4 ? `${dl} = dv.getUint32(o, true); ${dh} = 0;`
+    : size === 2 ? `${dl} = dv.getUint16(o, true); ${dh} = 0;`
+    : `${dl} = dv.getUint8(o); ${dh} = 0;`;
+  const store = (vl: string, vh: string) =>
+    size === 8 ? `dv.setUint32(o, ${vl}, true); dv.setUint32(o + 4, ${vh}, true);`
+    : size === 4 ? `dv.setUint32(o, ${vl}, true);`
+    : size === 2 ? `dv.setUint16(o, ${vl} & 0xffff, true);`
+    : `dv.setUint8(o, ${vl} & 0xff);`;
+  if (imm === 0x100) return `${addrOf(s)} ${pick(false)} ${load(L(d), H(d))}`;
+  if (imm === 0x110) return `${addrOf(d)} ${pick(true)} ${store(L(s), H(s))}`;
+  if (size !== 4 && size !== 8) return `${fail(i, `atomic operation on ${size} bytes`)};`;
+  const wide = size === 8;
+  // The old value in (ol, oh) = (b, o2)... kept in the scratch locals: b = old low, x = old high.
+  const read = `${addrOf(d)} ${pick(false)} b = dv.getUint32(o, true); x = ${wide ? "dv.getUint32(o + 4, true)" : "0"};`;
+  const sl = L(s), sh = wide ? H(s) : "0";
+  let next: string; // the new value in (y, z)
+  switch (imm & ~1) {
+    case 0x00: next = wide ? `y = b + ${sl}; z = (x + ${sh} + (y > 4294967295 ? 1 : 0)) >>> 0; y = y >>> 0;` : `y = (b + ${sl}) >>> 0; z = 0;`; break;
+    case 0x40: next = `y = (b | ${sl}) >>> 0; z = (x | ${sh}) >>> 0;`; break;
+    case 0x50: next = `y = (b & ${sl}) >>> 0; z = (x & ${sh}) >>> 0;`; break;
+    case 0xa0: next = `y = (b ^ ${sl}) >>> 0; z = (x ^ ${sh}) >>> 0;`; break;
+    case 0xe0: next = `y = ${sl}; z = ${sh};`; break;
+    case 0xf0: next = wide ? `if (b === l0 && x === h0) { y = ${sl}; z = ${sh}; } else { y = b; z = x; }` : `if (b === l0) { y = ${sl}; z = 0; } else { y = b; z = 0; }`; break;
+    default: return `${read} ${fail(i, `unsupported atomic operation 0x${ins.imm.toString(16)}`)};`;
+  }
+  if ((imm & 0xf0) >= 0xe0 && (imm & 1) === 0) return `${read} ${fail(i, `atomic operation 0x${ins.imm.toString(16)} without BPF_FETCH`)};`;
+  // The write's check resolves the same address again (the region may be read-only).
+  const write = `${pick(true)} ${wide ? "dv.setUint32(o, y, true); dv.setUint32(o + 4, z, true);" : "dv.setUint32(o, y, true);"}`;
+  const result = (imm & 0xf1) === 0xf1 ? `l0 = b; h0 = x;` : imm & 1 ? `${L(s)} = b; ${H(s)} = x;` : ``;
+  return `${read} ${next} ${write} ${result}`;
 }
 
 function slotOfStr(insns: Insn[], i: number): number {

@@ -34,6 +34,8 @@ export interface FakeRingOptions {
   noVerify?: boolean;
   /** The driver's JavaScript translation of the BPF code (default) or the reference interpreter. */
   exec?: "interp" | "translate";
+  /** The time helpers' clock (default CLOCK_MONOTONIC). */
+  clock?: () => bigint;
 }
 
 /** What the simulation did, for tests of the driver's guard. */
@@ -210,6 +212,7 @@ export function runOnFakeRing(res: CompileResult | Uint8Array, opts: FakeRingOpt
     allowUncheckedSqes: opts.allowUncheckedSqes,
     noVerify: opts.noVerify,
     interpreter: opts.exec === "interp",
+    clock: opts.clock,
   };
   const r: EngineResult = runOnBackend(res instanceof Uint8Array ? res : res.object!, () => ring, engineOpts);
   const get = (n: string): bigint => {
