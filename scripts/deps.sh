@@ -22,7 +22,7 @@ BIN="$UBPF_CACHE/bin"
 say() { echo "deps: $*"; }
 die() { echo "deps: error: $*" >&2; exit 1; }
 
-HOST_PKGS=(qemu-system-x86 busybox-static llvm clang gcc make libelf-dev zlib1g-dev libzstd-dev cpio)
+HOST_PKGS=(qemu-system-x86 busybox-static llvm llvm-19 clang gcc make libelf-dev zlib1g-dev libzstd-dev cpio)
 
 deps_host() {
   local missing=() p

@@ -40,6 +40,9 @@ export function formatInsn(i: Insn, slot: number): string {
     if (op === 0x80) return `${r}${i.dst} = -${r}${i.dst}`;
     if (op === 0xd0) return `r${i.dst} = ${cls === 7 ? "bswap" : useReg ? "be" : "le"}${i.imm} r${i.dst}`;
     const src = useReg ? `${r}${i.src}` : String(i.imm);
+    // cpu v4: MOV with off 8/16/32 sign-extends, DIV/MOD with off 1 are signed.
+    if (op === 0xb0 && useReg && (i.off === 8 || i.off === 16 || i.off === 32)) return `${r}${i.dst} = (s${i.off})${r}${i.src}`;
+    if ((op === 0x30 || op === 0x90) && i.off === 1) return `${r}${i.dst} s${ALU[op]} ${src}`;
     return `${r}${i.dst} ${ALU[op] ?? `alu(0x${op.toString(16)})`} ${src}`;
   }
   if (cls === 5 || cls === 6) {
@@ -61,6 +64,7 @@ export function formatInsn(i: Insn, slot: number): string {
   }
   const size = SIZE[i.opcode & 0x18];
   const mem = (reg: number, off: number) => `*(${size} *)(r${reg} ${off < 0 ? "-" : "+"} ${Math.abs(off)})`;
+  if (cls === 1 && (i.opcode & 0xe0) === 0x80) return `r${i.dst} = ${mem(i.src, i.off).replace("(u", "(s")}`;
   if (cls === 1) return `r${i.dst} = ${mem(i.src, i.off)}`;
   if (cls === 3 && (i.opcode & 0xe0) === 0xc0) return atomic(i, size);
   if (cls === 3) return `${mem(i.dst, i.off)} = r${i.src}`;

@@ -274,3 +274,25 @@ export function loadAcquire(size: SizeName, dst: Reg, src: Reg, off: number): In
 export function storeRelease(size: SizeName, dst: Reg, off: number, src: Reg): Insn {
   return mk(Class.STX | Mode.ATOMIC | Size[size], dst, src, off, AtomicOp.STORE_REL);
 }
+
+// cpu v4 (Linux 6.6+; every kernel with io_uring BPF ops has it): signed division and remainder (DIV/MOD
+// with off = 1), sign-extending moves (MOV with off = 8, 16 or 32) and sign-extending loads (LDX with
+// mode MEMSX).
+
+/** BPF_MEMSX: the mode of sign-extending loads. */
+export const MODE_MEMSX = 0x80;
+
+/** dst = dst s/ src or dst s% src (`src` a register, or an immediate). */
+export function signedDivMod(op: "DIV" | "MOD", wide: boolean, dst: Reg, src: Reg | { imm: number }): Insn {
+  const cls = wide ? Class.ALU64 : Class.ALU;
+  if (typeof src === "number") return mk(cls | AluOp[op] | Src.X, dst, src, 1, 0);
+  return mk(cls | AluOp[op] | Src.K, dst, 0, 1, src.imm | 0);
+}
+/** dst = (s8/s16/s32) src, sign-extended to 64 bits (`wide`) or to 32 bits with the upper half zeroed. */
+export function movsx(wide: boolean, dst: Reg, src: Reg, bits: 8 | 16 | 32): Insn {
+  return mk((wide ? Class.ALU64 : Class.ALU) | AluOp.MOV | Src.X, dst, src, bits, 0);
+}
+/** dst = *(s8/s16/s32 *)(src + off), sign-extended to 64 bits. */
+export function ldsx(size: "B" | "H" | "W", dst: Reg, src: Reg, off: number): Insn {
+  return mk(Class.LDX | MODE_MEMSX | Size[size], dst, src, off, 0);
+}
