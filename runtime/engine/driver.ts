@@ -119,7 +119,7 @@ export interface EngineOptions {
   open?: string[];
   buffer?: string[];
   mem?: string[];
-  /** `NAME[KEY]=VALUE` / `NAME[KEY].field=VALUE` map presets (the loader's --map). */
+  /** `--map NAME[KEY]PATH=VALUE` map presets (the loader's --map; grammar in runtime/assign.ts resolveMapAssign). */
   map?: string[];
   memRegion?: number;
   /** Fill the MEM region before the run (after --mem), for tests. */
