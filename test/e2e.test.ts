@@ -29,12 +29,6 @@ function build(file: string): Uint8Array {
   return res.object;
 }
 
-/** OPEN BUG (issue 9): a generated program whose loop states the 7.3 verifier does not see converge
- *  ("The sequence of 8193 jumps is too complex") since the middle end's branch-simplify pass reshaped its
- *  loops; it passes with fewer passes (see the closing note of this round). It may be refused with exactly
- *  that message, never give a wrong result; every other seed must verify and match. (100127 verifies
- *  since the sink pass and coalescing.) */
-const KNOWN_NONCONVERGING = new Set([100333]);
 const DIFF_N = Number(process.env.UBPF_KERNEL_DIFF_N ?? 500);
 const cases: VmCase[] = [];
 const expectations = new Map<string, Record<string, bigint>>();
@@ -183,7 +177,6 @@ describe.skipIf(!canRun)("in the 7.x kernel", () => {
     const parts = out.split("@@SEED ").slice(1);
     expect(parts.length).toBe(DIFF_N);
     const mismatches: string[] = [];
-    const knownRejected: number[] = [];
     for (const p of parts) {
       const seed = p.slice(0, p.indexOf("\n")).trim();
       const want = expectations.get(seed)!;
@@ -195,12 +188,7 @@ describe.skipIf(!canRun)("in the 7.x kernel", () => {
         continue;
       }
       if (!j.ok) {
-        const s = 100_000 + Number(seed);
-        if (KNOWN_NONCONVERGING.has(s) && /8193 jumps is too complex/.test(String(j.error))) {
-          knownRejected.push(s);
-          continue;
-        }
-        mismatches.push(`seed ${s}: ${j.error}`);
+        mismatches.push(`seed ${100_000 + Number(seed)}: ${j.error}`);
         continue;
       }
       for (const [k, v] of Object.entries(want)) {
@@ -211,8 +199,6 @@ describe.skipIf(!canRun)("in the 7.x kernel", () => {
       }
     }
     expect(mismatches).toEqual([]);
-    // The known cases are still refused (remove a seed from the list when it starts to verify).
-    expect(knownRejected.sort()).toEqual([...KNOWN_NONCONVERGING].filter((x) => x <= 100_000 + DIFF_N).sort());
   });
 
   it("records: reads length-prefixed records with checksums", () => {

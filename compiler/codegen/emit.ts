@@ -7,6 +7,7 @@ import * as I from "../bpf/insn";
 import type { Insn, InsnOrLabel, JmpOpName, Reg } from "../bpf/insn";
 import { isImm, type AtomicSpec, type Block, type IrFunction, type IrInsn, type Operand, type Terminator, type VReg } from "../ir/ir";
 import { cloneFunction } from "../ir/clone";
+import { steadyLoopHeads, type EmitFacts } from "./loopheads";
 import { peephole } from "./peephole";
 import { allocate, FP, LINEAR_SCAN_ABOVE, type Allocation, type Priority } from "./regalloc";
 
@@ -54,6 +55,14 @@ function emitFunction(fn: IrFunction, alloc: Allocation): FunctionCode {
     return r;
   };
   const out: InsnOrLabel[] = [];
+  // What the loop-head pass needs to know of the emitted instructions (see loopheads.ts).
+  const facts: EmitFacts = { argc: new WeakMap(), ptr: new WeakMap() };
+  const tagFrom = (start: number, dst: Reg | undefined, ptr: boolean) => {
+    for (let k = start; k < out.length; k++) {
+      const x = out[k];
+      if (!I.isLabel(x) && x.dst === dst && (x.opcode & 7) !== I.Class.STX && (x.opcode & 7) !== I.Class.ST && (x.opcode & 7) !== I.Class.JMP) facts.ptr.set(x, ptr);
+    }
+  };
   let pos: I.SourcePos | undefined;
   const put = (insn: Insn) => {
     if (pos) insn.pos = pos;
@@ -73,6 +82,22 @@ function emitFunction(fn: IrFunction, alloc: Allocation): FunctionCode {
   const label = (b: Block) => `b${b.id}`;
 
   const emitInsn = (it: IrInsn) => {
+    const start = out.length;
+    emitInsnAt(it);
+    if (it.op === "call") {
+      for (let k = start; k < out.length; k++) {
+        const x = out[k];
+        if (!I.isLabel(x) && x.opcode === (I.Class.JMP | I.JmpOp.CALL)) {
+          facts.argc.set(x, it.args.length);
+          facts.ptr.set(x, !!it.dst?.ptr);
+        }
+      }
+    }
+    const dst = (it as { dst?: VReg }).dst;
+    if (dst && it.op !== "call") tagFrom(start, R(dst), dst.ptr);
+    else if (dst) tagFrom(out.length - 1, R(dst), dst.ptr);
+  };
+  const emitInsnAt = (it: IrInsn) => {
     switch (it.op) {
       case "mov": return movOp(R(it.dst), it.src, it.dst.width, isImm(it.src) ? it.dst.width : it.src.reg.width);
       case "neg": {
@@ -171,7 +196,9 @@ function emitFunction(fn: IrFunction, alloc: Allocation): FunctionCode {
     const params = b.insns.filter((it) => it.op === "param");
     if (params.length) {
       pos = params[0].pos;
+      const start = out.length;
       parallelMoves(params.map((it) => ({ dst: R(it.dst), src: ((it as { index: number }).index + 1) as Reg })));
+      for (const it of params) tagFrom(start, R(it.dst), it.dst.ptr);
     }
     for (const it of b.insns) {
       if (it.op === "param") continue;
@@ -200,7 +227,7 @@ function emitFunction(fn: IrFunction, alloc: Allocation): FunctionCode {
       }
     }
   });
-  const insns = I.resolveLabels(peephole(out));
+  const insns = I.resolveLabels(steadyLoopHeads(peephole(out), facts, new Map([[10, "P"]])));
   const objects = (fn.stackObjects ?? []).reduce((n, s) => n + Math.ceil(s / 8) * 8, 0);
   return { insns, stackSize: alloc.stackSize + (usedScratch ? 8 : 0), stackUse: { spilled: alloc.spilledNames, objects, scratch: usedScratch ? 8 : 0 } };
 }

@@ -1,0 +1,123 @@
+// The loop-head pass of the code generator (compiler/codegen/loopheads.ts) on hand-written instruction
+// lists: what it inserts so the 7.x verifier's state at a loop head can contain every later one. The
+// kernel side (the generated programs 100127 and 100333 it refused with "8193 jumps", now loop fixtures)
+// is in test/loops.test.ts and test/e2e.test.ts.
+import { describe, expect, it } from "vitest";
+import { formatInsn } from "../compiler/bpf/disasm";
+import * as I from "../compiler/bpf/insn";
+import type { Insn, InsnOrLabel } from "../compiler/bpf/insn";
+import { steadyLoopHeads, type EmitFacts } from "../compiler/codegen/loopheads";
+import { KFUNC_ITER_NEXT } from "../compiler/ir/module";
+
+function facts(): EmitFacts {
+  return { argc: new WeakMap(), ptr: new WeakMap() };
+}
+
+function call(f: EmitFacts, name: string, argc: number): Insn {
+  const c = I.callSubprog(name);
+  f.argc.set(c, argc);
+  f.ptr.set(c, false);
+  return c;
+}
+
+const text = (items: InsnOrLabel[]) => I.resolveLabels(items).map((x, slot) => formatInsn(x, slot)).filter((s) => s.length);
+const run = (items: InsnOrLabel[], f: EmitFacts) => text(steadyLoopHeads(items, f, new Map([[10, "P"]])));
+
+/** A loop: `r4 = *(u64 *)(r1 + 0)` (a scalar), r6 = r4 on entry; the body changes r6 and counts r2; after it,
+ *  r6 is stored and a one-argument subprogram is called. */
+function loop(f: EmitFacts, body: Insn[], after: Insn[]): InsnOrLabel[] {
+  const load = I.ldx("DW", 4, 1, 0);
+  f.ptr.set(load, false);
+  return [
+    load,
+    I.alu64Reg("MOV", 6, 4),
+    I.alu32Imm("MOV", 2, 0),
+    I.label("head"),
+    I.mayGoto("out"),
+    ...body,
+    I.alu32Imm("ADD", 2, 1),
+    I.jmpImm("JLT", 2, 10, "head", false),
+    ...after,
+    I.alu64Reg("MOV", 0, 6),
+    I.exit(),
+    I.label("out"),
+    I.alu32Imm("MOV", 0, 1),
+    I.exit(),
+  ];
+}
+
+describe("loop heads the verifier converges on", () => {
+  it("zeroes the unused argument registers of a subprogram call a loop head reaches", () => {
+    const f = facts();
+    const out = run(loop(f, [I.alu64Imm("ADD", 6, 3)], [I.alu64Imm("MOV", 1, 7), call(f, "h", 1)]), f);
+    // r4 is dead after the copy, but the verifier lets the call read r1-r5: r3-r5 are zeroed before it
+    // (not r2, the live counter, nor r1, the argument).
+    const at = out.findIndex((s) => s.includes("call"));
+    expect(out.slice(at - 4, at + 1)).toEqual(["r1 = 7", "w3 = 0", "w4 = 0", "w5 = 0", expect.stringContaining("call")]);
+  });
+
+  it("clears the id of a live scalar copied into another live register before the head", () => {
+    const f = facts();
+    // r4 stays live (stored after the loop), so r4 and r6 share the verifier's id at the head.
+    const insns = I.resolveLabels(steadyLoopHeads(loop(f, [I.alu64Imm("MUL", 6, 3)], [I.stx("DW", 10, -8, 4)]), f, new Map([[10, "P"]])));
+    const out = insns.map((x, slot) => formatInsn(x, slot));
+    const head = out.findIndex((s) => s.startsWith("may_goto"));
+    expect(out[head - 1]).toMatch(/^r[46] &= -1$/);
+    // Inserted inside the loop: the back edge jumps to it, not to the may_goto.
+    const back = out.findIndex((s) => s.startsWith("if w2 < 10"));
+    expect(out[back + 1 + insns[back].off]).toMatch(/&= -1$/);
+  });
+
+  it("leaves a loop alone when nothing is linked or left in an argument register", () => {
+    const f = facts();
+    const items = loop(f, [I.alu64Imm("MUL", 6, 3)], []);
+    expect(run(items, f)).toEqual(text(items));
+  });
+
+  it("never clears a pointer (r &= -1 on a pointer is refused)", () => {
+    const f = facts();
+    const items: InsnOrLabel[] = [
+      I.alu64Reg("MOV", 6, 1),
+      I.alu32Imm("MOV", 2, 0),
+      I.label("head"),
+      I.mayGoto("out"),
+      I.alu32Imm("ADD", 2, 1),
+      I.jmpImm("JLT", 2, 10, "head", false),
+      I.ldx("DW", 0, 6, 0),
+      I.ldx("DW", 3, 1, 0),
+      I.exit(),
+      I.label("out"),
+      I.alu32Imm("MOV", 0, 1),
+      I.exit(),
+    ];
+    const ctx = new Map<number, "P" | "S" | "?">([[10, "P"], [1, "P"]]);
+    expect(text(steadyLoopHeads(items, f, ctx))).toEqual(text(items));
+  });
+
+  it("treats the iterator's next call as a loop head too", () => {
+    const f = facts();
+    const next = I.callKfunc(KFUNC_ITER_NEXT);
+    f.argc.set(next, 1);
+    f.ptr.set(next, true);
+    const load = I.ldx("DW", 7, 1, 0);
+    f.ptr.set(load, false);
+    const items: InsnOrLabel[] = [
+      load,
+      I.alu64Reg("MOV", 8, 7),
+      I.label("head"),
+      I.alu64Reg("MOV", 1, 10),
+      I.alu64Imm("ADD", 1, -8),
+      next,
+      I.jmpImm("JEQ", 0, 0, "done", true),
+      I.alu64Imm("MUL", 8, 3),
+      I.ja("head"),
+      I.label("done"),
+      I.alu64Reg("ADD", 8, 7),
+      I.alu64Reg("MOV", 0, 8),
+      I.exit(),
+    ];
+    const out = text(steadyLoopHeads(items, f, new Map([[10, "P"]])));
+    const at = out.findIndex((s) => s.includes("call"));
+    expect(out[at - 1]).toMatch(/^r[78] &= -1$/);
+  });
+});
