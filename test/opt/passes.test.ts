@@ -281,6 +281,40 @@ describe("passes", () => {
     `);
   });
 
+  it("store-merge: a register store whose value fits it takes the zero bytes after it (a byte and three zero bytes are one word)", () => {
+    const input = ir`
+      function f
+      b0:
+      %0:p = param 0
+      %1.sqe:p = call get(%0:p)
+      %2:32 = load.B [%0:p + 0]
+      %3:32 = load.W [%0:p + 4]
+      %4:32 = add32 %3:32, 1
+      store.B [%1.sqe:p + 0] = %2:32
+      store.B [%1.sqe:p + 1] = 0
+      store.H [%1.sqe:p + 2] = 0
+      store.W [%1.sqe:p + 8] = %3:32
+      store.W [%1.sqe:p + 12] = 0
+      store.H [%1.sqe:p + 16] = %4:32
+      store.H [%1.sqe:p + 18] = 0
+      ret 0
+    `;
+    expect(run("store-merge", input)).toBe(ir`
+      function f
+      b0:
+      %0:p = param 0
+      %1.sqe:p = call get(%0:p)
+      %2:32 = load.B [%0:p + 0]
+      %3:32 = load.W [%0:p + 4]
+      %4:32 = add32 %3:32, 1
+      store.W [%1.sqe:p + 0] = %2:32
+      store.DW [%1.sqe:p + 8] = %3:32
+      store.H [%1.sqe:p + 16] = %4:32
+      store.H [%1.sqe:p + 18] = 0
+      ret 0
+    `);
+  });
+
   it("tail-merge", () => {
     const input = ir`
       function f
