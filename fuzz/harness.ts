@@ -28,6 +28,9 @@ export interface FuzzOptions {
   timeLimitMs?: number;
   /** Resident memory limit of a child in MiB (default 1536). */
   memoryMb?: number;
+  /** Compiler workers (program lanes; default 2) and reader/engine workers (object lanes; default 2). */
+  programWorkers?: number;
+  objectWorkers?: number;
   /** Stop after this many inputs of each kind (for tests), whatever the time. */
   maxPrograms?: number;
   maxObjects?: number;
@@ -248,6 +251,12 @@ class WorkerPool {
     return c;
   }
 
+  /** Start the child now (set-up time, not a job's): resolves when it is ready. */
+  warm(): Promise<boolean> {
+    if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) this.child = this.start();
+    return this.ready!;
+  }
+
   /** Run a job; resolves with its result or with how the child died. */
   run(job: JobSpec, timeLimitMs: number): Promise<JobResult | { id: number; status: Exclude<Outcome, "ok" | "rejected" | "exception">; detail: string }> {
     const id = this.nextId++;
@@ -363,8 +372,10 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
     }
   };
 
-  const progPool = new WorkerPool(memoryMb);
-  const objPool = new WorkerPool(memoryMb);
+  const progPools = Array.from({ length: Math.max(1, o.programWorkers ?? 2) }, () => new WorkerPool(memoryMb));
+  const objPools = Array.from({ length: Math.max(1, o.objectWorkers ?? 2) }, () => new WorkerPool(memoryMb));
+  // The workers start (TypeScript's checker and the runtime declarations load) while the bases compile.
+  const warming = Promise.all([...progPools, ...objPools].map((p) => p.warm()));
   const loader = has("loader") || has("hostile") ? asanLoader() : undefined;
   if (has("loader") && !loader) log("fuzz: no ASan loader (run bash scripts/deps.sh build): the loader stage is skipped");
   s.loader = loader;
@@ -409,7 +420,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
     record("cli", outcome, detail, { name: input.name, data: input.text, how: input.how, noTypecheck: input.noTypecheck });
   };
 
-  const runWorker = async (stage: "compile" | "reader" | "engine", job: JobSpec, input: { name: string; data: string | Uint8Array; how: string; noTypecheck?: boolean }, pool = stage === "compile" ? progPool : objPool) => {
+  const runWorker = async (stage: "compile" | "reader" | "engine", job: JobSpec, input: { name: string; data: string | Uint8Array; how: string; noTypecheck?: boolean }, pool: WorkerPool) => {
     const t0 = Date.now();
     const res = await pool.run(job, timeLimit);
     spent(stage, t0);
@@ -435,6 +446,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
 
   // In a checkout the CLI rebuilds its bundle when the sources are newer: do that now, not in a timed run.
   if (has("cli")) await spawnAsync(process.execPath, [path.join(ROOT, "cli", "uringbpf.js"), "--version"], process.env, 600_000);
+  await warming;
   log(`fuzz: set up in ${((Date.now() - setupStart) / 1000).toFixed(0)} s (${bases.length} base objects compiled from ${seeds.length} seeds)`);
   const deadline = Date.now() + o.seconds * 1000;
   try {
@@ -444,77 +456,87 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
       lastReport = Date.now();
       log(`fuzz: ${Math.round((deadline - Date.now()) / 1000)} s left: ${s.programs} programs (${s.compiled} compiled), ${s.objects} objects, ${s.exceptions + s.signals + s.hangs + s.ooms + s.sanitizer} findings`);
     };
-    // Two lanes side by side (one per core): programs, and objects. Each has its own Rng, so a seed
-    // makes the same inputs whatever the timing.
-    const programLane = async () => {
-      const rp = new Rng((o.seed * 2 + 1) >>> 0);
-      let cli: Promise<void> | undefined;
-      while ((Date.now() < deadline || s.programs < (o.minPrograms ?? 0)) && (has("ts") || has("cli")) && !(o.maxPrograms !== undefined && s.programs >= o.maxPrograms)) {
-        const input = rp.chance(0.12) ? stressSource(rp) : mutateSource(rp, seeds);
+    // Lanes side by side: program lanes (each with its own compiler worker) and object lanes (each with its
+    // own reader/engine worker, sharing the loader's fork server). The inputs come from one generator per
+    // kind, drawn in order with every random choice about them, so a seed makes the same inputs whatever
+    // the timing and the number of lanes.
+    const rp = new Rng((o.seed * 2 + 1) >>> 0);
+    const nextProgram = () => {
+      const input = rp.chance(0.12) ? stressSource(rp) : mutateSource(rp, seeds);
+      // (Inputs past 20,000 characters stay in process: the CLI adds nothing to them but minutes under load.)
+      return { input, readBack: rp.chance(0.3), cli: rp.chance(0.005) && input.text.length <= 20_000 };
+    };
+    let cli: Promise<void> | undefined;
+    const programsLeft = () => (Date.now() < deadline || s.programs < (o.minPrograms ?? 0)) && (has("ts") || has("cli")) && !(o.maxPrograms !== undefined && s.programs >= o.maxPrograms);
+    const programLane = async (pool: WorkerPool) => {
+      while (programsLeft()) {
+        const { input, readBack, cli: toCli } = nextProgram();
         s.programs++;
         const data = { name: input.name, data: input.text, how: input.how, noTypecheck: input.noTypecheck };
         if (has("ts")) {
-          const res = await runWorker("compile", { kind: "compile", name: input.name, text: input.text, noTypecheck: input.noTypecheck, wantObject: true }, data);
+          const res = await runWorker("compile", { kind: "compile", name: input.name, text: input.text, noTypecheck: input.noTypecheck, wantObject: true }, data, pool);
           if (res.status === "ok") {
             s.compiled++;
             const obj = (res as JobResult).object;
             // Objects the compiler wrote from mutants are read back too.
-            if (obj && has("reader") && rp.chance(0.3)) {
+            if (obj && has("reader") && readBack) {
               s.readerRuns++;
-              await runWorker("reader", { kind: "reader", bytes: obj }, { name: input.name, data: obj, how: `compiled from: ${input.how}` }, progPool);
+              await runWorker("reader", { kind: "reader", bytes: obj }, { name: input.name, data: obj, how: `compiled from: ${input.how}` }, pool);
             }
           }
         }
         // The CLI (a fresh Node process, about a second of CPU time each) takes a sample of the programs,
         // one at a time beside the in-process compiles.
-        // (Inputs past 20,000 characters stay in process: the CLI adds nothing to them but minutes under load.)
-        if (has("cli") && (rp.chance(0.005) || !has("ts")) && (input.text.length <= 20_000 || !has("ts"))) {
-          await cli;
-          cli = runCli(input);
+        if (has("cli") && (toCli || !has("ts"))) {
+          while (cli) await cli;
+          cli = runCli(input).finally(() => (cli = undefined));
           if (!has("ts")) await cli;
         }
         report();
       }
-      await cli;
+      while (cli) await cli;
     };
-    const objectLane = async () => {
-      const ro = new Rng((o.seed * 2 + 2) >>> 0);
-      if (has("hostile") && baseModule) {
+    const ro = new Rng((o.seed * 2 + 2) >>> 0);
+    const nextObject = () => {
+      const input = mutateObject(ro, ro.pick(bases));
+      return { input, toLoader: has("loader") && (ro.chance(0.5) || !has("reader")) };
+    };
+    const objectsLeft = () => (Date.now() < deadline || s.objects < (o.minObjects ?? 0)) && (has("reader") || has("engine") || has("loader")) && bases.length > 0 && !(o.maxObjects !== undefined && s.objects >= o.maxObjects);
+    const objectLane = async (pool: WorkerPool, lane: number) => {
+      if (lane === 0 && has("hostile") && baseModule) {
         for (const h of hostileObjects(baseModule)) {
           s.hostile++;
           const input = { name: h.name, data: h.bytes, how: `hostile ${h.name}` };
           s.readerRuns++;
-          await runWorker("reader", { kind: "reader", bytes: h.bytes }, input);
+          await runWorker("reader", { kind: "reader", bytes: h.bytes }, input, pool);
           s.engineRuns++;
-          await runWorker("engine", { kind: "engine", bytes: h.bytes }, input);
+          await runWorker("engine", { kind: "engine", bytes: h.bytes }, input, pool);
           await runLoader({ name: h.name, bytes: h.bytes, how: input.how }, "hostile");
         }
         log(`fuzz: hostile set: ${s.hostile} objects`);
       }
-      while ((Date.now() < deadline || s.objects < (o.minObjects ?? 0)) && (has("reader") || has("engine") || has("loader")) && bases.length > 0 && !(o.maxObjects !== undefined && s.objects >= o.maxObjects)) {
-        const input = mutateObject(ro, ro.pick(bases));
+      for (let k = 0; objectsLeft(); k++) {
+        const { input, toLoader } = nextObject();
         s.objects++;
         const data = { name: input.name, data: input.bytes, how: input.how };
         // The loader (a process of its own) runs while the worker reads and runs the same object.
-        const loading = has("loader") && (ro.chance(0.5) || !has("reader")) ? runLoader(input, `obj${s.objects % 2}`) : undefined;
+        const loading = toLoader ? runLoader(input, `obj${lane}-${k % 2}`) : undefined;
         if (has("reader")) {
           s.readerRuns++;
-          await runWorker("reader", { kind: "reader", bytes: input.bytes }, data);
+          await runWorker("reader", { kind: "reader", bytes: input.bytes }, data, pool);
         }
         if (has("engine")) {
           s.engineRuns++;
-          await runWorker("engine", { kind: "engine", bytes: input.bytes }, data);
+          await runWorker("engine", { kind: "engine", bytes: input.bytes }, data, pool);
         }
-
         await loading;
         report();
       }
     };
-    await Promise.all([programLane(), objectLane()]);
+    await Promise.all([...progPools.map((p) => programLane(p)), ...objPools.map((p, i) => objectLane(p, i))]);
     log(`fuzz: the last runs ended ${((Date.now() - deadline) / 1000).toFixed(0)} s after the deadline`);
   } finally {
-    progPool.stop();
-    objPool.stop();
+    for (const p of [...progPools, ...objPools]) p.stop();
     loaderServer?.stop();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
