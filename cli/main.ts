@@ -118,38 +118,50 @@ export function makeProgram(setExit: (code: number) => void): Command {
  *  128 + SIGPIPE, what a C tool killed by SIGPIPE reports, and nothing printed. */
 export const EXIT_PIPE = 141;
 
-/** A write to a closed pipe ends the process quietly, as SIGPIPE ends a C tool (Node ignores SIGPIPE and
- *  raises EPIPE as an 'error' event, which unhandled is a stack trace), for every command. */
+/** A write to a closed pipe is not an error of the command (Node ignores SIGPIPE and raises EPIPE as an
+ *  'error' event, which unhandled is a stack trace): the rest of the output is dropped, the command
+ *  finishes (a loader or VM it started ends as usual, nothing is left running) and the exit status is
+ *  EXIT_PIPE. Any other write failure (ENOSPC on a redirected file) is said once, exit 2. */
 let pipeGuarded = false;
-function quietOnClosedPipe(): void {
+let pipeClosed = false;
+let writeFailed = false;
+function guardOutput(): void {
   if (pipeGuarded) return;
   pipeGuarded = true;
   for (const s of [process.stdout, process.stderr]) {
     s.on("error", (e: NodeJS.ErrnoException) => {
-      if (e.code === "EPIPE" || e.code === "ERR_STREAM_DESTROYED") process.exit(EXIT_PIPE);
-      // Any other failure to write the output (ENOSPC on a redirected file, EIO): say so once, exit 2.
-      if (s !== process.stderr) process.stderr.write(`uringbpf: cannot write the output: ${e.message}\n`);
-      process.exit(2);
+      if (e.code === "EPIPE" || e.code === "ERR_STREAM_DESTROYED") {
+        pipeClosed = true;
+        return;
+      }
+      if (!writeFailed && s !== process.stderr) process.stderr.write(`uringbpf: cannot write the output: ${e.message}\n`);
+      writeFailed = true;
     });
   }
 }
 
+/** The exit code, once the streams have reported how their last writes went. */
+async function settle(code: number): Promise<number> {
+  await new Promise((r) => setImmediate(r));
+  return pipeClosed ? EXIT_PIPE : writeFailed ? 2 : code;
+}
+
 /** Run the CLI; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  quietOnClosedPipe();
+  guardOutput();
   let code = 0;
   const program = makeProgram((c) => (code = c));
   try {
     await program.parseAsync(argv);
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof CommanderError) return settle(e.exitCode === 0 ? 0 : 2);
     const err = e as Error;
     process.stderr.write(`uringbpf: internal error: ${err.message}\n`);
     if (process.env.UBPF_DEBUG) process.stderr.write(`${err.stack}\n`);
     else process.stderr.write("(set UBPF_DEBUG=1 for the stack trace; please report this with the input file)\n");
-    return 2;
+    return settle(2);
   }
-  return code;
+  return settle(code);
 }
 
 if (require.main === module) main(process.argv).then((c) => process.exit(c));

@@ -7,8 +7,8 @@ import * as path from "path";
 import { disassemble } from "./bpf/disasm";
 import { JumpRangeError, slots, type Insn } from "./bpf/insn";
 import { generate, type FunctionCode } from "./codegen/emit";
-import { diag, type Diagnostic } from "./diagnostics/diagnostics";
-import { lowerProgram, parseProgram, type FrontendResult } from "./frontend/program";
+import { diag, type Diagnostic, type SourceRange } from "./diagnostics/diagnostics";
+import { isStackOverflow, lowerProgram, parseProgram, stackOverflowAt, type FrontendResult } from "./frontend/program";
 import { DEFAULT_LOOP_OPTIONS } from "./frontend/loops";
 import { dumpFunction, type IrFunction } from "./ir/ir";
 import { PASS_NAMES, PIPELINE, runPipeline } from "./opt/pipeline";
@@ -94,12 +94,12 @@ export function compileSource(fileName: string, text: string, opts: CompileOptio
 }
 
 /** Generate a function's code; a jump farther than BPF's 16-bit offsets becomes UBPF3008. */
-function generateChecked(name: string, fn: Parameters<typeof generate>[0], diags: Diagnostic[], allocator?: "auto" | "linear"): FunctionCode | undefined {
+function generateChecked(name: string, fn: Parameters<typeof generate>[0], diags: Diagnostic[], allocator?: "auto" | "linear", at?: SourceRange): FunctionCode | undefined {
   try {
     return generate(fn, allocator);
   } catch (e) {
     if (!(e instanceof JumpRangeError)) throw e;
-    diags.push(diag(3008, undefined, `${name} needs a jump over ${Math.abs(e.distance)} instructions`));
+    diags.push(diag(3008, at, `${name} needs a jump over ${Math.abs(e.distance)} instructions`));
     return undefined;
   }
 }
@@ -114,9 +114,14 @@ function compileUnguarded(fileName: string, text: string, opts: CompileOptions):
   if (diagnostics.length) return { ok: false, diagnostics, programs: [] };
   if (opts.printAfter !== undefined && !PASS_NAMES.includes(opts.printAfter))
     return { ok: false, diagnostics: [diag(4002, undefined, `--print-after takes one of: ${PASS_NAMES.join(", ")} (got '${opts.printAfter}')`)], programs: [] };
-  const fe = lowerProgram(sourceName, sf, loopOptions(opts));
-  if (fe.diagnostics.length) return { ok: false, diagnostics: fe.diagnostics, programs: [] };
-  return backEnd(sourceName, fe, opts);
+  try {
+    const fe = lowerProgram(sourceName, sf, loopOptions(opts));
+    if (fe.diagnostics.length) return { ok: false, diagnostics: fe.diagnostics, programs: [] };
+    return backEnd(sourceName, fe, opts);
+  } catch (e) {
+    if (!isStackOverflow(e) || process.env.UBPF_INTERNAL_THROW) throw e;
+    return { ok: false, diagnostics: [stackOverflowAt(sourceName, text, sf.compilerNode)], programs: [] };
+  }
 }
 
 /** Compile with every prefix of the pass pipeline (none, the first pass, the first two... all): one
@@ -145,23 +150,24 @@ function backEnd(sourceName: string, fe: FrontendResult, opts: CompileOptions): 
     const dump = runPipeline(fn, passContext, { printAfter: opts.ir ? opts.printAfter : undefined, limit: opts.passLimit });
     return opts.ir ? dump ?? dumpFunction(fn) : undefined;
   };
+  const at = (name: string) => fe.declarations?.get(name);
   const programs: CompiledProgram[] = [];
   const codes = new Map<string, FunctionCode>();
   const diags: Diagnostic[] = [];
   for (const p of fe.programs) {
     const ir = optimize(p.fn);
-    const code = generateChecked(p.name, p.fn, diags, opts.allocator);
+    const code = generateChecked(p.name, p.fn, diags, opts.allocator, at(p.name));
     if (!code) continue;
-    if (code.stackSize > MAX_STACK) diags.push(diag(3002, undefined, `${p.name} needs ${code.stackSize} bytes: ${stackBreakdown(code)}`));
+    if (code.stackSize > MAX_STACK) diags.push(diag(3002, at(p.name), `${p.name} needs ${code.stackSize} bytes: ${stackBreakdown(code)}`));
     const n = code.insns.reduce((s, i) => s + slots(i), 0);
-    if (n > 1_000_000) diags.push(diag(3001, undefined, `${p.name} has ${n} instructions`));
+    if (n > 1_000_000) diags.push(diag(3001, at(p.name), `${p.name} has ${n} instructions`));
     programs.push({ name: p.name, insns: code.insns, slots: n, stackSize: code.stackSize, ir });
     codes.set(p.name, code);
   }
   const subprograms: CompiledProgram[] = [];
   for (const s of fe.subprograms) {
     const ir = optimize(s.fn);
-    const code = generateChecked(s.name, s.fn, diags, opts.allocator);
+    const code = generateChecked(s.name, s.fn, diags, opts.allocator, at(s.name));
     if (!code) continue;
     subprograms.push({ name: s.name, insns: code.insns, slots: code.insns.reduce((n, i) => n + slots(i), 0), stackSize: code.stackSize, ir });
     codes.set(s.name, code);
@@ -182,8 +188,8 @@ function backEnd(sourceName: string, fe: FrontendResult, opts: CompileOptions): 
   };
   for (const p of programs) {
     const d = chainDepth(p, [p.name]);
-    if (d.depth > MAX_STACK && d.chain.length > 1) diags.push(diag(3002, undefined, `the call chain ${d.chain.join(" -> ")} needs ${d.depth} bytes of stack`));
-    if (d.chain.length > 8) diags.push(diag(3003, undefined, `the call chain ${d.chain.join(" -> ")} is ${d.chain.length} calls deep`));
+    if (d.depth > MAX_STACK && d.chain.length > 1) diags.push(diag(3002, at(p.name), `the call chain ${d.chain.join(" -> ")} needs ${d.depth} bytes of stack`));
+    if (d.chain.length > 8) diags.push(diag(3003, at(p.name), `the call chain ${d.chain.join(" -> ")} is ${d.chain.length} calls deep`));
   }
   if (diags.length) return { ok: false, diagnostics: diags, programs, subprograms };
   const module = linkModule(sourceName, fe, codes);

@@ -7,6 +7,7 @@
 import {
   alu64Imm, alu64Reg, callHelper, callKfunc, callSubprog, exit, ldGlobalAddr, ldImm64, ldx, st, stx, type Insn,
 } from "../compiler/bpf/insn";
+import { AluOp, AtomicOp, Class, Mode, Opcode, Size, Src } from "../compiler/bpf/decode";
 import { writeObject } from "../compiler/elf/writer";
 import type { ObjectModule } from "../compiler/object/module";
 
@@ -33,15 +34,15 @@ function programs(base: ObjectModule): { name: string; insns: Insn[]; edit?: (m:
     { name: "stack-escape-read", insns: [ldx("DW", 0, 10, -520), exit()] },
     { name: "stack-pointer-arith", insns: [alu64Reg("MOV", 1, 10), alu64Imm("ADD", 1, 100000), st("W", 1, 0, 1), ...ret0] },
     { name: "write-r10", insns: [alu64Imm("MOV", 10, 0), ...ret0] },
-    { name: "jump-out-forward", insns: [raw(0x05, 0, 0, 1000), ...ret0] },
-    { name: "jump-out-backward", insns: [raw(0x05, 0, 0, -1000), ...ret0] },
-    { name: "jump-into-ldimm64", insns: [raw(0x05, 0, 0, 1), ldImm64(0, 1n), exit()] },
+    { name: "jump-out-forward", insns: [raw(Opcode.JA, 0, 0, 1000), ...ret0] },
+    { name: "jump-out-backward", insns: [raw(Opcode.JA, 0, 0, -1000), ...ret0] },
+    { name: "jump-into-ldimm64", insns: [raw(Opcode.JA, 0, 0, 1), ldImm64(0, 1n), exit()] },
     { name: "fall-off-end", insns: [mov(0, 0)] },
-    { name: "endless-loop", insns: [raw(0x05, 0, 0, -1), exit()] },
-    { name: "endless-loop-counter", insns: [mov(0, 0), alu64Imm("ADD", 0, 1), raw(0x05, 0, 0, -2), exit()] },
+    { name: "endless-loop", insns: [raw(Opcode.JA, 0, 0, -1), exit()] },
+    { name: "endless-loop-counter", insns: [mov(0, 0), alu64Imm("ADD", 0, 1), raw(Opcode.JA, 0, 0, -2), exit()] },
     { name: "endless-stop-never", insns: [mov(0, 0), exit()] },
     { name: "unknown-helper", insns: [callHelper(9999), exit()] },
-    { name: "helper-negative", insns: [raw(0x85, 0, 0, 0, -5), exit()] },
+    { name: "helper-negative", insns: [raw(Opcode.CALL, 0, 0, 0, -5), exit()] },
     { name: "helper-trace-wild", insns: [ldImm64(1, 0x1234n), mov(2, 100), callHelper(6), exit()] },
     { name: "unknown-kfunc", insns: [callKfunc("bpf_does_not_exist"), exit()], edit: (m) => m.kfuncs.push({ name: "bpf_does_not_exist", proto: { kind: "func_proto", ret: { kind: "void" }, params: [] } }) },
     { name: "kfunc-submit-huge", insns: [ldx("DW", 1, 1, 0), ldImm64(2, 0xffffffffn), callKfunc("bpf_io_uring_submit_sqes"), ...ret0], edit: (m) => m.kfuncs.some((k) => k.name === "bpf_io_uring_submit_sqes") || m.kfuncs.push({ name: "bpf_io_uring_submit_sqes", proto: { kind: "func_proto", ret: { kind: "void" }, params: [] } }) },
@@ -50,9 +51,10 @@ function programs(base: ObjectModule): { name: string; insns: Insn[]; edit?: (m:
     { name: "uninit-register", insns: [alu64Reg("MOV", 0, 7), exit()] },
     { name: "div-by-zero-reg", insns: [mov(0, 7), mov(1, 0), alu64Reg("DIV", 0, 1), alu64Reg("MOD", 0, 1), exit()] },
     { name: "bad-opcode", insns: [raw(0xff, 0, 0, 0, 0), exit()] },
-    { name: "bad-opcodes", insns: [raw(0x8f), raw(0xe7, 11, 12), raw(0x07, 15, 0, 0, 1), exit()] },
-    { name: "bad-register", insns: [raw(0xb7, 12, 0, 0, 1), exit()] },
-    { name: "atomic-wild", insns: [ldImm64(1, 0x42n), mov(2, 1), raw(0xdb, 1, 2, 0, 0x01), ...ret0] },
+    // Invalid on purpose: 0x8f is ALU64 NEG with the X bit, 0xe7 ALU64 operation 0xe0 (none), then r15.
+    { name: "bad-opcodes", insns: [raw(0x8f), raw(0xe7, 11, 12), raw(Class.ALU64 | AluOp.ADD | Src.K, 15, 0, 0, 1), exit()] },
+    { name: "bad-register", insns: [raw(Class.ALU64 | AluOp.MOV | Src.K, 12, 0, 0, 1), exit()] },
+    { name: "atomic-wild", insns: [ldImm64(1, 0x42n), mov(2, 1), raw(Class.STX | Mode.ATOMIC | Size.DW, 1, 2, 0, AtomicOp.ADD | AtomicOp.FETCH), ...ret0] },
     { name: "wait-forever", insns: [ldx("DW", 1, 1, 8), st("W", 1, 0, 0x7fffffff), ...ret0] },
     { name: "recursion", insns: [callSubprog("hostile_sub"), exit()], edit: (m) => m.functions.push({ name: "hostile_sub", section: ".text", linkage: "static", insns: [callSubprog("hostile_sub"), exit()], proto: { kind: "func_proto", ret: { kind: "void" }, params: [] } }) },
     { name: "deep-calls", insns: [callSubprog("hostile_s0"), exit()], edit: (m) => { for (let i = 0; i < 12; i++) m.functions.push({ name: `hostile_s${i}`, section: ".text", linkage: "static", insns: i < 11 ? [callSubprog(`hostile_s${i + 1}`), exit()] : [mov(0, 0), exit()], proto: { kind: "func_proto", ret: { kind: "void" }, params: [] } }); } },

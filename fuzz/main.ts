@@ -5,7 +5,7 @@
 import { formatSummary, fuzz, STAGES, type Stage } from "./harness";
 import { formatKernelSummary, kernelCorpus } from "./kernel";
 
-const USAGE = `usage: npm run fuzz -- [--seconds N] [--seed S] [--stages LIST] [--out DIR] [--time-limit MS] [--memory MB]
+const USAGE = `usage: npm run fuzz -- [--seconds N] [--seed S] [--stages LIST] [--out DIR] [--time-limit MS] [--memory MB] [--workers P,O]
        npm run fuzz -- --stages kernel [--mutants N] [--seed S]
 
   --seconds N      how long to fuzz (default 60)
@@ -23,10 +23,11 @@ const USAGE = `usage: npm run fuzz -- [--seconds N] [--seed S] [--stages LIST] [
   --out DIR        where crashing inputs are saved (default .cache/uringbpf/fuzz/crashes)
   --time-limit MS  per-run time limit (default 30000)
   --memory MB      per-child memory limit (default 1536)
+  --workers P,O    compiler workers (program lanes) and reader/engine workers (object lanes); default 2,2
   --json           print the summary as JSON`;
 
 function parse(argv: string[]) {
-  const o = { seconds: 60, seed: 1, stages: [...STAGES] as string[], out: undefined as string | undefined, timeLimit: 30000, memory: 1536, mutants: 1000, json: false };
+  const o = { seconds: 60, seed: 1, stages: [...STAGES] as string[], out: undefined as string | undefined, timeLimit: 30000, memory: 1536, mutants: 1000, json: false, programWorkers: 2, objectWorkers: 2 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -50,6 +51,12 @@ function parse(argv: string[]) {
     else if (a === "--memory") o.memory = num();
     else if (a === "--mutants") o.mutants = num();
     else if (a === "--json") o.json = true;
+    else if (a === "--workers") {
+      const v = val();
+      const m = /^(\d+),(\d+)$/.exec(v);
+      if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new Error(`--workers: not P,O (two counts of at least 1): ${v}`);
+      [o.programWorkers, o.objectWorkers] = [Number(m[1]), Number(m[2])];
+    }
     else throw new Error(`unknown option ${a}`);
   }
   for (const s of o.stages) if (![...STAGES, "kernel"].includes(s)) throw new Error(`unknown stage ${s} (${STAGES.join(", ")}, kernel)`);
@@ -67,7 +74,7 @@ async function main(): Promise<number> {
   let bad = 0;
   const stages = o.stages.filter((s) => s !== "kernel") as Stage[];
   if (stages.length) {
-    const s = await fuzz({ seconds: o.seconds, seed: o.seed, stages, out: o.out, timeLimitMs: o.timeLimit, memoryMb: o.memory });
+    const s = await fuzz({ seconds: o.seconds, seed: o.seed, stages, out: o.out, timeLimitMs: o.timeLimit, memoryMb: o.memory, programWorkers: o.programWorkers, objectWorkers: o.objectWorkers });
     console.log(o.json ? JSON.stringify({ ...s, findings: s.findings.map((f) => ({ ...f, detail: f.detail.slice(0, 300) })) }) : formatSummary(s));
     bad += s.exceptions + s.signals + s.hangs + s.ooms + s.sanitizer;
   }

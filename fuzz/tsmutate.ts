@@ -160,8 +160,9 @@ export function stressSource(r: Rng): TsInput {
   const kinds = ["paren", "conv", "block", "if", "ifelse", "tern", "unary", "not", "while", "for", "call", "sum", "sum64", "locals", "live",
     "globals", "longline", "nul", "names", "bigint", "dups", "import", "switch", "helpers", "consts", "elseif"] as const;
   const kind = r.pick(kinds);
-  // Sizes: mostly moderate, sometimes far past any limit.
-  const big = r.chance(0.3);
+  // Sizes: mostly moderate, sometimes far past any limit (a big one costs seconds to compile: one in ten
+  // keeps a few hundred of them in a 30-minute run without their time crowding out everything else).
+  const big = r.chance(0.1);
   const n = big ? 500 + r.int(20000) : 1 + r.int(300);
   let text: string;
   switch (kind) {

@@ -23,7 +23,7 @@ export interface RunOptions {
   buffer?: string[];
   /** `PATH=VALUE` fields of the MEM region to set before the run (the loader's --mem). */
   mem?: string[];
-  /** `NAME[KEY]=VALUE` map entries to preset after load (the loader's --map). */
+  /** `NAME[KEY]PATH=VALUE` map entries to preset after load (the loader's --map; docs/LANGUAGE.md "Maps"). */
   map?: string[];
   /** SQ entries (loader default 8). */
   sqEntries?: number;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `npm run bench`: the NOP benchmark (bench/nops.ts) in one VM boot. Makes sure the kernel, QEMU and the
+# `npm run bench`: the NOP benchmark (bench/nops.ts) in one VM boot, the samples (bench/samples.ts), code
+# size and verifier work against clang (bench/size.ts), compile scaling and the userspace engine. Makes sure the kernel, QEMU and the
 # native programs are there first (scripts/deps.sh, idempotent). Extra arguments go to bench/nops.ts
 # (--n N, --reps R, --kvm).
 set -euo pipefail
@@ -12,5 +13,6 @@ else
 fi
 npx tsx bench/nops.ts "$@"
 npx tsx bench/samples.ts
+npx tsx bench/size.ts
 npx tsx bench/compile-scale.ts
 exec npx tsx bench/engine.ts

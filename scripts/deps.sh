@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what uringbpf needs. Idempotent: safe to run repeatedly, fast when everything is present.
 #
-#   scripts/deps.sh host    apt-get install the host tools (qemu, busybox-static, llvm, gcc, libelf...)
+#   scripts/deps.sh host    apt-get install the host tools (qemu, busybox-static, llvm, clang, clang-19/llvm-19 for cpu v4, gcc, libelf...)
 #   scripts/deps.sh build   fetch libbpf 1.4 / bpftool 7.5 (bookworm-backports) and liburing 2.15 +
 #                           UAPI headers (sid) into the sysroot, then build the native programs
 #   scripts/deps.sh all     host + build + scripts/fetch-kernel.sh (if present)   [default]
@@ -22,7 +22,7 @@ BIN="$UBPF_CACHE/bin"
 say() { echo "deps: $*"; }
 die() { echo "deps: error: $*" >&2; exit 1; }
 
-HOST_PKGS=(qemu-system-x86 busybox-static llvm clang gcc make libelf-dev zlib1g-dev libzstd-dev cpio)
+HOST_PKGS=(qemu-system-x86 busybox-static llvm llvm-19 clang clang-19 gcc make libelf-dev zlib1g-dev libzstd-dev cpio)
 
 deps_host() {
   local missing=() p

@@ -35,12 +35,12 @@ describe("diagnostic fixtures", () => {
 });
 
 /** The lines of a program's disassembly that say what it does, whatever registers it uses: calls, global
- *  addresses, immediate stores and exits, with every register written %r (64-bit) or %w (32-bit). */
+ *  addresses, immediate stores, exits and the cpu v4 instructions (sdiv/smod, movsx, ldsx), with every register written %r (64-bit) or %w (32-bit). */
 function skeleton(asm: string): string[] {
   return asm
     .split("\n")
     .map((l) => l.replace(/^\s*\d+:\s*/, "").replace(/\br(10|\d)\b/g, (m) => (m === "r10" ? "r10" : "%r")).replace(/\bw\d\b/g, "%w"))
-    .filter((l) => /^call |= &\S+ ll|^exit$|^\*\(u\d+ \*\)\(%r [+-] \d+\) = -?\d+$/.test(l));
+    .filter((l) => /^call |= &\S+ ll|^exit$|^\*\(u\d+ \*\)\(%r [+-] \d+\) = -?\d+$| s[/%]= |= \(s(8|16|32)\)|= \*\(s(8|16|32) \*\)/.test(l));
 }
 
 /** X.expect: `slots NAME N` (the program's budget: it fails when code grows past it) and `match NAME LINE`
@@ -75,6 +75,37 @@ describe("program fixtures", () => {
       const res = compileSource(name, fs.readFileSync(path.join(root, name), "utf8"));
       if (!res.ok) throw new Error(formatDiagnostics(res.diagnostics));
       checkExpect(path.join(root, name.replace(/\.ts$/, ".expect")), res.programs.map((p) => ({ name: p.name, slots: p.slots, asm: programAsm(p, false) })));
+    });
+  }
+});
+
+// The samples' sizes (issue 10's table: slots of all code sections, as llvm-readelf counts them): each
+// sample has a budget in test/fixtures/samples.expect, `slots SAMPLE N`, that fails when its code grows.
+describe("sample slot budgets", () => {
+  const file = path.join(root, "samples.expect");
+  const samplesDir = path.join(__dirname, "..", "samples");
+  const budgets = fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((l) => l.startsWith("slots ")) : [];
+  it("every sample has a budget", () => {
+    if (update) {
+      const lines = fs.readdirSync(samplesDir).filter((f) => f.endsWith(".ts")).sort().map((f) => {
+        const res = compileSource(`samples/${f}`, fs.readFileSync(path.join(samplesDir, f), "utf8"));
+        if (!res.ok) throw new Error(formatDiagnostics(res.diagnostics));
+        const n = [...res.programs, ...(res.subprograms ?? [])].reduce((s, p) => s + p.slots, 0);
+        return `slots ${f.replace(/\.ts$/, "")} ${n}`;
+      });
+      fs.writeFileSync(file, "# instruction slots of all code sections per sample (a budget: growth fails)\n" + lines.join("\n") + "\n");
+    }
+    const names = fs.readdirSync(samplesDir).filter((f) => f.endsWith(".ts")).map((f) => f.replace(/\.ts$/, "")).sort();
+    const have = fs.readFileSync(file, "utf8").split("\n").filter((l) => l.startsWith("slots ")).map((l) => l.split(" ")[1]).sort();
+    expect(have).toEqual(names);
+  });
+  for (const line of budgets) {
+    const [, name, n] = line.split(" ");
+    it(`${name} fits in ${n} slots`, () => {
+      const res = compileSource(`samples/${name}.ts`, fs.readFileSync(path.join(samplesDir, `${name}.ts`), "utf8"));
+      if (!res.ok) throw new Error(formatDiagnostics(res.diagnostics));
+      const slots = [...res.programs, ...(res.subprograms ?? [])].reduce((s, p) => s + p.slots, 0);
+      expect(slots).toBeLessThanOrEqual(Number(n));
     });
   }
 });

@@ -2,9 +2,10 @@
 // overflowed the stack or crashed a consumer now gets a numbered diagnostic with its position, or a clean
 // rejection. And the names that reach the object (issue 15): C identifiers only, each used once.
 import { describe, expect, it } from "vitest";
-import { compileSource, type CompileResult } from "../compiler/index";
+import { compileSource, formatDiagnostics, type CompileResult } from "../compiler/index";
 import { ObjectFormatError, readObject } from "../compiler/elf/reader";
 import { MAX_CHAIN, MAX_NESTING } from "../compiler/frontend/limits";
+import { parseProgram, stackOverflowAt } from "../compiler/frontend/program";
 import { runUserEngine } from "../runtime/engine/driver";
 import { decodeValue, resolveType } from "../runtime/engine/image";
 import { ExecutionError } from "../runtime/engine/interp";
@@ -35,13 +36,62 @@ describe("deep input gives a diagnostic, not a stack overflow", () => {
     expect(d.message).toContain(`more than ${MAX_NESTING} levels`);
   });
 
+  // Nesting without brackets, too deep for TypeScript's parser (it overflows its stack before there is a
+  // tree): UBPF3004 at the token where the nesting passes the limit, with the line and an underline. (Sizes
+  // far past the parser's stack: near it, whether the parser overflows depends on the caller's stack.)
+  const lines = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join("\n");
   it.each([
-    ["16,000 nested ifs", prog(`${"if (x) ".repeat(16000)}x = 1;`)],
-    ["5,000 prefix operators", prog(`  x = ${"~".repeat(5000)}x;`)],
-  ])("%s (too deep for TypeScript's parser): UBPF3004", (_, src) => {
-    expect(first(src).code).toBe(3004);
-    expect(first(src, false).code).toBe(3004);
+    ["16,000 nested ifs on one line", prog(`${"if (x) ".repeat(16000)}x = 1;`), "4:1373", "if"],
+    ["20,000 nested ifs, one a line", prog(lines(20000, () => "  if (x)") + " x = 1;"), "200:3", "if"],
+    ["20,000 else-if", prog(lines(20000, (i) => `  ${i ? "else " : ""}if (x == ${i}) x = ${i + 1};`)), "199:24", "="],
+    ["20,000 chained conditionals", prog(`  x = ${"x ? 1 : ".repeat(20000)}0;`), "4:1569", "?"],
+    ["20,000 conditionals, one a line", prog(`  x = ${"x ? 1 :\n".repeat(20000)}0;`), "199:3", "?"],
+    ["20,000 prefix operators", prog(`  x = ${"~".repeat(20000)}x;`), "4:202", "~"],
+    ["20,000 negations", prog(`  if (${"!".repeat(20000)}x) x = 0;`), "4:201", "!"],
+    ["50,000 chained assignments", prog(`  let y: u32 = 0;\n  x = ${"y = ".repeat(50000)}1;`), "5:789", "="],
+    ["30,000 nested arrows", prog(`  const f = ${"(a: u32) => ".repeat(30000)}1;`), "4:2362", "=>"],
+    ["30,000 nested while", prog(`${"while (x) ".repeat(30000)}x = 0;`), "4:1961", "while"],
+  ])("%s: UBPF3004 with its position, line and underline", (_, src, where, token) => {
+    for (const typeCheck of [true, false]) {
+      const d = first(src, typeCheck);
+      expect([d.code, d.where]).toEqual([3004, where]);
+      expect(d.message).toContain(`more than ${MAX_NESTING} levels`);
+      const r = d.res.diagnostics[0].range!;
+      expect(r.lineText.slice(r.col - 1, r.col - 1 + r.length)).toBe(token);
+      const text = formatDiagnostics(d.res.diagnostics);
+      expect(text).toContain(`t.ts:${where} - error UBPF3004`);
+      expect(text).toContain(r.lineText.slice(0, 40));
+      expect(text).toMatch(new RegExp(`\\n\\s+${"~".repeat(r.length)}\\n`));
+    }
   });
+
+  it.each([
+    ["10,000 labels", prog(`${lines(10000, (i) => `l${i}:`).replace(/\n/g, " ")} x = 1;`)],
+    ["3,000 nested type arguments", prog(`  let t: ${"Array<".repeat(3000)}u32${">".repeat(3000)};`)],
+  ])("%s (nesting the token estimate does not count): UBPF3004 where the parser's stack runs out", (_, src) => {
+    for (const typeCheck of [true, false]) {
+      const d = first(src, typeCheck);
+      expect(d.code).toBe(3004);
+      const r = d.res.diagnostics[0].range!;
+      expect([r.file, r.line]).toEqual(["t.ts", 4]);
+      expect(r.col).toBeGreaterThan(100);
+      expect(r.lineText.length).toBeGreaterThan(r.col);
+      expect(formatDiagnostics(d.res.diagnostics)).toMatch(/t\.ts:4:\d+ - error UBPF3004[^]*\n\s+~\n/);
+    }
+  });
+
+  it("a stack overflow in a later stage points at the file's deepest node", () => {
+    const text = prog(`  x = (x + (x * (x - 7)));`);
+    const { sf } = parseProgram("t.ts", text);
+    const d = stackOverflowAt("t.ts", text, sf.compilerNode);
+    expect([d.code, d.range?.line, d.range?.col, d.range?.lineText.slice(d.range.col - 1, d.range.col - 1 + d.range.length)]).toEqual([3004, 4, 22, "7"]);
+  });
+
+  it("150 else-if branches, 150 unbraced ifs and a 150-term conditional chain still compile", () => {
+    expect(compileSource("t.ts", prog(lines(150, (i) => `  ${i ? "else " : ""}if (x == ${i}) x = ${i + 1};`))).ok).toBe(true);
+    expect(compileSource("t.ts", prog(`${"if (x) ".repeat(150)}x = 1;`)).ok).toBe(true);
+    expect(compileSource("t.ts", prog(`  x = ${"x ? 1 : ".repeat(150)}0;`)).ok).toBe(true);
+  }, 60_000);
 
   it("a 10,000-term sum: UBPF3005 at the expression; one of 1,500 terms compiles", () => {
     const d = first(prog(`  x = ${Array(10000).fill("x").join(" + ")};`));
@@ -104,8 +154,9 @@ describe("internal limits are numbered diagnostics", () => {
 
   it("a jump farther than 32,767 instructions: UBPF3008 naming the function ('jump out of range')", () => {
     const d = first(prog(`  if (x) {\n${"    x = x * 3 + y;\n    y = y ^ (x >> 3);\n".repeat(10000)}  }`, "export let y: u32 = 2;\n"), false);
-    expect(d.code).toBe(3008);
+    expect([d.code, d.where]).toEqual([3008, "4:14"]);
     expect(d.message).toMatch(/^function too large for BPF jumps: p needs a jump over \d+ instructions$/);
+    expect(formatDiagnostics(d.res.diagnostics)).toContain("t.ts:4:14 - error UBPF3008");
   }, 180_000);
 
   it("__proto__ (crashed TypeScript's checker): UBPF2014 at the name", () => {

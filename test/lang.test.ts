@@ -12,6 +12,7 @@ import { generateProgram } from "./support/progen";
 import { runInVm, type VmCase, type VmFile, type VmRunResult } from "../runtime/vm/vm";
 import { runOnFakeRing } from "./support/fakering";
 import { jsonSafe } from "../cli/engine";
+import { decodeValue, loadImage } from "../runtime/engine/image";
 import { kernelTestsCanRun } from "./support/kernelgate";
 
 const root = path.join(__dirname, "..");
@@ -59,6 +60,8 @@ const LANG_FIXTURES = /^(helpers|atomics|maps)-/;
 const fixtureExpect = new Map<string, Record<string, bigint>>();
 /** The maps the interpreter ends with, as the loader prints them (JSON: bigints as numbers or strings). */
 const fixtureMaps = new Map<string, unknown>();
+/** The MEM region the interpreter ends with, decoded through the layout (fixtures that have one). */
+const fixtureMem = new Map<string, unknown>();
 let run: VmRunResult;
 /** --map presets of struct keys and values, in order: a whole value, then one field of it. */
 const MAP_PRESETS = [
@@ -84,6 +87,9 @@ beforeAll(async () => {
     for (const g of res.module!.globals) if (!g.name.startsWith("uringbpf_") && g.type.kind !== "const") want[g.name] = sim.get(g.name);
     fixtureExpect.set(f, want);
     fixtureMaps.set(f, JSON.parse(jsonSafe(sim.maps)));
+    // The MEM region through the program's layout, as the loader decodes it (atomics on MEM fields).
+    const img = loadImage(res.object!);
+    if (img.memLayout && sim.mem) fixtureMem.set(f, JSON.parse(jsonSafe(decodeValue(img.btf, img.memLayout.id, sim.mem, 0))));
     const o = f.replace(/\.ts$/, ".o");
     add(`fixture:${f}`, `uringbpf-loader ${o}`, [obj(o, res.object!)]);
   }
@@ -94,7 +100,8 @@ beforeAll(async () => {
     "uringbpf-loader spin.o --set spinNs=0 --set requests=20 --set delayUs=200", [obj("spin.o", build("samples/spin.ts"))]);
   // latency: the histogram as the loader prints it and as bpftool dumps the pinned map.
   add("latency", "uringbpf-loader latency.o --set requests=200 --set depth=8 --set baseUs=100 --pin-maps /sys/fs/bpf/lat && " +
-    "echo @@BPFTOOL && bpftool -j map dump pinned /sys/fs/bpf/lat/hist && echo && echo @@SHOW && bpftool -j map show && echo && echo @@BTF && bpftool btf dump file latency.o",
+    "echo @@BPFTOOL && bpftool -j map dump pinned /sys/fs/bpf/lat/hist && echo && echo @@FASTEST && bpftool -j map dump pinned /sys/fs/bpf/lat/fastest && " +
+    "echo && echo @@INFLIGHT && bpftool -j map dump pinned /sys/fs/bpf/lat/inflight && echo && echo @@SHOW && bpftool -j map show && echo && echo @@BTF && bpftool btf dump file latency.o",
     [obj("latency.o", build("samples/latency.ts")), ...bpftoolFiles()]);
   // events: every completion through the ring buffer.
   add("events", "uringbpf-loader events.o --set requests=300 --set depth=8", [obj("events.o", build("samples/events.ts"))]);
@@ -141,6 +148,7 @@ describe.skipIf(!canRun)("the language in the 7.x kernel", () => {
   it("every helper, atomic and map fixture is accepted and ends with the interpreter's globals", () => {
     const problems: string[] = [];
     expect(fixtureExpect.size).toBeGreaterThanOrEqual(3);
+    expect([...fixtureMem.keys()]).toEqual(expect.arrayContaining(["atomics-mem.ts", "atomics-every.ts"]));
     for (const [f, want] of fixtureExpect) {
       const r = result(`fixture:${f}`);
       if (r.exitCode !== 0) {
@@ -154,6 +162,7 @@ describe.skipIf(!canRun)("the language in the 7.x kernel", () => {
       }
       // The loader prints "maps" only when the object has some; the interpreter then has none.
       expect([f, j.maps ?? {}]).toEqual([f, fixtureMaps.get(f)]);
+      expect([f, j.mem]).toEqual([f, fixtureMem.get(f)]);
     }
     expect(problems).toEqual([]);
   });
@@ -173,8 +182,12 @@ describe.skipIf(!canRun)("the language in the 7.x kernel", () => {
     const fastest: number[] = j.maps.fastest;
     expect(fastest.map((ns, k) => ns >= 100_000 * 4 ** k)).toEqual([true, true, true, true]);
     // bpftool: the pinned array holds the same 32 counts; the maps are known by name; BTF names them.
-    const dump = JSON.parse(out.split("@@BPFTOOL")[1].split("@@SHOW")[0]);
+    const dump = JSON.parse(out.split("@@BPFTOOL")[1].split("@@FASTEST")[0]);
     expect(dump.map((e: any) => Number(e.formatted?.value ?? e.value))).toEqual(hist);
+    // The other two maps too: bpftool's formatted values (through the maps' BTF) equal the run's JSON.
+    const fastestDump = JSON.parse(out.split("@@FASTEST")[1].split("@@INFLIGHT")[0]);
+    expect(fastestDump.map((e: any) => Number(e.formatted?.value ?? e.value))).toEqual(fastest);
+    expect(JSON.parse(out.split("@@INFLIGHT")[1].split("@@SHOW")[0])).toEqual([]);
     const show = JSON.parse(out.split("@@SHOW")[1].split("@@BTF")[0]);
     expect(show.map((m: any) => m.name)).toEqual(expect.arrayContaining(["inflight", "hist", "fastest"]));
     const btf = out.split("@@BTF")[1];

@@ -20,7 +20,7 @@ function call(f: EmitFacts, name: string, argc: number): Insn {
   return c;
 }
 
-const text = (items: InsnOrLabel[]) => I.resolveLabels(items).map((x, k) => formatInsn(x, k)).filter((s) => s.length);
+const text = (items: InsnOrLabel[]) => I.resolveLabels(items).map((x, slot) => formatInsn(x, slot)).filter((s) => s.length);
 const run = (items: InsnOrLabel[], f: EmitFacts) => text(steadyLoopHeads(items, f, new Map([[10, "P"]])));
 
 /** A loop: `r4 = *(u64 *)(r1 + 0)` (a scalar), r6 = r4 on entry; the body changes r6 and counts r2; after it,
@@ -60,7 +60,7 @@ describe("loop heads the verifier converges on", () => {
     const f = facts();
     // r4 stays live (stored after the loop), so r4 and r6 share the verifier's id at the head.
     const insns = I.resolveLabels(steadyLoopHeads(loop(f, [I.alu64Imm("MUL", 6, 3)], [I.stx("DW", 10, -8, 4)]), f, new Map([[10, "P"]])));
-    const out = insns.map((x, k) => formatInsn(x, k));
+    const out = insns.map((x, slot) => formatInsn(x, slot));
     const head = out.findIndex((s) => s.startsWith("may_goto"));
     expect(out[head - 1]).toMatch(/^r[46] &= -1$/);
     // Inserted inside the loop: the back edge jumps to it, not to the may_goto.

@@ -85,6 +85,15 @@ const ROWS: Row[] = [
   { arg: "shapes[1].origin.x=1.5", error: /bad value/ },
   { arg: "counts[1]", error: /expected NAME\[KEY\]=VALUE/ },
   { arg: "counts=1", error: /expected NAME\[KEY\]=VALUE/ },
+  { arg: "counts[ 1]=2", error: /bad value/ },
+  { arg: "counts[1]=0X10", error: /bad value/ },
+  { arg: "counts[1]=+5", error: /bad value/ },
+  { arg: "counts[1]=1=2", error: /bad value/ },
+  { arg: "byId[-3]={origin={x=1}}", error: /not an integer field|bad value/ },
+  { arg: "byId[-3]={tag=1}x", error: /expected \{field=VALUE,...\}|bad value/ },
+  { arg: "conns[{port=1}x].pkts=1", error: /expected NAME\[KEY\]=VALUE/ },
+  { arg: "conns[{port=1}].pkts..x=1", error: /bad path|no field ''/ },
+  { arg: "1counts[1]=1", error: /expected NAME\[KEY\]=VALUE/ },
   { arg: "nosuch[1]=1", error: /no map named 'nosuch' \(maps: conns, byId, counts, shapes\)/ },
 ];
 

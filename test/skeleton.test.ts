@@ -3,8 +3,8 @@
 // scripts/deps-libbpf-new.sh) and run in the 7.x VM: the skeleton's attach attaches the struct_ops map,
 // the loop runs, and reqsToRun reads back 0 through the skeleton's .bss. Objects with maps too
 // (test/support/skel-maps.c): the skeletons of samples/latency.ts (hash and array maps, a MEM region) and
-// samples/events.ts (a ring buffer) load with libbpf's own map creation, run, and the program reads the
-// maps through the skeleton; the numbers are checked against what the program must produce and against
+// samples/events.ts (a ring buffer) load with libbpf's own map creation, run, and the program presets an
+// entry and reads the maps through the skeleton; the numbers are checked against what the program must produce and against
 // uringbpf-loader's JSON for the same run in the same boot. And two objects link into one
 // with libbpf's static linker (what `bpftool gen object` runs), because the hidden ring globals are WEAK:
 // the same objects with those symbols made GLOBAL fail with "conflicting non-weak symbol".
@@ -84,7 +84,7 @@ beforeAll(async () => {
       { id: "skel-1000", command: "/work/skel-nops 1000", timeoutSec: 300 },
       { id: "skel-100000", command: "/work/skel-nops 100000", timeoutSec: 600 },
       { id: "skel-latency", command: `/work/skel-maps latency ${LAT.requests} ${LAT.depth} ${LAT.baseUs}`, timeoutSec: 300 },
-      { id: "loader-latency", command: `uringbpf-loader latency.o --set requests=${LAT.requests} --set depth=${LAT.depth} --set baseUs=${LAT.baseUs}`, timeoutSec: 300 },
+      { id: "loader-latency", command: `uringbpf-loader latency.o --set requests=${LAT.requests} --set depth=${LAT.depth} --set baseUs=${LAT.baseUs} --map hist[31]=1000`, timeoutSec: 300 },
       { id: "skel-events", command: `/work/skel-maps events ${EV.requests} ${EV.depth}`, timeoutSec: 300 },
       { id: "loader-events", command: `uringbpf-loader events.o --set requests=${EV.requests} --set depth=${EV.depth}`, timeoutSec: 300 },
     ],
@@ -129,10 +129,13 @@ describe("C programs using the skeletons of objects with maps (libbpf creates th
     expect(skel.globals).toEqual({ status: 0, submitted: LAT.requests, completed: LAT.requests, lost: 0 });
     const hist: number[] = skel.maps.hist;
     expect(hist).toHaveLength(32);
-    expect(hist.reduce((a, b) => a + b, 0)).toBe(LAT.requests);
+    // hist[31] was preset to 1000 through the skeleton (bpf_map__update_elem) before the run; no request
+    // takes 2^31 us, so the other buckets sum to the requests.
+    expect(hist[31]).toBe(1000);
+    expect(hist.slice(0, 31).reduce((a, b) => a + b, 0)).toBe(LAT.requests);
     // A timeout never completes early: the requests of durations >= d (a quarter each of base, 4x, 16x,
     // 64x) lie in bucket floor(log2(d us)) or above; the fastest of each kind is at least its duration.
-    const atLeast = (us: number) => hist.slice(Math.floor(Math.log2(us))).reduce((a, b) => a + b, 0);
+    const atLeast = (us: number) => hist.slice(Math.floor(Math.log2(us)), 31).reduce((a, b) => a + b, 0);
     expect([0, 1, 2, 3].map((k) => atLeast(LAT.baseUs * 4 ** k) >= LAT.requests - (LAT.requests / 4) * k)).toEqual([true, true, true, true]);
     expect(skel.maps.fastest.map((ns: number, k: number) => ns >= LAT.baseUs * 1000 * 4 ** k)).toEqual([true, true, true, true]);
     expect(skel.maps.inflight).toEqual([]);
@@ -141,7 +144,8 @@ describe("C programs using the skeletons of objects with maps (libbpf creates th
     expect(loader.ok).toBe(true);
     expect({ status: loader.globals.status, submitted: loader.globals.submitted, completed: loader.globals.completed, lost: loader.globals.lost }).toEqual(skel.globals);
     expect(Object.keys(loader.maps).sort()).toEqual(Object.keys(skel.maps).sort());
-    expect([loader.maps.hist.length, loader.maps.hist.reduce((a: number, b: number) => a + b, 0), loader.maps.inflight]).toEqual([32, LAT.requests, []]);
+    // The loader's --map hist[31]=1000 is the same preset.
+    expect([loader.maps.hist.length, loader.maps.hist[31], loader.maps.hist.slice(0, 31).reduce((a: number, b: number) => a + b, 0), loader.maps.inflight]).toEqual([32, 1000, LAT.requests, []]);
   });
 
   it("events: ring_buffer__new on skel->maps.events yields one record per request, equal to the loader's records", () => {

@@ -6,31 +6,13 @@
 /** Registers r0-r10 (r10 is the read-only frame pointer). */
 export type Reg = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10;
 
-/** Instruction classes (low 3 bits of the opcode). */
-export const Class = { LD: 0x00, LDX: 0x01, ST: 0x02, STX: 0x03, ALU: 0x04, JMP: 0x05, JMP32: 0x06, ALU64: 0x07 } as const;
-/** ALU operations (high 4 bits). */
-export const AluOp = {
-  ADD: 0x00, SUB: 0x10, MUL: 0x20, DIV: 0x30, OR: 0x40, AND: 0x50, LSH: 0x60, RSH: 0x70,
-  NEG: 0x80, MOD: 0x90, XOR: 0xa0, MOV: 0xb0, ARSH: 0xc0, END: 0xd0,
-} as const;
-/** Jump operations (high 4 bits). */
-export const JmpOp = {
-  JA: 0x00, JEQ: 0x10, JGT: 0x20, JGE: 0x30, JSET: 0x40, JNE: 0x50, JSGT: 0x60, JSGE: 0x70,
-  CALL: 0x80, EXIT: 0x90, JLT: 0xa0, JLE: 0xb0, JSLT: 0xc0, JSLE: 0xd0,
-} as const;
-/** Source operand: immediate (K) or register (X). */
-export const Src = { K: 0x00, X: 0x08 } as const;
-/** Memory access sizes. */
-export const Size = { W: 0x00, H: 0x08, B: 0x10, DW: 0x18 } as const;
-/** Memory modes. */
-export const Mode = { IMM: 0x00, MEM: 0x60, ATOMIC: 0xc0 } as const;
+import { AluOp, AtomicOp, Class, decodeBytes, insnSlots, isLdImm64, JmpOp, Mode, Opcode, PSEUDO_CALL, PSEUDO_KFUNC_CALL, Size, Src } from "./decode";
 
-/** src_reg values with a special meaning on call and ld_imm64. */
-export const PSEUDO_CALL = 1;
-export const PSEUDO_KFUNC_CALL = 2;
+// The opcode fields live with the decoder (decode.ts); the encoder builds opcodes from them.
+export { AluOp, AtomicOp, Class, JmpOp, Mode, PSEUDO_CALL, PSEUDO_KFUNC_CALL, Size, Src };
 
 export type AluOpName = keyof typeof AluOp;
-export type JmpOpName = Exclude<keyof typeof JmpOp, "CALL" | "EXIT">;
+export type JmpOpName = Exclude<keyof typeof JmpOp, "CALL" | "EXIT" | "JCOND">;
 export type SizeName = keyof typeof Size;
 
 /** Byte widths of the memory sizes. */
@@ -70,7 +52,7 @@ export interface Insn {
 
 /** Number of 8-byte slots an instruction takes. */
 export function slots(insn: Insn): number {
-  return insn.opcode === 0x18 ? 2 : 1;
+  return insnSlots(insn.opcode);
 }
 
 function mk(opcode: number, dst: number, src: number, off: number, imm: number): Insn {
@@ -104,7 +86,7 @@ export function neg32(dst: Reg): Insn {
 /** Load a 64-bit immediate (two slots). */
 export function ldImm64(dst: Reg, value: bigint): Insn {
   const v = BigInt.asUintN(64, value);
-  return { opcode: 0x18, dst, src: 0, off: 0, imm: Number(BigInt.asIntN(32, v & 0xffffffffn)), imm64: v };
+  return { opcode: Opcode.LD_IMM64, dst, src: 0, off: 0, imm: Number(BigInt.asIntN(32, v & 0xffffffffn)), imm64: v };
 }
 /** Load the address of a global variable (ld_imm64 with an R_BPF_64_64 relocation; imm = offset in section). */
 export function ldGlobalAddr(dst: Reg, symbol: string, offset: number): Insn {
@@ -138,7 +120,7 @@ export function ja(label: string): Insn {
   return { ...mk(Class.JMP | JmpOp.JA, 0, 0, 0, 0), label };
 }
 /** BPF_JMP | BPF_JCOND (may_goto): jumps to `label` once the function's loop budget is spent. */
-export const MAY_GOTO = 0xe5;
+export const MAY_GOTO = Opcode.MAY_GOTO;
 export function mayGoto(label: string): Insn {
   return { ...mk(MAY_GOTO, 0, 0, 0, 0), label };
 }
@@ -220,7 +202,7 @@ export function encode(insns: Insn[]): Uint8Array {
     dv.setUint8(o, i.opcode);
     dv.setUint8(o + 1, ((i.src & 0xf) << 4) | (i.dst & 0xf));
     dv.setInt16(o + 2, i.off, true);
-    if (i.opcode === 0x18) {
+    if (isLdImm64(i.opcode)) {
       const v = i.imm64 ?? BigInt.asUintN(32, BigInt(i.imm));
       dv.setUint32(o + 4, Number(v & 0xffffffffn), true);
       dv.setUint32(o + 8, 0, true);
@@ -236,30 +218,8 @@ export function encode(insns: Insn[]): Uint8Array {
 
 /** Decode bytes back into instructions (the inverse of encode; used by the object reader and tests). */
 export function decode(bytes: Uint8Array): Insn[] {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out: Insn[] = [];
-  for (let o = 0; o + 8 <= bytes.length; ) {
-    const opcode = dv.getUint8(o);
-    const regs = dv.getUint8(o + 1);
-    const insn: Insn = { opcode, dst: regs & 0xf, src: regs >> 4, off: dv.getInt16(o + 2, true), imm: dv.getInt32(o + 4, true) };
-    if (opcode === 0x18 && o + 16 <= bytes.length) {
-      const lo = BigInt(dv.getUint32(o + 4, true));
-      const hi = BigInt(dv.getUint32(o + 12, true));
-      insn.imm64 = (hi << 32n) | lo;
-      o += 16;
-    } else o += 8;
-    out.push(insn);
-  }
-  return out;
+  return decodeBytes(bytes);
 }
-
-/** BPF_ATOMIC operations (the instruction's imm): read-modify-write, with BPF_FETCH (0x01) returning the
- *  old value in src; XCHG and CMPXCHG always fetch (CMPXCHG compares with r0 and returns the old value in
- *  r0); LOAD_ACQ and STORE_REL are the load-acquire/store-release forms (Linux 6.15). */
-export const AtomicOp = {
-  ADD: 0x00, OR: 0x40, AND: 0x50, XOR: 0xa0, FETCH: 0x01, XCHG: 0xe0 | 0x01, CMPXCHG: 0xf0 | 0x01,
-  LOAD_ACQ: 0x100, STORE_REL: 0x110,
-} as const;
 
 /** Atomic read-modify-write of *(size *)(dst + off) with src (size W or DW): `imm` is an AtomicOp value
  *  (ADD/OR/AND/XOR, each optionally | FETCH, or XCHG/CMPXCHG). */
@@ -273,4 +233,26 @@ export function loadAcquire(size: SizeName, dst: Reg, src: Reg, off: number): In
 /** store_release((size *)(dst + off), src). */
 export function storeRelease(size: SizeName, dst: Reg, off: number, src: Reg): Insn {
   return mk(Class.STX | Mode.ATOMIC | Size[size], dst, src, off, AtomicOp.STORE_REL);
+}
+
+// cpu v4 (Linux 6.6+; every kernel with io_uring BPF ops has it): signed division and remainder (DIV/MOD
+// with off = 1), sign-extending moves (MOV with off = 8, 16 or 32) and sign-extending loads (LDX with
+// mode MEMSX).
+
+/** BPF_MEMSX: the mode of sign-extending loads. */
+export const MODE_MEMSX = Mode.MEMSX;
+
+/** dst = dst s/ src or dst s% src (`src` a register, or an immediate). */
+export function signedDivMod(op: "DIV" | "MOD", wide: boolean, dst: Reg, src: Reg | { imm: number }): Insn {
+  const cls = wide ? Class.ALU64 : Class.ALU;
+  if (typeof src === "number") return mk(cls | AluOp[op] | Src.X, dst, src, 1, 0);
+  return mk(cls | AluOp[op] | Src.K, dst, 0, 1, src.imm | 0);
+}
+/** dst = (s8/s16/s32) src, sign-extended to 64 bits (`wide`) or to 32 bits with the upper half zeroed. */
+export function movsx(wide: boolean, dst: Reg, src: Reg, bits: 8 | 16 | 32): Insn {
+  return mk((wide ? Class.ALU64 : Class.ALU) | AluOp.MOV | Src.X, dst, src, bits, 0);
+}
+/** dst = *(s8/s16/s32 *)(src + off), sign-extended to 64 bits. */
+export function ldsx(size: "B" | "H" | "W", dst: Reg, src: Reg, off: number): Insn {
+  return mk(Class.LDX | MODE_MEMSX | Size[size], dst, src, off, 0);
 }

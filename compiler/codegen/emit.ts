@@ -3,6 +3,7 @@
 // arguments into r1-r5 as a parallel move; blocks are laid out in order with fall-through, inverting
 // branches where that saves a jump. The IR arrives optimized and out of SSA form (compiler/opt/).
 
+import { countSlots, insnClass } from "../bpf/decode";
 import * as I from "../bpf/insn";
 import type { Insn, InsnOrLabel, JmpOpName, Reg } from "../bpf/insn";
 import { isImm, type AtomicSpec, type Block, type IrFunction, type IrInsn, type Operand, type Terminator, type VReg } from "../ir/ir";
@@ -34,11 +35,12 @@ export function generate(fn: IrFunction, allocator: "auto" | "linear" = "auto"):
   let values = 0;
   for (const b of fn.blocks) values += b.insns.length;
   const priorities: Priority[] = allocator === "linear" || values > LINEAR_SCAN_ABOVE ? ["linear"] : ["cost", "chaitin"];
-  const tries = priorities.map((p) => {
+  // Each colouring order with and without coalescing of copies (coalescing can cost a spill).
+  const tries = priorities.flatMap((p) => (p === "linear" ? [false] : [false, true]).map((co) => {
     const copy = cloneFunction(fn);
-    return emitFunction(copy, allocate(copy, p));
-  });
-  const size = (c: FunctionCode) => (c.stackSize > 512 ? 1e9 : 0) + c.insns.reduce((n, i) => n + (i.opcode === 0x18 ? 2 : 1), 0) + c.stackSize / 64;
+    return emitFunction(copy, allocate(copy, p, co));
+  }));
+  const size = (c: FunctionCode) => (c.stackSize > 512 ? 1e9 : 0) + countSlots(c.insns) + c.stackSize / 64;
   return tries.reduce((a, b) => (size(b) < size(a) ? b : a));
 }
 
@@ -59,7 +61,7 @@ function emitFunction(fn: IrFunction, alloc: Allocation): FunctionCode {
   const tagFrom = (start: number, dst: Reg | undefined, ptr: boolean) => {
     for (let k = start; k < out.length; k++) {
       const x = out[k];
-      if (!I.isLabel(x) && x.dst === dst && (x.opcode & 7) !== I.Class.STX && (x.opcode & 7) !== I.Class.ST && (x.opcode & 7) !== I.Class.JMP) facts.ptr.set(x, ptr);
+      if (!I.isLabel(x) && x.dst === dst && insnClass(x.opcode) !== I.Class.STX && insnClass(x.opcode) !== I.Class.ST && insnClass(x.opcode) !== I.Class.JMP) facts.ptr.set(x, ptr);
     }
   };
   let pos: I.SourcePos | undefined;
@@ -115,9 +117,11 @@ function emitFunction(fn: IrFunction, alloc: Allocation): FunctionCode {
         movOp(d, a, it.width);
         if (isImm(b)) {
           const imm = Number(BigInt.asIntN(32, b.imm));
-          if (imm === 0 && (it.alu === "DIV" || it.alu === "MOD")) throw new Error(`internal: a division by a constant 0 in ${fn.name} (the verifier refuses it)`);
+          if (imm === 0 && (it.alu === "DIV" || it.alu === "MOD" || it.alu === "SDIV" || it.alu === "SMOD")) throw new Error(`internal: a division by a constant 0 in ${fn.name} (the verifier refuses it)`);
+          if (it.alu === "SDIV" || it.alu === "SMOD") return put(I.signedDivMod(it.alu === "SDIV" ? "DIV" : "MOD", it.width === 64, d, { imm }));
           return put(it.width === 32 ? I.alu32Imm(it.alu, d, imm) : I.alu64Imm(it.alu, d, imm));
         }
+        if (it.alu === "SDIV" || it.alu === "SMOD") return put(I.signedDivMod(it.alu === "SDIV" ? "DIV" : "MOD", it.width === 64, d, R(b.reg)));
         return put(it.width === 32 ? I.alu32Reg(it.alu, d, R(b.reg)) : I.alu64Reg(it.alu, d, R(b.reg)));
       }
       case "phi": throw new Error(`internal: a phi reached code generation in ${fn.name}`);

@@ -15,6 +15,7 @@
 //    the head, on the registers a forward analysis finds may be linked there.
 // Runs on the emitted instructions after the peephole, labels still symbolic.
 
+import { insnClass, isLdImm64, modeField, opField, sizeField, srcIsReg } from "../bpf/decode";
 import * as I from "../bpf/insn";
 import type { Insn, InsnOrLabel, Reg } from "../bpf/insn";
 import { KFUNC_ITER_NEXT } from "../ir/module";
@@ -32,7 +33,7 @@ const CALL = I.Class.JMP | I.JmpOp.CALL;
 const EXIT = I.Class.JMP | I.JmpOp.EXIT;
 const ARG_REGS = [1, 2, 3, 4, 5] as const;
 
-const cls = (x: Insn) => x.opcode & 7;
+const cls = (x: Insn) => insnClass(x.opcode);
 const isAlu = (x: Insn) => cls(x) === I.Class.ALU || cls(x) === I.Class.ALU64;
 const isJump = (x: Insn) => cls(x) === I.Class.JMP || cls(x) === I.Class.JMP32;
 const isCall = (x: Insn) => x.opcode === CALL;
@@ -78,15 +79,15 @@ function uses(x: Insn, facts: EmitFacts, verifier: boolean): number[] {
   if (x.opcode === EXIT) return [0];
   if (x.opcode === I.MAY_GOTO || x.opcode === (I.Class.JMP | I.JmpOp.JA)) return [];
   if (isAlu(x)) {
-    const op = x.opcode & 0xf0;
-    const reg = (x.opcode & I.Src.X) !== 0 && op !== I.AluOp.NEG && op !== I.AluOp.END;
+    const op = opField(x.opcode);
+    const reg = srcIsReg(x.opcode) && op !== I.AluOp.NEG && op !== I.AluOp.END;
     const r = op === I.AluOp.MOV ? [] : [x.dst];
     return reg ? [...r, x.src] : r;
   }
-  if (isJump(x)) return (x.opcode & I.Src.X) !== 0 ? [x.dst, x.src] : [x.dst];
+  if (isJump(x)) return srcIsReg(x.opcode) ? [x.dst, x.src] : [x.dst];
   if (c === I.Class.LDX) return [x.src];
   if (c === I.Class.ST) return [x.dst];
-  if (c === I.Class.STX) return (x.opcode & 0xe0) === I.Mode.ATOMIC ? [x.dst, x.src, 0] : [x.dst, x.src];
+  if (c === I.Class.STX) return modeField(x.opcode) === I.Mode.ATOMIC ? [x.dst, x.src, 0] : [x.dst, x.src];
   return [];
 }
 
@@ -94,8 +95,8 @@ function uses(x: Insn, facts: EmitFacts, verifier: boolean): number[] {
 function defs(x: Insn): number[] {
   const c = cls(x);
   if (isCall(x)) return [0, 1, 2, 3, 4, 5];
-  if (isAlu(x) || c === I.Class.LDX || x.opcode === 0x18) return [x.dst];
-  if (c === I.Class.STX && (x.opcode & 0xe0) === I.Mode.ATOMIC) {
+  if (isAlu(x) || c === I.Class.LDX || isLdImm64(x.opcode)) return [x.dst];
+  if (c === I.Class.STX && modeField(x.opcode) === I.Mode.ATOMIC) {
     if (x.imm === I.AtomicOp.LOAD_ACQ) return [x.dst];
     if (x.imm === I.AtomicOp.CMPXCHG) return [0];
     return x.imm & I.AtomicOp.FETCH ? [x.src] : [];
@@ -134,7 +135,7 @@ function stackLiveness(flow: Flow): Set<number>[] {
       const x = flow.insns[k];
       const v = new Set<number>();
       for (const s of flow.succ[k]) for (const o of live[s]) v.add(o);
-      if (isStackAccess(x) && cls(x) !== I.Class.LDX && (x.opcode & 0x18) === I.Size.DW) v.delete(x.off);
+      if (isStackAccess(x) && cls(x) !== I.Class.LDX && sizeField(x.opcode) === I.Size.DW) v.delete(x.off);
       if (isStackAccess(x) && cls(x) === I.Class.LDX) v.add(x.off);
       if (v.size !== live[k].size || [...v].some((o) => !live[k].has(o))) {
         live[k] = v;
@@ -256,9 +257,9 @@ function transfer(x: Insn, st: LinkState, facts: EmitFacts): void {
     define(st, 0, tagged("?"));
     return;
   }
-  if (x.opcode === 0x18) return define(st, x.dst, x.reloc ? "P" : "S");
+  if (isLdImm64(x.opcode)) return define(st, x.dst, x.reloc ? "P" : "S");
   if (isAlu(x)) {
-    const op = x.opcode & 0xf0;
+    const op = opField(x.opcode);
     const reg = (x.opcode & I.Src.X) !== 0;
     const wide = c === I.Class.ALU64;
     if (op === I.AluOp.MOV) {
@@ -277,9 +278,9 @@ function transfer(x: Insn, st: LinkState, facts: EmitFacts): void {
   }
   if (c === I.Class.LDX) {
     if (x.src === 10) return copy(st, x.dst, slot(x.off), tagged(k(slot(x.off))));
-    return define(st, x.dst, (x.opcode & 0x18) === I.Size.DW ? tagged("?") : "S");
+    return define(st, x.dst, sizeField(x.opcode) === I.Size.DW ? tagged("?") : "S");
   }
-  if (c === I.Class.STX && (x.opcode & 0xe0) === I.Mode.ATOMIC) {
+  if (c === I.Class.STX && modeField(x.opcode) === I.Mode.ATOMIC) {
     for (const r of defs(x)) define(st, r, "S");
     return;
   }

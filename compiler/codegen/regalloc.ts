@@ -39,7 +39,7 @@ interface Info {
  *  "linear": linear scan, which large functions get whatever is asked. */
 export type Priority = "cost" | "chaitin" | "linear";
 
-export function allocate(fn: IrFunction, priority: Priority = "cost"): Allocation {
+export function allocate(fn: IrFunction, priority: Priority = "cost", coalesceMoves = false): Allocation {
   const spills = new Map<number, number>();
   const spilledNames: string[] = [];
   const temps = new Set<number>();
@@ -94,6 +94,30 @@ export function allocate(fn: IrFunction, priority: Priority = "cost"): Allocatio
         }
       });
     }
+    // Conservative coalescing: copies between values that never interfere become one value when the
+    // merged value has fewer neighbours than it has registers to choose from (Briggs' test, simplified),
+    // so both ends get one register whatever order colouring takes. If that leaves anything without a
+    // register, this round is coloured again without it.
+    const rep = coalesceMoves ? coalesce(fn, info) : undefined;
+    if (rep) {
+      for (const [id, r] of rep) {
+        if (id === r) continue;
+        const x = info.get(id)!;
+        const y = info.get(r)!;
+        y.cost += x.cost;
+        y.crossesCall ||= x.crossesCall;
+        y.temp ||= x.temp;
+        y.hints.push(...x.hints);
+        for (const n of x.neighbours) y.neighbours.add(n);
+        for (const m of x.moves) y.moves.add(m);
+      }
+      for (const [id, r] of rep) if (id !== r) info.delete(id);
+      const R = (id: number) => rep.get(id) ?? id;
+      for (const x of info.values()) {
+        x.neighbours = new Set([...x.neighbours].map(R).filter((n) => n !== x.v.id));
+        x.moves = new Set([...x.moves].map(R).filter((n) => n !== x.v.id));
+      }
+    }
     // Colour: temporaries first, then values crossing calls, then by weight.
     // Chaitin's measure: values used often per unit of conflict keep registers; long-lived values with
     // few uses (many neighbours) are the cheapest to spill.
@@ -118,7 +142,15 @@ export function allocate(fn: IrFunction, priority: Priority = "cost"): Allocatio
       if (pick === undefined) failed.push(x);
       else reg.set(x.v.id, pick);
     }
-    if (failed.length === 0) return { reg, stackSize, spills, spilledNames };
+    if (failed.length === 0) {
+      if (rep) for (const [id, r] of rep) reg.set(id, reg.get(r)!);
+      return { reg, stackSize, spills, spilledNames };
+    }
+    if (rep) {
+      coalesceMoves = false;
+      round--;
+      continue;
+    }
     const remat = rematerializable(fn);
     for (const x of failed) {
       if (x.temp) throw new Error(`internal: cannot allocate a register for a spill temporary in ${fn.name}`);
@@ -133,3 +165,52 @@ export function allocate(fn: IrFunction, priority: Priority = "cost"): Allocatio
 }
 
 
+
+/** Classes of copy-related values that can share a register: value id to its class representative. */
+function coalesce(fn: IrFunction, info: Map<number, Info>): Map<number, number> | undefined {
+  const moves: { a: number; b: number; w: number }[] = [];
+  for (const b of fn.blocks) for (const it of b.insns) {
+    if (it.op !== "mov" || isImm(it.src) || it.src.reg.id < 0 || it.dst.id < 0) continue;
+    // A copy that truncates stays (it clears the upper half).
+    if (it.dst.width === 32 && it.src.reg.width === 64) continue;
+    moves.push({ a: it.dst.id, b: it.src.reg.id, w: Math.pow(10, Math.min(it.depth, 6)) });
+  }
+  if (moves.length === 0) return undefined;
+  moves.sort((x, y) => y.w - x.w);
+  const parent = new Map<number, number>();
+  const find = (x: number): number => {
+    let r = x;
+    while (parent.has(r)) r = parent.get(r)!;
+    return r;
+  };
+  const members = new Map<number, number[]>();
+  const nbrs = new Map<number, Set<number>>();
+  const cc = new Map<number, boolean>();
+  for (const [id, x] of info) {
+    members.set(id, [id]);
+    nbrs.set(id, new Set(x.neighbours));
+    cc.set(id, x.crossesCall);
+  }
+  let merged = false;
+  for (const { a, b } of moves) {
+    const ra = find(a);
+    const rb = find(b);
+    if (ra === rb || !info.has(ra) || !info.has(rb)) continue;
+    const na = nbrs.get(ra)!;
+    if (members.get(rb)!.some((m) => na.has(m))) continue;
+    const union = new Set<number>();
+    for (const n of na) union.add(find(n));
+    for (const n of nbrs.get(rb)!) union.add(find(n));
+    const limit = cc.get(ra) || cc.get(rb) ? CALLEE_SAVED.length : ALL.length;
+    if (union.size >= limit) continue;
+    parent.set(rb, ra);
+    members.get(ra)!.push(...members.get(rb)!);
+    for (const n of nbrs.get(rb)!) na.add(n);
+    cc.set(ra, cc.get(ra)! || cc.get(rb)!);
+    merged = true;
+  }
+  if (!merged) return undefined;
+  const rep = new Map<number, number>();
+  for (const id of info.keys()) rep.set(id, find(id));
+  return rep;
+}

@@ -7,7 +7,7 @@ export const CALLEE_SAVED: Reg[] = [6, 7, 8, 9];
 /** Allocation order: argument registers first (most values die before a call), r0, then callee-saved. */
 export const ALL: Reg[] = [1, 2, 3, 4, 5, 0, 6, 7, 8, 9];
 /** ALU operations whose right operand must not share the destination's register (dst = a; dst op= b). */
-export const NON_COMMUTATIVE = new Set(["SUB", "DIV", "MOD", "LSH", "RSH", "ARSH"]);
+export const NON_COMMUTATIVE = new Set(["SUB", "DIV", "MOD", "SDIV", "SMOD", "LSH", "RSH", "ARSH"]);
 
 export interface Allocation {
   reg: Map<number, Reg>;

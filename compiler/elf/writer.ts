@@ -8,6 +8,7 @@
 // extern kfuncs are UND GLOBAL symbols and extern FUNCs in `DATASEC .ksyms`; struct_ops members are
 // R_BPF_64_ABS64 relocations against the program's FUNC symbol.
 
+import { countSlots, isCall, isLdImm64 } from "../bpf/decode";
 import { encode, slots, type Insn, type SourcePos } from "../bpf/insn";
 import { BtfBuilder, Linkage } from "../btf/builder";
 import { encodeBtfExt, lineRecords, type ExtSection } from "../btf/ext";
@@ -80,7 +81,7 @@ export function writeObject(mod: ObjectModule): Uint8Array {
     let offset = 0;
     for (const f of mod.functions.filter((x) => x.section === name)) {
       if (f.insns.length === 0) throw new Error(`internal: function ${f.name} has no instructions`);
-      const size = f.insns.reduce((n, i) => n + slots(i), 0) * 8;
+      const size = countSlots(f.insns) * 8;
       where.set(f.name, { offset, size });
       for (const i of f.insns) insns.push(i);
       offset += size;
@@ -165,10 +166,10 @@ export function writeObject(mod: ObjectModule): Uint8Array {
       if (i.reloc) {
         const { kind, symbol } = i.reloc;
         if (kind === "global") {
-          if (i.opcode !== 0x18 || !globalNames.has(symbol)) throw new Error(`internal: global relocation of ${symbol} on a non-ld_imm64 or unknown global`);
+          if (!isLdImm64(i.opcode) || !globalNames.has(symbol)) throw new Error(`internal: global relocation of ${symbol} on a non-ld_imm64 or unknown global`);
           entries.push({ offset: slot * 8, symbol: symbolOf(symbol, "load"), type: R_BPF.R_BPF_64_64 });
         } else {
-          if (i.opcode !== 0x85) throw new Error(`internal: call relocation of ${symbol} on a non-call instruction`);
+          if (!isCall(i.opcode)) throw new Error(`internal: call relocation of ${symbol} on a non-call instruction`);
           if (kind === "kfunc" && !kfuncNames.has(symbol)) throw new Error(`internal: call of undeclared kfunc ${symbol}`);
           if (kind === "call" && functionSection.get(symbol) !== ".text") throw new Error(`internal: call of ${symbol}, which is not a subprogram in .text`);
           entries.push({ offset: slot * 8, symbol: symbolOf(symbol, "call"), type: R_BPF.R_BPF_64_32 });

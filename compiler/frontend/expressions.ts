@@ -5,7 +5,7 @@
 
 import { Node, SyntaxKind, type Expression } from "ts-morph";
 import type { AluOpName, JmpOpName } from "../bpf/insn";
-import type { Block, Operand, VReg } from "../ir/ir";
+import type { Block, IrAluOp, Operand, VReg } from "../ir/ir";
 import { isImm } from "../ir/ir";
 import type { LowerContext, Value } from "./context";
 import { CONSTANTS } from "./ring";
@@ -157,8 +157,8 @@ export function arith(cx: LowerContext, node: Node, op: string, a: Value, b: Val
   // Division by a constant zero: the verifier rejects `/ 0` and `% 0` immediates, so apply the BPF
   // definition here (x / 0 = 0, x % 0 = x).
   if ((op === "/" || op === "%") && isImm(right.op) && wrap(t, right.op.imm) === 0n) return op === "/" ? { type: t, op: { imm: 0n } } : left;
-  if (t.signed && (op === "/" || op === "%")) return signedDivMod(cx, op, t, left.op, right.op);
-  const alu = op === ">>" && t.signed ? "ARSH" : ARITH[op];
+  // Signed types: cpu v4's sdiv/smod (truncating towards zero, as C and the reference evaluation do).
+  const alu: IrAluOp = t.signed && op === ">>" ? "ARSH" : t.signed && op === "/" ? "SDIV" : t.signed && op === "%" ? "SMOD" : ARITH[op];
   if (!alu) cx.fail(node, 2015, op);
   const dst = cx.b.vreg(width);
   let x = left.op;
@@ -171,48 +171,6 @@ export function arith(cx: LowerContext, node: Node, op: string, a: Value, b: Val
   if (isImm(y) && !fitsImm(y.imm, width)) y = { reg: toReg(cx, { type: t, op: y }) };
   cx.b.emit({ op: "alu", alu, width, dst, a: x, b: y });
   return { type: t, op: { reg: dst } };
-}
-
-/** Signed division and remainder from unsigned ones (BPF before cpu v4 has no signed divide):
- *  divide magnitudes, then fix the sign. x/0 = 0 and x%0 = x, as the BPF instructions define. */
-function signedDivMod(cx: LowerContext, op: string, t: IntType, a: Operand, b: Operand): Value {
-  const w = widthOf(t);
-  const b_ = cx.b;
-  const abs = (o: Operand): VReg => {
-    const r = b_.vreg(w);
-    b_.mov(r, o);
-    if (isImm(o)) {
-      if (o.imm < 0n) b_.emit({ op: "neg", width: w, dst: r, a: { reg: r } });
-      return r;
-    }
-    const pos = b_.block();
-    const neg = b_.block();
-    b_.terminate({ op: "br", cmp: "JSLT", width: w, a: r, b: { imm: 0n }, then: neg, else: pos });
-    b_.setBlock(neg);
-    b_.emit({ op: "neg", width: w, dst: r, a: { reg: r } });
-    b_.jumpTo(pos);
-    return r;
-  };
-  const ua = abs(a);
-  const ub = abs(b);
-  const q = b_.vreg(w);
-  b_.emit({ op: "alu", alu: op === "/" ? "DIV" : "MOD", width: w, dst: q, a: { reg: ua }, b: { reg: ub } });
-  // The sign of the result: a's sign for %, sign(a) ^ sign(b) for /.
-  const s = b_.vreg(w);
-  if (op === "/") {
-    // XOR of the operands; a constant that does not fit an instruction's 32-bit immediate needs a register.
-    const big = (o: Operand) => isImm(o) && !fitsImm(o.imm, w);
-    const x = big(a) || (isImm(a) && isImm(b)) ? { reg: toReg(cx, { type: t, op: a }) } : a;
-    const y = big(b) ? { reg: toReg(cx, { type: t, op: b }) } : b;
-    b_.emit({ op: "alu", alu: "XOR", width: w, dst: s, a: isImm(x) ? y : x, b: isImm(x) ? x : y });
-  } else b_.mov(s, a);
-  const done = b_.block();
-  const flip = b_.block();
-  b_.terminate({ op: "br", cmp: "JSLT", width: w, a: s, b: { imm: 0n }, then: flip, else: done });
-  b_.setBlock(flip);
-  b_.emit({ op: "neg", width: w, dst: q, a: { reg: q } });
-  b_.jumpTo(done);
-  return { type: t, op: { reg: q } };
 }
 
 const CMP: Record<string, { u: JmpOpName; s: JmpOpName; swap: string }> = {

@@ -84,3 +84,127 @@ export function objectNameProblem(name: string): string | undefined {
   }
   return undefined;
 }
+
+const OPERAND_END = new Set<ts.SyntaxKind>([
+  ts.SyntaxKind.Identifier, ts.SyntaxKind.PrivateIdentifier, ts.SyntaxKind.NumericLiteral, ts.SyntaxKind.BigIntLiteral, ts.SyntaxKind.StringLiteral,
+  ts.SyntaxKind.NoSubstitutionTemplateLiteral, ts.SyntaxKind.TemplateTail, ts.SyntaxKind.RegularExpressionLiteral, ts.SyntaxKind.CloseParenToken,
+  ts.SyntaxKind.CloseBracketToken, ts.SyntaxKind.CloseBraceToken, ts.SyntaxKind.ThisKeyword, ts.SyntaxKind.SuperKeyword, ts.SyntaxKind.TrueKeyword,
+  ts.SyntaxKind.FalseKeyword, ts.SyntaxKind.NullKeyword, ts.SyntaxKind.PlusPlusToken, ts.SyntaxKind.MinusMinusToken,
+]);
+const PREFIX = new Set<ts.SyntaxKind>([
+  ts.SyntaxKind.ExclamationToken, ts.SyntaxKind.TildeToken, ts.SyntaxKind.MinusToken, ts.SyntaxKind.PlusToken, ts.SyntaxKind.PlusPlusToken,
+  ts.SyntaxKind.MinusMinusToken, ts.SyntaxKind.TypeOfKeyword, ts.SyntaxKind.VoidKeyword, ts.SyntaxKind.DeleteKeyword, ts.SyntaxKind.AwaitKeyword,
+  ts.SyntaxKind.NewKeyword, ts.SyntaxKind.YieldKeyword, ts.SyntaxKind.LessThanToken,
+]);
+const HEADS = new Set<ts.SyntaxKind>([ts.SyntaxKind.IfKeyword, ts.SyntaxKind.WhileKeyword, ts.SyntaxKind.ForKeyword, ts.SyntaxKind.WithKeyword]);
+const isWord = (k: ts.SyntaxKind) => k === ts.SyntaxKind.Identifier || (k >= ts.SyntaxKind.FirstKeyword && k <= ts.SyntaxKind.LastKeyword);
+
+/** Where nesting that needs no brackets (statements under `if`/`else`/`while`/`for`/`do` without braces,
+ *  `else if` chains, conditionals, arrows, assignments and `**` to the right, runs of prefix operators) first
+ *  passes MAX_NESTING levels, estimated from the tokens alone: for input too deep for TypeScript's parser,
+ *  which overflows its stack before there is a tree to point into. The estimate never counts more levels
+ *  than the tree has (it only counts what nests), so it names a place where the limit is really passed. */
+export function findUnbracketedNesting(file: string, text: string): Diagnostic | undefined {
+  interface Frame { base: number; stmt: number; expr: number; head: boolean; body: boolean; doBody: boolean; template: boolean; awaiting: boolean; ended: boolean; afterDo: boolean }
+  const frame = (base: number): Frame => ({ base, stmt: 0, expr: 0, head: false, body: false, doBody: false, template: false, awaiting: false, ended: false, afterDo: false });
+  const stack: Frame[] = [frame(0)];
+  const sc = ts.createScanner(ts.ScriptTarget.ES2022, true, ts.LanguageVariant.Standard, text);
+  let prev = ts.SyntaxKind.Unknown;
+  let unary = 0, pow = 0;
+  let headPending = false, doPending = false;
+  for (let k = sc.scan(); k !== ts.SyntaxKind.EndOfFileToken; prev = k, k = sc.scan()) {
+    let f = stack[stack.length - 1];
+    if (k === ts.SyntaxKind.SlashToken || k === ts.SyntaxKind.SlashEqualsToken) {
+      if (!OPERAND_END.has(prev)) k = sc.reScanSlashToken();
+    } else if (k === ts.SyntaxKind.CloseBraceToken && f.template) {
+      k = sc.reScanTemplateToken(false);
+    }
+    // A statement that ended goes on only with `else`.
+    if (f.ended && k !== ts.SyntaxKind.ElseKeyword) f.stmt = f.expr = 0;
+    f.ended = false;
+    // A new line starting a word after a complete operand is a new statement (automatic semicolons).
+    if (sc.hasPrecedingLineBreak() && OPERAND_END.has(prev) && isWord(k) && !f.awaiting) f.stmt = f.expr = 0;
+    if (f.awaiting && k !== ts.SyntaxKind.OpenBraceToken) f.awaiting = false;
+    unary = PREFIX.has(k) && !OPERAND_END.has(prev) ? unary + 1 : 0;
+    if (k === ts.SyntaxKind.AsteriskAsteriskToken) pow++;
+    else if (!OPERAND_END.has(k) && !isWord(k)) pow = 0;
+    let grows = unary > 0 || k === ts.SyntaxKind.AsteriskAsteriskToken;
+    if (HEADS.has(k) || k === ts.SyntaxKind.DoKeyword) {
+      if (k === ts.SyntaxKind.WhileKeyword && f.afterDo) f.afterDo = false;
+      else {
+        f.stmt++;
+        grows = true;
+        if (k === ts.SyntaxKind.DoKeyword) (f.awaiting = true), (doPending = true);
+        else headPending = true;
+      }
+    } else if (k === ts.SyntaxKind.ElseKeyword) f.awaiting = true;
+    else if (k === ts.SyntaxKind.QuestionToken || k === ts.SyntaxKind.EqualsGreaterThanToken || (k >= ts.SyntaxKind.FirstAssignment && k <= ts.SyntaxKind.LastAssignment)) {
+      f.expr++;
+      grows = true;
+    } else if (k === ts.SyntaxKind.SemicolonToken) {
+      f.expr = 0;
+      if (!f.head) f.ended = true;
+    } else if (k === ts.SyntaxKind.CommaToken) f.expr = 0;
+    const depth = f.base + f.stmt + f.expr + unary + pow;
+    if (grows && depth > MAX_NESTING) return diagAt(file, text, sc.getTokenStart(), sc.getTokenEnd() - sc.getTokenStart(), 3004, `more than ${MAX_NESTING} levels`, "split the code into smaller functions or statements");
+    if (k === ts.SyntaxKind.OpenParenToken || k === ts.SyntaxKind.OpenBracketToken || k === ts.SyntaxKind.OpenBraceToken || k === ts.SyntaxKind.TemplateHead || k === ts.SyntaxKind.TemplateMiddle) {
+      if (k === ts.SyntaxKind.TemplateMiddle) stack.pop(), (f = stack[stack.length - 1]);
+      const n = frame(f.base + f.stmt + f.expr + unary + pow + 1);
+      n.template = k === ts.SyntaxKind.TemplateHead || k === ts.SyntaxKind.TemplateMiddle;
+      if (k === ts.SyntaxKind.OpenParenToken && headPending) (n.head = true), (headPending = false);
+      if (k === ts.SyntaxKind.OpenBraceToken && f.awaiting) {
+        n.body = true;
+        n.doBody = doPending;
+        f.awaiting = doPending = false;
+      }
+      stack.push(n);
+      unary = pow = 0;
+    } else if ((k === ts.SyntaxKind.CloseParenToken || k === ts.SyntaxKind.CloseBracketToken || k === ts.SyntaxKind.CloseBraceToken || k === ts.SyntaxKind.TemplateTail) && stack.length > 1) {
+      const done = stack.pop()!;
+      const p = stack[stack.length - 1];
+      if (done.head) p.awaiting = true;
+      if (done.body) p.ended = !done.doBody;
+      if (done.doBody) p.afterDo = true;
+    }
+    if (!HEADS.has(k) && k !== ts.SyntaxKind.OpenParenToken && k !== ts.SyntaxKind.AwaitKeyword) headPending = false;
+    if (k !== ts.SyntaxKind.DoKeyword && k !== ts.SyntaxKind.OpenBraceToken) doPending = false;
+  }
+  return undefined;
+}
+
+/** The shortest prefix of `text` on which `parse` overflows its stack, found by bisection: where input too
+ *  deep for the parser became too deep (for nesting the token estimate above does not see). */
+export function findParserOverflow(text: string, parse: (t: string) => void): number | undefined {
+  const overflows = (n: number) => {
+    try {
+      parse(text.slice(0, n));
+      return false;
+    } catch (e) {
+      if (e instanceof RangeError) return true;
+      throw e;
+    }
+  };
+  if (!overflows(text.length)) return undefined;
+  let lo = 0, hi = text.length;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (overflows(mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi - 1;
+}
+
+/** The deepest node of a parsed file (walked without recursion): where to point when a recursive stage
+ *  ran out of stack on a tree within the limits above. */
+export function deepestNode(sf: ts.SourceFile): ts.Node {
+  const stack: { node: ts.Node; depth: number }[] = [{ node: sf, depth: 0 }];
+  let best: { node: ts.Node; depth: number } = stack[0];
+  while (stack.length) {
+    const e = stack.pop()!;
+    if (e.depth > best.depth) best = e;
+    ts.forEachChild(e.node, (c) => {
+      stack.push({ node: c, depth: e.depth + 1 });
+    });
+  }
+  return best.node;
+}

@@ -296,6 +296,9 @@ function lowerConvergingAs(cx: LowerContext, loop: LoopNode, cond: Expression | 
 
 /** Bodies of at most this much work (source nodes, no loops, calls or switches inside) are unrolled. */
 const UNROLL_MAX_WORK = 40;
+/** The work all copies of an unrolled body may add up to (the policy is by size, as clang's unroll
+ *  threshold is: a body of work 33, records' byte loop, gets 4 copies; one of work 16 gets 8). */
+const UNROLL_BUDGET = 4 * UNROLL_MAX_WORK;
 
 /** How many copies of a converging loop's body to lower between two heads (1: no unrolling). */
 function unrollFactor(cx: LowerContext, loop: LoopNode, body: Statement): number {
@@ -308,7 +311,7 @@ function unrollFactor(cx: LowerContext, loop: LoopNode, body: Statement): number
   };
   if (inside.some((n) => helperCall(n) || Node.isSwitchStatement(n) || Node.isIterationStatement(n) || Node.isLabeledStatement(n))) return 1;
   const per = loop.getChildren().reduce((n, c) => n + work(cx, c), 0);
-  return per <= UNROLL_MAX_WORK ? Math.max(1, Math.floor(cx.loopOptions.unroll)) : 1;
+  return per <= UNROLL_MAX_WORK ? Math.max(1, Math.min(Math.floor(cx.loopOptions.unroll), Math.floor(UNROLL_BUDGET / Math.max(per, 1)))) : 1;
 }
 
 /** A counted `for` loop whose copies need no condition between them: an unsigned counter declared in the

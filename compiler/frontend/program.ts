@@ -6,14 +6,14 @@ import * as fs from "fs";
 import * as path from "path";
 import { Node, Project, ts, type FunctionDeclaration, type SourceFile, type VariableDeclaration } from "ts-morph";
 import { packageRoot } from "../paths";
-import { diag, type Diagnostic } from "../diagnostics/diagnostics";
+import { diag, type Diagnostic, type SourceRange } from "../diagnostics/diagnostics";
 import type { IrFunction } from "../ir/ir";
 import { layoutData, type IrModule, type StringConst, type Subprogram } from "../ir/module";
 import { LowerAbort, LowerContext, lineAndColumn, rangeOf, type Binding, type GlobalVar, type Lowering } from "./context";
 import { lowerCond, lowerExpr } from "./expressions";
 import { KFUNC_GET_REGION, KFUNC_ITER_DESTROY, KFUNC_ITER_NEW, KFUNC_ITER_NEXT, KFUNC_SUBMIT, LOOP_ZERO_GLOBAL, MEM_UADDR_GLOBAL, RING_GLOBAL_DEFAULTS, TRAP_GLOBAL, type RingGlobal } from "./ring";
 import type { StructLayout } from "./layout";
-import { checkBrackets, checkTree, objectNameProblem } from "./limits";
+import { checkBrackets, checkTree, deepestNode, diagAt, findParserOverflow, findUnbracketedNesting, objectNameProblem } from "./limits";
 import type { LoopOptions } from "./loops";
 import { declaredType, signature } from "./annotations";
 import { lowerBody, lowerStatements } from "./statements";
@@ -25,6 +25,8 @@ import { T, valueType, view, widthOf, type BoolType, type IntType } from "./type
  *  out in their sections, the MEM layout), and its diagnostics. */
 export interface FrontendResult extends IrModule {
   diagnostics: Diagnostic[];
+  /** Where each program and subprogram is declared: the back end's limit diagnostics point there. */
+  declarations?: Map<string, SourceRange>;
 }
 
 /** The recursive entry points of lowering, for the parts of the front end that reach them through the context. */
@@ -46,9 +48,32 @@ function runtimeDeclarations(): string {
   return runtimeDecls;
 }
 
-/** Parse and type-check `text` as the DSL file `fileName`. */
-export function parseProgram(fileName: string, text: string, typeCheck = true): { sf: SourceFile; diagnostics: Diagnostic[] } {
-  const project = new Project({
+const LIB_PATH = "/lib.uringbpf.d.ts";
+const RUNTIME_PATH = "/node_modules/uringbpf/index.d.ts";
+const PACKAGE_PATH = "/node_modules/uringbpf/package.json";
+
+/** One in-memory project for every compile of the process: the minimal lib and the runtime's declarations
+ *  are parsed and bound once (TypeScript reuses unchanged files from one program to the next), and each
+ *  compile replaces the previous user file. A fresh project per compile cost more than half of a small
+ *  program's compile time (the fuzz harness compiles thousands). */
+let shared: Project | undefined;
+/** Past this many characters, the previous user file is dropped with its whole project rather than removed:
+ *  ts-morph's removal walks every node it wrapped (with their comments), which after a 100,000-character
+ *  file costs seconds, while a fresh project costs a few tens of milliseconds. */
+const REMOVE_LIMIT = 20_000;
+let previousLength = 0;
+function sharedProject(nextLength: number): Project {
+  if (shared && previousLength > REMOVE_LIMIT) shared = undefined;
+  previousLength = nextLength;
+  if (shared) {
+    // The previous compile's file(s), including any left half-made by a parser that overflowed its stack.
+    for (const f of shared.getSourceFiles()) {
+      const p = f.getFilePath();
+      if (p !== LIB_PATH && p !== RUNTIME_PATH) shared.removeSourceFile(f);
+    }
+    return shared;
+  }
+  shared = new Project({
     useInMemoryFileSystem: true,
     compilerOptions: {
       target: ts.ScriptTarget.ES2022,
@@ -61,19 +86,48 @@ export function parseProgram(fileName: string, text: string, typeCheck = true): 
       noImplicitReturns: false,
     },
   });
-  project.createSourceFile("/lib.uringbpf.d.ts", MINI_LIB);
-  project.createSourceFile("/node_modules/uringbpf/index.d.ts", runtimeDeclarations());
-  project.createSourceFile("/node_modules/uringbpf/package.json", '{"name":"uringbpf","types":"index.d.ts"}');
+  shared.createSourceFile(LIB_PATH, MINI_LIB);
+  shared.createSourceFile(RUNTIME_PATH, runtimeDeclarations());
+  shared.getFileSystem().writeFileSync(PACKAGE_PATH, '{"name":"uringbpf","types":"index.d.ts"}');
+  return shared;
+}
+
+/** Whether an exception is V8's stack overflow. */
+export function isStackOverflow(e: unknown): boolean {
+  return e instanceof RangeError && /call stack/.test(e.message);
+}
+
+/** UBPF3004 for a file TypeScript's parser overflowed its stack on: at the token where the nesting passes
+ *  the limit, or else where the shortest overflowing prefix of the file ends. */
+function parserOverflow(fileName: string, text: string): Diagnostic {
+  const hint = "split the code into smaller functions or statements";
+  const found = findUnbracketedNesting(fileName, text);
+  if (found) return found;
+  const pos = findParserOverflow(text, (t) => ts.createSourceFile("/src/overflow.ts", t, ts.ScriptTarget.ES2022, true));
+  return pos !== undefined ? diagAt(fileName, text, pos, 1, 3004, "too deep for the TypeScript parser", hint) : diag(3004, undefined, "too deep for the TypeScript parser", hint);
+}
+
+/** UBPF3004 for a file a recursive stage (TypeScript's checker, the lowering) overflowed its stack on,
+ *  within the nesting limits: at the file's deepest node. */
+export function stackOverflowAt(fileName: string, text: string, sf: ts.SourceFile): Diagnostic {
+  const n = deepestNode(sf);
+  const start = n.getStart(sf);
+  return diagAt(fileName, text, start, Math.max(1, n.getEnd() - start), 3004, "nested too deeply for the compiler's stack", "split the code into smaller functions or statements");
+}
+
+/** Parse and type-check `text` as the DSL file `fileName`. The returned file is valid until the next call. */
+export function parseProgram(fileName: string, text: string, typeCheck = true): { sf: SourceFile; diagnostics: Diagnostic[] } {
+  const project = sharedProject(text.length);
   const virtualPath = "/src/" + path.basename(fileName);
   // Nesting deep enough to overflow the stack of TypeScript's parser or checker (or ours) is refused first.
   const deep = checkBrackets(fileName, text);
-  if (deep) return { sf: project.createSourceFile(virtualPath, ""), diagnostics: [deep] };
+  if (deep) return { sf: project.createSourceFile(virtualPath, "", { overwrite: true }), diagnostics: [deep] };
   let sf: SourceFile;
   try {
-    sf = project.createSourceFile(virtualPath, text);
+    sf = project.createSourceFile(virtualPath, text, { overwrite: true });
   } catch (e) {
     if (!(e instanceof RangeError)) throw e;
-    return { sf: project.createSourceFile(virtualPath, ""), diagnostics: [diag(3004, undefined, "too deep for the TypeScript parser", "split the code into smaller functions or statements")] };
+    return { sf: project.createSourceFile(virtualPath, "", { overwrite: true }), diagnostics: [parserOverflow(fileName, text)] };
   }
   const tooDeep = checkTree(fileName, text, sf.compilerNode);
   if (tooDeep) return { sf, diagnostics: [tooDeep] };
@@ -83,6 +137,7 @@ export function parseProgram(fileName: string, text: string, typeCheck = true): 
     // Without type checking, the syntax errors are still reported: later stages rely on a well-formed tree.
     found = typeCheck ? [...sf.getPreEmitDiagnostics()].map((d) => d.compilerObject) : [...project.getProgram().compilerObject.getSyntacticDiagnostics(sf.compilerNode)];
   } catch (e) {
+    if (isStackOverflow(e)) return { sf, diagnostics: [stackOverflowAt(fileName, text, sf.compilerNode)] };
     return { sf, diagnostics: [diag(1001, undefined, e instanceof Error ? e.message : String(e))] };
   }
   const textLines = found.length ? sf.getFullText().split(/\r?\n/) : [];
@@ -243,6 +298,7 @@ export function lowerProgram(fileName: string, sf: SourceFile, loopOptions?: Loo
   const out: { name: string; fn: IrFunction }[] = [];
   const memLayoutsSeen: StructLayout[] = [];
   const subprograms: Subprogram[] = [];
+  const declarations = new Map<string, SourceRange>();
   const strings: StringConst[] = [];
   const subState = new Map<object, { mayTrap: boolean; done: boolean }>();
   const newContext = (name: string): LowerContext => {
@@ -299,6 +355,7 @@ export function lowerProgram(fileName: string, sf: SourceFile, loopOptions?: Loo
     if (diagnostics.length === before) {
       const fn = cx.b.finish();
       checkMapReferences(fn, diagnostics);
+      if (diagnostics.length === before) declarations.set(name, rangeOf(sf, fileName, decl.getNameNode() ?? decl));
       if (diagnostics.length === before) subprograms.push({ name, fn, params: decl.getParameters().map((p, i) => ({ name: p.getName(), type: valueType(sig.params[i]) })), ret: valueType(sig.ret) });
     }
     return state;
@@ -327,7 +384,7 @@ export function lowerProgram(fileName: string, sf: SourceFile, loopOptions?: Loo
       if (diagnostics.length === before) {
         const fn = cx.b.finish();
         checkMapReferences(fn, diagnostics);
-        if (diagnostics.length === before) out.push({ name: p.name, fn });
+        if (diagnostics.length === before) out.push({ name: p.name, fn }), declarations.set(p.name, rangeOf(sf, fileName, p.decl));
       }
     } catch (e) {
       if (!(e instanceof LowerAbort)) throw e;
@@ -346,5 +403,5 @@ export function lowerProgram(fileName: string, sf: SourceFile, loopOptions?: Loo
   const memLayouts = out.length ? memLayoutsSeen : [];
   const module: IrModule = { programs: out, subprograms, globals: all, strings, memLayout: memLayouts[0], maps: maps.map(mapDef) };
   layoutData(module);
-  return { ...module, diagnostics };
+  return { ...module, diagnostics, declarations };
 }

@@ -11,6 +11,10 @@ import type { AluOpName, JmpOpName, SizeName, SourcePos } from "../bpf/insn";
 
 export type Width = 32 | 64;
 
+/** ALU operations of the IR: BPF's, and cpu v4's signed division and remainder (DIV/MOD with off = 1;
+ *  the result's sign is the C one: truncated towards zero, x s/ 0 = 0, x s% 0 = x). */
+export type IrAluOp = AluOpName | "SDIV" | "SMOD";
+
 /** A virtual register. `ptr` registers hold pointers (always 64-bit). */
 export interface VReg {
   id: number;
@@ -48,7 +52,7 @@ export type IrInsn =
   /** dst = src (mov32 or mov64 by dst width; a 32-bit mov zero-extends). */
   | ({ op: "mov"; dst: VReg; src: Operand } & Meta)
   /** dst = a OP b at the given width. */
-  | ({ op: "alu"; alu: AluOpName; width: Width; dst: VReg; a: Operand; b: Operand } & Meta)
+  | ({ op: "alu"; alu: IrAluOp; width: Width; dst: VReg; a: Operand; b: Operand } & Meta)
   /** dst = -a */
   | ({ op: "neg"; width: Width; dst: VReg; a: Operand } & Meta)
   /** dst = *(size *)(base + off) */

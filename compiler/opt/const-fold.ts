@@ -4,11 +4,10 @@
 // or change a result; identities (x + 0, x * 1, x & 0, x & ~0, x - x, (x + c1) + c2...) turn operations
 // into copies or constants. Branches on two constants are left to branch-simplify.
 
-import type { AluOpName } from "../bpf/insn";
-import { isImm, type IrFunction, type IrInsn, type Operand, type VReg, type Width } from "../ir/ir";
+import { isImm, type IrAluOp, type IrFunction, type IrInsn, type Operand, type VReg, type Width } from "../ir/ir";
 import { bits, canon, definitions, evalAlu, fitsImm32, SWAP_CMP, type Pass } from "./pass";
 
-const COMMUTATIVE = new Set<AluOpName>(["ADD", "MUL", "AND", "OR", "XOR"]);
+const COMMUTATIVE = new Set<IrAluOp>(["ADD", "MUL", "AND", "OR", "XOR"]);
 
 type Alu = Extract<IrInsn, { op: "alu" }>;
 
@@ -126,18 +125,18 @@ function foldAlu(
     case "ADD": case "SUB": case "OR": case "XOR": case "LSH": case "RSH": case "ARSH":
       if (cv === 0n || (["LSH", "RSH", "ARSH"].includes(i.alu) && cv !== undefined && (cv & BigInt(w - 1)) === 0n)) return copyOfX();
       break;
-    case "MUL": case "DIV":
+    case "MUL": case "DIV": case "SDIV":
       if (cv === 1n) return copyOfX();
       break;
   }
   if ((i.alu === "MUL" || i.alu === "AND") && cv === 0n) return toConst(i, i.dst, 0n);
   // BPF's x / 0 = 0 and x % 0 = x (the verifier refuses a constant 0 divisor, so never emit one).
-  if (i.alu === "DIV" && cv === 0n) return toConst(i, i.dst, 0n);
-  if (i.alu === "MOD" && cv === 0n) return copyOfX();
+  if ((i.alu === "DIV" || i.alu === "SDIV") && cv === 0n) return toConst(i, i.dst, 0n);
+  if ((i.alu === "MOD" || i.alu === "SMOD") && cv === 0n) return copyOfX();
   if (i.alu === "AND" && cv === ones) return copyOfX();
   if (i.alu === "OR" && cv === ones) return toConst(i, i.dst, ones);
-  if (i.alu === "MOD" && cv === 1n) return toConst(i, i.dst, 0n);
-  if (ca !== undefined && bits(ca, w) === 0n && ["DIV", "MOD", "LSH", "RSH", "ARSH", "AND", "MUL"].includes(i.alu)) return toConst(i, i.dst, 0n);
+  if ((i.alu === "MOD" || i.alu === "SMOD") && cv === 1n) return toConst(i, i.dst, 0n);
+  if (ca !== undefined && bits(ca, w) === 0n && ["DIV", "MOD", "SDIV", "SMOD", "LSH", "RSH", "ARSH", "AND", "MUL"].includes(i.alu)) return toConst(i, i.dst, 0n);
   if (same && (i.alu === "SUB" || i.alu === "XOR")) return toConst(i, i.dst, 0n);
   if (same && (i.alu === "AND" || i.alu === "OR")) return copyOfX();
   // (y + c1) + c2 = y + (c1 + c2), and likewise for - , at the same width.

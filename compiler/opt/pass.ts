@@ -2,8 +2,8 @@
 // width (so folded results are the bits the instructions would compute, and never grow past 64 bits),
 // which immediates an instruction can hold, and rewriting of every use of a value.
 
-import type { AluOpName, JmpOpName } from "../bpf/insn";
-import { def, isImm, mapUses, type IrFunction, type IrInsn, type Operand, type Terminator, type VReg, type Width } from "../ir/ir";
+import type { JmpOpName } from "../bpf/insn";
+import { def, isImm, mapUses, type IrAluOp, type IrFunction, type IrInsn, type Operand, type Terminator, type VReg, type Width } from "../ir/ir";
 
 /** What a pass may know beyond the function: the globals that never change while a program runs. */
 export interface PassContext {
@@ -35,7 +35,7 @@ export function fitsImm32(v: bigint): boolean {
 }
 
 /** BPF's result of `a OP b` at `width` bits (x / 0 = 0, x % 0 = x, shift counts taken modulo the width). */
-export function evalAlu(op: AluOpName, width: Width, a: bigint, b: bigint): bigint | undefined {
+export function evalAlu(op: IrAluOp, width: Width, a: bigint, b: bigint): bigint | undefined {
   const x = bits(a, width);
   const y = bits(b, width);
   const sh = y & BigInt(width - 1);
@@ -46,6 +46,9 @@ export function evalAlu(op: AluOpName, width: Width, a: bigint, b: bigint): bigi
     case "MUL": r = x * y; break;
     case "DIV": r = y === 0n ? 0n : x / y; break;
     case "MOD": r = y === 0n ? x : x % y; break;
+    // BigInt division truncates towards zero, as sdiv does; MIN s/ -1 wraps to MIN (canon below).
+    case "SDIV": r = y === 0n ? 0n : BigInt.asIntN(width, x) / BigInt.asIntN(width, y); break;
+    case "SMOD": r = y === 0n ? x : BigInt.asIntN(width, x) % BigInt.asIntN(width, y); break;
     case "OR": r = x | y; break;
     case "AND": r = x & y; break;
     case "XOR": r = x ^ y; break;

@@ -4,6 +4,7 @@
 // the first run of a pass.
 
 import { dumpFunction, type IrFunction } from "../ir/ir";
+import { addrFold } from "./addr-fold";
 import { branchSimplify } from "./branch-simplify";
 import { constFold } from "./const-fold";
 import { copyProp } from "./copy-prop";
@@ -13,6 +14,7 @@ import { jumpThread } from "./jump-thread";
 import { outOfSsa } from "./out-of-ssa";
 import type { Pass, PassContext } from "./pass";
 import { ssa } from "./ssa";
+import { sink } from "./sink";
 import { storeMerge } from "./store-merge";
 import { tailMerge } from "./tail-merge";
 
@@ -28,7 +30,10 @@ export const PIPELINE: readonly Pass[] = [
   gvn,
   copyProp,
   constFold,
+  addrFold,
   dce,
+  branchSimplify,
+  sink,
   storeMerge,
   tailMerge,
   branchSimplify,

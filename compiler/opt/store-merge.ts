@@ -5,7 +5,7 @@
 // stores stay in place. Widths never exceed the alignment the pointer is known to have.
 
 import { SIZE_BYTES, type SizeName } from "../bpf/insn";
-import { isImm, type IrInsn } from "../ir/ir";
+import { isImm, type IrInsn, type VReg } from "../ir/ir";
 import { alignOf } from "./memory";
 import { bits, canon, definitions, fitsImm32, type Pass } from "./pass";
 
@@ -21,7 +21,7 @@ export const storeMerge: Pass = {
       let group: Store[] = [];
       const flush = () => {
         if (group.length > 1) {
-          const merged = merge(group, alignOf(defs, group[0].base));
+          const merged = merge(group, alignOf(defs, group[0].base), (s) => (isImm(s.src) ? 8 : valueBytes(defs, s.src.reg)));
           if (merged && merged.length < group.length) {
             // Register stores stay where they are (moving them would keep their values live longer);
             // the constant ones go, replaced by the merged stores after the group's last store.
@@ -48,7 +48,7 @@ export const storeMerge: Pass = {
 
 /** The stores that leave the same bytes as `group` (in order), or undefined when they overlap in a way
  *  this pass does not untangle (a register store partly overwritten). */
-function merge(group: Store[], align: number): Store[] | undefined {
+function merge(group: Store[], align: number, fits: (s: Store) => number): Store[] | undefined {
   const lo = Math.min(...group.map((s) => s.off));
   const hi = Math.max(...group.map((s) => s.off + SIZE_BYTES[s.size]));
   if (hi - lo > 4096) return undefined;
@@ -70,6 +70,27 @@ function merge(group: Store[], align: number): Store[] | undefined {
     for (let k = 0; k < SIZE_BYTES[s.size]; k++) {
       const x = byte[s.off - lo + k];
       if (!x || !("s" in x) || x.s !== idx) return undefined;
+    }
+  }
+  // A register store whose value fits its size and is followed by constant zero bytes writes them too,
+  // as a wider store (a 32-bit length and the zero word after it are one 64-bit store): the register's
+  // bytes above the value are zero (32-bit values are kept zero-extended, narrow loads zero-extend).
+  for (const idx of [...kept].sort((a, b) => a - b)) {
+    const s = group[idx];
+    const n = SIZE_BYTES[s.size];
+    if (fits(s) > n) continue;
+    for (const [size, m] of [["DW", 8], ["W", 4], ["H", 2]] as [SizeName, number][]) {
+      if (m <= n || m > align || s.off % m !== 0 || s.off + m > hi) continue;
+      let zeros = true;
+      for (let k = n; k < m; k++) {
+        const x = byte[s.off - lo + k];
+        if (!x || !("k" in x) || x.k !== 0n) zeros = false;
+      }
+      if (!zeros) continue;
+      for (let k = n; k < m; k++) byte[s.off - lo + k] = { s: idx };
+      // In place: were the merge not taken, the wider store still leaves the same bytes.
+      s.size = size;
+      break;
     }
   }
   // Register stores first (in order), then the constant bytes: nothing reads between, and the register
@@ -106,4 +127,24 @@ function merge(group: Store[], align: number): Store[] | undefined {
     if (!done) throw new Error("internal: store-merge found no store for a byte");
   }
   return out;
+}
+
+/** How many low bytes of a value may be nonzero (a narrow load's size, an AND's mask, else its width). */
+function valueBytes(defs: Map<number, IrInsn>, r: VReg, depth = 0): number {
+  const whole = r.width / 8;
+  const d = defs.get(r.id);
+  if (!d || depth > 8) return whole;
+  // A parameter's register comes from the caller as it is: its upper half is not known to be zero.
+  if (d.op === "param") return 8;
+  if (d.op === "load") return Math.min(whole, SIZE_BYTES[d.size]);
+  if (d.op === "mov" && !isImm(d.src) && d.src.reg.width <= r.width) return Math.min(whole, valueBytes(defs, d.src.reg, depth + 1));
+  if (d.op === "alu" && d.alu === "AND") {
+    const m = isImm(d.b) ? d.b.imm : isImm(d.a) ? d.a.imm : undefined;
+    if (m !== undefined && m >= 0n) {
+      let n = 0;
+      while (n < whole && m >> BigInt(8 * n) !== 0n) n++;
+      return Math.max(n, 1);
+    }
+  }
+  return whole;
 }

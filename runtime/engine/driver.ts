@@ -37,6 +37,7 @@ import { checkSqes, FD_CREATORS, type SqeCheckContext } from "./sqecheck";
 import { verifyImage } from "./verify";
 import { loadEngineAddon } from "../addon/load";
 import type { CompileResult } from "../../compiler/index";
+import { isAtomic } from "../../compiler/bpf/decode";
 import type { Insn } from "../../compiler/bpf/insn";
 
 const SETUP = { SINGLE_ISSUER: 1 << 12, DEFER_TASKRUN: 1 << 13, NO_SQARRAY: 1 << 16, CQSIZE: 1 << 3, TASKRUN_FLAG: 1 << 9 };
@@ -118,7 +119,7 @@ export interface EngineOptions {
   open?: string[];
   buffer?: string[];
   mem?: string[];
-  /** `NAME[KEY]=VALUE` / `NAME[KEY].field=VALUE` map presets (the loader's --map). */
+  /** `--map NAME[KEY]PATH=VALUE` map presets (the loader's --map; grammar in runtime/assign.ts resolveMapAssign). */
   map?: string[];
   memRegion?: number;
   /** Fill the MEM region before the run (after --mem), for tests. */

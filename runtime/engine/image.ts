@@ -12,6 +12,7 @@
 // - TypeScript (or C) positions of each instruction from line_info.
 // An object that lacks what the engine's contract needs gets an ImageError naming what is missing.
 
+import { insnSlots, isCall, isLdImm64, PSEUDO_CALL, PSEUDO_KFUNC_CALL } from "../../compiler/bpf/decode";
 import type { Insn } from "../../compiler/bpf/insn";
 import { ObjectFormatError, readObject, type BtfType, type ElfSection, type ElfSymbol, type ObjectFile } from "../../compiler/elf/reader";
 import { GEOMETRY } from "../../compiler/contract/geometry";
@@ -157,14 +158,14 @@ export function loadImage(bytes: Uint8Array): Image {
     for (const i of insns) {
       bySlot.set(slot, i);
       slotOf.set(i, slot);
-      slot += i.opcode === 0x18 ? 2 : 1;
+      slot += insnSlots(i.opcode);
     }
     const where = (off: number) => `${sec.name}+${off}`;
     for (const r of obj.relocations.filter((x) => x.section === sec.name)) {
       const insn = bySlot.get(r.offset / 8);
       if (!insn || r.offset % 8 !== 0) throw new ImageError(`relocation at ${where(r.offset)} is not at the start of an instruction`);
       if (r.type === R_BPF_64_64) {
-        if (insn.opcode !== 0x18) throw new ImageError(`R_BPF_64_64 relocation at ${where(r.offset)} is not on an ld_imm64`);
+        if (!isLdImm64(insn.opcode)) throw new ImageError(`R_BPF_64_64 relocation at ${where(r.offset)} is not on an ld_imm64`);
         if (r.symbol.type === STT_FUNC || (r.symbol.type === STT_SECTION && funcAt.has(obj.sections[r.symbol.shndx]?.name))) {
           throw new ImageError(`${where(r.offset)}: the address of a function (a callback, as bpf_loop takes) is not supported by the userspace engine`);
         }
@@ -174,11 +175,11 @@ export function loadImage(bytes: Uint8Array): Image {
         // The addend is the instruction's imm (libbpf: symbol value + insn[0].imm).
         insn.imm64 = BigInt(insn.imm);
       } else if (r.type === R_BPF_64_32) {
-        if (insn.opcode !== 0x85) throw new ImageError(`R_BPF_64_32 relocation at ${where(r.offset)} is not on a call`);
+        if (!isCall(insn.opcode)) throw new ImageError(`R_BPF_64_32 relocation at ${where(r.offset)} is not on a call`);
         if (r.symbol.shndx === 0) {
           // An extern: a kfunc call, which libbpf marks BPF_PSEUDO_KFUNC_CALL (clang writes src 1).
           insn.reloc = { kind: "kfunc", symbol: r.symbol.name };
-          insn.src = 2;
+          insn.src = PSEUDO_KFUNC_CALL;
         } else {
           const tsec = obj.sections[r.symbol.shndx]?.name;
           const target = funcAt.get(tsec)?.get(r.symbol.value / 8 + insn.imm + 1);
@@ -191,7 +192,7 @@ export function loadImage(bytes: Uint8Array): Image {
     }
     // A BPF-to-BPF call within the section without a relocation: imm is relative to the next instruction.
     for (const i of insns) {
-      if (i.opcode === 0x85 && i.src === 1 && !i.reloc) {
+      if (isCall(i.opcode) && i.src === PSEUDO_CALL && !i.reloc) {
         const t = slotOf.get(i)! + 1 + i.imm;
         const target = funcAt.get(sec.name)!.get(t);
         if (!target) throw new ImageError(`${sec.name}: call at instruction ${slotOf.get(i)} to instruction ${t}, where no function starts`);

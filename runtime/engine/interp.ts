@@ -3,7 +3,13 @@
 // addresses; every access is bounds-checked against the region the pointer falls into, so a faulty
 // program stops with an error naming the instruction and its source line instead of corrupting anything.
 
+import * as D from "../../compiler/bpf/decode";
 import type { Insn } from "../../compiler/bpf/insn";
+
+// The decoder's accessors and constants bound once here: the loop below reads them on every instruction,
+// and a module-local binding costs nothing where an import may be a getter (tsx, vitest).
+const { AluOp, AtomicOp, Class, JmpOp, Mode, PSEUDO_CALL, PSEUDO_KFUNC_CALL } = D;
+const { insnClass, isAluClass, isJmpClass, isLdImm64, modeField, opField, sizeBytes, slotLayout, srcIsReg, srcIsRegisterField } = D;
 
 /** A block of memory the program may address. */
 export interface Region {
@@ -135,8 +141,6 @@ function smod(a: bigint, b: bigint, wide: boolean): bigint {
  *  x86-64 since 6.15 the kernel uses a time budget instead, see docs/LANGUAGE.md "Loops"). */
 export const MAY_GOTO_BUDGET = 8 * 1024 * 1024;
 
-const SIZES: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
-
 /** Run a program from instruction 0 with r1 = ctx; returns r0 and the instruction count. */
 export function run(insns: Insn[], ctx: bigint, mem: Memory, opts: RunOptions): { r0: bigint; executed: number } {
   const count = { executed: 0 };
@@ -148,14 +152,7 @@ export function run(insns: Insn[], ctx: bigint, mem: Memory, opts: RunOptions): 
 function exec(insns: Insn[], args: bigint[], depth: number, mem: Memory, opts: RunOptions, count: { executed: number }): bigint {
   if (depth >= 8) throw new ExecutionError("more than 8 nested calls", 0);
   // Slot index <-> instruction index (ld_imm64 occupies two slots).
-  const slotToIdx = new Map<number, number>();
-  const slotOf: number[] = [];
-  let slot = 0;
-  insns.forEach((ins, i) => {
-    slotToIdx.set(slot, i);
-    slotOf.push(slot);
-    slot += ins.opcode === 0x18 ? 2 : 1;
-  });
+  const { indexAt: slotToIdx, slotOf } = slotLayout(insns);
   const stack = mem.stack(depth);
   const reg: bigint[] = new Array(11).fill(0n);
   args.forEach((a, i) => (reg[i + 1] = a));
@@ -176,72 +173,72 @@ function exec(insns: Insn[], args: bigint[], depth: number, mem: Memory, opts: R
     if (pc < 0 || pc >= insns.length) fail("fell off the end of the program");
     if (++count.executed > max) fail(`more than ${max} instructions executed`);
     const ins = insns[pc];
-    const cls = ins.opcode & 7;
+    const cls = insnClass(ins.opcode);
     const d = ins.dst;
     const s = ins.src;
     // Registers are r0-r10; src of call and ld_imm64 is a pseudo number, not a register.
-    if (d > 10 || (s > 10 && cls !== 0 && !(cls === 5 && (ins.opcode & 0xf0) === 0x80))) fail(`invalid register r${d > 10 ? d : s}`);
-    if (cls === 4 || cls === 7) {
-      const wide = cls === 7;
-      const op = ins.opcode & 0xf0;
-      if (op === 0xd0) {
+    if (d > 10 || (s > 10 && srcIsRegisterField(ins.opcode))) fail(`invalid register r${d > 10 ? d : s}`);
+    if (isAluClass(cls)) {
+      const wide = cls === Class.ALU64;
+      const op = opField(ins.opcode);
+      if (op === AluOp.END) {
         // Byte swaps: ALU32 END is to_le (the source bit clear: on this little-endian machine a truncation
         // to imm bits) or to_be (a swap); ALU64 END (cpu v4) is an unconditional swap. Either way the
         // result is zero-extended from imm bits to 64.
         const width = ins.imm === 16 ? 16 : ins.imm === 32 ? 32 : ins.imm === 64 ? 64 : 0;
         if (!width) return fail(`invalid byte swap width ${ins.imm}`);
         const v = BigInt.asUintN(width, reg[d]);
-        reg[d] = wide || ins.opcode & 8 ? bswap(v, width) : v;
+        reg[d] = wide || srcIsReg(ins.opcode) ? bswap(v, width) : v;
         pc++;
         continue;
       }
-      const src = ins.opcode & 8 ? reg[s] : BigInt(ins.imm);
+      const src = srcIsReg(ins.opcode) ? reg[s] : BigInt(ins.imm);
       const a = wide ? u64(reg[d]) : u32(reg[d]);
       const b = wide ? u64(src) : u32(src);
       const bits = wide ? 64n : 32n;
       const norm = wide ? u64 : u32;
       let r: bigint;
       switch (op) {
-        case 0x00: r = a + b; break;
-        case 0x10: r = a - b; break;
-        case 0x20: r = a * b; break;
+        case AluOp.ADD: r = a + b; break;
+        case AluOp.SUB: r = a - b; break;
+        case AluOp.MUL: r = a * b; break;
         // Division by zero: the quotient is 0 and the remainder the dividend (as the kernel patches both);
         // signed (off 1, cpu v4) truncates towards zero and INT_MIN / -1 is INT_MIN, INT_MIN % -1 is 0.
-        case 0x30:
+        case AluOp.DIV:
           if (ins.off === 1) r = b === 0n ? 0n : sdiv(a, b, wide);
           else r = b === 0n ? 0n : a / b;
           break;
-        case 0x40: r = a | b; break;
-        case 0x50: r = a & b; break;
-        case 0x60: r = a << (b & (bits - 1n)); break;
-        case 0x70: r = a >> (b & (bits - 1n)); break;
-        case 0x80: r = -a; break;
-        case 0x90:
+        case AluOp.OR: r = a | b; break;
+        case AluOp.AND: r = a & b; break;
+        case AluOp.LSH: r = a << (b & (bits - 1n)); break;
+        case AluOp.RSH: r = a >> (b & (bits - 1n)); break;
+        case AluOp.NEG: r = -a; break;
+        case AluOp.MOD:
           if (ins.off === 1) r = b === 0n ? a : smod(a, b, wide);
           else r = b === 0n ? a : a % b;
           break;
-        case 0xa0: r = a ^ b; break;
-        case 0xb0:
+        case AluOp.XOR: r = a ^ b; break;
+        case AluOp.MOV:
           // movsx (cpu v4): off 8, 16 or 32 sign-extends the source's low bits (ALU32: to 32 bits).
           if (ins.off !== 0) r = BigInt.asIntN(ins.off, reg[s]);
-          else r = wide ? u64(ins.opcode & 8 ? reg[s] : BigInt(ins.imm)) : b;
+          else r = wide ? u64(srcIsReg(ins.opcode) ? reg[s] : BigInt(ins.imm)) : b;
           break;
-        case 0xc0: r = (wide ? s64(a) : s32(a)) >> (b & (bits - 1n)); break;
+        case AluOp.ARSH: r = (wide ? s64(a) : s32(a)) >> (b & (bits - 1n)); break;
         default: return fail(`unsupported ALU opcode 0x${ins.opcode.toString(16)}`);
       }
       reg[d] = norm(r);
       pc++;
       continue;
     }
-    if (cls === 5 || cls === 6) {
-      const op = ins.opcode & 0xf0;
-      if (op === 0x00) {
+    if (isJmpClass(cls)) {
+      const op = opField(ins.opcode);
+      if (op === JmpOp.JA) {
         // ja (off), or gotol (JMP32 ja, cpu v4: the 32-bit imm is the offset)
-        jumpTo(cls === 6 ? ins.imm : ins.off);
+        jumpTo(cls === Class.JMP32 ? ins.imm : ins.off);
         continue;
       }
-      if (cls === 5 && op === 0x90) return reg[0];
-      if (cls === 5 && op === 0xe0) {
+      if (cls === Class.JMP && op === JmpOp.EXIT) return reg[0];
+      if (cls === Class.JMP && op === JmpOp.JCOND) {
         // may_goto: fall through while the budget lasts, then take the jump (the loop's way out).
         if (mayGoto === 0) jumpTo(ins.off);
         else {
@@ -250,14 +247,14 @@ function exec(insns: Insn[], args: bigint[], depth: number, mem: Memory, opts: R
         }
         continue;
       }
-      if (cls === 5 && op === 0x80) {
+      if (cls === Class.JMP && op === JmpOp.CALL) {
         const args = reg.slice(1, 6);
         let h: CallHandler | undefined;
         let what: string;
-        if (ins.reloc?.kind === "kfunc" || ins.src === 2) {
+        if (ins.reloc?.kind === "kfunc" || ins.src === PSEUDO_KFUNC_CALL) {
           what = ins.reloc?.symbol ?? `kfunc #${ins.imm}`;
           h = ins.reloc ? opts.kfuncs[ins.reloc.symbol] : undefined;
-        } else if (ins.src === 1) {
+        } else if (ins.src === PSEUDO_CALL) {
           const target = ins.reloc ? opts.subprograms?.[ins.reloc.symbol] : undefined;
           if (!target) return fail(`call of unknown subprogram ${ins.reloc?.symbol ?? ins.imm}`);
           // r6-r9 are callee-saved (this frame's array is untouched); the callee gets its own stack.
@@ -282,55 +279,55 @@ function exec(insns: Insn[], args: bigint[], depth: number, mem: Memory, opts: R
         pc++;
         continue;
       }
-      const wide = cls === 5;
+      const wide = cls === Class.JMP;
       const a = wide ? u64(reg[d]) : u32(reg[d]);
-      const bRaw = ins.opcode & 8 ? reg[s] : u64(BigInt(ins.imm));
+      const bRaw = srcIsReg(ins.opcode) ? reg[s] : u64(BigInt(ins.imm));
       const b = wide ? u64(bRaw) : u32(bRaw);
       const sa = wide ? s64(a) : s32(a);
       const sb = wide ? s64(b) : s32(b);
       let t: boolean;
       switch (op) {
-        case 0x10: t = a === b; break;
-        case 0x20: t = a > b; break;
-        case 0x30: t = a >= b; break;
-        case 0x40: t = (a & b) !== 0n; break;
-        case 0x50: t = a !== b; break;
-        case 0x60: t = sa > sb; break;
-        case 0x70: t = sa >= sb; break;
-        case 0xa0: t = a < b; break;
-        case 0xb0: t = a <= b; break;
-        case 0xc0: t = sa < sb; break;
-        case 0xd0: t = sa <= sb; break;
+        case JmpOp.JEQ: t = a === b; break;
+        case JmpOp.JGT: t = a > b; break;
+        case JmpOp.JGE: t = a >= b; break;
+        case JmpOp.JSET: t = (a & b) !== 0n; break;
+        case JmpOp.JNE: t = a !== b; break;
+        case JmpOp.JSGT: t = sa > sb; break;
+        case JmpOp.JSGE: t = sa >= sb; break;
+        case JmpOp.JLT: t = a < b; break;
+        case JmpOp.JLE: t = a <= b; break;
+        case JmpOp.JSLT: t = sa < sb; break;
+        case JmpOp.JSLE: t = sa <= sb; break;
         default: return fail(`unsupported jump opcode 0x${ins.opcode.toString(16)}`);
       }
       if (t) jumpTo(ins.off);
       else pc++;
       continue;
     }
-    if (ins.opcode === 0x18) {
+    if (isLdImm64(ins.opcode)) {
       if (ins.reloc?.kind === "global") reg[d] = u64(opts.globalAddress(ins.reloc.symbol, ins.imm64 ?? 0n));
       else reg[d] = u64(ins.imm64 ?? BigInt(ins.imm));
       pc++;
       continue;
     }
-    const mode = ins.opcode & 0xe0;
-    const size = SIZES[ins.opcode & 0x18];
-    if (cls === 1 && (mode === 0x60 || (mode === 0x80 && size < 8))) {
+    const mode = modeField(ins.opcode);
+    const size = sizeBytes(ins.opcode);
+    if (cls === Class.LDX && (mode === Mode.MEM || (mode === Mode.MEMSX && size < 8))) {
       const v = mem.read(u64(reg[s] + BigInt(ins.off)), size);
       if (typeof v === "string") fail(v);
       // ldsx (mode MEMSX, cpu v4): sign-extended to 64 bits.
-      reg[d] = mode === 0x80 ? u64(BigInt.asIntN(size * 8, v as bigint)) : (v as bigint);
+      reg[d] = mode === Mode.MEMSX ? u64(BigInt.asIntN(size * 8, v as bigint)) : (v as bigint);
       pc++;
       continue;
     }
-    if ((cls === 3 || cls === 2) && mode === 0x60) {
-      const v = cls === 3 ? reg[s] : u64(BigInt(ins.imm));
+    if ((cls === Class.STX || cls === Class.ST) && mode === Mode.MEM) {
+      const v = cls === Class.STX ? reg[s] : u64(BigInt(ins.imm));
       const err = mem.write(u64(reg[d] + BigInt(ins.off)), size, v);
       if (err) fail(err);
       pc++;
       continue;
     }
-    if (cls === 3 && mode === 0xc0) {
+    if (cls === Class.STX && mode === Mode.ATOMIC) {
       atomicOp(ins, reg, size, mem, fail);
       pc++;
       continue;
@@ -346,13 +343,13 @@ function atomicOp(ins: Insn, reg: bigint[], size: number, mem: Memory, fail: (ms
   const d = ins.dst;
   const s = ins.src;
   const off = BigInt(ins.off);
-  if (ins.imm === 0x100) {
+  if (ins.imm === AtomicOp.LOAD_ACQ) {
     const v = mem.read(u64(reg[s] + off), size);
     if (typeof v === "string") fail(v);
     reg[d] = v as bigint;
     return;
   }
-  if (ins.imm === 0x110) {
+  if (ins.imm === AtomicOp.STORE_REL) {
     const err = mem.write(u64(reg[d] + off), size, reg[s]);
     if (err) fail(err);
     return;
@@ -365,18 +362,19 @@ function atomicOp(ins: Insn, reg: bigint[], size: number, mem: Memory, fail: (ms
   const old = cur as bigint;
   const val = norm(reg[s]);
   let next: bigint;
-  switch (ins.imm & ~1) {
-    case 0x00: next = norm(old + val); break;
-    case 0x40: next = old | val; break;
-    case 0x50: next = old & val; break;
-    case 0xa0: next = old ^ val; break;
-    case 0xe0: next = val; break;
-    case 0xf0: next = old === norm(reg[0]) ? val : old; break;
+  switch (ins.imm & ~AtomicOp.FETCH) {
+    case AtomicOp.ADD: next = norm(old + val); break;
+    case AtomicOp.OR: next = old | val; break;
+    case AtomicOp.AND: next = old & val; break;
+    case AtomicOp.XOR: next = old ^ val; break;
+    case AtomicOp.XCHG & ~AtomicOp.FETCH: next = val; break;
+    case AtomicOp.CMPXCHG & ~AtomicOp.FETCH: next = old === norm(reg[0]) ? val : old; break;
     default: return fail(`unsupported atomic operation 0x${ins.imm.toString(16)}`);
   }
-  if ((ins.imm & 0xf0) >= 0xe0 && (ins.imm & 1) === 0) fail(`atomic operation 0x${ins.imm.toString(16)} without BPF_FETCH`);
+  // xchg and cmpxchg exist only with BPF_FETCH.
+  if ((ins.imm & 0xf0) >= (AtomicOp.XCHG & 0xf0) && (ins.imm & AtomicOp.FETCH) === 0) fail(`atomic operation 0x${ins.imm.toString(16)} without BPF_FETCH`);
   const err = mem.write(addr, size, next);
   if (err) fail(err);
-  if ((ins.imm & 0xf1) === 0xf1) reg[0] = old;
-  else if (ins.imm & 1) reg[s] = old;
+  if ((ins.imm & AtomicOp.CMPXCHG) === AtomicOp.CMPXCHG) reg[0] = old;
+  else if (ins.imm & AtomicOp.FETCH) reg[s] = old;
 }

@@ -18,7 +18,13 @@
 //   buffer record) join the region table when it returns, and a record it submits or discards becomes
 //   read-only there too.
 
+import * as D from "../../compiler/bpf/decode";
 import type { Insn } from "../../compiler/bpf/insn";
+
+const { AluOp, AtomicOp, Class, JmpOp, Mode, Opcode, PSEUDO_CALL, PSEUDO_KFUNC_CALL } = D;
+const { countSlots, endsBlock, hasJumpTarget, insnClass, isAluClass, isAtomic, isJmpClass, isLdImm64, jumpTarget, modeField, opField, sizeBytes, slotLayout, srcIsReg, srcIsRegisterField } = D;
+/** rt.op64's operation code: the ALU operation, | 1 for the signed division and modulo (off 1, cpu v4). */
+const OP64_SIGNED = 1;
 import { ExecutionError, MAY_GOTO_BUDGET, run, type Memory, type Region, type RunOptions } from "./interp";
 
 /** The region table entry the translated code indexes by an address's high half. */
@@ -141,14 +147,14 @@ class Runtime {
     const b = big(bl, bh);
     let r: bigint;
     switch (op) {
-      case 0x20: r = a * b; break;
-      case 0x30: r = b === 0n ? 0n : a / b; break;
-      case 0x90: r = b === 0n ? a : a % b; break;
-      case 0x31: r = b === 0n ? 0n : BigInt.asIntN(64, a) / BigInt.asIntN(64, b); break;
-      case 0x91: r = b === 0n ? a : BigInt.asIntN(64, a) % BigInt.asIntN(64, b); break;
-      case 0x60: r = a << (b & 63n); break;
-      case 0x70: r = a >> (b & 63n); break;
-      case 0xc0: r = BigInt.asIntN(64, a) >> (b & 63n); break;
+      case AluOp.MUL: r = a * b; break;
+      case AluOp.DIV: r = b === 0n ? 0n : a / b; break;
+      case AluOp.MOD: r = b === 0n ? a : a % b; break;
+      case AluOp.DIV | OP64_SIGNED: r = b === 0n ? 0n : BigInt.asIntN(64, a) / BigInt.asIntN(64, b); break;
+      case AluOp.MOD | OP64_SIGNED: r = b === 0n ? a : BigInt.asIntN(64, a) % BigInt.asIntN(64, b); break;
+      case AluOp.LSH: r = a << (b & 63n); break;
+      case AluOp.RSH: r = a >> (b & 63n); break;
+      case AluOp.ARSH: r = BigInt.asIntN(64, a) >> (b & 63n); break;
       default: throw new Error(`op64 ${op}`);
     }
     r = BigInt.asUintN(64, r);
@@ -207,29 +213,39 @@ function compile(insns: Insn[], rt: Runtime): CompiledFn {
 
 /** Run a program from instruction 0 with r1 = ctx, translated: the interpreter's `run`, faster. */
 export function runTranslated(insns: Insn[], ctx: bigint, mem: Memory, opts: RunOptions): { r0: bigint; executed: number } {
-  // A function too big to translate in reasonable time (V8 compiles one JavaScript function per BPF
-  // function): the interpreter runs the program instead, with the same results.
-  if (tooBig(insns, opts)) return run(insns, ctx, mem, opts);
-  // One runtime per address space: its region table and relocated addresses stay valid across the
-  // loop_step calls of a run (the driver maps every region before the first call).
-  let rt = runtimes.get(mem);
-  if (!rt || rt.opts.globalAddress !== opts.globalAddress) {
-    rt = new Runtime([], mem, opts);
-    runtimes.set(mem, rt);
+  // The driver calls the same program with the same context, memory and options at every loop_step:
+  // then the lookups below (and the context's split into halves) are those of the previous call.
+  let l = last;
+  if (l === undefined || l.insns !== insns || l.mem !== mem || l.opts !== opts || l.ctx !== ctx) {
+    // A function too big to translate in reasonable time (V8 compiles one JavaScript function per BPF
+    // function): the interpreter runs the program instead, with the same results.
+    if (tooBig(insns, opts)) return run(insns, ctx, mem, opts);
+    // One runtime per address space: its region table and relocated addresses stay valid across the
+    // loop_step calls of a run (the driver maps every region before the first call).
+    let rt = runtimes.get(mem);
+    if (!rt || rt.opts.globalAddress !== opts.globalAddress) {
+      rt = new Runtime([], mem, opts);
+      runtimes.set(mem, rt);
+    }
+    rt.opts = opts;
+    rt.max = opts.maxInsns ?? 100_000_000;
+    const c = BigInt.asUintN(64, ctx);
+    last = l = { insns, mem, opts, ctx, rt, fn: compile(insns, rt), lo: Number(c & 0xffffffffn), hi: Number(c >> 32n) };
   }
-  rt.opts = opts;
-  rt.max = opts.maxInsns ?? 100_000_000;
+  const rt = l.rt;
   rt.n = 0;
   const regions = mem.regionList();
   if (regions.length !== rt.seen) {
     for (const r of regions) rt.ensureTag(r);
     rt.seen = regions.length;
   }
-  const fn = compile(insns, rt);
-  const c = BigInt.asUintN(64, ctx);
-  const lo = fn.js(rt, 0, fn.index, Number(c & 0xffffffffn), Number(c >> 32n), 0, 0, 0, 0, 0, 0, 0, 0);
+  const fn = l.fn;
+  const lo = fn.js(rt, 0, fn.index, l.lo, l.hi, 0, 0, 0, 0, 0, 0, 0, 0);
   return { r0: big(lo, rt.rh), executed: rt.n };
 }
+
+/** The previous runTranslated call's lookups (see there). */
+let last: { insns: Insn[]; mem: Memory; opts: RunOptions; ctx: bigint; rt: Runtime; fn: CompiledFn; lo: number; hi: number } | undefined;
 
 const runtimes = new WeakMap<Memory, Runtime>();
 
@@ -252,30 +268,17 @@ function tooBig(insns: Insn[], opts: RunOptions): boolean {
   return b;
 }
 
-const SIZE: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
-
 /** Generate the JavaScript of one function. Exported for tests (the source is readable). */
 export function translateSource(insns: Insn[]): { source: string; relocs: { symbol: string; addend: bigint }[] } {
-  const slotToIdx = new Map<number, number>();
-  const slotOf: number[] = [];
-  let slot = 0;
-  insns.forEach((ins, i) => {
-    slotToIdx.set(slot, i);
-    slotOf.push(slot);
-    slot += ins.opcode === 0x18 ? 2 : 1;
-  });
+  const { indexAt: slotToIdx, slotOf } = slotLayout(insns);
   const relocs: { symbol: string; addend: bigint }[] = [];
-  const jumpOff = (i: number) => (insns[i].opcode === 0x06 ? insns[i].imm : insns[i].off);
-  const target = (i: number) => slotToIdx.get(slotOf[i] + 1 + jumpOff(i));
+  const target = (i: number) => slotToIdx.get(jumpTarget(insns[i], slotOf[i]));
   // Leaders: the entry, jump targets, and the instruction after a jump or exit.
   const leaders = new Set<number>([0]);
   insns.forEach((ins, i) => {
-    const cls = ins.opcode & 7;
-    if (cls !== 5 && cls !== 6) return;
-    const op = ins.opcode & 0xf0;
-    if (op === 0x80) return; // calls do not end a block
+    if (!endsBlock(ins.opcode)) return; // calls do not end a block
     if (i + 1 <= insns.length) leaders.add(i + 1);
-    if (op !== 0x90) {
+    if (hasJumpTarget(ins.opcode)) {
       const t = target(i);
       if (t !== undefined) leaders.add(t);
     }
@@ -343,49 +346,49 @@ function insnCode(
   H: (r: number) => string,
 ): string {
   const ins = insns[i];
-  const cls = ins.opcode & 7;
+  const cls = insnClass(ins.opcode);
   const d = ins.dst;
   const s = ins.src;
   const hex = `0x${ins.opcode.toString(16)}`;
   // Registers are r0-r10; src of call and ld_imm64 is a pseudo number (the interpreter's rule).
-  if (d > 10 || (s > 10 && cls !== 0 && !(cls === 5 && (ins.opcode & 0xf0) === 0x80))) return `${fail(i, `invalid register r${d > 10 ? d : s}`)};`;
+  if (d > 10 || (s > 10 && srcIsRegisterField(ins.opcode))) return `${fail(i, `invalid register r${d > 10 ? d : s}`)};`;
   const dl = L(d), dh = H(d), sl = L(s), sh = H(s);
   const imm = ins.imm | 0;
   const immLo = `${imm >>> 0}`;
   const immHi = imm < 0 ? "4294967295" : "0";
-  const K = (ins.opcode & 8) === 0;
+  const K = !srcIsReg(ins.opcode);
   // ---------------- ALU ----------------
-  if (cls === 4 || cls === 7) {
-    const op = ins.opcode & 0xf0;
-    const wide = cls === 7;
+  if (isAluClass(cls)) {
+    const op = opField(ins.opcode);
+    const wide = cls === Class.ALU64;
     const bl = K ? immLo : sl;
     const bh = K ? immHi : sh;
     if (!wide) {
       // 32-bit: operate on the low halves; the result zero-extends.
       let e: string;
       switch (op) {
-        case 0x00: e = `(${dl} + ${bl}) >>> 0`; break;
-        case 0x10: e = `(${dl} - ${bl}) >>> 0`; break;
-        case 0x20: e = `Math.imul(${dl}, ${bl}) >>> 0`; break;
-        case 0x30:
+        case AluOp.ADD: e = `(${dl} + ${bl}) >>> 0`; break;
+        case AluOp.SUB: e = `(${dl} - ${bl}) >>> 0`; break;
+        case AluOp.MUL: e = `Math.imul(${dl}, ${bl}) >>> 0`; break;
+        case AluOp.DIV:
           e = ins.off === 1 ? `(b = ${bl} | 0) === 0 ? 0 : ((a = ${dl} | 0) === -2147483648 && b === -1 ? a : (a / b) | 0) >>> 0` : `(b = ${bl}) === 0 ? 0 : Math.floor(${dl} / b) >>> 0`;
           break;
-        case 0x40: e = `(${dl} | ${bl}) >>> 0`; break;
-        case 0x50: e = `(${dl} & ${bl}) >>> 0`; break;
-        case 0x60: e = `(${dl} << (${bl} & 31)) >>> 0`; break;
-        case 0x70: e = `${dl} >>> (${bl} & 31)`; break;
-        case 0x80: e = `(-${dl}) >>> 0`; break;
-        case 0x90:
+        case AluOp.OR: e = `(${dl} | ${bl}) >>> 0`; break;
+        case AluOp.AND: e = `(${dl} & ${bl}) >>> 0`; break;
+        case AluOp.LSH: e = `(${dl} << (${bl} & 31)) >>> 0`; break;
+        case AluOp.RSH: e = `${dl} >>> (${bl} & 31)`; break;
+        case AluOp.NEG: e = `(-${dl}) >>> 0`; break;
+        case AluOp.MOD:
           e = ins.off === 1 ? `(b = ${bl} | 0) === 0 ? ${dl} : (((${dl} | 0) % b) | 0) >>> 0` : `(b = ${bl}) === 0 ? ${dl} : ${dl} % b`;
           break;
-        case 0xa0: e = `(${dl} ^ ${bl}) >>> 0`; break;
-        case 0xb0:
+        case AluOp.XOR: e = `(${dl} ^ ${bl}) >>> 0`; break;
+        case AluOp.MOV:
           if (ins.off === 8) e = `((${bl} << 24) >> 24) >>> 0`;
           else if (ins.off === 16) e = `((${bl} << 16) >> 16) >>> 0`;
           else e = bl;
           break;
-        case 0xc0: e = `((${dl} | 0) >> (${bl} & 31)) >>> 0`; break;
-        case 0xd0: {
+        case AluOp.ARSH: e = `((${dl} | 0) >> (${bl} & 31)) >>> 0`; break;
+        case AluOp.END: {
           // to_le (K) truncates on this little-endian machine; to_be (X) swaps the low imm bits.
           if (imm !== 16 && imm !== 32 && imm !== 64) return `${fail(i, `unsupported opcode ${hex}`)};`;
           if (K) return imm === 16 ? `${dl} &= 0xffff; ${dh} = 0;` : imm === 32 ? `${dh} = 0;` : ``;
@@ -396,25 +399,25 @@ function insnCode(
       return `${dl} = ${e}; ${dh} = 0;`;
     }
     switch (op) {
-      case 0x00: return `a = ${dl} + ${bl}; ${dh} = (${dh} + ${bh} + (a > 4294967295 ? 1 : 0)) >>> 0; ${dl} = a >>> 0;`;
-      case 0x10: return `a = ${dl} - ${bl}; ${dh} = (${dh} - ${bh} - (a < 0 ? 1 : 0)) >>> 0; ${dl} = a >>> 0;`;
-      case 0x40: return `${dl} = (${dl} | ${bl}) >>> 0; ${dh} = (${dh} | ${bh}) >>> 0;`;
-      case 0x50: return `${dl} = (${dl} & ${bl}) >>> 0; ${dh} = (${dh} & ${bh}) >>> 0;`;
-      case 0xa0: return `${dl} = (${dl} ^ ${bl}) >>> 0; ${dh} = (${dh} ^ ${bh}) >>> 0;`;
-      case 0x80: return `${dh} = (-${dh} - (${dl} !== 0 ? 1 : 0)) >>> 0; ${dl} = (-${dl}) >>> 0;`;
-      case 0xb0:
+      case AluOp.ADD: return `a = ${dl} + ${bl}; ${dh} = (${dh} + ${bh} + (a > 4294967295 ? 1 : 0)) >>> 0; ${dl} = a >>> 0;`;
+      case AluOp.SUB: return `a = ${dl} - ${bl}; ${dh} = (${dh} - ${bh} - (a < 0 ? 1 : 0)) >>> 0; ${dl} = a >>> 0;`;
+      case AluOp.OR: return `${dl} = (${dl} | ${bl}) >>> 0; ${dh} = (${dh} | ${bh}) >>> 0;`;
+      case AluOp.AND: return `${dl} = (${dl} & ${bl}) >>> 0; ${dh} = (${dh} & ${bh}) >>> 0;`;
+      case AluOp.XOR: return `${dl} = (${dl} ^ ${bl}) >>> 0; ${dh} = (${dh} ^ ${bh}) >>> 0;`;
+      case AluOp.NEG: return `${dh} = (-${dh} - (${dl} !== 0 ? 1 : 0)) >>> 0; ${dl} = (-${dl}) >>> 0;`;
+      case AluOp.MOV:
         if (ins.off === 8) return `${dl} = ((${bl} << 24) >> 24) >>> 0; ${dh} = ${dl} & 0x80000000 ? 4294967295 : 0;`;
         if (ins.off === 16) return `${dl} = ((${bl} << 16) >> 16) >>> 0; ${dh} = ${dl} & 0x80000000 ? 4294967295 : 0;`;
         if (ins.off === 32) return `${dl} = ${bl}; ${dh} = ${dl} & 0x80000000 ? 4294967295 : 0;`;
         return `${dl} = ${bl}; ${dh} = ${bh};`;
-      case 0x60: case 0x70: case 0xc0:
+      case AluOp.LSH: case AluOp.RSH: case AluOp.ARSH:
         if (K) return shiftImm(op, dl, dh, imm & 63);
         return `${dl} = rt.op64(${op}, ${dl}, ${dh}, ${bl}, ${bh}); ${dh} = rt.rh;`;
-      case 0x20: case 0x30: case 0x90: {
-        const code = op | (ins.off === 1 && op !== 0x20 ? 1 : 0);
+      case AluOp.MUL: case AluOp.DIV: case AluOp.MOD: {
+        const code = op | (ins.off === 1 && op !== AluOp.MUL ? OP64_SIGNED : 0);
         return `${dl} = rt.op64(${code}, ${dl}, ${dh}, ${bl}, ${bh}); ${dh} = rt.rh;`;
       }
-      case 0xd0:
+      case AluOp.END:
         // BPF_ALU64 | BPF_END: bswap16/32/64 (cpu v4), unconditional.
         if (imm !== 16 && imm !== 32 && imm !== 64) return `${fail(i, `unsupported opcode ${hex}`)};`;
         return swapCode(dl, dh, imm);
@@ -422,79 +425,79 @@ function insnCode(
     }
   }
   // ---------------- JMP ----------------
-  if (cls === 5 || cls === 6) {
-    const op = ins.opcode & 0xf0;
+  if (isJmpClass(cls)) {
+    const op = opField(ins.opcode);
     const t = target(i);
     const jump = t === undefined ? `${fail(i, `jump to slot ${slotOfStr(insns, i)} outside the program`)};` : `{ pc = ${t}; continue; }`;
-    if (cls === 5 && op === 0x00) {
+    if (cls === Class.JMP && op === JmpOp.JA) {
       // gotol (BPF_JMP32 | BPF_JA) takes its offset from imm; plain ja from off.
       return jump;
     }
-    if (cls === 6 && op === 0x00) {
-      if (ins.opcode !== 0x06) return `${fail(i, `unsupported jump opcode ${hex}`)};`;
+    if (cls === Class.JMP32 && op === JmpOp.JA) {
+      if (ins.opcode !== Opcode.GOTOL) return `${fail(i, `unsupported jump opcode ${hex}`)};`;
       return jump;
     }
-    if (cls === 5 && op === 0x90) return `rt.n = n; rt.rh = h0; return l0;`;
-    if (cls === 5 && op === 0xe0) {
+    if (cls === Class.JMP && op === JmpOp.EXIT) return `rt.n = n; rt.rh = h0; return l0;`;
+    if (cls === Class.JMP && op === JmpOp.JCOND) {
       // may_goto: falls through MAY_GOTO_BUDGET times per function call (the interpreter's rule), then jumps.
       return `if (mg === 0) ${jump} else mg--;`;
     }
-    if (cls === 5 && op === 0x80) {
+    if (cls === Class.JMP && op === JmpOp.CALL) {
       const clobber = `l1 = l2 = l3 = l4 = l5 = 3735928559; h1 = h2 = h3 = h4 = h5 = 0;`;
       const args = [1, 2, 3, 4, 5].map((r) => `${L(r)}, ${H(r)}`).join(", ");
-      if (ins.reloc?.kind === "kfunc" || ins.src === 2) {
+      if (ins.reloc?.kind === "kfunc" || ins.src === PSEUDO_KFUNC_CALL) {
         const name = ins.reloc?.symbol ?? "";
         if (!ins.reloc) return `${fail(i, `call of unknown kfunc #${ins.imm}`)};`;
         return `l0 = rt.call(F, ${i}, 2, ${JSON.stringify(name)}, 0, ${args}); h0 = rt.rh; ${clobber}`;
       }
-      if (ins.src === 1) {
+      if (ins.src === PSEUDO_CALL) {
         if (!ins.reloc) return `${fail(i, `call of unknown subprogram ${ins.imm}`)};`;
         return `rt.n = n; l0 = rt.sub(F, ${i}, ${JSON.stringify(ins.reloc.symbol)}, depth + 1, ${args}); h0 = rt.rh; n = rt.n; ${clobber}`;
       }
       return `l0 = rt.call(F, ${i}, 0, "", ${imm}, ${args}); h0 = rt.rh; ${clobber}`;
     }
-    const wide = cls === 5;
+    const wide = cls === Class.JMP;
     const bl = K ? immLo : sl;
     const bh = K ? immHi : sh;
     let c: string;
     if (!wide) {
       const a = dl, b = bl;
       switch (op) {
-        case 0x10: c = `${a} === ${b}`; break;
-        case 0x20: c = `${a} > ${b}`; break;
-        case 0x30: c = `${a} >= ${b}`; break;
-        case 0x40: c = `(${a} & ${b}) !== 0`; break;
-        case 0x50: c = `${a} !== ${b}`; break;
-        case 0x60: c = `(${a} | 0) > (${b} | 0)`; break;
-        case 0x70: c = `(${a} | 0) >= (${b} | 0)`; break;
-        case 0xa0: c = `${a} < ${b}`; break;
-        case 0xb0: c = `${a} <= ${b}`; break;
-        case 0xc0: c = `(${a} | 0) < (${b} | 0)`; break;
-        case 0xd0: c = `(${a} | 0) <= (${b} | 0)`; break;
+        case JmpOp.JEQ: c = `${a} === ${b}`; break;
+        case JmpOp.JGT: c = `${a} > ${b}`; break;
+        case JmpOp.JGE: c = `${a} >= ${b}`; break;
+        case JmpOp.JSET: c = `(${a} & ${b}) !== 0`; break;
+        case JmpOp.JNE: c = `${a} !== ${b}`; break;
+        case JmpOp.JSGT: c = `(${a} | 0) > (${b} | 0)`; break;
+        case JmpOp.JSGE: c = `(${a} | 0) >= (${b} | 0)`; break;
+        case JmpOp.JLT: c = `${a} < ${b}`; break;
+        case JmpOp.JLE: c = `${a} <= ${b}`; break;
+        case JmpOp.JSLT: c = `(${a} | 0) < (${b} | 0)`; break;
+        case JmpOp.JSLE: c = `(${a} | 0) <= (${b} | 0)`; break;
         default: return `${fail(i, `unsupported jump opcode ${hex}`)};`;
       }
     } else {
       const ucmp = (rel: string) => `(${dh} !== ${bh} ? ${dh} ${rel} ${bh} : ${dl} ${rel} ${bl})`;
       const scmp = (rel: string) => `(${dh} !== ${bh} ? (${dh} | 0) ${rel} (${bh} | 0) : ${dl} ${rel} ${bl})`;
       switch (op) {
-        case 0x10: c = `${dl} === ${bl} && ${dh} === ${bh}`; break;
-        case 0x50: c = `${dl} !== ${bl} || ${dh} !== ${bh}`; break;
-        case 0x40: c = `(${dl} & ${bl}) !== 0 || (${dh} & ${bh}) !== 0`; break;
-        case 0x20: c = ucmp(">"); break;
-        case 0x30: c = ucmp(">="); break;
-        case 0xa0: c = ucmp("<"); break;
-        case 0xb0: c = ucmp("<="); break;
-        case 0x60: c = scmp(">"); break;
-        case 0x70: c = scmp(">="); break;
-        case 0xc0: c = scmp("<"); break;
-        case 0xd0: c = scmp("<="); break;
+        case JmpOp.JEQ: c = `${dl} === ${bl} && ${dh} === ${bh}`; break;
+        case JmpOp.JNE: c = `${dl} !== ${bl} || ${dh} !== ${bh}`; break;
+        case JmpOp.JSET: c = `(${dl} & ${bl}) !== 0 || (${dh} & ${bh}) !== 0`; break;
+        case JmpOp.JGT: c = ucmp(">"); break;
+        case JmpOp.JGE: c = ucmp(">="); break;
+        case JmpOp.JLT: c = ucmp("<"); break;
+        case JmpOp.JLE: c = ucmp("<="); break;
+        case JmpOp.JSGT: c = scmp(">"); break;
+        case JmpOp.JSGE: c = scmp(">="); break;
+        case JmpOp.JSLT: c = scmp("<"); break;
+        case JmpOp.JSLE: c = scmp("<="); break;
         default: return `${fail(i, `unsupported jump opcode ${hex}`)};`;
       }
     }
     return `if (${c}) ${jump}`;
   }
   // ---------------- ld_imm64 ----------------
-  if (ins.opcode === 0x18) {
+  if (isLdImm64(ins.opcode)) {
     if (ins.reloc?.kind === "global") {
       const k = relocs.length;
       relocs.push({ symbol: ins.reloc.symbol, addend: ins.imm64 ?? 0n });
@@ -504,12 +507,12 @@ function insnCode(
     return `${dl} = ${Number(v & 0xffffffffn)}; ${dh} = ${Number(v >> 32n)};`;
   }
   // ---------------- loads and stores ----------------
-  const mode = ins.opcode & 0xe0;
-  const size = SIZE[ins.opcode & 0x18];
-  // 0x60: MEM (ldx/stx/st); 0x80 on LDX: MEMSX (cpu v4 ldsx: the loaded value sign-extended to 64 bits).
-  const signed = mode === 0x80 && cls === 1 && size !== 8;
-  if ((mode === 0x60 && (cls === 1 || cls === 2 || cls === 3)) || signed) {
-    const write = cls !== 1;
+  const mode = modeField(ins.opcode);
+  const size = sizeBytes(ins.opcode);
+  // MEM (ldx/stx/st); MEMSX on LDX (cpu v4 ldsx: the loaded value sign-extended to 64 bits).
+  const signed = mode === Mode.MEMSX && cls === Class.LDX && size !== 8;
+  if ((mode === Mode.MEM && (cls === Class.LDX || cls === Class.ST || cls === Class.STX)) || signed) {
+    const write = cls !== Class.LDX;
     const base = write ? d : s;
     const off = ins.off | 0;
     // Address = base + off (64-bit); the region by the high half.
@@ -534,8 +537,8 @@ function insnCode(
         : `${dl} = dv.getUint8(o); ${dh} = 0;`;
       return `${addr} ${pick} ${ld}`;
     }
-    const vl = cls === 3 ? sl : immLo;
-    const vh = cls === 3 ? sh : immHi;
+    const vl = cls === Class.STX ? sl : immLo;
+    const vh = cls === Class.STX ? sh : immHi;
     // The value is read before the address registers could change (they cannot: only memory is written).
     const st =
       size === 8 ? `dv.setUint32(o, ${vl}, true); dv.setUint32(o + 4, ${vh}, true);`
@@ -544,7 +547,7 @@ function insnCode(
       : `dv.setUint8(o, ${vl} & 0xff);`;
     return `${addr} ${pick} ${st}`;
   }
-  if (cls === 3 && mode === 0xc0) return atomicCode(ins, i, size, fail, L, H);
+  if (cls === Class.STX && mode === Mode.ATOMIC) return atomicCode(ins, i, size, fail, L, H);
   return `${fail(i, `unsupported opcode ${hex}`)};`;
 }
 
@@ -578,44 +581,43 @@ function atomicCode(ins: Insn, i: number, size: number, fail: (i: number, msg: s
     : size === 4 ? `dv.setUint32(o, ${vl}, true);`
     : size === 2 ? `dv.setUint16(o, ${vl} & 0xffff, true);`
     : `dv.setUint8(o, ${vl} & 0xff);`;
-  if (imm === 0x100) return `${addrOf(s)} ${pick(false)} ${load(L(d), H(d))}`;
-  if (imm === 0x110) return `${addrOf(d)} ${pick(true)} ${store(L(s), H(s))}`;
+  if (imm === AtomicOp.LOAD_ACQ) return `${addrOf(s)} ${pick(false)} ${load(L(d), H(d))}`;
+  if (imm === AtomicOp.STORE_REL) return `${addrOf(d)} ${pick(true)} ${store(L(s), H(s))}`;
   if (size !== 4 && size !== 8) return `${fail(i, `atomic operation on ${size} bytes`)};`;
   const wide = size === 8;
   // The old value in (ol, oh) = (b, o2)... kept in the scratch locals: b = old low, x = old high.
   const read = `${addrOf(d)} ${pick(false)} b = dv.getUint32(o, true); x = ${wide ? "dv.getUint32(o + 4, true)" : "0"};`;
   const sl = L(s), sh = wide ? H(s) : "0";
   let next: string; // the new value in (y, z)
-  switch (imm & ~1) {
-    case 0x00: next = wide ? `y = b + ${sl}; z = (x + ${sh} + (y > 4294967295 ? 1 : 0)) >>> 0; y = y >>> 0;` : `y = (b + ${sl}) >>> 0; z = 0;`; break;
-    case 0x40: next = `y = (b | ${sl}) >>> 0; z = (x | ${sh}) >>> 0;`; break;
-    case 0x50: next = `y = (b & ${sl}) >>> 0; z = (x & ${sh}) >>> 0;`; break;
-    case 0xa0: next = `y = (b ^ ${sl}) >>> 0; z = (x ^ ${sh}) >>> 0;`; break;
-    case 0xe0: next = `y = ${sl}; z = ${sh};`; break;
-    case 0xf0: next = wide ? `if (b === l0 && x === h0) { y = ${sl}; z = ${sh}; } else { y = b; z = x; }` : `if (b === l0) { y = ${sl}; z = 0; } else { y = b; z = 0; }`; break;
+  switch (imm & ~AtomicOp.FETCH) {
+    case AtomicOp.ADD: next = wide ? `y = b + ${sl}; z = (x + ${sh} + (y > 4294967295 ? 1 : 0)) >>> 0; y = y >>> 0;` : `y = (b + ${sl}) >>> 0; z = 0;`; break;
+    case AtomicOp.OR: next = `y = (b | ${sl}) >>> 0; z = (x | ${sh}) >>> 0;`; break;
+    case AtomicOp.AND: next = `y = (b & ${sl}) >>> 0; z = (x & ${sh}) >>> 0;`; break;
+    case AtomicOp.XOR: next = `y = (b ^ ${sl}) >>> 0; z = (x ^ ${sh}) >>> 0;`; break;
+    case AtomicOp.XCHG & ~AtomicOp.FETCH: next = `y = ${sl}; z = ${sh};`; break;
+    case AtomicOp.CMPXCHG & ~AtomicOp.FETCH: next = wide ? `if (b === l0 && x === h0) { y = ${sl}; z = ${sh}; } else { y = b; z = x; }` : `if (b === l0) { y = ${sl}; z = 0; } else { y = b; z = 0; }`; break;
     default: return `${read} ${fail(i, `unsupported atomic operation 0x${ins.imm.toString(16)}`)};`;
   }
-  if ((imm & 0xf0) >= 0xe0 && (imm & 1) === 0) return `${read} ${fail(i, `atomic operation 0x${ins.imm.toString(16)} without BPF_FETCH`)};`;
+  // xchg and cmpxchg exist only with BPF_FETCH.
+  if ((imm & 0xf0) >= (AtomicOp.XCHG & 0xf0) && (imm & AtomicOp.FETCH) === 0) return `${read} ${fail(i, `atomic operation 0x${ins.imm.toString(16)} without BPF_FETCH`)};`;
   // The write's check resolves the same address again (the region may be read-only).
   const write = `${pick(true)} ${wide ? "dv.setUint32(o, y, true); dv.setUint32(o + 4, z, true);" : "dv.setUint32(o, y, true);"}`;
-  const result = (imm & 0xf1) === 0xf1 ? `l0 = b; h0 = x;` : imm & 1 ? `${L(s)} = b; ${H(s)} = x;` : ``;
+  const result = (imm & AtomicOp.CMPXCHG) === AtomicOp.CMPXCHG ? `l0 = b; h0 = x;` : imm & AtomicOp.FETCH ? `${L(s)} = b; ${H(s)} = x;` : ``;
   return `${read} ${next} ${write} ${result}`;
 }
 
 function slotOfStr(insns: Insn[], i: number): number {
-  let slot = 0;
-  for (let k = 0; k < i; k++) slot += insns[k].opcode === 0x18 ? 2 : 1;
-  return slot + 1 + (insns[i].opcode === 0x06 ? insns[i].imm : insns[i].off);
+  return jumpTarget(insns[i], countSlots(insns.slice(0, i)));
 }
 
 /** Shift a 64-bit register by a constant (0..63). */
 function shiftImm(op: number, dl: string, dh: string, k: number): string {
   if (k === 0) return "";
-  if (op === 0x60) {
+  if (op === AluOp.LSH) {
     if (k < 32) return `${dh} = ((${dh} << ${k}) | (${dl} >>> ${32 - k})) >>> 0; ${dl} = (${dl} << ${k}) >>> 0;`;
     return `${dh} = (${dl} << ${k - 32}) >>> 0; ${dl} = 0;`;
   }
-  if (op === 0x70) {
+  if (op === AluOp.RSH) {
     if (k < 32) return `${dl} = ((${dl} >>> ${k}) | (${dh} << ${32 - k})) >>> 0; ${dh} = ${dh} >>> ${k};`;
     return `${dl} = ${dh} >>> ${k - 32}; ${dh} = 0;`;
   }

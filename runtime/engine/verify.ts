@@ -17,6 +17,7 @@
 //   as root they read leftover kernel stack, a result the engine cannot reproduce, so it refuses them.)
 // A refusal names the instruction, its disassembly and the TypeScript line.
 
+import { AluOp, AtomicOp, Class, insnClass, isAluClass, isJmpClass, isLdImm64, JmpOp, Mode, modeField, opField, PSEUDO_CALL, PSEUDO_KFUNC_CALL, Size, sizeBytes, sizeField, slotLayout, srcIsReg as srcBitX } from "../../compiler/bpf/decode";
 import { formatInsn } from "../../compiler/bpf/disasm";
 import type { Insn } from "../../compiler/bpf/insn";
 import type { Image } from "./image";
@@ -97,19 +98,9 @@ function sameReg(a: RegState, b: RegState): boolean {
   return a.k === b.k && (a.k !== "fp" || a.off === (b as { off: number }).off);
 }
 
-const SIZE_BYTES: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
-
 export function verifyFunction(name: string, insns: Insn[], isSub: boolean, known: Known): void {
   if (!insns.length) throw new Error(`the kernel verifier would refuse ${name}: the function has no instructions`);
-  const slotOf: number[] = [];
-  const idxAt = new Map<number, number>();
-  let slot = 0;
-  for (let i = 0; i < insns.length; i++) {
-    slotOf.push(slot);
-    idxAt.set(slot, i);
-    slot += insns[i].opcode === 0x18 ? 2 : 1;
-  }
-  const total = slot;
+  const { slotOf, indexAt: idxAt, total } = slotLayout(insns);
   const fail = (i: number, reason: string, privilegedAccepts = false): never => {
     throw new VerifyError(reason, name, i, slotOf[i], insns[i], privilegedAccepts);
   };
@@ -117,10 +108,10 @@ export function verifyFunction(name: string, insns: Insn[], isSub: boolean, know
   const succ: number[][] = [];
   for (let i = 0; i < insns.length; i++) {
     const ins = insns[i];
-    const cls = ins.opcode & 7;
-    const op = ins.opcode & 0xf0;
+    const cls = insnClass(ins.opcode);
+    const op = opField(ins.opcode);
     if (ins.dst > 10) fail(i, `invalid register r${ins.dst} (dst_reg; registers are r0-r10)`);
-    const srcIsReg = cls === 1 || cls === 3 || ((cls === 4 || cls === 7 || ((cls === 5 || cls === 6) && op !== 0x80 && op !== 0x90 && op !== 0x00 && op !== 0xe0)) && (ins.opcode & 8) !== 0);
+    const srcIsReg = cls === Class.LDX || cls === Class.STX || ((isAluClass(cls) || (isJmpClass(cls) && op !== JmpOp.CALL && op !== JmpOp.EXIT && op !== JmpOp.JA && op !== JmpOp.JCOND)) && srcBitX(ins.opcode));
     if (srcIsReg && ins.src > 10) fail(i, `invalid register r${ins.src} (src_reg; registers are r0-r10)`);
     const jumpTarget = (off: number): number => {
       const t = slotOf[i] + 1 + off;
@@ -133,78 +124,79 @@ export function verifyFunction(name: string, insns: Insn[], isSub: boolean, know
       if (i + 1 >= insns.length) fail(i, "the last instruction falls through (it must be an exit or a jump)");
       return i + 1;
     };
-    if (cls === 4 || cls === 7) {
-      const wide = cls === 7;
-      const k = (ins.opcode & 8) === 0;
-      if (op === 0xe0 || op === 0xf0) fail(i, `invalid ALU opcode 0x${ins.opcode.toString(16)}`);
-      if (op === 0xd0) {
+    if (isAluClass(cls)) {
+      const wide = cls === Class.ALU64;
+      const k = !srcBitX(ins.opcode);
+      if (op > AluOp.END) fail(i, `invalid ALU opcode 0x${ins.opcode.toString(16)}`);
+      if (op === AluOp.END) {
         if (![16, 32, 64].includes(ins.imm)) fail(i, `invalid byte swap width ${ins.imm} (16, 32 or 64)`);
         if (wide && !k) fail(i, "invalid ALU64 byte swap with the source bit set");
         if (ins.src !== 0 || ins.off !== 0) fail(i, "reserved fields of a byte swap are not zero");
-      } else if (op === 0x80) {
+      } else if (op === AluOp.NEG) {
         if (!k || ins.src !== 0 || ins.off !== 0 || ins.imm !== 0) fail(i, "reserved fields of a negation are not zero");
-      } else if (op === 0x30 || op === 0x90) {
+      } else if (op === AluOp.DIV || op === AluOp.MOD) {
         if (ins.off !== 0 && ins.off !== 1) fail(i, `invalid offset ${ins.off} of a division (0 unsigned, 1 signed)`);
         if (k && ins.imm === 0) fail(i, "division by zero");
-      } else if (op === 0xb0) {
+      } else if (op === AluOp.MOV) {
         const sx = wide ? [0, 8, 16, 32] : [0, 8, 16];
         if (!sx.includes(ins.off)) fail(i, `invalid sign-extension width ${ins.off} of a move`);
         if (k && ins.off !== 0) fail(i, "a sign-extending move needs a register source");
       } else if (ins.off !== 0) fail(i, "reserved offset field of an ALU instruction is not zero");
-      if (k && ins.src !== 0 && op !== 0xd0) fail(i, "reserved src_reg field of an immediate ALU instruction is not zero");
-      if ((op === 0x60 || op === 0x70 || op === 0xc0) && k && (ins.imm < 0 || ins.imm >= (wide ? 64 : 32))) fail(i, `invalid shift ${ins.imm}`);
+      if (k && ins.src !== 0 && op !== AluOp.END) fail(i, "reserved src_reg field of an immediate ALU instruction is not zero");
+      if ((op === AluOp.LSH || op === AluOp.RSH || op === AluOp.ARSH) && k && (ins.imm < 0 || ins.imm >= (wide ? 64 : 32))) fail(i, `invalid shift ${ins.imm}`);
       if (ins.dst === 10) fail(i, "frame pointer is read only (r10 written)");
       succ.push([next()]);
-    } else if (cls === 5 || cls === 6) {
-      if (op === 0x90) {
-        if (cls !== 5) fail(i, "invalid JMP32 exit");
+    } else if (isJmpClass(cls)) {
+      if (op === JmpOp.EXIT) {
+        if (cls !== Class.JMP) fail(i, "invalid JMP32 exit");
         succ.push([]);
-      } else if (op === 0x80) {
-        if (cls !== 5) fail(i, "invalid JMP32 call");
-        if (ins.src === 1) {
+      } else if (op === JmpOp.CALL) {
+        if (cls !== Class.JMP) fail(i, "invalid JMP32 call");
+        if (ins.src === PSEUDO_CALL) {
           if (!ins.reloc || !known.subprograms.has(ins.reloc.symbol)) fail(i, `call of an unknown subprogram ${ins.reloc?.symbol ?? `at pc+${ins.imm}`}`);
-        } else if (ins.src === 2) {
+        } else if (ins.src === PSEUDO_KFUNC_CALL) {
           if (ins.reloc?.kind !== "kfunc" || !known.kfuncs.has(ins.reloc.symbol)) fail(i, `call of a kfunc the engine does not provide (${ins.reloc?.symbol ?? `btf id ${ins.imm}`})`);
         } else if (ins.src === 0) {
           if (!known.helpers.has(ins.imm)) fail(i, `call of unknown helper ${ins.imm}`);
         } else fail(i, `invalid call (src_reg ${ins.src})`);
         succ.push([next()]);
-      } else if (op === 0x00) {
+      } else if (op === JmpOp.JA) {
         // ja (JMP: off) or gotol (JMP32: imm)
-        succ.push([jumpTarget(cls === 6 ? ins.imm : ins.off)]);
-      } else if (op === 0xe0) {
-        if (cls !== 5 || ins.src !== 0 || ins.imm !== 0) fail(i, "invalid may_goto (JCOND)");
+        succ.push([jumpTarget(cls === Class.JMP32 ? ins.imm : ins.off)]);
+      } else if (op === JmpOp.JCOND) {
+        if (cls !== Class.JMP || ins.src !== 0 || ins.imm !== 0) fail(i, "invalid may_goto (JCOND)");
         succ.push([jumpTarget(ins.off), next()]);
-      } else if (op === 0xf0) {
+      } else if (op > JmpOp.JCOND) {
         fail(i, `invalid jump opcode 0x${ins.opcode.toString(16)}`);
       } else {
-        if ((ins.opcode & 8) === 0 && ins.src !== 0) fail(i, "reserved src_reg field of an immediate jump is not zero");
+        if (!srcBitX(ins.opcode) && ins.src !== 0) fail(i, "reserved src_reg field of an immediate jump is not zero");
         succ.push([jumpTarget(ins.off), next()]);
       }
-    } else if (ins.opcode === 0x18) {
+    } else if (isLdImm64(ins.opcode)) {
       if (ins.dst === 10) fail(i, "frame pointer is read only (r10 written)");
       if (ins.reloc) {
         if (ins.reloc.kind !== "global" || !known.global(ins.reloc.symbol)) fail(i, `ld_imm64 relocated against an unknown symbol ${ins.reloc.symbol}`);
       } else if (ins.src !== 0) fail(i, `ld_imm64 of a map fd (src_reg ${ins.src}) without a relocation: the fd is bogus`);
       succ.push([next()]);
-    } else if (cls === 1) {
-      const mode = ins.opcode & 0xe0;
-      if (mode !== 0x60 && !(mode === 0x80 && (ins.opcode & 0x18) !== 0x18)) fail(i, `invalid load opcode 0x${ins.opcode.toString(16)}`);
+    } else if (cls === Class.LDX) {
+      const mode = modeField(ins.opcode);
+      if (mode !== Mode.MEM && !(mode === Mode.MEMSX && sizeField(ins.opcode) !== Size.DW)) fail(i, `invalid load opcode 0x${ins.opcode.toString(16)}`);
       if (ins.imm !== 0) fail(i, "reserved imm field of a load is not zero");
       if (ins.dst === 10) fail(i, "frame pointer is read only (r10 written)");
       succ.push([next()]);
-    } else if (cls === 2 || cls === 3) {
-      const mode = ins.opcode & 0xe0;
-      if (cls === 3 && mode === 0xc0) {
-        const sz = ins.opcode & 0x18;
-        const okImm = [0x00, 0x01, 0x40, 0x41, 0x50, 0x51, 0xa0, 0xa1, 0xe1, 0xf1].includes(ins.imm);
-        // Load-acquire (0x100) and store-release (0x110), Linux 6.15+: every size.
-        const ordered = ins.imm === 0x100 || ins.imm === 0x110;
-        if (ordered && ins.imm === 0x100 && ins.dst === 10) fail(i, "frame pointer is read only (r10 written)");
-        if (!ordered && ((sz !== 0x00 && sz !== 0x18) || !okImm)) fail(i, `invalid atomic operation 0x${ins.imm.toString(16)}`);
-      } else if (mode !== 0x60) fail(i, `invalid store opcode 0x${ins.opcode.toString(16)}`);
-      if (cls === 2 && ins.src !== 0) fail(i, "reserved src_reg field of a store is not zero");
-      if (cls === 3 && mode === 0x60 && ins.imm !== 0) fail(i, "reserved imm field of a store is not zero");
+    } else if (cls === Class.ST || cls === Class.STX) {
+      const mode = modeField(ins.opcode);
+      if (cls === Class.STX && mode === Mode.ATOMIC) {
+        const sz = sizeField(ins.opcode);
+        const { ADD, OR, AND, XOR, FETCH, XCHG, CMPXCHG, LOAD_ACQ, STORE_REL } = AtomicOp;
+        const okImm = [ADD, ADD | FETCH, OR, OR | FETCH, AND, AND | FETCH, XOR, XOR | FETCH, XCHG, CMPXCHG].includes(ins.imm);
+        // Load-acquire and store-release, Linux 6.15+: every size.
+        const ordered = ins.imm === LOAD_ACQ || ins.imm === STORE_REL;
+        if (ordered && ins.imm === LOAD_ACQ && ins.dst === 10) fail(i, "frame pointer is read only (r10 written)");
+        if (!ordered && ((sz !== Size.W && sz !== Size.DW) || !okImm)) fail(i, `invalid atomic operation 0x${ins.imm.toString(16)}`);
+      } else if (mode !== Mode.MEM) fail(i, `invalid store opcode 0x${ins.opcode.toString(16)}`);
+      if (cls === Class.ST && ins.src !== 0) fail(i, "reserved src_reg field of a store is not zero");
+      if (cls === Class.STX && mode === Mode.MEM && ins.imm !== 0) fail(i, "reserved imm field of a store is not zero");
       succ.push([next()]);
     } else fail(i, `invalid opcode 0x${ins.opcode.toString(16)}`);
   }
@@ -254,8 +246,8 @@ export function verifyFunction(name: string, insns: Insn[], isSub: boolean, know
 
   function transfer(i: number, s: State): State {
     const ins = insns[i];
-    const cls = ins.opcode & 7;
-    const op = ins.opcode & 0xf0;
+    const cls = insnClass(ins.opcode);
+    const op = opField(ins.opcode);
     const regs = s.regs.slice();
     let stack = s.stack;
     const use = (r: number, what: string) => {
@@ -275,48 +267,49 @@ export function verifyFunction(name: string, insns: Insn[], isSub: boolean, know
           true,
         );
     };
-    if (cls === 4 || cls === 7) {
-      const k = (ins.opcode & 8) === 0;
-      if (op !== 0xb0) use(ins.dst, "the destination of an ALU operation");
-      if (!k && op !== 0xd0 && op !== 0x80) use(ins.src, "the source of an ALU operation");
+    if (isAluClass(cls)) {
+      const k = !srcBitX(ins.opcode);
+      if (op !== AluOp.MOV) use(ins.dst, "the destination of an ALU operation");
+      if (!k && op !== AluOp.END && op !== AluOp.NEG) use(ins.src, "the source of an ALU operation");
       const d = regs[ins.dst];
-      if (cls === 7 && op === 0xb0 && !k && ins.off === 0) regs[ins.dst] = regs[ins.src];
-      else if (cls === 7 && d.k === "fp" && k && (op === 0x00 || op === 0x10)) regs[ins.dst] = { k: "fp", off: d.off + (op === 0x00 ? ins.imm : -ins.imm) };
+      if (cls === Class.ALU64 && op === AluOp.MOV && !k && ins.off === 0) regs[ins.dst] = regs[ins.src];
+      else if (cls === Class.ALU64 && d.k === "fp" && k && (op === AluOp.ADD || op === AluOp.SUB)) regs[ins.dst] = { k: "fp", off: d.off + (op === AluOp.ADD ? ins.imm : -ins.imm) };
       else regs[ins.dst] = VALUE;
-    } else if (cls === 5 || cls === 6) {
-      if (op === 0x90) use(0, "the return value at exit");
-      else if (op === 0x80) {
-        if (ins.src === 2 && ins.reloc?.symbol === "bpf_iter_num_new" && regs[1].k === "fp") stackAccess(1, 0, 8, true);
+    } else if (isJmpClass(cls)) {
+      if (op === JmpOp.EXIT) use(0, "the return value at exit");
+      else if (op === JmpOp.CALL) {
+        if (ins.src === PSEUDO_KFUNC_CALL && ins.reloc?.symbol === "bpf_iter_num_new" && regs[1].k === "fp") stackAccess(1, 0, 8, true);
         for (let r = 1; r <= 5; r++) regs[r] = UNINIT;
         regs[0] = VALUE;
-      } else if (op !== 0x00 && op !== 0xe0) {
+      } else if (op !== JmpOp.JA && op !== JmpOp.JCOND) {
         use(ins.dst, "a jump condition");
-        if (ins.opcode & 8) use(ins.src, "a jump condition");
+        if (srcBitX(ins.opcode)) use(ins.src, "a jump condition");
       }
-    } else if (ins.opcode === 0x18) {
+    } else if (isLdImm64(ins.opcode)) {
       regs[ins.dst] = VALUE;
-    } else if (cls === 1) {
+    } else if (cls === Class.LDX) {
       use(ins.src, "the address of a load");
-      stackAccess(ins.src, ins.off, SIZE_BYTES[ins.opcode & 0x18], false);
+      stackAccess(ins.src, ins.off, sizeBytes(ins.opcode), false);
       regs[ins.dst] = VALUE;
-    } else if (cls === 2) {
+    } else if (cls === Class.ST) {
       use(ins.dst, "the address of a store");
-      stackAccess(ins.dst, ins.off, SIZE_BYTES[ins.opcode & 0x18], true);
-    } else if (cls === 3 && (ins.opcode & 0xe0) === 0xc0 && ins.imm === 0x100) {
+      stackAccess(ins.dst, ins.off, sizeBytes(ins.opcode), true);
+    } else if (cls === Class.STX && modeField(ins.opcode) === Mode.ATOMIC && ins.imm === AtomicOp.LOAD_ACQ) {
       // load_acquire: dst = *(src + off)
       use(ins.src, "the address of a load-acquire");
-      stackAccess(ins.src, ins.off, SIZE_BYTES[ins.opcode & 0x18], false);
+      stackAccess(ins.src, ins.off, sizeBytes(ins.opcode), false);
       regs[ins.dst] = VALUE;
-    } else if (cls === 3) {
+    } else if (cls === Class.STX) {
       use(ins.dst, "the address of a store");
       use(ins.src, "the value stored");
-      const size = SIZE_BYTES[ins.opcode & 0x18];
-      if ((ins.opcode & 0xe0) === 0xc0 && ins.imm === 0x110) stackAccess(ins.dst, ins.off, size, true);
-      else if ((ins.opcode & 0xe0) === 0xc0) {
+      const size = sizeBytes(ins.opcode);
+      const atomic = modeField(ins.opcode) === Mode.ATOMIC;
+      if (atomic && ins.imm === AtomicOp.STORE_REL) stackAccess(ins.dst, ins.off, size, true);
+      else if (atomic) {
         // An atomic read-modify-write reads the memory first.
         stackAccess(ins.dst, ins.off, size, false);
-        if (ins.imm === 0xf1) use(0, "the expected value of a cmpxchg");
-        if (ins.imm & 1) regs[ins.imm === 0xf1 ? 0 : ins.src] = VALUE;
+        if (ins.imm === AtomicOp.CMPXCHG) use(0, "the expected value of a cmpxchg");
+        if (ins.imm & AtomicOp.FETCH) regs[ins.imm === AtomicOp.CMPXCHG ? 0 : ins.src] = VALUE;
       } else stackAccess(ins.dst, ins.off, size, true);
     }
     return { regs, stack };

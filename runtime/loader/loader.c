@@ -35,6 +35,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <elf.h>
@@ -1355,7 +1356,7 @@ static char **trace_collect(char **bufp, int *n)
 	return msgs;
 }
 
-int main(int argc, char **argv)
+static int loader_main(int argc, char **argv)
 {
 	parse_args(argc, argv);
 	libbpf_set_print(libbpf_print);
@@ -1466,4 +1467,42 @@ int main(int argc, char **argv)
 	bpf_object__close(obj);
 	io_uring_queue_exit(&ring);
 	return ret < 0 ? EXIT_RUN : trap.line ? EXIT_TRAP : 0;
+}
+
+/* `--fuzz-batch` (for the fuzz harness, not in --help): a fork server for `OBJ --no-load` runs. Each line
+ * of stdin is "OBJ<TAB>ERRFILE"; for each, a child forked from this still untouched process runs exactly
+ * what `uringbpf-loader OBJ --no-load` runs, with stdout on /dev/null and stderr in ERRFILE. Printed on
+ * stdout: "pid N" when the child starts (the harness watches and may kill it), then "exit CODE" or
+ * "signal SIG" when it ends. Saves the exec, the dynamic linking and the sanitizer start-up of every run. */
+static int fuzz_batch(const char *argv0)
+{
+	char line[8192];
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while (fgets(line, sizeof(line), stdin)) {
+		line[strcspn(line, "\n")] = 0;
+		char *tab = strchr(line, '\t');
+		if (!tab) { printf("error no tab\n"); continue; }
+		*tab = 0;
+		pid_t pid = fork();
+		if (pid < 0) { printf("error fork: %s\n", strerror(errno)); continue; }
+		if (pid == 0) {
+			int in = open("/dev/null", O_RDONLY), out = open("/dev/null", O_WRONLY);
+			int err = open(tab + 1, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+			if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) _exit(EXIT_SETUP);
+			char *args[] = { (char *)argv0, line, "--no-load", NULL };
+			exit(loader_main(3, args));
+		}
+		printf("pid %d\n", (int)pid);
+		int st;
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+		if (WIFSIGNALED(st)) printf("signal %d\n", WTERMSIG(st));
+		else printf("exit %d\n", WEXITSTATUS(st));
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && !strcmp(argv[1], "--fuzz-batch")) return fuzz_batch(argv[0]);
+	return loader_main(argc, argv);
 }

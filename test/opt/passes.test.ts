@@ -14,7 +14,7 @@ function run(pass: string, input: string, readOnly: string[] = []): string {
 
 describe("passes", () => {
   it("every pass of the pipeline has a test here", () => {
-    expect([...PASS_NAMES].sort()).toEqual(["branch-simplify","const-fold","copy-prop","dce","gvn","jump-thread","out-of-ssa","ssa","store-merge","tail-merge"]);
+    expect([...PASS_NAMES].sort()).toEqual(["addr-fold","branch-simplify","const-fold","copy-prop","dce","gvn","jump-thread","out-of-ssa","sink","ssa","store-merge","tail-merge"]);
   });
 
   it("jump-thread", () => {
@@ -281,6 +281,40 @@ describe("passes", () => {
     `);
   });
 
+  it("store-merge: a register store whose value fits it takes the zero bytes after it (a byte and three zero bytes are one word)", () => {
+    const input = ir`
+      function f
+      b0:
+      %0:p = param 0
+      %1.sqe:p = call get(%0:p)
+      %2:32 = load.B [%0:p + 0]
+      %3:32 = load.W [%0:p + 4]
+      %4:32 = add32 %3:32, 1
+      store.B [%1.sqe:p + 0] = %2:32
+      store.B [%1.sqe:p + 1] = 0
+      store.H [%1.sqe:p + 2] = 0
+      store.W [%1.sqe:p + 8] = %3:32
+      store.W [%1.sqe:p + 12] = 0
+      store.H [%1.sqe:p + 16] = %4:32
+      store.H [%1.sqe:p + 18] = 0
+      ret 0
+    `;
+    expect(run("store-merge", input)).toBe(ir`
+      function f
+      b0:
+      %0:p = param 0
+      %1.sqe:p = call get(%0:p)
+      %2:32 = load.B [%0:p + 0]
+      %3:32 = load.W [%0:p + 4]
+      %4:32 = add32 %3:32, 1
+      store.W [%1.sqe:p + 0] = %2:32
+      store.DW [%1.sqe:p + 8] = %3:32
+      store.H [%1.sqe:p + 16] = %4:32
+      store.H [%1.sqe:p + 18] = 0
+      ret 0
+    `);
+  });
+
   it("tail-merge", () => {
     const input = ir`
       function f
@@ -307,6 +341,144 @@ describe("passes", () => {
       br jeq32 %0:32, 2 ? b1 : b4
       b4:
       ret 0
+    `);
+  });
+
+  it("sink: what two predecessors end with alike becomes one block; differing operands become phis, the target's phi takes the merged value", () => {
+    const input = ir`
+      function f
+      b0:
+      %0:p = param 0
+      %1:32 = param 1
+      br jne32 %1:32, 0 ? b1 : b2
+      b1:
+      %2:32 = load.W [%0:p + 4]
+      %3.g:p = &g+0
+      %4:32 = load.W [%3.g:p + 0]
+      store.W [%0:p + 8] = %4:32
+      store.W [%0:p + 12] = %2:32
+      jmp b3
+      b2:
+      %5:32 = add32 %1:32, 7
+      %6.g:p = &g+0
+      %7:32 = load.W [%6.g:p + 0]
+      store.W [%0:p + 8] = %7:32
+      store.W [%0:p + 12] = %5:32
+      jmp b3
+      b3:
+      %8:32 = phi [b1: %4:32], [b2: %7:32]
+      ret %8:32
+`;
+    expect(run("sink", input)).toBe(ir`
+      function f
+      b0:
+      %0:p = param 0
+      %1:32 = param 1
+      br jne32 %1:32, 0 ? b1 : b2
+      b1:
+      %2:32 = load.W [%0:p + 4]
+      jmp b4
+      b2:
+      %5:32 = add32 %1:32, 7
+      jmp b4
+      b4:
+      %11:32 = phi [b1: %2:32], [b2: %5:32]
+      %9.g:p = &g+0
+      %10:32 = load.W [%9.g:p + 0]
+      store.W [%0:p + 8] = %10:32
+      store.W [%0:p + 12] = %11:32
+      jmp b3
+      b3:
+      %8:32 = phi [b4: %10:32]
+      ret %8:32
+    `);
+  });
+
+  it("sink: a value only passed on to the join moves up past loads, so the common part ends both blocks", () => {
+    const input = ir`
+      function f
+      b0:
+      %0:p = param 0
+      %1:32 = param 1
+      br jne32 %1:32, 0 ? b1 : b2
+      b1:
+      store.W [%0:p + 0] = 1
+      %2.a:p = &a+0
+      %3:32 = load.W [%2.a:p + 0]
+      %4.b:p = &b+0
+      %5:32 = load.W [%4.b:p + 0]
+      store.W [%0:p + 4] = %3:32
+      jmp b3
+      b2:
+      %6.a:p = &a+0
+      %7:32 = load.W [%6.a:p + 0]
+      store.W [%0:p + 4] = %7:32
+      jmp b3
+      b3:
+      %8:32 = phi [b1: %5:32], [b2: %1:32]
+      ret %8:32
+`;
+    expect(run("sink", input)).toBe(ir`
+      function f
+      b0:
+      %0:p = param 0
+      %1:32 = param 1
+      br jne32 %1:32, 0 ? b1 : b2
+      b1:
+      store.W [%0:p + 0] = 1
+      %4.b:p = &b+0
+      %5:32 = load.W [%4.b:p + 0]
+      jmp b4
+      b2:
+      jmp b4
+      b4:
+      %11:32 = phi [b1: %5:32], [b2: %1:32]
+      %9.a:p = &a+0
+      %10:32 = load.W [%9.a:p + 0]
+      store.W [%0:p + 4] = %10:32
+      jmp b3
+      b3:
+      %8:32 = phi [b4: %11:32]
+      ret %8:32
+    `);
+  });
+
+  it("addr-fold: constant parts of addresses go into the access offsets; (p + C) + i used only for accesses becomes p + i", () => {
+    const input = ir`
+      function f
+      b0:
+      %0:p = param 0
+      %1:32 = param 1
+      %2:p = add64 %0:p, 24
+      %3:32 = mul32 %1:32, 32
+      %4:p = add64 %2:p, %3:32
+      %5:32 = load.W [%4:p + 4]
+      store.DW [%4:p + 8] = 0
+      %6:p = add64 %0:p, 16
+      %7:32 = load.W [%6:p + 2]
+      %8:p = add64 %0:p, 8
+      %9:p = add64 %8:p, %3:32
+      store.W [%9:p + 0] = %5:32
+      %10:32 = add32 %5:32, %7:32
+      ret %10:32
+`;
+    expect(run("addr-fold", input)).toBe(ir`
+      function f
+      b0:
+      %0:p = param 0
+      %1:32 = param 1
+      %2:p = add64 %0:p, 24
+      %3:32 = mul32 %1:32, 32
+      %4:p = add64 %0:p, %3:32
+      %5:32 = load.W [%4:p + 28]
+      store.DW [%4:p + 32] = 0
+      %6:p = add64 %0:p, 16
+      %7:32 = load.W [%0:p + 18]
+      %8:p = add64 %0:p, 8
+      %9:p = add64 %0:p, %3:32
+      store.W [%9:p + 8] = %5:32
+      %10:32 = add32 %5:32, %7:32
+      ret %10:32
     `);
   });
 

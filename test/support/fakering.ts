@@ -25,7 +25,7 @@ export interface FakeRingOptions {
   mem?: number;
   /** Fill the MEM region before the run (like the loader's --mem). */
   memInit?: (bytes: Uint8Array) => void;
-  /** Map presets, like the loader's --map NAME[KEY]=VALUE. */
+  /** Map presets, like the loader's --map NAME[KEY]PATH=VALUE. */
   maps?: string[];
   /** Time limit of the run in (virtual) seconds. */
   timeoutSec?: number;

@@ -3,7 +3,8 @@
  * skeleton"): samples/latency.ts (a hash map and two array maps; a MEM region) and samples/events.ts (a
  * ring buffer), each compiled by `uringbpf build` and turned into latency.skel.h / events.skel.h by
  * `bpftool gen skeleton`, built against libbpf >= 1.5. libbpf creates the maps from the objects' .maps
- * sections when the skeleton loads; after the run this program reads them through the skeleton
+ * sections when the skeleton loads; this program presets one entry before the run and reads every map
+ * after it through the skeleton
  * (skel->maps.NAME with bpf_map__lookup_elem / bpf_map__get_next_key, and ring_buffer__new on the ring
  * buffer's fd) with C structs of its own for the values, whose sizes it checks against the maps' BTF.
  *   skel-maps latency REQUESTS DEPTH BASE_US
@@ -15,6 +16,9 @@
 #include "skel-ring.h"
 #include "latency.skel.h"
 #include "events.skel.h"
+
+/* hist[31] (latencies of 2^31 us and more: none) is preset to this before the run. */
+#define HIST_PRESET 1000
 
 /* samples/latency.ts's Stamp and samples/events.ts's Event, as a C programmer declares them. */
 struct stamp { unsigned long long start; unsigned int kind; };
@@ -66,6 +70,10 @@ static int run_latency(int requests, int depth, int base_us)
 	if (bpf_map__value_size(skel->maps.inflight) != sizeof(struct stamp) || struct_size(skel->obj, "Stamp") != sizeof(struct stamp))
 		return fail("struct Stamp differs from the map's value", bpf_map__value_size(skel->maps.inflight));
 	if ((err = latency__load(skel))) return fail("load", err);
+	/* A preset through the skeleton after libbpf created the map (what `--map hist[31]=PRESET` does). */
+	__u32 last = 31;
+	__u64 preset = HIST_PRESET;
+	if (bpf_map__update_elem(skel->maps.hist, &last, sizeof(last), &preset, sizeof(preset), BPF_ANY)) return fail("preset hist[31]", -errno);
 	if ((err = latency__attach(skel))) return fail("attach", err);
 	long ret = skel_ring_run(&r);
 	printf("SKEL {\"ret\":%ld,\"attached\":%d,\"globals\":{\"status\":%d,\"submitted\":%u,\"completed\":%u,\"lost\":%u},\"maps\":{\"hist\":",

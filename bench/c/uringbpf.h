@@ -1,0 +1,116 @@
+/* What a C loop_step program needs to follow docs/OBJECT.md without libbpf headers: the io_uring BPF ops
+ * types, the two kfuncs, the hidden ring globals the loader fills, and small helpers that do what the
+ * TypeScript DSL's ring API does (sq.at(i), cq.at(head), the prep* methods clearing the whole SQE).
+ * Used by the C references in bench/c/, built with clang -O2 -g -target bpf -mcpu=v3 (or v4) by
+ * bench/size.ts and test/cref.test.ts. */
+#ifndef URINGBPF_H
+#define URINGBPF_H
+
+typedef unsigned char __u8;
+typedef unsigned short __u16;
+typedef unsigned int __u32;
+typedef int __s32;
+typedef unsigned long long __u64;
+typedef long long __s64;
+
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+#define SEC(name) __attribute__((section(name), used))
+#define __ksym __attribute__((section(".ksyms")))
+
+struct io_ring_ctx {};
+struct iou_loop_params {
+	__u32 cq_wait_idx;
+};
+struct io_uring_bpf_ops {
+	int (*loop_step)(struct io_ring_ctx *ctx, struct iou_loop_params *lp);
+	__u32 ring_fd;
+};
+struct io_uring_sqe {
+	__u8 opcode, flags;
+	__u16 ioprio;
+	__s32 fd;
+	__u64 off, addr;
+	__u32 len, op_flags;
+	__u64 user_data;
+	__u16 buf_index, personality;
+	__s32 splice_fd_in;
+	__u64 addr3, pad;
+};
+struct io_uring_cqe {
+	__u64 user_data;
+	__s32 res;
+	__u32 flags;
+};
+
+extern int bpf_io_uring_submit_sqes(struct io_ring_ctx *ctx, __u32 nr) __ksym;
+extern __u8 *bpf_io_uring_get_region(struct io_ring_ctx *ctx, __u32 region_id, const unsigned long rdwr_buf_size) __ksym;
+
+#define REGION_MEM 0
+#define REGION_CQ 1
+#define REGION_SQ 2
+#define IORING_OP_NOP 0
+#define IORING_OP_READ 22
+#define IORING_OP_WRITE 23
+#define CONTINUE 0
+#define STOP 1
+
+/* The hidden ring globals (docs/OBJECT.md): WEAK, as uringbpf declares them. */
+#define RING_GLOBAL(type, name) const volatile type name __attribute__((weak)) = 0
+RING_GLOBAL(__u32, uringbpf_sq_entries);
+RING_GLOBAL(__u32, uringbpf_cq_entries);
+RING_GLOBAL(__u32, uringbpf_cq_head);
+RING_GLOBAL(__u32, uringbpf_cq_tail);
+RING_GLOBAL(__u32, uringbpf_cq_cqes);
+RING_GLOBAL(__u32, uringbpf_cq_size);
+RING_GLOBAL(__u32, uringbpf_sq_size);
+/* Only programs with a MEM region define this one (uringbpf_mem_uaddr: the region's user address). */
+#define MEM_UADDR() const volatile __u64 uringbpf_mem_uaddr __attribute__((weak)) = 0
+/* Names the MEM region's layout for the loader (BTF only; the value is unused). */
+#define MEM_LAYOUT(type) type *const uringbpf_mem_layout SEC(".rodata") = 0
+
+#define RING(ctx) ((struct io_ring_ctx *)(ctx)[0])
+#define LOOP_PARAMS(ctx) ((struct iou_loop_params *)(ctx)[1])
+
+static __always_inline struct io_uring_sqe *sq_region(struct io_ring_ctx *ring)
+{
+	return (struct io_uring_sqe *)bpf_io_uring_get_region(ring, REGION_SQ, uringbpf_sq_size);
+}
+static __always_inline __u8 *cq_region(struct io_ring_ctx *ring)
+{
+	return bpf_io_uring_get_region(ring, REGION_CQ, uringbpf_cq_size);
+}
+static __always_inline __u32 *cq_head(__u8 *cq)
+{
+	return (__u32 *)(cq + uringbpf_cq_head);
+}
+static __always_inline __u32 cq_tail(__u8 *cq)
+{
+	return *(volatile __u32 *)(cq + uringbpf_cq_tail);
+}
+static __always_inline struct io_uring_cqe *cq_at(__u8 *cq, __u32 head)
+{
+	return &((struct io_uring_cqe *)(cq + uringbpf_cq_cqes))[head & (uringbpf_cq_entries - 1)];
+}
+static __always_inline struct io_uring_sqe *sq_at(struct io_uring_sqe *sq, __u32 i)
+{
+	return &sq[i & (uringbpf_sq_entries - 1)];
+}
+/* Every field cleared, then the request's own. */
+static __always_inline void prep(struct io_uring_sqe *sqe, __u8 opcode, __s32 fd, __u64 addr, __u32 len, __u64 off, __u64 user_data)
+{
+	__builtin_memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = opcode;
+	sqe->fd = fd;
+	sqe->addr = addr;
+	sqe->len = len;
+	sqe->off = off;
+	sqe->user_data = user_data;
+}
+
+#define LOOP_OPS(prog) \
+	SEC(".struct_ops.link") struct io_uring_bpf_ops prog##_ops = { .loop_step = (void *)prog }; \
+	char LICENSE[] SEC("license") = "Dual BSD/GPL"
+
+#endif
