@@ -28,7 +28,7 @@ export interface FuzzOptions {
   timeLimitMs?: number;
   /** Resident memory limit of a child in MiB (default 1536). */
   memoryMb?: number;
-  /** Compiler workers (program lanes; default 2) and reader/engine workers (object lanes; default 2). */
+  /** Compiler workers (program lanes; default 3) and reader/engine workers (object lanes; default 2). */
   programWorkers?: number;
   objectWorkers?: number;
   /** Stop after this many inputs of each kind (for tests), whatever the time. */
@@ -372,7 +372,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
     }
   };
 
-  const progPools = Array.from({ length: Math.max(1, o.programWorkers ?? 2) }, () => new WorkerPool(memoryMb));
+  const progPools = Array.from({ length: Math.max(1, o.programWorkers ?? 3) }, () => new WorkerPool(memoryMb));
   const objPools = Array.from({ length: Math.max(1, o.objectWorkers ?? 2) }, () => new WorkerPool(memoryMb));
   // The workers start (TypeScript's checker and the runtime declarations load) while the bases compile.
   const warming = Promise.all([...progPools, ...objPools].map((p) => p.warm()));

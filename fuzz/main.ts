@@ -23,11 +23,11 @@ const USAGE = `usage: npm run fuzz -- [--seconds N] [--seed S] [--stages LIST] [
   --out DIR        where crashing inputs are saved (default .cache/uringbpf/fuzz/crashes)
   --time-limit MS  per-run time limit (default 30000)
   --memory MB      per-child memory limit (default 1536)
-  --workers P,O    compiler workers (program lanes) and reader/engine workers (object lanes); default 2,2
+  --workers P,O    compiler workers (program lanes) and reader/engine workers (object lanes); default 3,2
   --json           print the summary as JSON`;
 
 function parse(argv: string[]) {
-  const o = { seconds: 60, seed: 1, stages: [...STAGES] as string[], out: undefined as string | undefined, timeLimit: 30000, memory: 1536, mutants: 1000, json: false, programWorkers: 2, objectWorkers: 2 };
+  const o = { seconds: 60, seed: 1, stages: [...STAGES] as string[], out: undefined as string | undefined, timeLimit: 30000, memory: 1536, mutants: 1000, json: false, programWorkers: 3, objectWorkers: 2 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
