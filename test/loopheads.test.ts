@@ -94,6 +94,34 @@ describe("loop heads the verifier converges on", () => {
     expect(text(steadyLoopHeads(items, f, ctx))).toEqual(text(items));
   });
 
+  it("never clears a register that one path into the head leaves unwritten (the verifier: unreadable)", () => {
+    const f = facts();
+    const load = I.ldx("DW", 4, 1, 0);
+    f.ptr.set(load, false);
+    const items: InsnOrLabel[] = [
+      load,
+      I.jmpImm("JEQ", 4, 0, "skip", true),
+      I.alu64Reg("MOV", 0, 4),
+      I.label("skip"),
+      I.alu32Imm("MOV", 2, 0),
+      I.label("head"),
+      I.mayGoto("out"),
+      I.alu32Imm("ADD", 2, 1),
+      I.jmpImm("JLT", 2, 10, "head", false),
+      I.alu64Reg("ADD", 0, 4),
+      I.exit(),
+      I.label("out"),
+      I.alu32Imm("MOV", 0, 1),
+      I.exit(),
+    ];
+    const out = run(items, f);
+    // r0 and r4 may share an id at the head, but r0 is unwritten when the branch is taken: the link is
+    // cut on r4, a scalar on every path.
+    const head = out.findIndex((s) => s.startsWith("may_goto"));
+    expect(out[head - 1]).toBe("r4 &= -1");
+    expect(out.filter((s) => s === "r0 &= -1")).toEqual([]);
+  });
+
   it("treats the iterator's next call as a loop head too", () => {
     const f = facts();
     const next = I.callKfunc(KFUNC_ITER_NEXT);

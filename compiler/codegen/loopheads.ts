@@ -291,8 +291,10 @@ function transfer(x: Insn, st: LinkState, facts: EmitFacts): void {
 function joinInto(into: LinkState, from: LinkState): boolean {
   let changed = false;
   for (const [l, v] of from.kind) {
+    // A location missing from `into` is unwritten on a path joined before: it may be unreadable there, so
+    // it is no scalar on every path ("?"), whatever `from` holds.
     const old = into.kind.get(l);
-    const nv = old === undefined || old === v ? v : "?";
+    const nv = old === v ? v : "?";
     if (nv !== old) {
       into.kind.set(l, nv);
       changed = true;
