@@ -1,17 +1,20 @@
 // One test per crash class the fuzz harness (fuzz/, `npm run fuzz`) found: each input that once threw,
 // overflowed the stack or crashed a consumer now gets a numbered diagnostic with its position, or a clean
 // rejection. And the names that reach the object (issue 15): C identifiers only, each used once.
+import * as fs from "fs";
+import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { compileSource, formatDiagnostics, type CompileResult } from "../compiler/index";
 import { ObjectFormatError, readObject } from "../compiler/elf/reader";
 import { MAX_CHAIN, MAX_NESTING } from "../compiler/frontend/limits";
 import { parseProgram, stackOverflowAt } from "../compiler/frontend/program";
 import { runUserEngine } from "../runtime/engine/driver";
-import { decodeValue, resolveType } from "../runtime/engine/image";
+import { decodeValue, ImageError, resolveType } from "../runtime/engine/image";
 import { ExecutionError } from "../runtime/engine/interp";
 import { hostileObjects } from "../fuzz/hostile";
 import { simulatedAddon } from "../fuzz/simring";
 import { runJob } from "../fuzz/worker";
+import { sites, withField } from "./support/objmutate";
 
 const H = `import { loopStep, u8, u32, u64, STOP, FixedArray } from "uringbpf";\n`;
 const prog = (body: string, top = "") => `${H}${top}export let x: u32 = 1;\nexport const p = loopStep((ring, lp) => {\n${body}\n  return STOP;\n});\n`;
@@ -101,6 +104,27 @@ describe("deep input gives a diagnostic, not a stack overflow", () => {
 
   it("200 levels of nesting still compile", () => {
     expect(compileSource("t.ts", prog(`  x = ${"(".repeat(190)}x${")".repeat(190)};`)).ok).toBe(true);
+  });
+});
+
+describe("names of Object.prototype's properties are names like any other", () => {
+  // The front end's tables (constants, helpers, atomics, map constructors, SQE/CQE fields, prep methods)
+  // were plain objects: `toString` found Object.prototype.toString (the harness's seed 1: STOP renamed to
+  // toString under --no-typecheck gave "internal compiler error: Cannot convert function to a BigInt").
+  it.each([
+    ["an imported constant", `import { loopStep, toString } from "uringbpf";\nexport const p = loopStep((ring, lp) => toString);\n`],
+    ["an imported helper", `import { loopStep, STOP, u32, constructor } from "uringbpf";\nexport let x: u32 = 1;\nexport const p = loopStep((ring, lp) => { x = constructor(x); return STOP; });\n`],
+    ["an imported map constructor", `import { loopStep, STOP, valueOf } from "uringbpf";\nexport const m = valueOf(4);\nexport const p = loopStep((ring, lp) => STOP);\n`],
+    ["an SQE field", prog(`  x = ring.sqe(0).toString;`)],
+    ["a CQE field", prog(`  ring.cqe(0).hasOwnProperty = 1;`)],
+    ["a prep method", prog(`  ring.sqe(0).constructor(1);`)],
+  ])("%s: a diagnostic at the place, not an internal error", (_, src) => {
+    for (const typeCheck of [true, false]) {
+      const res = compileSource("t.ts", src, { typeCheck });
+      expect(res.ok).toBe(false);
+      expect(res.diagnostics.map((d) => d.code)).not.toContain(9001);
+      expect(res.diagnostics[0].range, formatDiagnostics(res.diagnostics)).toBeDefined();
+    }
   });
 });
 
@@ -245,6 +269,22 @@ describe("hostile and mutated objects stop the consumers cleanly", () => {
     obj.writeUInt32LE(8, shoff + data.index * 64 + 4);
     obj.writeBigUInt64LE(0x7fffffffn, shoff + data.index * 64 + 32);
     expect(() => runUserEngine(obj, { addon: simulatedAddon().addon, maxSteps: 10 })).toThrow(/section \.data is 2147483647 bytes \(the engine maps at most 67108864\)/);
+  });
+
+  it("an array map whose value type says 2^31 bytes: ImageError before it is allocated (was a RangeError: 16 GiB typed array)", () => {
+    const c = compileSource("maps-array.ts", fs.readFileSync(path.join(__dirname, "fixtures", "programs", "maps-array.ts"), "utf8"));
+    expect(c.ok).toBe(true);
+    let obj: Buffer = Buffer.from(c.object!);
+    const all = sites(obj);
+    // The fuzz harness's mutant (seed 1): the map's value pointer retargeted to the INT, the INT 2 GiB wide.
+    for (const [what, v] of [["[9] VAR.type", 1n], ["[2] INT.size", 2147483648n]] as const) {
+      const site = all.find((x) => x.what === what);
+      expect(site, what).toBeDefined();
+      obj = withField(obj, site!, v);
+    }
+    expect(() => runUserEngine(obj, { addon: simulatedAddon().addon, maxSteps: 10 })).toThrow(ImageError);
+    expect(() => runUserEngine(obj, { addon: simulatedAddon().addon, maxSteps: 10 })).toThrow(/map .* values: .* bytes \(the engine maps at most 67108864\)/);
+    expect(runJob({ id: 3, kind: "engine", bytes: obj }).status).toBe("rejected");
   });
 
   it("a typedef cycle in BTF: values read as null instead of looping forever", () => {

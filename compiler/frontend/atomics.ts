@@ -15,7 +15,7 @@ import { T, typeName, widthOf, type BoolType, type IntType, type ViewOrigin } fr
 type Form = "rmw" | "fetch" | "xchg" | "cmpxchg" | "load" | "store";
 
 /** The atomic builtins by exported name: the BPF_ATOMIC operation and the shape of the call. */
-export const ATOMICS: Record<string, { imm: number; form: Form; doc: string }> = {
+export const ATOMICS: Record<string, { imm: number; form: Form; doc: string }> = Object.setPrototypeOf({
   atomicAdd: { imm: AtomicOp.ADD, form: "rmw", doc: "place += value, atomically" },
   atomicAnd: { imm: AtomicOp.AND, form: "rmw", doc: "place &= value, atomically" },
   atomicOr: { imm: AtomicOp.OR, form: "rmw", doc: "place |= value, atomically" },
@@ -28,7 +28,7 @@ export const ATOMICS: Record<string, { imm: number; form: Form; doc: string }> =
   atomicCmpXchg: { imm: AtomicOp.CMPXCHG, form: "cmpxchg", doc: "stores value if the place holds expected; returns the old value, atomically" },
   loadAcquire: { imm: AtomicOp.LOAD_ACQ, form: "load", doc: "reads the place; later accesses are not reordered before it" },
   storeRelease: { imm: AtomicOp.STORE_REL, form: "store", doc: "writes the place; earlier accesses are not reordered after it" },
-};
+}, null);
 
 /** Where an atomic place lives: the verifier's rules differ by region. */
 export type PlaceRegion = "global" | "mem" | "map" | "record";

@@ -18,12 +18,12 @@ export interface HelperSpec {
 }
 
 /** The DSL's helpers without arguments, by exported name. */
-export const HELPERS: Record<string, HelperSpec> = {
+export const HELPERS: Record<string, HelperSpec> = Object.setPrototypeOf({
   ktimeNs: { id: 5, kernelName: "bpf_ktime_get_ns", ret: T.u64, doc: "nanoseconds of CLOCK_MONOTONIC (does not count suspend)" },
   bootNs: { id: 125, kernelName: "bpf_ktime_get_boot_ns", ret: T.u64, doc: "nanoseconds of CLOCK_BOOTTIME (counts suspend)" },
   randomU32: { id: 7, kernelName: "bpf_get_prandom_u32", ret: T.u32, doc: "a pseudo-random 32-bit number (not for cryptography)" },
   cpuId: { id: 8, kernelName: "bpf_get_smp_processor_id", ret: T.u32, doc: "the number of the CPU the program runs on" },
-};
+}, null);
 
 /** Lower `name()` for a helper of HELPERS. */
 export function lowerHelperCall(cx: LowerContext, e: CallExpression, name: string, args: Expression[]): Value {

@@ -20,11 +20,11 @@ export const MAP_TYPE = { hash: 1, array: 2, ringbuf: 27 } as const;
 export type MapKind = keyof typeof MAP_TYPE;
 
 /** The declaring functions, by exported name. */
-export const MAP_CONSTRUCTORS: Record<string, MapKind> = { arrayMap: "array", hashMap: "hash", ringBuf: "ringbuf" };
+export const MAP_CONSTRUCTORS: Record<string, MapKind> = Object.setPrototypeOf({ arrayMap: "array", hashMap: "hash", ringBuf: "ringbuf" }, null);
 
 /** Map types the verifier refuses in sleepable programs ("Sleepable programs can only use array, hash,
  *  ringbuf and local storage maps"), named so a program that asks for one gets a clear diagnostic. */
-export const SLEEPABLE_FORBIDDEN: Record<string, string> = {
+export const SLEEPABLE_FORBIDDEN: Record<string, string> = Object.setPrototypeOf({
   perfEventArray: "BPF_MAP_TYPE_PERF_EVENT_ARRAY",
   stackTraceMap: "BPF_MAP_TYPE_STACK_TRACE",
   progArray: "BPF_MAP_TYPE_PROG_ARRAY",
@@ -33,7 +33,7 @@ export const SLEEPABLE_FORBIDDEN: Record<string, string> = {
   cpuMap: "BPF_MAP_TYPE_CPUMAP",
   xskMap: "BPF_MAP_TYPE_XSKMAP",
   lpmTrie: "BPF_MAP_TYPE_LPM_TRIE",
-};
+}, null);
 
 /** BPF helper ids used by the map methods. */
 export const MAP_HELPER = { lookup: 1, update: 2, delete: 3, ringbufOutput: 130, ringbufReserve: 131, ringbufSubmit: 132, ringbufDiscard: 133 } as const;

@@ -17,7 +17,7 @@ export interface Field {
 }
 
 /** struct io_uring_sqe (64 bytes), by DSL field name. */
-export const SQE_FIELDS: Record<string, Field> = {
+export const SQE_FIELDS: Record<string, Field> = Object.setPrototypeOf({
   opcode: { off: 0, size: "B", type: T.u8 },
   flags: { off: 1, size: "B", type: T.u8 },
   ioprio: { off: 2, size: "H", type: T.u16 },
@@ -32,15 +32,15 @@ export const SQE_FIELDS: Record<string, Field> = {
   personality: { off: 42, size: "H", type: T.u16 },
   spliceFdIn: { off: 44, size: "W", type: T.i32 },
   addr3: { off: 48, size: "DW", type: T.u64 },
-};
+}, null);
 export const SQE_SIZE = 64;
 
 /** struct io_uring_cqe (16 bytes). */
-export const CQE_FIELDS: Record<string, Field> = {
+export const CQE_FIELDS: Record<string, Field> = Object.setPrototypeOf({
   userData: { off: 0, size: "DW", type: T.u64, readonly: true },
   res: { off: 8, size: "W", type: T.i32, readonly: true },
   flags: { off: 12, size: "W", type: T.u32, readonly: true },
-};
+}, null);
 export const CQE_SHIFT = 4;
 export const SQE_SHIFT = 6;
 
@@ -72,4 +72,6 @@ export const REGION = { MEM: 0, CQ: 1, SQ: 2 } as const;
 export const MAX_LOOP_ITERATIONS = 8 * 1024 * 1024;
 
 /** Constants importable from "uringbpf" (name -> value): see uapi.ts. */
-export const CONSTANTS: Record<string, bigint> = allConstants();
+// The name tables are looked up by names from the program: without a prototype, `toString` or
+// `constructor` is a name like any other (was: Object.prototype's function, an internal error).
+export const CONSTANTS: Record<string, bigint> = Object.setPrototypeOf(allConstants(), null);

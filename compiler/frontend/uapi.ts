@@ -26,7 +26,7 @@ export interface PrepSpec {
 }
 
 /** The prep helpers, by method name (as in liburing, without the io_uring_ prefix, in camelCase). */
-export const PREPS: Record<string, PrepSpec> = {
+export const PREPS: Record<string, PrepSpec> = Object.setPrototypeOf({
   prepNop: { op: "NOP", params: "", doc: "a request that completes with res 0" },
   prepReadv: { op: "READV", params: "fd:fd iovecs:addr nrVecs:len offset:off", doc: "vectored read (preadv2)" },
   prepWritev: { op: "WRITEV", params: "fd:fd iovecs:addr nrVecs:len offset:off", doc: "vectored write (pwritev2)" },
@@ -90,7 +90,7 @@ export const PREPS: Record<string, PrepSpec> = {
   prepReadvFixed: { op: "READV_FIXED", params: "fd:fd iovecs:addr nrVecs:len offset:off bufIndex:bufIndex", doc: "vectored read into a registered buffer" },
   prepWritevFixed: { op: "WRITEV_FIXED", params: "fd:fd iovecs:addr nrVecs:len offset:off bufIndex:bufIndex", doc: "vectored write from a registered buffer" },
   prepPipe: { op: "PIPE", params: "fds:addr flags:opFlags", doc: "pipe2 (the two fds are written to `fds`)" },
-};
+}, null);
 
 /** Flag and other constants importable from "uringbpf". */
 export const FLAGS: Record<string, bigint> = {

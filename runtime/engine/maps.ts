@@ -8,7 +8,7 @@
 // Maps are described from BTF (an object read back by the image) or from the compiler's module.
 
 import type { CallHandler, Memory, Region } from "./interp";
-import { decodeValue, resolveType, typeSize, type Image } from "./image";
+import { decodeValue, ImageError, MAX_SECTION_BYTES, resolveType, typeSize, type Image } from "./image";
 
 const E2BIG = 7n, ENOENT = 2n, EEXIST = 17n, EINVAL = 22n, EAGAIN = 11n;
 const neg = (e: bigint) => BigInt.asUintN(64, -e);
@@ -258,7 +258,7 @@ export function imageMapSpecs(img: Image): MapSpec[] {
     const rec = img.globals.find((g) => g.name === `uringbpf_rec_${vt.name}`);
     if (rec) recordType = pointee(rec.type);
     const vtype = mapType === 27 ? recordType : valueType;
-    specs.push({
+    const spec: MapSpec = {
       name: vt.name,
       mapType,
       maxEntries,
@@ -267,7 +267,12 @@ export function imageMapSpecs(img: Image): MapSpec[] {
       recordSize: recordType !== undefined ? typeSize(img.btf, recordType) : undefined,
       decodeKey: keyType !== undefined ? (b) => decodeValue(img.btf, keyType, b, 0) : undefined,
       decodeValue: vtype !== undefined ? (b) => decodeValue(img.btf, vtype, b, 0) : undefined,
-    });
+    };
+    // What the map allocates is bounded like a data section: an object asking for more is refused, not
+    // allocated (a BTF INT of 2^31 bytes as an array map's value made a 16 GiB typed array).
+    const bytes = mapType === 2 ? spec.maxEntries * Math.ceil(spec.valueSize / 8) * 8 : Math.max(spec.keySize, spec.valueSize, spec.recordSize ?? 0);
+    if (!(bytes <= MAX_SECTION_BYTES)) throw new ImageError(`map ${spec.name} values: ${bytes} bytes (the engine maps at most ${MAX_SECTION_BYTES})`);
+    specs.push(spec);
   }
   return specs;
 }
