@@ -100,7 +100,7 @@ const HEADS = new Set<ts.SyntaxKind>([ts.SyntaxKind.IfKeyword, ts.SyntaxKind.Whi
 const isWord = (k: ts.SyntaxKind) => k === ts.SyntaxKind.Identifier || (k >= ts.SyntaxKind.FirstKeyword && k <= ts.SyntaxKind.LastKeyword);
 
 /** Where nesting that needs no brackets (statements under `if`/`else`/`while`/`for`/`do` without braces,
- *  `else if` chains, conditionals, arrows, assignments and `**` to the right, runs of prefix operators) first
+ *  labels (`a: b: c: x = 1;`), `else if` chains, conditionals, arrows, assignments and `**` to the right, runs of prefix operators) first
  *  passes MAX_NESTING levels, estimated from the tokens alone: for input too deep for TypeScript's parser,
  *  which overflows its stack before there is a tree to point into. The estimate never counts more levels
  *  than the tree has (it only counts what nests), so it names a place where the limit is really passed. */
@@ -112,6 +112,8 @@ export function findUnbracketedNesting(file: string, text: string): Diagnostic |
   let prev = ts.SyntaxKind.Unknown;
   let unary = 0, pow = 0;
   let headPending = false, doPending = false;
+  // Whether the token starts a statement, and whether it is an identifier that did (a label if `:` follows).
+  let stmtStart = true, labelCandidate = false;
   for (let k = sc.scan(); k !== ts.SyntaxKind.EndOfFileToken; prev = k, k = sc.scan()) {
     let f = stack[stack.length - 1];
     if (k === ts.SyntaxKind.SlashToken || k === ts.SyntaxKind.SlashEqualsToken) {
@@ -129,7 +131,14 @@ export function findUnbracketedNesting(file: string, text: string): Diagnostic |
     if (k === ts.SyntaxKind.AsteriskAsteriskToken) pow++;
     else if (!OPERAND_END.has(k) && !isWord(k)) pow = 0;
     let grows = unary > 0 || k === ts.SyntaxKind.AsteriskAsteriskToken;
-    if (HEADS.has(k) || k === ts.SyntaxKind.DoKeyword) {
+    const isLabel: boolean = k === ts.SyntaxKind.ColonToken && labelCandidate;
+    labelCandidate = stmtStart && k === ts.SyntaxKind.Identifier;
+    stmtStart = isLabel || k === ts.SyntaxKind.SemicolonToken || k === ts.SyntaxKind.OpenBraceToken || k === ts.SyntaxKind.CloseBraceToken || k === ts.SyntaxKind.ElseKeyword || k === ts.SyntaxKind.DoKeyword;
+    if (isLabel) {
+      // A labeled statement holds the statement after its label: one level each.
+      f.stmt++;
+      grows = true;
+    } else if (HEADS.has(k) || k === ts.SyntaxKind.DoKeyword) {
       if (k === ts.SyntaxKind.WhileKeyword && f.afterDo) f.afterDo = false;
       else {
         f.stmt++;
@@ -162,7 +171,7 @@ export function findUnbracketedNesting(file: string, text: string): Diagnostic |
     } else if ((k === ts.SyntaxKind.CloseParenToken || k === ts.SyntaxKind.CloseBracketToken || k === ts.SyntaxKind.CloseBraceToken || k === ts.SyntaxKind.TemplateTail) && stack.length > 1) {
       const done = stack.pop()!;
       const p = stack[stack.length - 1];
-      if (done.head) p.awaiting = true;
+      if (done.head) (p.awaiting = true), (stmtStart = true);
       if (done.body) p.ended = !done.doBody;
       if (done.doBody) p.afterDo = true;
     }
