@@ -168,7 +168,7 @@ function lowerFollowed(cx: LowerContext, loop: LoopNode, cond: Expression | unde
     cx.at(cond);
     lowerCond(cx, cond, bodyBlock, exit);
   } else cx.b.terminate({ op: "jmp", target: bodyBlock });
-  cx.b.setBlock(exit);
+  cx.b.enter(exit);
 }
 
 /** A loop the verifier checks until its states converge (see the header of this file):
@@ -253,7 +253,7 @@ function lowerConvergingAs(cx: LowerContext, loop: LoopNode, cond: Expression | 
       cx.b.setBlock(exhausted);
       cx.at(headerNode(loop));
       cx.b.terminate({ op: "jmp", target: trapBlock(cx) });
-      cx.b.setBlock(exit);
+      cx.b.enter(exit);
       return;
     }
     let bodyK = bodyBlock;
@@ -290,7 +290,7 @@ function lowerConvergingAs(cx: LowerContext, loop: LoopNode, cond: Expression | 
   } finally {
     if (iterator) cx.iterators.pop();
   }
-  cx.b.setBlock(exit);
+  cx.b.enter(exit);
   if (iterator) cx.b.emit({ op: "call", kind: "kfunc", name: KFUNC_ITER_DESTROY, args: [{ reg: iterPtr(cx, slot) }] });
 }
 
