@@ -117,6 +117,55 @@ static __always_inline void prep(struct io_uring_sqe *sqe, __u8 opcode, __s32 fd
 	sqe->user_data = user_data;
 }
 
+static __always_inline void prep_nop(struct io_uring_sqe *sqe, __u64 user_data)
+{
+	prep(sqe, IORING_OP_NOP, 0, 0, 0, 0, user_data);
+}
+static __always_inline void prep_read(struct io_uring_sqe *sqe, __s32 fd, __u64 addr, __u32 len, __u64 off, __u64 user_data)
+{
+	prep(sqe, IORING_OP_READ, fd, addr, len, off, user_data);
+}
+static __always_inline void prep_write(struct io_uring_sqe *sqe, __s32 fd, __u64 addr, __u32 len, __u64 off, __u64 user_data)
+{
+	prep(sqe, IORING_OP_WRITE, fd, addr, len, off, user_data);
+}
+
+/* What a loop_step starts from: its ring and loop parameters (ctx[0], ctx[1]), the MEM region if it has
+ * one, and the SQ and CQ regions. */
+struct ring {
+	struct io_ring_ctx *ctx;
+	struct iou_loop_params *lp;
+	void *mem;
+	struct io_uring_sqe *sq;
+	__u8 *cq;
+};
+/* Fills r from the program's context, r->mem with the MEM region's first mem_size bytes (mem_size 0: no
+ * MEM region, r->mem is NULL). A region that is missing is NULL: the program checks. */
+static __always_inline void ring_open(struct ring *r, unsigned long long *ctx, unsigned long mem_size)
+{
+	r->ctx = RING(ctx);
+	r->lp = LOOP_PARAMS(ctx);
+	r->mem = mem_size ? bpf_io_uring_get_region(r->ctx, REGION_MEM, mem_size) : 0;
+	r->sq = sq_region(r->ctx);
+	r->cq = cq_region(r->ctx);
+}
+/* Takes the completion at *head off the CQ: its result and user_data are read before the new head is
+ * published (from then on the kernel may reuse the entry). */
+static __always_inline void cq_take(__u8 *cq, __u32 *head, __s32 *res, __u64 *user_data)
+{
+	struct io_uring_cqe *cqe = cq_at(cq, *head);
+	*res = cqe->res;
+	*user_data = cqe->user_data;
+	*head += 1;
+	*cq_head(cq) = *head;
+}
+/* The step's end when it waits: the loop sleeps until the CQ's tail reaches idx (CONTINUE). */
+static __always_inline int wait_cq(struct ring *r, __u32 idx)
+{
+	r->lp->cq_wait_idx = idx;
+	return CONTINUE;
+}
+
 #endif /* URINGBPF_NO_RING */
 
 #define LOOP_OPS(prog) \
