@@ -21,7 +21,7 @@ MEM_LAYOUT(struct Records);
 
 int inFd = -1;
 static __u64 offset = 0; /* file offset of the next header */
-__u32 started = 0; /* not static: clang -O2 would shrink a static 0/1 variable to a 1-byte bool, whose BTF type stays 4 bytes */
+__u32 started = 0; /* not static: clang -O2 would shrink a static 0/1 variable to a 1-byte bool, whose BTF type stays 4 bytes (the kernel's BTF check refuses that) */
 
 #define USER_ADDR(field) (uringbpf_mem_uaddr + __builtin_offsetof(struct Records, field))
 
