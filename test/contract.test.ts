@@ -114,6 +114,7 @@ const CASES: Case[] = [
     verified: true,
     check: (r) => {
       expect(r.trap?.line).toBe(18);
+      expect(r.trap?.kind).toBe("check");
       expect(r.trap?.source).toContain("sum = u64(b) + u64(p.n) + p.wide + u64(p.slots[idx]);");
       expect(r.globals!.sum).toBe(0);
     },

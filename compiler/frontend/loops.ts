@@ -252,7 +252,7 @@ function lowerConvergingAs(cx: LowerContext, loop: LoopNode, cond: Expression | 
       }
       cx.b.setBlock(exhausted);
       cx.at(headerNode(loop));
-      cx.b.terminate({ op: "jmp", target: trapBlock(cx) });
+      cx.b.terminate({ op: "jmp", target: trapBlock(cx, true) });
       cx.b.enter(exit);
       return;
     }
@@ -286,7 +286,7 @@ function lowerConvergingAs(cx: LowerContext, loop: LoopNode, cond: Expression | 
     }
     cx.b.setBlock(exhausted);
     cx.at(headerNode(loop));
-    cx.b.terminate({ op: "jmp", target: trapBlock(cx) });
+    cx.b.terminate({ op: "jmp", target: trapBlock(cx, true) });
   } finally {
     if (iterator) cx.iterators.pop();
   }
