@@ -30,7 +30,7 @@ export function trapBlock(cx: LowerContext, loopBudget = false): Block {
   cx.mayTrap = true;
   cx.b.emit({ op: "store", base: cx.b.addr(TRAP_GLOBAL), off: 0, size: "W", src: { imm: BigInt((cx.b.pos?.line ?? 0) | (loopBudget ? TRAP_LOOP_BIT : 0)) } });
   // A program stops; a subprogram returns and its caller stops (see subprogCall).
-  cx.b.terminate({ op: "ret", value: { imm: cx.frames[0]?.subprog ? 0n : 1n } });
+  cx.b.terminate({ op: "ret", value: { imm: cx.frames[0]?.subprog ? 0n : 1n }, trap: true });
   cx.b.setBlock(saved);
   return t;
 }
