@@ -27,7 +27,7 @@
 import * as fs from "fs";
 import { Memory, run, type Region } from "./interp";
 import { checkRunnable, decodeValue, geometryHint, loadImage, type Image, type ImageGlobal } from "./image";
-import { runTranslated } from "./translate";
+import { lastRun, translatedStepper } from "./translate";
 import { geometryValues } from "../../compiler/contract/geometry";
 import { resolveMapAssigns, resolveMem, resolveSet, splitAssign, writeBits } from "../assign";
 import { iterKfuncs } from "./iter";
@@ -47,6 +47,9 @@ const SQ_TASKRUN = 1 << 2;
 const CQE_F_MORE = 1 << 1;
 const ETIME = 62;
 const EINTR = 4;
+/** CLOCK_MONOTONIC in ns, the real ring's clock (bound once: `process` is an accessor on the global
+ *  object, a slow lookup at every loop_step otherwise). */
+const hrtimeNs = process.hrtime.bigint;
 /** Set once the kernel has rejected IORING_SETUP_SQ_REWIND: later runs go straight to the emulation. */
 let sqRewindRejected = false;
 
@@ -231,13 +234,12 @@ export function realRing(addon: Addon, sqEntries: number, cqEntries: number, sqR
   const kernelRewind = rewind !== 0 && (r.flags & rewind) !== 0;
   const cqSize = r.cqOff.cqes + r.cqEntries * 16;
   const shadow = kernelRewind ? sqes.subarray(0, r.sqEntries * 64) : new Uint8Array(r.sqEntries * 64);
-  const sqeWords = new Int32Array(r.sqes, 0, r.sqEntries * 16);
-  const shadowWords = new Int32Array(shadow.buffer, shadow.byteOffset, r.sqEntries * 16);
+  /** shadowPrefix[k]: shadow entries 0..k-1. */
+  const shadowPrefix = Array.from({ length: r.sqEntries + 1 }, (_, k) => shadow.subarray(0, k * 64));
   const allocated: bigint[] = [];
   const opened: number[] = [];
   // The SQ tail as the driver last published it (the kernel consumes every SQE during the enter).
   let sqTail = rv.getUint32(r.sqOff.tail, true);
-  const t0 = process.hrtime.bigint();
   return {
     sqEntries: r.sqEntries,
     cqEntries: r.cqEntries,
@@ -254,14 +256,13 @@ export function realRing(addon: Addon, sqEntries: number, cqEntries: number, sqR
     registerMemRegion: (reg) => addon.registerMemRegion(r.fd, reg.base, reg.bytes.byteLength),
     submit: (n) => {
       if (kernelRewind) return addon.enter(r.fd, n, 0, 0);
-      const mask = r.sqEntries - 1;
-      let tail = sqTail;
-      // Entry i to slot (tail + i) & mask, 16 words each (no copy of a subarray per SQE).
-      for (let i = 0; i < n; i++, tail = (tail + 1) >>> 0) {
-        const from = i * 16;
-        const to = (tail & mask) * 16;
-        for (let w = 0; w < 16; w++) sqeWords[to + w] = shadowWords[from + w];
-      }
+      // Entry i to slot (tail + i) & mask: the entries up to the end of the array in one copy (a view
+      // made once per count), the rest, if the slots wrap, from slot 0.
+      const slot = sqTail & (r.sqEntries - 1);
+      const first = Math.min(n, r.sqEntries - slot);
+      sqes.set(shadowPrefix[first], slot * 64);
+      if (first < n) sqes.set(shadow.subarray(first * 64, n * 64), 0);
+      const tail = (sqTail + n) >>> 0;
       rv.setUint32(r.sqOff.tail, tail, true);
       const got = addon.enter(r.fd, n, 0, 0);
       // Entries the kernel did not take (a submission error, -EBUSY, ...) are dropped, as with SQ_REWIND,
@@ -271,7 +272,7 @@ export function realRing(addon: Addon, sqEntries: number, cqEntries: number, sqR
       return got;
     },
     getEvents: (min, timeoutNs) => addon.enter(r.fd, 0, min, ENTER_GETEVENTS, Math.max(1, timeoutNs)),
-    now: () => process.hrtime.bigint() - t0,
+    now: hrtimeNs,
     open: (file, mode) => {
       const fd = fs.openSync(file, mode === "rw" ? fs.constants.O_RDWR | fs.constants.O_CREAT : { r: "r", w: "w", a: "a" }[mode]!);
       opened.push(fd);
@@ -478,7 +479,7 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
     }
     // Requests whose CQE res is a new descriptor the run then owns (rare: an array only when one is there).
     let creators: bigint[] | undefined;
-    for (let i = 0; i < n; i++) if (FD_CREATORS.has(sqBytes[i * 64])) (creators ??= []).push(sqView.getBigUint64(i * 64 + 32, true));
+    for (let i = 0; i < n; i++) if (FD_CREATORS[sqBytes[i * 64]] === 1) (creators ??= []).push(sqView.getBigUint64(i * 64 + 32, true));
     const r = ring.submit(n);
     if (r > 0) {
       inflight += Math.min(r, n);
@@ -507,9 +508,11 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
   const deadline = ring.now() + BigInt(Math.round(timeoutSec * 1e9));
   const t0 = process.hrtime.bigint();
   let t1 = t0;
-  const exec = opts.interpreter ? run : runTranslated;
   const runOpts = { globalAddress, kfuncs, helpers, subprograms, maxInsns: opts.maxInsns };
   const lpView = new DataView(lp.bytes.buffer, lp.bytes.byteOffset, lp.bytes.byteLength);
+  // The translated loop_step call with its lookups done (made when the run starts: regions the driver
+  // maps later join the region table at the next call).
+  const step = opts.interpreter || opts.noRun ? undefined : translatedStepper(prog, ctxArr.base, mem, runOpts);
   try {
     if (!opts.noRun) loop();
   } finally {
@@ -526,9 +529,15 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
       // Stack contents do not carry over from one loop_step call to the next (the verifier refuses reads of
       // stack slots not written in the same call; runtime/engine/verify.ts): a fresh stack each call.
       mem.resetStacks();
-      const r = exec(prog, ctxArr.base, mem, runOpts);
-      executed += r.executed;
-      const r0 = Number(BigInt.asIntN(32, r.r0));
+      let r0: number;
+      if (opts.interpreter) {
+        const r = run(prog, ctxArr.base, mem, runOpts);
+        executed += r.executed;
+        r0 = Number(BigInt.asIntN(32, r.r0));
+      } else {
+        r0 = step!() | 0;
+        executed += lastRun.executed;
+      }
       lastR0 = r0;
       if (opts.trace) {
         const consumed = (cqHead() - headBefore) >>> 0;
