@@ -650,12 +650,21 @@ function insnCode(tx: Tx, i: number): string {
     const base = write ? d : s;
     const off = ins.off | 0;
     // Address = base + off (64-bit); the region by the high half.
+    // Address = base + off (64-bit). The fast path: no carry into the high half, whose value is then
+    // the region's tag (the same T[h] load for every access through an unchanged base, which V8 can
+    // share); an access whose low half wraps, like every failed check, goes to the slow path with the
+    // address's halves as they are.
     const addr =
-      off === 0 ? `a = ${L(base)}; c = ${H(base)};`
-      : off > 0 ? `a = ${L(base)} + ${off}; c = ${H(base)}; if (a > 4294967295) { a -= 4294967296; c = (c + 1) >>> 0; }`
-      : `a = ${L(base)} - ${-off}; c = ${H(base)}; if (a < 0) { a += 4294967296; c = (c - 1) >>> 0; }`;
-    const fast = `(r = T[c]) !== undefined && ${write ? "r.w && " : ""}a + ${size} <= r.len`;
-    let pick = `if (${fast}) { dv = r.dv; o = a; } else { dv = rt.slow(F, ${i}, a, c, ${size}, ${write}); o = rt.off; }`;
+      off === 0 ? `a = ${L(base)};`
+      : off > 0 ? `a = ${L(base)} + ${off};`
+      : `a = ${L(base)} - ${-off};`;
+    const noCarry = off === 0 ? `` : off > 0 ? `a < 4294967296 && ` : `a >= 0 && `;
+    const halves =
+      off === 0 ? `c = ${H(base)};`
+      : off > 0 ? `c = ${H(base)}; if (a > 4294967295) { a -= 4294967296; c = (c + 1) >>> 0; }`
+      : `c = ${H(base)}; if (a < 0) { a += 4294967296; c = (c - 1) >>> 0; }`;
+    const fast = `${noCarry}(r = T[${H(base)}]) !== undefined && ${write ? "r.w && " : ""}a + ${size} <= r.len`;
+    let pick = `if (${fast}) { dv = r.dv; o = a; } else { ${halves} dv = rt.slow(F, ${i}, a, c, ${size}, ${write}); o = rt.off; }`;
     // A base the block knows: the stack at a constant offset inside the frame needs no check at all; a
     // relocated global (plus a constant) is checked against its region's bytes from that address
     // (computed at entry), and anything else takes the general path.
