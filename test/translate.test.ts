@@ -296,13 +296,13 @@ describe("the translation against the interpreter", () => {
     expect(kindsSeen.size).toBeGreaterThan(40);
   }, 120_000);
 
-  it("2000 random programs of loads and stores through globals and the stack (the addresses the translation knows within a block: bases moved by constants, copied, clobbered, offsets past the region or the frame, a read-only region): the interpreter's memory, registers and errors", () => {
+  it("2000 random programs of loads and stores through globals, regions at real addresses and the stack (the addresses the translation knows within a block: bases moved by constants, copied, clobbered, offsets past the region or the frame, read-only regions): the interpreter's memory, registers and errors", () => {
     const bad: string[] = [];
     let errors = 0;
     for (let seed = 1; seed <= 2000; seed++) {
       const rng = new Rng(seed * 13 + 5);
       const p: Insn[] = [];
-      const setBase = (r: number) => p.push(ins(0x18, r, 0, 0, 0, { imm64: BigInt(rng.int(8) === 0 ? rng.pick([76, 80, -8]) : rng.pick([0, 0, 8, 16])), reloc: { kind: "global", symbol: rng.int(16) === 0 ? "ro" : rng.pick(["out", "regs"]) } }));
+      const setBase = (r: number) => p.push(ins(0x18, r, 0, 0, 0, { imm64: BigInt(rng.int(8) === 0 ? rng.pick([76, 80, -8]) : rng.pick([0, 0, 8, 16])), reloc: { kind: "global", symbol: rng.int(16) === 0 ? rng.pick(["ro", "rbuf"]) : rng.pick(["out", "regs", "buf", "buf"]) } }));
       for (const r of [1, 2, 3, 4, 5]) setBase(r);
       for (const r of [0, 6, 7, 8, 9]) p.push(ins(0x18, r, 0, 0, 0, { imm64: BigInt(rng.int(2 ** 32)) * BigInt(rng.int(3)) + BigInt(rng.int(2 ** 32)) }));
       const body = 20;
@@ -313,7 +313,7 @@ describe("the translation against the interpreter", () => {
         const other = rng.int(12) === 0 ? 1 + rng.int(5) : rng.pick([0, 6, 7, 8, 9]);
         const size = rng.pick([0x00, 0x08, 0x10, 0x18]);
         const bytes = [4, 2, 1, 8][size >> 3];
-        const off = base === 10 ? (rng.int(12) === 0 ? rng.pick([-513, -1, 0, 8, -bytes + 1]) : -bytes - 8 * rng.int(64)) : rng.int(25) === 0 ? rng.pick([-8, -1, 76, 77, 80, 4096, -4096]) : rng.int(3) * 8;
+        const off = base === 10 ? (rng.int(12) === 0 ? rng.pick([-513, -1, 0, 8, -bytes + 1]) : -bytes - 8 * rng.int(64)) : rng.int(25) === 0 ? rng.pick([-8, -1, 76, 77, 80, 4096, -4096, 41, 45, 47, 21, 23]) : rng.int(3) * 8;
         // Mostly accesses; now and then a move of a base, a clobber, a new base or a block boundary.
         const w = rng.int(100);
         switch (w < 8 ? 0 : w < 11 ? 1 : w < 16 ? 2 : w < 18 ? 3 : w < 24 ? 4 : w < 28 ? 5 : 6 + rng.int(6)) {
@@ -341,7 +341,16 @@ describe("the translation against the interpreter", () => {
         const mem = new Memory();
         const init = new Rng(seed * 7 + 3);
         const m = (name: string, n: number, w = true) => mem.map(name, Uint8Array.from({ length: n }, () => init.int(256)), w);
-        const rs: Record<string, ReturnType<typeof m>> = { out: m("out", 80), ro: m("ro", 40, false), regs: m("regs", 80), regs2: mem.map("regs2", new Uint8Array(80)) };
+        // Regions at real addresses too (a --buffer, the MEM region): found by the slow path.
+        const x = (name: string, n: number, at: bigint, w = true) => mem.mapAt(name, Uint8Array.from({ length: n }, () => init.int(256)), at, w);
+        const rs: Record<string, ReturnType<typeof m>> = {
+          out: m("out", 80),
+          ro: m("ro", 40, false),
+          buf: x("buf", 48, 0x7f3a12345000n),
+          regs: m("regs", 80),
+          rbuf: x("rbuf", 24, 0x7f3a12345030n, false),
+          regs2: mem.map("regs2", new Uint8Array(80)),
+        };
         const ctx = mem.map("ctx", new Uint8Array(16), false);
         const opts: RunOptions = { globalAddress: (s, add) => rs[s].base + add, kfuncs: {} };
         const dump = () => Object.fromEntries(Object.entries(rs).map(([k, r]) => [k, Buffer.from(r.bytes).toString("hex")]));

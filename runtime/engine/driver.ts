@@ -70,8 +70,11 @@ export interface Addon {
   alloc(size: number): { buffer: ArrayBuffer; addr: bigint };
   free(addr: bigint): void;
   registerMemRegion(fd: number, addr: bigint, size: number): number;
+  /** IORING_REGISTER_RING_FDS: the index to enter with (flags | ENTER_REGISTERED_RING), or -errno.
+   *  (Absent in an addon built before it; then the fd is used.) */
+  registerRingFd?(fd: number): number;
   close(fd: number): void;
-  constants: { SETUP_SQ_REWIND: number };
+  constants: { SETUP_SQ_REWIND: number; ENTER_REGISTERED_RING?: number };
 }
 
 /** Where the ring's indices sit in region 1 (the rings structure), as io_uring_setup reports them. */
@@ -238,6 +241,11 @@ export function realRing(addon: Addon, sqEntries: number, cqEntries: number, sqR
   const shadowPrefix = Array.from({ length: r.sqEntries + 1 }, (_, k) => shadow.subarray(0, k * 64));
   const allocated: bigint[] = [];
   const opened: number[] = [];
+  // io_uring_enter through the registered ring fd when the kernel allows it (5.18+): no file-table
+  // lookup of the fd per call. close() unregisters it.
+  const regIndex = addon.registerRingFd && addon.constants.ENTER_REGISTERED_RING ? addon.registerRingFd(r.fd) : -1;
+  const efd = regIndex >= 0 ? regIndex : r.fd;
+  const eflags = regIndex >= 0 ? addon.constants.ENTER_REGISTERED_RING! : 0;
   // The SQ tail as the driver last published it (the kernel consumes every SQE during the enter).
   let sqTail = rv.getUint32(r.sqOff.tail, true);
   return {
@@ -255,7 +263,7 @@ export function realRing(addon: Addon, sqEntries: number, cqEntries: number, sqR
     },
     registerMemRegion: (reg) => addon.registerMemRegion(r.fd, reg.base, reg.bytes.byteLength),
     submit: (n) => {
-      if (kernelRewind) return addon.enter(r.fd, n, 0, 0);
+      if (kernelRewind) return addon.enter(efd, n, 0, eflags);
       // Entry i to slot (tail + i) & mask: the entries up to the end of the array in one copy (a view
       // made once per count), the rest, if the slots wrap, from slot 0.
       const slot = sqTail & (r.sqEntries - 1);
@@ -264,14 +272,14 @@ export function realRing(addon: Addon, sqEntries: number, cqEntries: number, sqR
       if (first < n) sqes.set(shadow.subarray(first * 64, n * 64), 0);
       const tail = (sqTail + n) >>> 0;
       rv.setUint32(r.sqOff.tail, tail, true);
-      const got = addon.enter(r.fd, n, 0, 0);
+      const got = addon.enter(efd, n, 0, eflags);
       // Entries the kernel did not take (a submission error, -EBUSY, ...) are dropped, as with SQ_REWIND,
       // where the next call starts from entry 0 again: only this thread and this enter read the SQ.
       sqTail = (sqTail + Math.max(0, Math.min(got, n))) >>> 0;
       rv.setUint32(r.sqOff.tail, sqTail, true);
       return got;
     },
-    getEvents: (min, timeoutNs) => addon.enter(r.fd, 0, min, ENTER_GETEVENTS, Math.max(1, timeoutNs)),
+    getEvents: (min, timeoutNs) => addon.enter(efd, 0, min, ENTER_GETEVENTS | eflags, Math.max(1, timeoutNs)),
     now: hrtimeNs,
     open: (file, mode) => {
       const fd = fs.openSync(file, mode === "rw" ? fs.constants.O_RDWR | fs.constants.O_CREAT : { r: "r", w: "w", a: "a" }[mode]!);

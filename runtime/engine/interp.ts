@@ -75,6 +75,11 @@ export class Memory {
     return r;
   }
 
+  /** One past the highest tag so far: a region mapped by map() has base tag << 32 for a tag below this. */
+  tagLimit(): number {
+    return Number(this.next);
+  }
+
   /** Every region mapped so far, in mapping order (the translation's region table is built from it). */
   regionList(): readonly Region[] {
     return this.regions;

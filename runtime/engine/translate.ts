@@ -77,8 +77,19 @@ class Runtime {
     this.ensureTag(r);
     return (this.stackTags[depth] = Number(r.base >> 32n));
   }
+  /** Regions mapped at real addresses (the MEM region, --buffers), in mapping order: the slow path
+   *  finds them by comparing numbers (their addresses are user addresses, far below 2^53). */
+  X: { at: number; len: number; dv: DataView; r: Region }[] = [];
+  private exactSeen = new Set<Region>();
   ensureTag(r: Region): void {
-    if (r.exact || r.base & 0xffffffffn) return;
+    if (r.exact) {
+      if (!this.exactSeen.has(r) && r.base < 1n << 53n) {
+        this.exactSeen.add(r);
+        this.X.push({ at: Number(r.base), len: r.bytes.length, dv: new DataView(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), r });
+      }
+      return;
+    }
+    if (r.base & 0xffffffffn) return;
     const tag = Number(r.base >> 32n);
     if (!this.T[tag]) {
       this.T[tag] = { dv: new DataView(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), len: r.bytes.length, w: r.writable };
@@ -99,6 +110,21 @@ class Runtime {
   }
   /** A failed fast check: resolve like the interpreter; returns the DataView (offset in `off`) or stops the run. */
   slow(f: number, pc: number, lo: number, hi: number, size: number, write: boolean): DataView {
+    // A region at a real address, when no tagged region's 4 GiB window holds the address (the
+    // interpreter's resolve takes the first region in mapping order whose range holds it, and tags are
+    // 1 .. tagLimit - 1): the access, if it passes the checks; anything else is resolved as before.
+    if (hi >= this.mem.tagLimit() && hi < 2097152) {
+      const a = hi * 4294967296 + lo;
+      for (const x of this.X)
+        if (a >= x.at && a < x.at + Math.max(x.len, 1)) {
+          const off = a - x.at;
+          if (off + size <= x.len && (!write || x.r.writable)) {
+            this.off = off;
+            return x.dv;
+          }
+          break;
+        }
+    }
     const x = this.mem.resolve((BigInt(hi) << 32n) | BigInt(lo), size, write);
     if (typeof x === "string") return this.fail(f, pc, x);
     this.off = x.off;
@@ -287,7 +313,7 @@ export function translatedStepper(insns: Insn[], ctx: bigint, mem: Memory, opts:
     art.n = 0;
     const regions = mem.regionList();
     if (regions.length !== art.seen) {
-      for (const r of regions) art.ensureTag(r);
+      for (let k = art.seen; k < regions.length; k++) art.ensureTag(regions[k]);
       art.seen = regions.length;
     }
     const r0 = js(art, 0, index, lo, hi, 0, 0, 0, 0, 0, 0, 0, 0);
