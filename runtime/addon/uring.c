@@ -326,10 +326,15 @@ static napi_value enter(napi_env env, napi_callback_info info)
 	uint32_t fd, to_submit, min_complete, flags;
 	size_t argc = 5;
 	double timeout_ns = 0;
-	if (args(env, info, 4, argv) || u32_arg(env, argv[0], &fd) || u32_arg(env, argv[1], &to_submit) ||
-	    u32_arg(env, argv[2], &min_complete) || u32_arg(env, argv[3], &flags))
+	/* One napi_get_cb_info for the 4 arguments and the optional fifth (this is called at every step). */
+	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) {
+		napi_throw_type_error(env, NULL, "uringbpf addon: missing arguments");
 		return NULL;
-	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc >= 5) {
+	}
+	if (u32_arg(env, argv[0], &fd) || u32_arg(env, argv[1], &to_submit) || u32_arg(env, argv[2], &min_complete) ||
+	    u32_arg(env, argv[3], &flags))
+		return NULL;
+	if (argc >= 5) {
 		napi_valuetype t;
 		if (napi_typeof(env, argv[4], &t) == napi_ok && t == napi_number) napi_get_value_double(env, argv[4], &timeout_ns);
 	}
