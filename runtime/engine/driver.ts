@@ -24,6 +24,7 @@
 // the requests in flight (counted from submissions and the CQEs the kernel posted), within the CQ's room,
 // for a bounded time (--timeout). Anything else stops the run with a RingStateError.
 
+import { createHash } from "crypto";
 import * as fs from "fs";
 import { Memory, run, type Region } from "./interp";
 import { checkRunnable, decodeValue, geometryHint, loadImage, type Image, type ImageGlobal } from "./image";
@@ -300,8 +301,23 @@ function imageOf(input: Uint8Array | CompileResult): Image {
   if (input instanceof Uint8Array) object = input;
   else if (input.ok && input.object) object = input.object;
   else throw new Error(`the program did not compile (${input.diagnostics?.length ?? 0} diagnostics)`);
-  return loadImage(object);
+  // The same object run again (a program run many times, a test's repetitions) is read once: images by
+  // the hash of the object's bytes (the driver never changes an image; the translations hang on its
+  // instruction arrays, so they are reused too). A few recent objects only.
+  const key = createHash("sha256").update(object).digest("hex");
+  let img = images.get(key);
+  if (img) {
+    images.delete(key);
+    images.set(key, img);
+    return img;
+  }
+  img = loadImage(object);
+  images.set(key, img);
+  if (images.size > MAX_IMAGES) images.delete(images.keys().next().value!);
+  return img;
 }
+const images = new Map<string, Image>();
+const MAX_IMAGES = 8;
 
 /** The program to run, with what the contract needs checked (runtime/engine/image.ts checkRunnable). */
 function pickProgram(img: Image, name?: string): [string, Insn[]] {
