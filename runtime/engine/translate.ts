@@ -7,14 +7,19 @@
 //   stops the run past the limit, as the interpreter does;
 // - an address's high half is the tag of its region (the Memory places regions 4 GiB apart), so a load or
 //   store finds its region by indexing a table, checks the offset against the region's length (and the
-//   region's writability) and accesses it word-sized through a DataView; regions mapped at real addresses
-//   (the MEM region and buffers the kernel reads) and every failed check take a slow path that resolves
-//   the address like the interpreter and stops the run with the interpreter's message and the
-//   instruction's source line;
+//   region's writability) and accesses it word-sized through a DataView; within a basic block the
+//   translation also knows registers holding a relocated global plus a constant (checked against the
+//   region's bytes from that address, resolved at entry) or the stack base plus a constant (r10 is never
+//   written: an access inside the frame needs no check); regions mapped at real addresses (the MEM
+//   region and buffers the kernel reads) are found by the slow path without BigInt, and every failed
+//   check takes the slow path that resolves the address like the interpreter and stops the run with the
+//   interpreter's message and the instruction's source line;
 // - BPF_ATOMIC (add/or/and/xor and their fetch forms, xchg, cmpxchg, load-acquire, store-release) is the
 //   interpreter's sequential meaning, with its checks in its order (atomicCode);
-// - kfunc and helper calls go to the interpreter's handlers (BigInt arguments and result), map and ring
-//   buffer helpers included (runtime/engine/maps.ts); regions a helper maps (a hash element, a ring
+// - kfunc and helper calls go to the interpreter's handlers, bound to each call site once per run: a
+//   handler's numeric form (FastCall) is called from the translated code directly, the others with
+//   BigInt arguments and result (rt.call), map and ring buffer helpers included
+//   (runtime/engine/maps.ts); regions a helper maps (a hash element, a ring
 //   buffer record) join the region table when it returns, and a record it submits or discards becomes
 //   read-only there too.
 
