@@ -39,6 +39,31 @@ describe("samples on a simulated ring", () => {
   });
 });
 
+describe("an object run again", () => {
+  it("is read again when its bytes changed in place (the engine reuses images by content, not by array)", () => {
+    const res = compileSource(
+      "again.ts",
+      `import { loopStep, u32, STOP } from "uringbpf";
+export let seed: u32 = 0x5eed1234;
+export let out: u32 = 0;
+export const again = loopStep((ring, lp) => {
+  out = seed + 1;
+  return STOP;
+});
+`,
+    );
+    expect(res.ok).toBe(true);
+    const bytes = Uint8Array.from(res.object!);
+    expect(runOnFakeRing(bytes).get("out")).toBe(0x5eed1235n);
+    expect(runOnFakeRing(bytes).get("out")).toBe(0x5eed1235n);
+    // The initial value of seed in .data, changed in the same array.
+    const at = Buffer.from(bytes).indexOf(Buffer.from([0x34, 0x12, 0xed, 0x5e]));
+    expect(at).toBeGreaterThan(0);
+    bytes[at] = 0x40;
+    expect(runOnFakeRing(bytes).get("out")).toBe(0x5eed1241n);
+  });
+});
+
 describe("the MEM region", () => {
   const source = `
 import { loopStep, u8, u16, u32, u64, FixedArray, STOP } from "uringbpf";

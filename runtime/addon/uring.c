@@ -15,8 +15,9 @@
  *   alloc(size) -> { buffer: ArrayBuffer, addr: BigInt }    (zeroed, page-aligned, until free(addr))
  *   free(addr)                                              (detaches the buffer, unmaps the memory)
  *   registerMemRegion(fd, addr: BigInt, size) -> int (0 or -errno)
+ *   registerRingFd(fd) -> int    (the index for enter(index, ..., flags | ENTER_REGISTERED_RING), or -errno)
  *   close(fd)                    (detaches the ring's ArrayBuffers, unmaps the ring, closes the fd)
- *   constants: { SETUP_SQ_REWIND }
+ *   constants: { SETUP_SQ_REWIND, ENTER_REGISTERED_RING }
  *
  * Memory that JavaScript can still reach is never unmapped behind its back: close() and free() detach the
  * ArrayBuffers first, so a late access sees an empty buffer instead of a dangling pointer.
@@ -48,6 +49,9 @@
 #define UBPF_OFF_SQ_RING 0ULL
 #define UBPF_OFF_SQES 0x10000000ULL
 #define UBPF_REGISTER_MEM_REGION 34
+#define UBPF_REGISTER_RING_FDS 20
+#define UBPF_UNREGISTER_RING_FDS 21
+#define UBPF_ENTER_REGISTERED_RING (1U << 4)
 #define UBPF_MEM_REGION_TYPE_USER 1
 
 struct ubpf_sq_offsets {
@@ -71,9 +75,14 @@ struct ubpf_region_desc {
 struct ubpf_mem_region_reg {
 	uint64_t region_uptr, flags, resv[2];
 };
+struct ubpf_rsrc_update {
+	uint32_t offset, resv;
+	uint64_t data;
+};
 _Static_assert(sizeof(struct ubpf_params) == 120, "io_uring_params is 120 bytes");
 _Static_assert(sizeof(struct ubpf_region_desc) == 64, "io_uring_region_desc is 64 bytes");
 _Static_assert(sizeof(struct ubpf_mem_region_reg) == 32, "io_uring_mem_region_reg is 32 bytes");
+_Static_assert(sizeof(struct ubpf_rsrc_update) == 16, "io_uring_rsrc_update is 16 bytes");
 
 static int sys_setup(uint32_t entries, struct ubpf_params *p)
 {
@@ -133,6 +142,7 @@ struct mapping {
 	struct mapping *next;
 	int fd;			/* the ring's fd, or -1 for a buffer */
 	int is_ring;
+	int reg_index;		/* rings only: the index registerRingFd got (IORING_REGISTER_RING_FDS), or -1 */
 	void *addr;		/* a buffer, or the ring's rings mapping */
 	size_t len;
 	void *sqes;		/* rings only: the SQE array mapping */
@@ -276,6 +286,7 @@ static napi_value setup(napi_env env, napi_callback_info info)
 	}
 	m->fd = fd;
 	m->is_ring = 1;
+	m->reg_index = -1;
 	m->addr = rings;
 	m->len = rings_len;
 	m->sqes = sqes;
@@ -315,10 +326,15 @@ static napi_value enter(napi_env env, napi_callback_info info)
 	uint32_t fd, to_submit, min_complete, flags;
 	size_t argc = 5;
 	double timeout_ns = 0;
-	if (args(env, info, 4, argv) || u32_arg(env, argv[0], &fd) || u32_arg(env, argv[1], &to_submit) ||
-	    u32_arg(env, argv[2], &min_complete) || u32_arg(env, argv[3], &flags))
+	/* One napi_get_cb_info for the 4 arguments and the optional fifth (this is called at every step). */
+	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) {
+		napi_throw_type_error(env, NULL, "uringbpf addon: missing arguments");
 		return NULL;
-	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc >= 5) {
+	}
+	if (u32_arg(env, argv[0], &fd) || u32_arg(env, argv[1], &to_submit) || u32_arg(env, argv[2], &min_complete) ||
+	    u32_arg(env, argv[3], &flags))
+		return NULL;
+	if (argc >= 5) {
 		napi_valuetype t;
 		if (napi_typeof(env, argv[4], &t) == napi_ok && t == napi_number) napi_get_value_double(env, argv[4], &timeout_ns);
 	}
@@ -394,6 +410,34 @@ static napi_value register_mem_region(napi_env env, napi_callback_info info)
 	return r;
 }
 
+/* IORING_REGISTER_RING_FDS: io_uring_enter(index, ..., IORING_ENTER_REGISTERED_RING) then skips the
+ * file-table lookup of the fd. The index belongs to the calling thread; close() unregisters it. */
+static napi_value register_ring_fd(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1], r;
+	uint32_t fd;
+	if (args(env, info, 1, argv) || u32_arg(env, argv[0], &fd)) return NULL;
+	struct mapping *ring = NULL;
+	int ret = 0;
+	/* Under the lock: the ring stays in the list (a close from another thread waits). */
+	pthread_mutex_lock(&live_lock);
+	for (struct mapping *m = live; m && !ring; m = m->next)
+		if (m->is_ring && m->fd == (int)fd) ring = m;
+	if (ring && (ret = ring->reg_index) < 0) {
+		struct ubpf_rsrc_update u;
+		memset(&u, 0, sizeof(u));
+		u.offset = UINT32_MAX; /* any free slot: the kernel writes the one it took */
+		u.data = fd;
+		ret = sys_register((int)fd, UBPF_REGISTER_RING_FDS, &u, 1);
+		if (ret == 1 && u.offset <= INT32_MAX) ret = ring->reg_index = (int)u.offset;
+		else if (ret >= 0) ret = -EIO;
+	}
+	pthread_mutex_unlock(&live_lock);
+	if (!ring) return throw_errno(env, "registerRingFd: not a ring of this addon", EBADF);
+	CHECK(napi_create_int32(env, ret, &r));
+	return r;
+}
+
 static napi_value close_ring(napi_env env, napi_callback_info info)
 {
 	napi_value argv[1];
@@ -402,6 +446,13 @@ static napi_value close_ring(napi_env env, napi_callback_info info)
 	struct mapping *m = unlink_mapping((int)fd, NULL);
 	if (!m) return throw_errno(env, "close: not a ring of this addon", EBADF);
 	detach_views(env, m);
+	if (m->reg_index >= 0) {
+		/* The registration holds a reference to the ring's file: drop it before the fd. */
+		struct ubpf_rsrc_update u;
+		memset(&u, 0, sizeof(u));
+		u.offset = (uint32_t)m->reg_index;
+		sys_register(m->fd, UBPF_UNREGISTER_RING_FDS, &u, 1);
+	}
 	munmap(m->sqes, m->sqes_len);
 	munmap(m->addr, m->len);
 	close(m->fd);
@@ -418,11 +469,13 @@ NAPI_MODULE_INIT()
 		{ "alloc", NULL, alloc, NULL, NULL, NULL, napi_default, NULL },
 		{ "free", NULL, free_buffer, NULL, NULL, NULL, napi_default, NULL },
 		{ "registerMemRegion", NULL, register_mem_region, NULL, NULL, NULL, napi_default, NULL },
+		{ "registerRingFd", NULL, register_ring_fd, NULL, NULL, NULL, napi_default, NULL },
 		{ "close", NULL, close_ring, NULL, NULL, NULL, napi_default, NULL },
 	};
 	if (napi_define_properties(env, exports, sizeof(fns) / sizeof(fns[0]), fns) != napi_ok) return NULL;
 	if (napi_create_object(env, &constants) != napi_ok) return NULL;
 	set_u32(env, constants, "SETUP_SQ_REWIND", UBPF_SETUP_SQ_REWIND);
+	set_u32(env, constants, "ENTER_REGISTERED_RING", UBPF_ENTER_REGISTERED_RING);
 	napi_set_named_property(env, exports, "constants", constants);
 	return exports;
 }

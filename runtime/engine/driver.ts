@@ -24,10 +24,11 @@
 // the requests in flight (counted from submissions and the CQEs the kernel posted), within the CQ's room,
 // for a bounded time (--timeout). Anything else stops the run with a RingStateError.
 
+import { createHash } from "crypto";
 import * as fs from "fs";
 import { Memory, run, type Region } from "./interp";
 import { checkRunnable, decodeValue, geometryHint, loadImage, type Image, type ImageGlobal } from "./image";
-import { runTranslated } from "./translate";
+import { lastRun, translatedStepper } from "./translate";
 import { decodeTrap, geometryValues } from "../../compiler/contract/geometry";
 import { resolveMapAssigns, resolveMem, resolveSet, splitAssign, writeBits } from "../assign";
 import { iterKfuncs } from "./iter";
@@ -47,6 +48,9 @@ const SQ_TASKRUN = 1 << 2;
 const CQE_F_MORE = 1 << 1;
 const ETIME = 62;
 const EINTR = 4;
+/** CLOCK_MONOTONIC in ns, the real ring's clock (bound once: `process` is an accessor on the global
+ *  object, a slow lookup at every loop_step otherwise). */
+const hrtimeNs = process.hrtime.bigint;
 /** Set once the kernel has rejected IORING_SETUP_SQ_REWIND: later runs go straight to the emulation. */
 let sqRewindRejected = false;
 
@@ -67,8 +71,11 @@ export interface Addon {
   alloc(size: number): { buffer: ArrayBuffer; addr: bigint };
   free(addr: bigint): void;
   registerMemRegion(fd: number, addr: bigint, size: number): number;
+  /** IORING_REGISTER_RING_FDS: the index to enter with (flags | ENTER_REGISTERED_RING), or -errno.
+   *  (Absent in an addon built before it; then the fd is used.) */
+  registerRingFd?(fd: number): number;
   close(fd: number): void;
-  constants: { SETUP_SQ_REWIND: number };
+  constants: { SETUP_SQ_REWIND: number; ENTER_REGISTERED_RING?: number };
 }
 
 /** Where the ring's indices sit in region 1 (the rings structure), as io_uring_setup reports them. */
@@ -231,13 +238,17 @@ export function realRing(addon: Addon, sqEntries: number, cqEntries: number, sqR
   const kernelRewind = rewind !== 0 && (r.flags & rewind) !== 0;
   const cqSize = r.cqOff.cqes + r.cqEntries * 16;
   const shadow = kernelRewind ? sqes.subarray(0, r.sqEntries * 64) : new Uint8Array(r.sqEntries * 64);
-  const sqeWords = new Int32Array(r.sqes, 0, r.sqEntries * 16);
-  const shadowWords = new Int32Array(shadow.buffer, shadow.byteOffset, r.sqEntries * 16);
+  /** shadowPrefix[k]: shadow entries 0..k-1. */
+  const shadowPrefix = Array.from({ length: r.sqEntries + 1 }, (_, k) => shadow.subarray(0, k * 64));
   const allocated: bigint[] = [];
   const opened: number[] = [];
+  // io_uring_enter through the registered ring fd when the kernel allows it (5.18+): no file-table
+  // lookup of the fd per call. close() unregisters it.
+  const regIndex = addon.registerRingFd && addon.constants.ENTER_REGISTERED_RING ? addon.registerRingFd(r.fd) : -1;
+  const efd = regIndex >= 0 ? regIndex : r.fd;
+  const eflags = regIndex >= 0 ? addon.constants.ENTER_REGISTERED_RING! : 0;
   // The SQ tail as the driver last published it (the kernel consumes every SQE during the enter).
   let sqTail = rv.getUint32(r.sqOff.tail, true);
-  const t0 = process.hrtime.bigint();
   return {
     sqEntries: r.sqEntries,
     cqEntries: r.cqEntries,
@@ -253,25 +264,24 @@ export function realRing(addon: Addon, sqEntries: number, cqEntries: number, sqR
     },
     registerMemRegion: (reg) => addon.registerMemRegion(r.fd, reg.base, reg.bytes.byteLength),
     submit: (n) => {
-      if (kernelRewind) return addon.enter(r.fd, n, 0, 0);
-      const mask = r.sqEntries - 1;
-      let tail = sqTail;
-      // Entry i to slot (tail + i) & mask, 16 words each (no copy of a subarray per SQE).
-      for (let i = 0; i < n; i++, tail = (tail + 1) >>> 0) {
-        const from = i * 16;
-        const to = (tail & mask) * 16;
-        for (let w = 0; w < 16; w++) sqeWords[to + w] = shadowWords[from + w];
-      }
+      if (kernelRewind) return addon.enter(efd, n, 0, eflags);
+      // Entry i to slot (tail + i) & mask: the entries up to the end of the array in one copy (a view
+      // made once per count), the rest, if the slots wrap, from slot 0.
+      const slot = sqTail & (r.sqEntries - 1);
+      const first = Math.min(n, r.sqEntries - slot);
+      sqes.set(shadowPrefix[first], slot * 64);
+      if (first < n) sqes.set(shadow.subarray(first * 64, n * 64), 0);
+      const tail = (sqTail + n) >>> 0;
       rv.setUint32(r.sqOff.tail, tail, true);
-      const got = addon.enter(r.fd, n, 0, 0);
+      const got = addon.enter(efd, n, 0, eflags);
       // Entries the kernel did not take (a submission error, -EBUSY, ...) are dropped, as with SQ_REWIND,
       // where the next call starts from entry 0 again: only this thread and this enter read the SQ.
       sqTail = (sqTail + Math.max(0, Math.min(got, n))) >>> 0;
       rv.setUint32(r.sqOff.tail, sqTail, true);
       return got;
     },
-    getEvents: (min, timeoutNs) => addon.enter(r.fd, 0, min, ENTER_GETEVENTS, Math.max(1, timeoutNs)),
-    now: () => process.hrtime.bigint() - t0,
+    getEvents: (min, timeoutNs) => addon.enter(efd, 0, min, ENTER_GETEVENTS | eflags, Math.max(1, timeoutNs)),
+    now: hrtimeNs,
     open: (file, mode) => {
       const fd = fs.openSync(file, mode === "rw" ? fs.constants.O_RDWR | fs.constants.O_CREAT : { r: "r", w: "w", a: "a" }[mode]!);
       opened.push(fd);
@@ -291,8 +301,23 @@ function imageOf(input: Uint8Array | CompileResult): Image {
   if (input instanceof Uint8Array) object = input;
   else if (input.ok && input.object) object = input.object;
   else throw new Error(`the program did not compile (${input.diagnostics?.length ?? 0} diagnostics)`);
-  return loadImage(object);
+  // The same object run again (a program run many times, a test's repetitions) is read once: images by
+  // the hash of the object's bytes (the driver never changes an image; the translations hang on its
+  // instruction arrays, so they are reused too). A few recent objects only.
+  const key = createHash("sha256").update(object).digest("hex");
+  let img = images.get(key);
+  if (img) {
+    images.delete(key);
+    images.set(key, img);
+    return img;
+  }
+  img = loadImage(object);
+  images.set(key, img);
+  if (images.size > MAX_IMAGES) images.delete(images.keys().next().value!);
+  return img;
 }
+const images = new Map<string, Image>();
+const MAX_IMAGES = 8;
 
 /** The program to run, with what the contract needs checked (runtime/engine/image.ts checkRunnable). */
 function pickProgram(img: Image, name?: string): [string, Insn[]] {
@@ -458,9 +483,11 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
       fast: (_l1: number, _h1: number, l2: number) => submit(l2),
     }),
   };
+  // The regions' addresses as numbers (exact: below 2^53), converted once rather than at every call.
+  const regionAt = [memRegion, cqRegion, sqRegion].map((r) => (r ? { at: Number(r.base), size: r.bytes.length } : undefined));
   function getRegion(id: number, size: number): number {
-    const r = id === 0 ? memRegion : id === 1 ? cqRegion : id === 2 ? sqRegion : undefined;
-    return r && size <= r.bytes.length ? Number(r.base) : 0;
+    const r = id <= 2 ? regionAt[id] : undefined;
+    return r !== undefined && size <= r.size ? r.at : 0;
   }
   function submit(n: number): number {
     // "The first n entries of region 2" (see the top of this file).
@@ -478,7 +505,7 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
     }
     // Requests whose CQE res is a new descriptor the run then owns (rare: an array only when one is there).
     let creators: bigint[] | undefined;
-    for (let i = 0; i < n; i++) if (FD_CREATORS.has(sqBytes[i * 64])) (creators ??= []).push(sqView.getBigUint64(i * 64 + 32, true));
+    for (let i = 0; i < n; i++) if (FD_CREATORS[sqBytes[i * 64]] === 1) (creators ??= []).push(sqView.getBigUint64(i * 64 + 32, true));
     const r = ring.submit(n);
     if (r > 0) {
       inflight += Math.min(r, n);
@@ -507,9 +534,15 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
   const deadline = ring.now() + BigInt(Math.round(timeoutSec * 1e9));
   const t0 = process.hrtime.bigint();
   let t1 = t0;
-  const exec = opts.interpreter ? run : runTranslated;
   const runOpts = { globalAddress, kfuncs, helpers, subprograms, maxInsns: opts.maxInsns };
   const lpView = new DataView(lp.bytes.buffer, lp.bytes.byteOffset, lp.bytes.byteLength);
+  // The translated loop_step call with its lookups done (made when the run starts: regions the driver
+  // maps later join the region table at the next call).
+  const step = opts.interpreter || opts.noRun ? undefined : translatedStepper(prog, ctxArr.base, mem, runOpts);
+  // When loop() reads the clock (see there).
+  let waited = true;
+  let sinceClock = 0;
+  let executedAtClock = 0;
   try {
     if (!opts.noRun) loop();
   } finally {
@@ -520,15 +553,30 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
   function loop(): void {
     for (;;) {
       if (++steps > maxSteps) throw new Error(`loop_step called ${maxSteps} times without stopping`);
-      if (ring.now() >= deadline) throw new TimeoutError(timeoutSec, steps - 1, geometryHint(img));
+      // The clock (a system call's worth of time on some hosts, ~100 ns) is read before a step when the
+      // previous one waited for completions (the simulated ring's clock moves only then), at every 16th
+      // step, and once 200,000 instructions ran since the last reading: a run stops within about a
+      // millisecond of its deadline.
+      if (waited || ++sinceClock >= 16 || executed - executedAtClock >= 200_000) {
+        waited = false;
+        sinceClock = 0;
+        executedAtClock = executed;
+        if (ring.now() >= deadline) throw new TimeoutError(timeoutSec, steps - 1, geometryHint(img));
+      }
       const headBefore = cqHead();
       if (opts.trace) stepSubmitted = [];
       // Stack contents do not carry over from one loop_step call to the next (the verifier refuses reads of
       // stack slots not written in the same call; runtime/engine/verify.ts): a fresh stack each call.
       mem.resetStacks();
-      const r = exec(prog, ctxArr.base, mem, runOpts);
-      executed += r.executed;
-      const r0 = Number(BigInt.asIntN(32, r.r0));
+      let r0: number;
+      if (opts.interpreter) {
+        const r = run(prog, ctxArr.base, mem, runOpts);
+        executed += r.executed;
+        r0 = Number(BigInt.asIntN(32, r.r0));
+      } else {
+        r0 = step!() | 0;
+        executed += lastRun.executed;
+      }
       lastR0 = r0;
       if (opts.trace) {
         const consumed = (cqHead() - headBefore) >>> 0;
@@ -600,6 +648,7 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
     if (need > 0 && cv.getUint32(ring.off.sqFlags, true) & SQ_CQ_OVERFLOW) {
       // Completions wait in the kernel's overflow list: a wait for nothing flushes what fits.
       const e = ring.getEvents(0, 1);
+      waited = true;
       if (e < 0 && e !== -EINTR && e !== -ETIME) throw new Error(`io_uring_enter(GETEVENTS): errno ${-e}`);
       scan();
       need = (want - cqTail()) | 0;
@@ -624,6 +673,7 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
     const left = deadline - ring.now();
     if (left <= 0n) throw new TimeoutError(timeoutSec, steps, geometryHint(img));
     const e = ring.getEvents(min, Number(left));
+    waited = true;
     scan();
     if (e < 0 && e !== -EINTR && e !== -ETIME) throw new Error(`io_uring_enter(GETEVENTS): errno ${-e}`);
     if (e === -ETIME && ring.now() >= deadline) throw new TimeoutError(timeoutSec, steps, geometryHint(img));

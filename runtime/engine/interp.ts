@@ -40,6 +40,8 @@ const s64 = (v: bigint) => BigInt.asIntN(64, v);
 const s32 = (v: bigint) => BigInt.asIntN(32, v);
 
 /** The address space: regions placed 4 GiB apart so pointer arithmetic never crosses into another. */
+const ZERO_STACK = new Uint8Array(512);
+
 export class Memory {
   private regions: Region[] = [];
   private next = 1n;
@@ -54,7 +56,8 @@ export class Memory {
 
   /** Zero every stack: a loop_step call starts with nothing left over from the previous one. */
   resetStacks(): void {
-    for (const s of this.stacks) s.bytes.fill(0);
+    // set() from a zero array is a plain copy; TypedArray.prototype.fill is a call into the runtime.
+    for (const s of this.stacks) s.bytes.set(ZERO_STACK);
   }
 
   /** Map `bytes` as a new region and return it. */
@@ -70,6 +73,11 @@ export class Memory {
     const r: Region = { name, base: address, bytes, writable, exact: true };
     this.regions.push(r);
     return r;
+  }
+
+  /** One past the highest tag so far: a region mapped by map() has base tag << 32 for a tag below this. */
+  tagLimit(): number {
+    return Number(this.next);
   }
 
   /** Every region mapped so far, in mapping order (the translation's region table is built from it). */

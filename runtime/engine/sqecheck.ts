@@ -35,8 +35,10 @@ export const OPCODES = [
   "WRITEV_FIXED", "PIPE",
 ];
 
-/** Opcodes whose CQE res (>= 0) is a new descriptor the run then owns. */
-export const FD_CREATORS = new Set([13, 18, 28, 45]);
+/** Opcodes whose CQE res (>= 0) is a new descriptor the run then owns: 1 at their index (a table, so the
+ *  per-SQE test of the submit path is one load). */
+export const FD_CREATORS = new Uint8Array(256);
+for (const op of [13, 18, 28, 45]) FD_CREATORS[op] = 1;
 
 /** Why an opcode cannot be checked (refused without --allow-unchecked-sqes). */
 const UNCHECKED: Record<number, string> = {
@@ -73,12 +75,20 @@ interface Table {
 }
 const tables = new WeakMap<SqeCheckContext, Table>();
 
+/** The last context's table (a run checks every batch against one context: no WeakMap lookup). */
+let lastTable: { ctx: SqeCheckContext; t: Table } | undefined;
+
 function tableOf(ctx: SqeCheckContext): Table {
+  if (lastTable !== undefined && lastTable.ctx === ctx && lastTable.t.count === ctx.owned.length) return lastTable.t;
   let t = tables.get(ctx);
-  if (t && t.count === ctx.owned.length) return t;
+  if (t && t.count === ctx.owned.length) {
+    lastTable = { ctx, t };
+    return t;
+  }
   const rs = [...ctx.owned].sort((a, b) => (a.base < b.base ? -1 : a.base > b.base ? 1 : 0));
   t = { count: rs.length, start: Float64Array.from(rs, (r) => Number(r.base)), end: Float64Array.from(rs, (r) => Number(r.base) + r.bytes.length), views: rs.map((r) => new DataView(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength)) };
   tables.set(ctx, t);
+  lastTable = { ctx, t };
   return t;
 }
 
@@ -104,11 +114,17 @@ function regionAt(t: Table, a: number, len: number): number {
 }
 
 const sqeViews = new WeakMap<Uint8Array, DataView>();
+let lastSqes: { sqes: Uint8Array; d: DataView } | undefined;
 
 /** Check entries 0..n-1 of `sqes` (64 bytes each); throws SqeError naming the SQE, opcode and field. */
 export function checkSqes(sqes: Uint8Array, n: number, ctx: SqeCheckContext): void {
-  let d = sqeViews.get(sqes);
-  if (!d) sqeViews.set(sqes, (d = new DataView(sqes.buffer, sqes.byteOffset, sqes.byteLength)));
+  let d: DataView | undefined;
+  if (lastSqes !== undefined && lastSqes.sqes === sqes) d = lastSqes.d;
+  else {
+    d = sqeViews.get(sqes);
+    if (!d) sqeViews.set(sqes, (d = new DataView(sqes.buffer, sqes.byteOffset, sqes.byteLength)));
+    lastSqes = { sqes, d };
+  }
   const t = tableOf(ctx);
   // The quick check passes the common opcodes it can prove harmless; anything else (a refusal, or an
   // opcode it does not cover) goes to the full check, which names the field it refuses.

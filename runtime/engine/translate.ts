@@ -7,14 +7,19 @@
 //   stops the run past the limit, as the interpreter does;
 // - an address's high half is the tag of its region (the Memory places regions 4 GiB apart), so a load or
 //   store finds its region by indexing a table, checks the offset against the region's length (and the
-//   region's writability) and accesses it word-sized through a DataView; regions mapped at real addresses
-//   (the MEM region and buffers the kernel reads) and every failed check take a slow path that resolves
-//   the address like the interpreter and stops the run with the interpreter's message and the
-//   instruction's source line;
+//   region's writability) and accesses it word-sized through a DataView; within a basic block the
+//   translation also knows registers holding a relocated global plus a constant (checked against the
+//   region's bytes from that address, resolved at entry) or the stack base plus a constant (r10 is never
+//   written: an access inside the frame needs no check); regions mapped at real addresses (the MEM
+//   region and buffers the kernel reads) are found by the slow path without BigInt, and every failed
+//   check takes the slow path that resolves the address like the interpreter and stops the run with the
+//   interpreter's message and the instruction's source line;
 // - BPF_ATOMIC (add/or/and/xor and their fetch forms, xchg, cmpxchg, load-acquire, store-release) is the
 //   interpreter's sequential meaning, with its checks in its order (atomicCode);
-// - kfunc and helper calls go to the interpreter's handlers (BigInt arguments and result), map and ring
-//   buffer helpers included (runtime/engine/maps.ts); regions a helper maps (a hash element, a ring
+// - kfunc and helper calls go to the interpreter's handlers, bound to each call site once per run: a
+//   handler's numeric form (FastCall) is called from the translated code directly, the others with
+//   BigInt arguments and result (rt.call), map and ring buffer helpers included
+//   (runtime/engine/maps.ts); regions a helper maps (a hash element, a ring
 //   buffer record) join the region table when it returns, and a record it submits or discards becomes
 //   read-only there too.
 
@@ -25,7 +30,7 @@ const { AluOp, AtomicOp, Class, JmpOp, Mode, Opcode, PSEUDO_CALL, PSEUDO_KFUNC_C
 const { countSlots, endsBlock, hasJumpTarget, insnClass, isAluClass, isAtomic, isJmpClass, isLdImm64, jumpTarget, modeField, opField, sizeBytes, slotLayout, srcIsReg, srcIsRegisterField } = D;
 /** rt.op64's operation code: the ALU operation, | 1 for the signed division and modulo (off 1, cpu v4). */
 const OP64_SIGNED = 1;
-import { ExecutionError, MAY_GOTO_BUDGET, run, type Memory, type Region, type RunOptions } from "./interp";
+import { ExecutionError, MAY_GOTO_BUDGET, run, type CallHandler, type Memory, type Region, type RunOptions } from "./interp";
 
 /** The region table entry the translated code indexes by an address's high half. */
 interface Tag {
@@ -40,6 +45,8 @@ class Runtime {
   T: (Tag | undefined)[] = [];
   /** Resolved ld_imm64 relocation addresses, lo/hi pairs, per function. */
   G: Uint32Array[] = [];
+  /** Per function, per call site: the handler's numeric form, if it has one. */
+  S: (FastCall | undefined)[][] = [];
   n = 0;
   max: number;
   /** High half of the last function result. */
@@ -75,8 +82,19 @@ class Runtime {
     this.ensureTag(r);
     return (this.stackTags[depth] = Number(r.base >> 32n));
   }
+  /** Regions mapped at real addresses (the MEM region, --buffers), in mapping order: the slow path
+   *  finds them by comparing numbers (their addresses are user addresses, far below 2^53). */
+  X: { at: number; len: number; dv: DataView; r: Region }[] = [];
+  private exactSeen = new Set<Region>();
   ensureTag(r: Region): void {
-    if (r.exact || r.base & 0xffffffffn) return;
+    if (r.exact) {
+      if (!this.exactSeen.has(r) && r.base < 1n << 53n) {
+        this.exactSeen.add(r);
+        this.X.push({ at: Number(r.base), len: r.bytes.length, dv: new DataView(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), r });
+      }
+      return;
+    }
+    if (r.base & 0xffffffffn) return;
     const tag = Number(r.base >> 32n);
     if (!this.T[tag]) {
       this.T[tag] = { dv: new DataView(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), len: r.bytes.length, w: r.writable };
@@ -97,27 +115,34 @@ class Runtime {
   }
   /** A failed fast check: resolve like the interpreter; returns the DataView (offset in `off`) or stops the run. */
   slow(f: number, pc: number, lo: number, hi: number, size: number, write: boolean): DataView {
+    // A region at a real address, when no tagged region's 4 GiB window holds the address (the
+    // interpreter's resolve takes the first region in mapping order whose range holds it, and tags are
+    // 1 .. tagLimit - 1): the access, if it passes the checks; anything else is resolved as before.
+    if (hi >= this.mem.tagLimit() && hi < 2097152) {
+      const a = hi * 4294967296 + lo;
+      for (const x of this.X)
+        if (a >= x.at && a < x.at + Math.max(x.len, 1)) {
+          const off = a - x.at;
+          if (off + size <= x.len && (!write || x.r.writable)) {
+            this.off = off;
+            return x.dv;
+          }
+          break;
+        }
+    }
     const x = this.mem.resolve((BigInt(hi) << 32n) | BigInt(lo), size, write);
     if (typeof x === "string") return this.fail(f, pc, x);
     this.off = x.off;
     return new DataView(x.r.bytes.buffer, x.r.bytes.byteOffset, x.r.bytes.byteLength);
   }
-  call(f: number, pc: number, kind: number, name: string, imm: number, a1l: number, a1h: number, a2l: number, a2h: number, a3l: number, a3h: number, a4l: number, a4h: number, a5l: number, a5h: number): number {
-    let h;
-    if (kind === 2) h = this.opts.kfuncs[name];
-    else h = this.opts.helpers?.[imm];
+  /** Call site `k` of function `f` (at instruction `pc`): its handler was resolved when the function
+   *  joined this runtime (compile), so a call is no lookup by name. */
+  call(f: number, pc: number, k: number, a1l: number, a1h: number, a2l: number, a2h: number, a3l: number, a3h: number, a4l: number, a4h: number, a5l: number, a5h: number): number {
+    const site = this.fns[f].sites[k];
+    const { kind, name, imm } = site;
+    const h = site.h;
     if (!h) return this.fail(f, pc, `call of unknown ${kind === 2 ? name : `helper ${imm}`}`);
-    const fast = (h as { fast?: FastCall }).fast;
-    if (fast !== undefined) {
-      let x: number;
-      try {
-        x = fast(a1l, a1h, a2l, a2h, a3l, a3h);
-      } catch (e) {
-        return this.refused(f, pc, kind, name, imm, e);
-      }
-      this.rh = x < 0 ? 0xffffffff : Math.floor(x / 4294967296);
-      return x >>> 0;
-    }
+    // (A handler with a numeric form is called by the translated code itself: translate.ts callCode.)
     const args = [big(a1l, a1h), big(a2l, a2h), big(a3l, a3h), big(a4l, a4h), big(a5l, a5h)];
     let v: bigint;
     try {
@@ -129,6 +154,11 @@ class Runtime {
     }
     this.rh = Number(v >> 32n);
     return Number(v & 0xffffffffn);
+  }
+  /** The numeric form of call site k threw (see refused). */
+  refusedAt(f: number, pc: number, k: number, e: unknown): never {
+    const site = this.fns[f].sites[k];
+    return this.refused(f, pc, site.kind, site.name, site.imm, e);
   }
   /** A helper or kfunc refused its arguments: the program's fault at this call (the interpreter's rule). */
   refused(f: number, pc: number, kind: number, name: string, imm: number, e: unknown): never {
@@ -174,16 +204,33 @@ type JsFn = (rt: Runtime, depth: number, F: number, ...args: number[]) => number
  *  compute exactly what the BigInt form computes. */
 export type FastCall = (a1l: number, a1h: number, a2l: number, a2h: number, a3l: number, a3h: number) => number;
 
+/** A call instruction of a translated function: helper (kind 0) or kfunc (kind 2). */
+interface CallSite {
+  kind: number;
+  name: string;
+  imm: number;
+}
+
+/** A call site with its handler for this run (undefined: unknown, the call stops the run). */
+interface BoundSite extends CallSite {
+  h: CallHandler | undefined;
+  fast: FastCall | undefined;
+}
+
 interface CompiledFn {
   insns: Insn[];
   index: number;
   /** Relocated ld_imm64s: (symbol, addend) in the order of G's pairs. */
   relocs: { symbol: string; addend: bigint }[];
+  /** Helper and kfunc calls in the order of their site numbers. */
+  calls: CallSite[];
+  /** The call sites bound to this run's handlers (set by compile). */
+  sites: BoundSite[];
   js: JsFn;
 }
 
 /** Translations by instruction array (the image's arrays live as long as the image). */
-const cache = new WeakMap<Insn[], Omit<CompiledFn, "index">>();
+const cache = new WeakMap<Insn[], Omit<CompiledFn, "index" | "sites">>();
 
 /** The translation of `insns`, registered in the runtime's function table. */
 function compile(insns: Insn[], rt: Runtime): CompiledFn {
@@ -196,7 +243,12 @@ function compile(insns: Insn[], rt: Runtime): CompiledFn {
   }
   const index = rt.fns.length;
   const tt = t;
-  entry = { ...tt, index };
+  const sites = tt.calls.map((c): BoundSite => {
+    // The interpreter's lookups (interp.ts), once per run instead of once per call.
+    const h = c.kind === 2 ? rt.opts.kfuncs[c.name] : rt.opts.helpers?.[c.imm];
+    return { ...c, h, fast: h ? (h as { fast?: FastCall }).fast : undefined };
+  });
+  entry = { ...tt, index, sites };
   // Relocation addresses for this run.
   const G = new Uint32Array(tt.relocs.length * 2);
   tt.relocs.forEach((x, i) => {
@@ -206,6 +258,7 @@ function compile(insns: Insn[], rt: Runtime): CompiledFn {
   });
   rt.fns.push(entry);
   rt.G[index] = G;
+  rt.S[index] = sites.map((x) => x.fast);
   const m = ((rt as unknown as { byInsns?: Map<Insn[], CompiledFn> }).byInsns ??= new Map());
   m.set(insns, entry);
   return entry;
@@ -213,39 +266,70 @@ function compile(insns: Insn[], rt: Runtime): CompiledFn {
 
 /** Run a program from instruction 0 with r1 = ctx, translated: the interpreter's `run`, faster. */
 export function runTranslated(insns: Insn[], ctx: bigint, mem: Memory, opts: RunOptions): { r0: bigint; executed: number } {
-  // The driver calls the same program with the same context, memory and options at every loop_step:
-  // then the lookups below (and the context's split into halves) are those of the previous call.
-  let l = last;
-  if (l === undefined || l.insns !== insns || l.mem !== mem || l.opts !== opts || l.ctx !== ctx) {
-    // A function too big to translate in reasonable time (V8 compiles one JavaScript function per BPF
-    // function): the interpreter runs the program instead, with the same results.
-    if (tooBig(insns, opts)) return run(insns, ctx, mem, opts);
-    // One runtime per address space: its region table and relocated addresses stay valid across the
-    // loop_step calls of a run (the driver maps every region before the first call).
-    let rt = runtimes.get(mem);
-    if (!rt || rt.opts.globalAddress !== opts.globalAddress) {
-      rt = new Runtime([], mem, opts);
-      runtimes.set(mem, rt);
-    }
-    rt.opts = opts;
-    rt.max = opts.maxInsns ?? 100_000_000;
-    const c = BigInt.asUintN(64, ctx);
-    last = l = { insns, mem, opts, ctx, rt, fn: compile(insns, rt), lo: Number(c & 0xffffffffn), hi: Number(c >> 32n) };
-  }
-  const rt = l.rt;
-  rt.n = 0;
-  const regions = mem.regionList();
-  if (regions.length !== rt.seen) {
-    for (const r of regions) rt.ensureTag(r);
-    rt.seen = regions.length;
-  }
-  const fn = l.fn;
-  const lo = fn.js(rt, 0, fn.index, l.lo, l.hi, 0, 0, 0, 0, 0, 0, 0, 0);
-  return { r0: big(lo, rt.rh), executed: rt.n };
+  const lo = runTranslatedLow(insns, ctx, mem, opts);
+  return { r0: big(lo, lastRun.hi), executed: lastRun.executed };
 }
 
-/** The previous runTranslated call's lookups (see there). */
-let last: { insns: Insn[]; mem: Memory; opts: RunOptions; ctx: bigint; rt: Runtime; fn: CompiledFn; lo: number; hi: number } | undefined;
+/** What the last translated run left besides r0's low half: the instruction count, r0's high half. */
+export const lastRun = { executed: 0, hi: 0 };
+
+/** runTranslated without an allocation: r0's low 32 bits (unsigned); the rest in lastRun. */
+export function runTranslatedLow(insns: Insn[], ctx: bigint, mem: Memory, opts: RunOptions): number {
+  // The driver calls the same program with the same context, memory and options at every loop_step:
+  // then the stepper is the previous call's.
+  let l = last;
+  if (l === undefined || l.insns !== insns || l.mem !== mem || l.opts !== opts || l.ctx !== ctx) last = l = { insns, mem, opts, ctx, step: translatedStepper(insns, ctx, mem, opts) };
+  return l.step();
+}
+
+/**
+ * The program's loop_step call, translated, with every lookup done once (the driver's loop calls it at
+ * every step): returns r0's low 32 bits (unsigned); the instruction count and r0's high half in lastRun.
+ */
+export function translatedStepper(insns: Insn[], ctx: bigint, mem: Memory, opts: RunOptions): () => number {
+  // A function too big to translate in reasonable time (V8 compiles one JavaScript function per BPF
+  // function): the interpreter runs the program instead, with the same results.
+  if (tooBig(insns, opts))
+    return () => {
+      const r = run(insns, ctx, mem, opts);
+      const v = BigInt.asUintN(64, r.r0);
+      lastRun.executed = r.executed;
+      lastRun.hi = Number(v >> 32n);
+      return Number(v & 0xffffffffn);
+    };
+  // One runtime per address space: its region table and relocated addresses stay valid across the
+  // loop_step calls of a run (the driver maps every region before the first call).
+  let rt = runtimes.get(mem);
+  // (Call sites are bound to the handlers of the options the runtime was made with.)
+  if (!rt || rt.opts.globalAddress !== opts.globalAddress || rt.opts.kfuncs !== opts.kfuncs || rt.opts.helpers !== opts.helpers) {
+    rt = new Runtime([], mem, opts);
+    runtimes.set(mem, rt);
+  }
+  rt.opts = opts;
+  rt.max = opts.maxInsns ?? 100_000_000;
+  const c = BigInt.asUintN(64, ctx);
+  const lo = Number(c & 0xffffffffn);
+  const hi = Number(c >> 32n);
+  const fn = compile(insns, rt);
+  const js = fn.js;
+  const index = fn.index;
+  const art = rt;
+  return () => {
+    art.n = 0;
+    const regions = mem.regionList();
+    if (regions.length !== art.seen) {
+      for (let k = art.seen; k < regions.length; k++) art.ensureTag(regions[k]);
+      art.seen = regions.length;
+    }
+    const r0 = js(art, 0, index, lo, hi, 0, 0, 0, 0, 0, 0, 0, 0);
+    lastRun.executed = art.n;
+    lastRun.hi = art.rh;
+    return r0;
+  };
+}
+
+/** The previous runTranslated call's stepper (see there). */
+let last: { insns: Insn[]; mem: Memory; opts: RunOptions; ctx: bigint; step: () => number } | undefined;
 
 const runtimes = new WeakMap<Memory, Runtime>();
 
@@ -268,10 +352,70 @@ function tooBig(insns: Insn[], opts: RunOptions): boolean {
   return b;
 }
 
+/** What translation knows about a register within a basic block: the address of relocation `g` (its
+ *  index in G's pairs) plus `add`, or (s) the stack base of this call plus `add` (r10 is base + 512). */
+type Known = { g: number; add: number } | { s: true; add: number };
+
+/** The translation state of one function (insnCode's context). */
+interface Tx {
+  insns: Insn[];
+  target: (i: number) => number | undefined;
+  relocs: { symbol: string; addend: bigint }[];
+  calls: CallSite[];
+  fail: (i: number, msg: string) => string;
+  L: (r: number) => string;
+  H: (r: number) => string;
+  /** Known register contents at the current instruction (reset at each block start). */
+  known: (Known | undefined)[];
+  /** r10 is never written in this function: it is the stack base + 512 everywhere. */
+  fpConst: boolean;
+  /** Relocations whose region the code reads through the g* locals. */
+  gUsed: Set<number>;
+}
+
+/** Registers an instruction may write (an over-approximation is safe: it only forgets what is known). */
+function writtenRegs(ins: Insn): number[] {
+  const cls = insnClass(ins.opcode);
+  if (isAluClass(cls) || cls === Class.LDX || cls === Class.LD) return [ins.dst];
+  if (isJmpClass(cls)) return opField(ins.opcode) === JmpOp.CALL ? [0, 1, 2, 3, 4, 5] : [];
+  if (cls === Class.STX && modeField(ins.opcode) === Mode.ATOMIC) return [0, ins.dst, ins.src];
+  return [];
+}
+
+/** Update `tx.known` past instruction `ins` (translated: its relocation, if any, is in tx.relocs). */
+function learn(tx: Tx, ins: Insn): void {
+  const cls = insnClass(ins.opcode);
+  const k = tx.known;
+  const d = ins.dst;
+  if (cls === Class.ALU64 && d <= 10) {
+    const op = opField(ins.opcode);
+    const cur = k[d];
+    if (!srcIsReg(ins.opcode) && cur && (op === AluOp.ADD || op === AluOp.SUB)) {
+      k[d] = { ...cur, add: cur.add + (op === AluOp.ADD ? ins.imm | 0 : -(ins.imm | 0)) };
+      return;
+    }
+    if (srcIsReg(ins.opcode) && op === AluOp.MOV && ins.off === 0 && ins.src <= 10) {
+      k[d] = baseKnown(tx, ins.src);
+      return;
+    }
+  }
+  if (isLdImm64(ins.opcode) && d <= 10) {
+    const sym = ins.reloc?.kind === "global" ? ins.reloc.symbol : undefined;
+    const g = sym === undefined ? -1 : tx.relocs.findIndex((x) => x.symbol === sym && x.addend === (ins.imm64 ?? 0n));
+    k[d] = g >= 0 ? { g, add: 0 } : undefined;
+    return;
+  }
+  for (const r of writtenRegs(ins)) if (r <= 10) k[r] = undefined;
+}
+
+/** What is known about register r as an address base. */
+function baseKnown(tx: Tx, r: number): Known | undefined {
+  return r === 10 ? (tx.fpConst ? { s: true, add: 512 } : undefined) : tx.known[r];
+}
+
 /** Generate the JavaScript of one function. Exported for tests (the source is readable). */
-export function translateSource(insns: Insn[]): { source: string; relocs: { symbol: string; addend: bigint }[] } {
+export function translateSource(insns: Insn[]): { source: string; relocs: { symbol: string; addend: bigint }[]; calls: CallSite[] } {
   const { indexAt: slotToIdx, slotOf } = slotLayout(insns);
-  const relocs: { symbol: string; addend: bigint }[] = [];
   const target = (i: number) => slotToIdx.get(jumpTarget(insns[i], slotOf[i]));
   // Leaders: the entry, jump targets, and the instruction after a jump or exit.
   const leaders = new Set<number>([0]);
@@ -283,10 +427,20 @@ export function translateSource(insns: Insn[]): { source: string; relocs: { symb
       if (t !== undefined) leaders.add(t);
     }
   });
-  const L = (r: number) => `l${r}`;
-  const H = (r: number) => `h${r}`;
+  const tx: Tx = {
+    insns,
+    target,
+    relocs: [],
+    calls: [],
+    fail: (i: number, msg: string) => `rt.fail(F, ${i}, ${JSON.stringify(msg)})`,
+    L: (r: number) => `l${r}`,
+    H: (r: number) => `h${r}`,
+    known: [],
+    fpConst: insns.every((ins) => !writtenRegs(ins).includes(10)),
+    gUsed: new Set(),
+  };
+  const { fail, L, H } = tx;
   const out: string[] = [];
-  const fail = (i: number, msg: string) => `rt.fail(F, ${i}, ${JSON.stringify(msg)})`;
   const sorted = [...leaders].filter((x) => x <= insns.length).sort((a, b) => a - b);
   for (let bi = 0; bi < sorted.length; bi++) {
     const start = sorted[bi];
@@ -297,26 +451,40 @@ export function translateSource(insns: Insn[]): { source: string; relocs: { symb
       continue;
     }
     out.push(`if ((n += ${end - start}) > max) rt.limit(F, ${start}, n, ${end - start});`);
-    for (let i = start; i < end; i++) out.push(insnCode(insns, i, target, relocs, fail, L, H));
+    // Nothing is known about registers where control can arrive from elsewhere.
+    tx.known = [];
+    for (let i = start; i < end; i++) {
+      out.push(insnCode(tx, i));
+      learn(tx, insns[i]);
+    }
     // A block that does not end with a jump falls through into the next case (or off the end).
     if (end === insns.length) out.push(`${fail(end, "fell off the end of the program")};`);
   }
   const params = [1, 2, 3, 4, 5].map((r) => `${L(r)}, ${H(r)}`).join(", ");
+  // The regions of the relocations the code reads or writes directly: gD (its DataView), gO (the
+  // offset of the relocated address in it), gA (bytes from there to the region's end, -1 when the
+  // address is not in a tagged region), gW (gA when the region is writable, else -1). Set at entry and
+  // again after each helper or subprogram call (a helper may change a region's writability).
+  const g = [...tx.gUsed].sort((a, b) => a - b);
+  const gDecl = g.map((k) => `let gD${k} = SD, gO${k} = G[${2 * k}], gA${k} = -1, gW${k} = -1;`);
+  const gSet = g.map((k) => `if ((r = T[G[${2 * k + 1}]]) !== undefined) { gD${k} = r.dv; gA${k} = r.len - gO${k}; gW${k} = r.w ? gA${k} : -1; } else gA${k} = gW${k} = -1;`).join(" ");
   const source = [
     `"use strict";`,
     `return function bpf(rt, depth, F, ${params}) {`,
     `if (depth >= 8) rt.fail(F, 0, "more than 8 nested calls");`,
-    `const T = rt.T, G = rt.G[F];`,
+    `const T = rt.T, G = rt.G[F], S = rt.S[F];`,
     `let l0 = 0, h0 = 0, l6 = 0, h6 = 0, l7 = 0, h7 = 0, l8 = 0, h8 = 0, l9 = 0, h9 = 0, l10 = 512, h10 = rt.stack(depth);`,
-    `let pc = 0, r, a, b, c, o, dv, x, y, z, mg = ${MAY_GOTO_BUDGET}, n = rt.n;`,
-    `const max = rt.max;`,
+    `let pc = 0, r, a, b, c, o, dv, x, y, z, fc, fv = 0, mg = ${MAY_GOTO_BUDGET}, n = rt.n;`,
+    `const max = rt.max, SD = T[h10].dv;`,
+    ...gDecl,
+    gSet,
     `for (;;) switch (pc) {`,
-    ...out,
+    ...out.map((line) => line.replaceAll("/*GSET*/", gSet)),
     `default: ${fail(0, "bad jump")};`,
     `}`,
     `};`,
   ].join("\n");
-  return { source, relocs };
+  return { source, relocs: tx.relocs, calls: tx.calls };
 }
 
 /** Compiled functions by their source: the same code (the same object run again) reuses V8's optimized
@@ -324,27 +492,20 @@ export function translateSource(insns: Insn[]): { source: string; relocs: { symb
 const bySource = new Map<string, JsFn>();
 const MAX_CACHED = 256;
 
-function translateFunction(insns: Insn[]): Omit<CompiledFn, "index"> {
-  const { source, relocs } = translateSource(insns);
+function translateFunction(insns: Insn[]): Omit<CompiledFn, "index" | "sites"> {
+  const { source, relocs, calls } = translateSource(insns);
   let js = bySource.get(source);
   if (!js) {
     js = new Function(source)() as JsFn;
     if (bySource.size >= MAX_CACHED) bySource.delete(bySource.keys().next().value!);
     bySource.set(source, js);
   }
-  return { insns, relocs, js };
+  return { insns, relocs, calls, js };
 }
 
 /** The code of instruction i (a statement, or several). */
-function insnCode(
-  insns: Insn[],
-  i: number,
-  target: (i: number) => number | undefined,
-  relocs: { symbol: string; addend: bigint }[],
-  fail: (i: number, msg: string) => string,
-  L: (r: number) => string,
-  H: (r: number) => string,
-): string {
+function insnCode(tx: Tx, i: number): string {
+  const { insns, target, relocs, fail, L, H } = tx;
   const ins = insns[i];
   const cls = insnClass(ins.opcode);
   const d = ins.dst;
@@ -448,13 +609,15 @@ function insnCode(
       if (ins.reloc?.kind === "kfunc" || ins.src === PSEUDO_KFUNC_CALL) {
         const name = ins.reloc?.symbol ?? "";
         if (!ins.reloc) return `${fail(i, `call of unknown kfunc #${ins.imm}`)};`;
-        return `l0 = rt.call(F, ${i}, 2, ${JSON.stringify(name)}, 0, ${args}); h0 = rt.rh; ${clobber}`;
+        tx.calls.push({ kind: 2, name, imm: 0 });
+        return `${callCode(i, tx.calls.length - 1, args)} ${clobber}`;
       }
       if (ins.src === PSEUDO_CALL) {
         if (!ins.reloc) return `${fail(i, `call of unknown subprogram ${ins.imm}`)};`;
-        return `rt.n = n; l0 = rt.sub(F, ${i}, ${JSON.stringify(ins.reloc.symbol)}, depth + 1, ${args}); h0 = rt.rh; n = rt.n; ${clobber}`;
+        return `rt.n = n; l0 = rt.sub(F, ${i}, ${JSON.stringify(ins.reloc.symbol)}, depth + 1, ${args}); h0 = rt.rh; n = rt.n; ${clobber} /*GSET*/`;
       }
-      return `l0 = rt.call(F, ${i}, 0, "", ${imm}, ${args}); h0 = rt.rh; ${clobber}`;
+      tx.calls.push({ kind: 0, name: "", imm });
+      return `${callCode(i, tx.calls.length - 1, args)} ${clobber} /*GSET*/`;
     }
     const wide = cls === Class.JMP;
     const bl = K ? immLo : sl;
@@ -499,8 +662,10 @@ function insnCode(
   // ---------------- ld_imm64 ----------------
   if (isLdImm64(ins.opcode)) {
     if (ins.reloc?.kind === "global") {
-      const k = relocs.length;
-      relocs.push({ symbol: ins.reloc.symbol, addend: ins.imm64 ?? 0n });
+      // The same (symbol, addend) shares one pair (and one set of g* locals).
+      const addend = ins.imm64 ?? 0n;
+      let k = relocs.findIndex((x) => x.symbol === ins.reloc!.symbol && x.addend === addend);
+      if (k < 0) k = relocs.push({ symbol: ins.reloc.symbol, addend }) - 1;
       return `${dl} = G[${2 * k}]; ${dh} = G[${2 * k + 1}];`;
     }
     const v = BigInt.asUintN(64, ins.imm64 ?? BigInt(ins.imm));
@@ -516,18 +681,37 @@ function insnCode(
     const base = write ? d : s;
     const off = ins.off | 0;
     // Address = base + off (64-bit); the region by the high half.
+    // Address = base + off (64-bit). The fast path: no carry into the high half, whose value is then
+    // the region's tag (the same T[h] load for every access through an unchanged base, which V8 can
+    // share); an access whose low half wraps, like every failed check, goes to the slow path with the
+    // address's halves as they are.
     const addr =
-      off === 0 ? `a = ${L(base)}; c = ${H(base)};`
-      : off > 0 ? `a = ${L(base)} + ${off}; c = ${H(base)}; if (a > 4294967295) { a -= 4294967296; c = (c + 1) >>> 0; }`
-      : `a = ${L(base)} - ${-off}; c = ${H(base)}; if (a < 0) { a += 4294967296; c = (c - 1) >>> 0; }`;
-    const fast = `(r = T[c]) !== undefined && ${write ? "r.w && " : ""}a + ${size} <= r.len`;
-    const pick = `if (${fast}) { dv = r.dv; o = a; } else { dv = rt.slow(F, ${i}, a, c, ${size}, ${write}); o = rt.off; }`;
+      off === 0 ? `a = ${L(base)};`
+      : off > 0 ? `a = ${L(base)} + ${off};`
+      : `a = ${L(base)} - ${-off};`;
+    const noCarry = off === 0 ? `` : off > 0 ? `a < 4294967296 && ` : `a >= 0 && `;
+    const halves =
+      off === 0 ? `c = ${H(base)};`
+      : off > 0 ? `c = ${H(base)}; if (a > 4294967295) { a -= 4294967296; c = (c + 1) >>> 0; }`
+      : `c = ${H(base)}; if (a < 0) { a += 4294967296; c = (c - 1) >>> 0; }`;
+    const fast = `${noCarry}(r = T[${H(base)}]) !== undefined && ${write ? "r.w && " : ""}a + ${size} <= r.len`;
+    let pick = `if (${fast}) { dv = r.dv; o = a; } else { ${halves} dv = rt.slow(F, ${i}, a, c, ${size}, ${write}); o = rt.off; }`;
+    // A base the block knows: the stack at a constant offset inside the frame needs no check at all; a
+    // relocated global (plus a constant) is checked against its region's bytes from that address
+    // (computed at entry), and anything else takes the general path.
+    const kb = baseKnown(tx, base);
+    const total = kb ? kb.add + off : -1;
+    if (kb && "s" in kb && total >= 0 && total + size <= 512) pick = `dv = SD; o = ${total};`;
+    else if (kb && "g" in kb && total >= 0) {
+      tx.gUsed.add(kb.g);
+      pick = `${addr} if (g${write ? "W" : "A"}${kb.g} >= ${total + size}) { dv = gD${kb.g}; o = gO${kb.g} + ${total}; } else ${pick}`;
+    } else pick = `${addr} ${pick}`;
     if (!write && signed) {
       const ld =
         size === 4 ? `${dl} = dv.getInt32(o, true) >>> 0;`
         : size === 2 ? `${dl} = dv.getInt16(o, true) >>> 0;`
         : `${dl} = dv.getInt8(o) >>> 0;`;
-      return `${addr} ${pick} ${ld} ${dh} = ${dl} & 0x80000000 ? 4294967295 : 0;`;
+      return `${pick} ${ld} ${dh} = ${dl} & 0x80000000 ? 4294967295 : 0;`;
     }
     if (!write) {
       const ld =
@@ -535,7 +719,7 @@ function insnCode(
         : size === 4 ? `${dl} = dv.getUint32(o, true); ${dh} = 0;`
         : size === 2 ? `${dl} = dv.getUint16(o, true); ${dh} = 0;`
         : `${dl} = dv.getUint8(o); ${dh} = 0;`;
-      return `${addr} ${pick} ${ld}`;
+      return `${pick} ${ld}`;
     }
     const vl = cls === Class.STX ? sl : immLo;
     const vh = cls === Class.STX ? sh : immHi;
@@ -545,7 +729,7 @@ function insnCode(
       : size === 4 ? `dv.setUint32(o, ${vl}, true);`
       : size === 2 ? `dv.setUint16(o, ${vl} & 0xffff, true);`
       : `dv.setUint8(o, ${vl} & 0xff);`;
-    return `${addr} ${pick} ${st}`;
+    return `${pick} ${st}`;
   }
   if (cls === Class.STX && mode === Mode.ATOMIC) return atomicCode(ins, i, size, fail, L, H);
   return `${fail(i, `unsupported opcode ${hex}`)};`;
@@ -608,6 +792,18 @@ function atomicCode(ins: Insn, i: number, size: number, fail: (i: number, msg: s
 
 function slotOfStr(insns: Insn[], i: number): number {
   return jumpTarget(insns[i], countSlots(insns.slice(0, i)));
+}
+
+/**
+ * Call site k (instruction i): a handler with a numeric form (FastCall) is called directly, its result
+ * split as rt.call splits it; a refusal (an exception) is the program's fault at this call, as there.
+ * Anything else goes through rt.call (BigInt arguments).
+ */
+function callCode(i: number, k: number, args: string): string {
+  return (
+    `if ((fc = S[${k}]) !== undefined) { try { fv = fc(l1, h1, l2, h2, l3, h3); } catch (e) { rt.refusedAt(F, ${i}, ${k}, e); } ` +
+    `h0 = fv < 0 ? 4294967295 : Math.floor(fv / 4294967296); l0 = fv >>> 0; } else { l0 = rt.call(F, ${i}, ${k}, ${args}); h0 = rt.rh; }`
+  );
 }
 
 /** Shift a 64-bit register by a constant (0..63). */

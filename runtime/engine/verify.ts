@@ -57,6 +57,19 @@ export interface VerifyOptions {
 
 /** Check the program `prog` and every subprogram of the image; throws VerifyError. */
 export function verifyImage(img: Image, prog: string, opts: VerifyOptions): void {
+  // An image already checked for this program against the same helpers and kfuncs passes again (the
+  // driver reuses the image of an object run again: runtime/engine/driver.ts imageOf).
+  const key = `${prog}\0${[...opts.helpers].sort((a, b) => a - b).join(",")}\0${[...opts.kfuncs].sort().join(",")}`;
+  let passed = verified.get(img);
+  if (passed?.has(key)) return;
+  verifyImageOnce(img, prog, opts);
+  if (!passed) verified.set(img, (passed = new Set()));
+  passed.add(key);
+}
+
+const verified = new WeakMap<Image, Set<string>>();
+
+function verifyImageOnce(img: Image, prog: string, opts: VerifyOptions): void {
   const globals = new Set(img.globals.map((g) => g.name));
   // Objects (globals, maps) and functions (a bpf_loop callback's ld_imm64) defined in the object.
   const symbols = new Set(img.obj.symbols.filter((s) => (s.type === 1 || s.type === 2) && s.shndx > 0).map((s) => s.name));
