@@ -5,6 +5,7 @@ import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { compileFile, compileSource } from "../compiler/index";
 import { runOnFakeRing } from "./support/fakering";
+import { readObject } from "../compiler/elf/reader";
 
 const sample = (n: string) => compileFile(path.join(__dirname, "..", "samples", n));
 
@@ -170,4 +171,43 @@ export const t = loopStep((ring, lp) => {
     const res = compileSource("nops.ts", require("fs").readFileSync(path.join(__dirname, "..", "samples", "nops.ts"), "utf8"));
     expect(res.programs[0].insns.some((i) => i.reloc?.symbol === "bpf_iter_num_new")).toBe(false);
   });
+});
+
+describe("a call that only its loop budget or --timeout ends", () => {
+  const ENDLESS = `import { loopStep, u32, STOP } from "uringbpf";
+export let x: u32 = 1;
+export let after: u32 = 0;
+export const p = loopStep((ring, lp) => {
+  while (x !== 0) {
+    x += 2;
+  }
+  after = 1;
+  return STOP;
+});
+`;
+  it("an unrolled endless loop reaches may_goto's budget (a loop trap at its header), not an instruction cap", () => {
+    const res = compileSource("endless.ts", ENDLESS);
+    const sim = runOnFakeRing(res, { maxSteps: 1, maxInsns: null });
+    expect(sim.result.trap).toMatchObject({ line: 5, kind: "loop" });
+    expect(sim.get("after")).toBe(0n);
+    // Far more instructions than the oracle's deterministic 100,000,000 cap would have let it run.
+    expect(sim.executed).toBeGreaterThan(100_000_000);
+  }, 120_000);
+
+  it("with the may_goto made a plain jump (a hostile object), the call is stopped at --timeout", () => {
+    const res = compileSource("endless.ts", ENDLESS, { loopUnroll: 1 });
+    const bytes = Uint8Array.from(res.object!);
+    // The first may_goto (0xe5) becomes `ja +0`: the loop has no way out but the timeout (the engine's
+    // structural check refuses such a loop, as the kernel would; noVerify runs it anyway, on the simulated ring).
+    const o = readObject(bytes);
+    const sec = o.section("struct_ops/p") ?? o.sections.find((s) => s.name.startsWith("struct_ops"))!;
+    let at = -1;
+    for (let off = sec.offset; off < sec.offset + sec.size; off += 8) if (bytes[off] === 0xe5) { at = off; break; }
+    expect(at).toBeGreaterThan(0);
+    bytes[at] = 0x05;
+    bytes[at + 2] = bytes[at + 3] = 0;
+    const t0 = Date.now();
+    expect(() => runOnFakeRing({ ...res, object: bytes }, { maxSteps: 1, maxInsns: null, timeoutSec: 1, noVerify: true })).toThrow(/did not finish within 1 s \(--timeout\)/);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  }, 60_000);
 });

@@ -148,7 +148,7 @@ export interface EngineOptions {
   allowUncheckedSqes?: boolean;
   /** Skip the structural check of the object (runtime/engine/verify.ts): tests of the run-time checks. */
   noVerify?: boolean;
-  /** Abort one loop_step call after this many instructions (the interpreter's default otherwise). */
+  /** Abort one loop_step call after this many instructions (default: no cap; --timeout bounds the call). */
   maxInsns?: number;
   /** The ring implementation (default: the liburing addon). The fuzz harness passes a simulated ring. */
   addon?: Addon;
@@ -534,7 +534,13 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
   const deadline = ring.now() + BigInt(Math.round(timeoutSec * 1e9));
   const t0 = process.hrtime.bigint();
   let t1 = t0;
-  const runOpts = { globalAddress, kfuncs, helpers, subprograms, maxInsns: opts.maxInsns };
+  // Within a call, the --timeout is checked every CHECKPOINT_EVERY instructions on the host's clock (a
+  // loop only its budget ends runs to that budget, as in the kernel; a runaway one stops at the deadline).
+  const wallDeadline = t0 + BigInt(Math.round(timeoutSec * 1e9));
+  const checkpoint = () => {
+    if (process.hrtime.bigint() >= wallDeadline) throw new TimeoutError(timeoutSec, steps - 1, geometryHint(img));
+  };
+  const runOpts = { globalAddress, kfuncs, helpers, subprograms, maxInsns: opts.maxInsns, checkpoint };
   const lpView = new DataView(lp.bytes.buffer, lp.bytes.byteOffset, lp.bytes.byteLength);
   // The translated loop_step call with its lookups done (made when the run starts: regions the driver
   // maps later join the region table at the next call).

@@ -119,9 +119,21 @@ export interface RunOptions {
   helpers?: Record<number, CallHandler>;
   /** BPF-to-BPF call targets by symbol (the object's .text functions). */
   subprograms?: Record<string, Insn[]>;
-  /** Abort a single loop_step call after this many executed instructions (default 100,000,000): a guard
-   *  against runaway loops, far above what any verified program executes in one call. */
+  /** Abort a single loop_step call after this many executed instructions: a guard against runaway loops.
+   *  Default: none when `checkpoint` is given (the run's --timeout stops it), else 100,000,000. */
   maxInsns?: number;
+  /** Called every CHECKPOINT_EVERY instructions within a call: the driver's --timeout check, which throws
+   *  to stop the run. A loop that only its budget ends (may_goto's, an iterator's) reaches that budget
+   *  in the engine as in the kernel, whatever its body costs, instead of an instruction cap. */
+  checkpoint?: () => void;
+}
+
+/** Instructions between two `checkpoint` calls within one loop_step call. */
+export const CHECKPOINT_EVERY = 1 << 24;
+
+/** The instruction cap of a call (see RunOptions.maxInsns). */
+export function insnCap(opts: RunOptions): number {
+  return opts.maxInsns ?? (opts.checkpoint ? Number.MAX_SAFE_INTEGER : 100_000_000);
 }
 
 /** Reverse the byte order of the low `width` bits of v. */
@@ -151,13 +163,13 @@ export const MAY_GOTO_BUDGET = 8 * 1024 * 1024;
 
 /** Run a program from instruction 0 with r1 = ctx; returns r0 and the instruction count. */
 export function run(insns: Insn[], ctx: bigint, mem: Memory, opts: RunOptions): { r0: bigint; executed: number } {
-  const count = { executed: 0 };
+  const count = { executed: 0, next: Math.min(insnCap(opts), CHECKPOINT_EVERY) };
   const r0 = exec(insns, [ctx], 0, mem, opts, count);
   return { r0, executed: count.executed };
 }
 
 /** Execute one function (a program or a subprogram) at call depth `depth` with arguments r1..r5. */
-function exec(insns: Insn[], args: bigint[], depth: number, mem: Memory, opts: RunOptions, count: { executed: number }): bigint {
+function exec(insns: Insn[], args: bigint[], depth: number, mem: Memory, opts: RunOptions, count: { executed: number; next: number }): bigint {
   if (depth >= 8) throw new ExecutionError("more than 8 nested calls", 0);
   // Slot index <-> instruction index (ld_imm64 occupies two slots).
   const { indexAt: slotToIdx, slotOf } = slotLayout(insns);
@@ -165,7 +177,7 @@ function exec(insns: Insn[], args: bigint[], depth: number, mem: Memory, opts: R
   const reg: bigint[] = new Array(11).fill(0n);
   args.forEach((a, i) => (reg[i + 1] = a));
   reg[10] = stack.base + 512n;
-  const max = opts.maxInsns ?? 100_000_000;
+  const max = insnCap(opts);
   // may_goto's budget: one counter per function call, as the kernel keeps one stack slot per frame.
   let mayGoto = MAY_GOTO_BUDGET;
   let pc = 0;
@@ -179,7 +191,11 @@ function exec(insns: Insn[], args: bigint[], depth: number, mem: Memory, opts: R
   };
   for (;;) {
     if (pc < 0 || pc >= insns.length) fail("fell off the end of the program");
-    if (++count.executed > max) fail(`more than ${max} instructions executed`);
+    if (++count.executed > count.next) {
+      if (count.executed > max) fail(`more than ${max} instructions executed`);
+      opts.checkpoint?.();
+      count.next = Math.min(max, count.executed + CHECKPOINT_EVERY);
+    }
     const ins = insns[pc];
     const cls = insnClass(ins.opcode);
     const d = ins.dst;

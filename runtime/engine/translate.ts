@@ -30,7 +30,7 @@ const { AluOp, AtomicOp, Class, JmpOp, Mode, Opcode, PSEUDO_CALL, PSEUDO_KFUNC_C
 const { countSlots, endsBlock, hasJumpTarget, insnClass, isAluClass, isAtomic, isJmpClass, isLdImm64, jumpTarget, modeField, opField, sizeBytes, slotLayout, srcIsReg, srcIsRegisterField } = D;
 /** rt.op64's operation code: the ALU operation, | 1 for the signed division and modulo (off 1, cpu v4). */
 const OP64_SIGNED = 1;
-import { ExecutionError, MAY_GOTO_BUDGET, run, type CallHandler, type Memory, type Region, type RunOptions } from "./interp";
+import { CHECKPOINT_EVERY, ExecutionError, insnCap, MAY_GOTO_BUDGET, run, type CallHandler, type Memory, type Region, type RunOptions } from "./interp";
 
 /** The region table entry the translated code indexes by an address's high half. */
 interface Tag {
@@ -48,7 +48,10 @@ class Runtime {
   /** Per function, per call site: the handler's numeric form, if it has one. */
   S: (FastCall | undefined)[][] = [];
   n = 0;
+  /** The next count at which the translated code calls limit(): a checkpoint, or the cap. */
   max: number;
+  /** The instruction cap of a call (interp.ts insnCap). */
+  cap: number;
   /** High half of the last function result. */
   rh = 0;
   /** Offset found by the slow path. */
@@ -63,16 +66,24 @@ class Runtime {
     readonly mem: Memory,
     public opts: RunOptions,
   ) {
-    this.max = opts.maxInsns ?? 100_000_000;
+    this.cap = insnCap(opts);
+    this.max = Math.min(this.cap, CHECKPOINT_EVERY);
   }
   fail(f: number, pc: number, msg: string): never {
     throw new ExecutionError(msg, pc, this.fns[f].insns[pc]);
   }
-  /** The count passed the limit in the block starting at `start` (length `len`): stop at the instruction
-   *  where the interpreter would (it counts before executing each one). */
-  limit(f: number, start: number, n: number, len: number): never {
-    this.n = n;
-    return this.fail(f, start + Math.max(0, this.max - (n - len)), `more than ${this.max} instructions executed`);
+  /** The count passed `max` in the block starting at `start` (length `len`). Past the cap: stop at the
+   *  instruction where the interpreter would (it counts before executing each one). At a checkpoint: call
+   *  opts.checkpoint (it may throw) and return the next `max`. */
+  limit(f: number, start: number, n: number, len: number): number {
+    if (n <= this.max) return this.max; // a callee has moved it on already
+    if (n > this.cap) {
+      this.n = n;
+      return this.fail(f, start + Math.max(0, this.cap - (n - len)), `more than ${this.cap} instructions executed`);
+    }
+    this.opts.checkpoint?.();
+    this.max = Math.min(this.cap, n + CHECKPOINT_EVERY);
+    return this.max;
   }
   /** The stack of call depth `depth`: its tag (base = tag << 32, r10 = base + 512). */
   stack(depth: number): number {
@@ -306,7 +317,7 @@ export function translatedStepper(insns: Insn[], ctx: bigint, mem: Memory, opts:
     runtimes.set(mem, rt);
   }
   rt.opts = opts;
-  rt.max = opts.maxInsns ?? 100_000_000;
+  rt.cap = insnCap(opts);
   const c = BigInt.asUintN(64, ctx);
   const lo = Number(c & 0xffffffffn);
   const hi = Number(c >> 32n);
@@ -316,6 +327,7 @@ export function translatedStepper(insns: Insn[], ctx: bigint, mem: Memory, opts:
   const art = rt;
   return () => {
     art.n = 0;
+    art.max = Math.min(art.cap, CHECKPOINT_EVERY);
     const regions = mem.regionList();
     if (regions.length !== art.seen) {
       for (let k = art.seen; k < regions.length; k++) art.ensureTag(regions[k]);
@@ -450,7 +462,7 @@ export function translateSource(insns: Insn[]): { source: string; relocs: { symb
       out.push(`${fail(start, "fell off the end of the program")};`);
       continue;
     }
-    out.push(`if ((n += ${end - start}) > max) rt.limit(F, ${start}, n, ${end - start});`);
+    out.push(`if ((n += ${end - start}) > max) max = rt.limit(F, ${start}, n, ${end - start});`);
     // Nothing is known about registers where control can arrive from elsewhere.
     tx.known = [];
     for (let i = start; i < end; i++) {
@@ -475,7 +487,8 @@ export function translateSource(insns: Insn[]): { source: string; relocs: { symb
     `const T = rt.T, G = rt.G[F], S = rt.S[F];`,
     `let l0 = 0, h0 = 0, l6 = 0, h6 = 0, l7 = 0, h7 = 0, l8 = 0, h8 = 0, l9 = 0, h9 = 0, l10 = 512, h10 = rt.stack(depth);`,
     `let pc = 0, r, a, b, c, o, dv, x, y, z, fc, fv = 0, mg = ${MAY_GOTO_BUDGET}, n = rt.n;`,
-    `const max = rt.max, SD = T[h10].dv;`,
+    `let max = rt.max;`,
+    `const SD = T[h10].dv;`,
     ...gDecl,
     gSet,
     `for (;;) switch (pc) {`,

@@ -27,8 +27,11 @@ export interface FakeRingOptions {
   memInit?: (bytes: Uint8Array) => void;
   /** Map presets, like the loader's --map NAME[KEY]PATH=VALUE. */
   maps?: string[];
-  /** Time limit of the run in (virtual) seconds. */
+  /** Time limit of the run in (virtual) seconds; within one loop_step call, in real seconds. */
   timeoutSec?: number;
+  /** The instruction cap of one loop_step call (default 100,000,000, deterministic for the oracle; null:
+   *  none, as in the CLI, where timeoutSec stops a runaway call). */
+  maxInsns?: number | null;
   /** Passed on to the driver. */
   allowUncheckedSqes?: boolean;
   noVerify?: boolean;
@@ -208,6 +211,8 @@ export function runOnFakeRing(res: CompileResult | Uint8Array, opts: FakeRingOpt
     memInit: opts.memInit,
     map: opts.maps,
     maxSteps: opts.maxSteps ?? 10_000_000,
+    // A deterministic guard for the oracle (the CLI's runs are bounded by --timeout instead).
+    maxInsns: opts.maxInsns === null ? undefined : (opts.maxInsns ?? 100_000_000),
     timeoutSec: opts.timeoutSec ?? 3600,
     allowUncheckedSqes: opts.allowUncheckedSqes,
     noVerify: opts.noVerify,
