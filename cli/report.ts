@@ -41,7 +41,7 @@ export interface RunReport {
   /** Every map after the run (arrays as lists, hashes as key/value pairs, ring-buffer records in order). */
   maps?: Record<string, unknown>;
   /** A failed run-time check: the TypeScript line. */
-  trap?: { line: number; file: string | null; source: string | null };
+  trap?: { line: number; kind: "loop" | "check"; file: string | null; source: string | null };
   /** trace() output, with --trace. */
   trace?: string[];
   /** Kernel engine: the verifier's statistics. */
@@ -122,12 +122,17 @@ export function kernelOutcome(r: RunResult, timeoutSec: number): Outcome {
   return { exit: r.ok ? 0 : exitOfStage(stage!), report, messages: r.messages };
 }
 
+/** Why a trap stopped the program (the loader's message says the same). */
+function trapWhy(kind: "loop" | "check" | undefined): string {
+  return kind === "loop" ? "loop budget spent" : "run-time check failed";
+}
+
 /** The userspace engine's result. */
 export function engineOutcome(r: EngineResult, trace: boolean): Outcome {
   const invalid = r.ret !== 0;
   const stage: Stage | undefined = r.trap ? "trap" : invalid ? "run" : undefined;
   const error = r.trap
-    ? `program stopped at ${r.trap.file ?? "line"}:${r.trap.line}: ${r.trap.source ?? ""} (run-time check failed)`
+    ? `program stopped at ${r.trap.file ?? "line"}:${r.trap.line}: ${r.trap.source ?? ""} (${trapWhy(r.trap.kind)})`
     : invalid
       ? `loop_step returned a value other than CONTINUE (0) or STOP (1): the kernel ends the run with -EINVAL`
       : undefined;
@@ -197,7 +202,7 @@ export function formatReport(rep: RunReport): string {
     for (const [k, x] of entries) lines.push(`    ${k.padEnd(w)} = ${short(x)}`);
   }
   if (rep.maps) for (const [k, x] of Object.entries(rep.maps)) lines.push(`  map ${k}: ${jsonSafe(x).slice(0, 2000)}`);
-  if (rep.trap) lines.push(`  stopped by a failed run-time check at ${rep.trap.file ?? "line"}:${rep.trap.line}: ${rep.trap.source ?? ""}`);
+  if (rep.trap) lines.push(`  stopped at ${rep.trap.file ?? "line"}:${rep.trap.line}: ${rep.trap.source ?? ""} (${trapWhy(rep.trap.kind)})`);
   if (rep.trace !== undefined) lines.push("  trace:", ...(rep.trace.length ? rep.trace.map((l) => `    ${l.trim()}`) : ["    (empty)"]));
   return lines.join("\n");
 }

@@ -103,6 +103,9 @@ beforeAll(async () => {
     "echo @@BPFTOOL && bpftool -j map dump pinned /sys/fs/bpf/lat/hist && echo && echo @@FASTEST && bpftool -j map dump pinned /sys/fs/bpf/lat/fastest && " +
     "echo && echo @@INFLIGHT && bpftool -j map dump pinned /sys/fs/bpf/lat/inflight && echo && echo @@SHOW && bpftool -j map show && echo && echo @@BTF && bpftool btf dump file latency.o",
     [obj("latency.o", build("samples/latency.ts")), ...bpftoolFiles()]);
+  // A trap with a ring-buffer record outstanding: the trap exit discards it (test/fixtures/lang/ringbuf-trap.ts).
+  const trapObj = build("test/fixtures/lang/ringbuf-trap.ts");
+  add("ringbuf-trap", "uringbpf-loader rbtrap.o; echo @@BUDGET; uringbpf-loader rbtrap.o --set badStep=9 --set n=4000000000", [obj("rbtrap.o", trapObj)]);
   // events: every completion through the ring buffer.
   add("events", "uringbpf-loader events.o --set requests=300 --set depth=8", [obj("events.o", build("samples/events.ts"))]);
   // counters: a producer process shares the MEM region (--mem-file on tmpfs) with the program.
@@ -193,6 +196,22 @@ describe.skipIf(!canRun)("the language in the 7.x kernel", () => {
     const btf = out.split("@@BTF")[1];
     expect(btf).toMatch(/DATASEC '\.maps' size=\d+ vlen=3/);
     expect(btf).toMatch(/VAR 'hist' type_id=\d+, linkage=global/);
+  });
+
+  it("a trap (an index check, a loop's budget) discards the ring-buffer record outstanding: accepted, and the buffer keeps the finished steps' records", () => {
+    const [check, budget] = result("ringbuf-trap").output.split("@@BUDGET");
+    const j = loaderJson(check);
+    expect([j.ok, j.stage, j.trap?.kind, j.trap?.source]).toEqual([false, "trap", "check", "t.vals[i] += 1;"]);
+    expect(j.verifier.insns_processed).toBeGreaterThan(0);
+    expect(j.maps.out).toEqual([{ step: 0, sum: 6 }, { step: 1, sum: 6 }]);
+    expect(j.globals.steps).toBe(2);
+    // The interpreter on the simulated ring stops at the same check with the same records.
+    const sim = runOnFakeRing(compileFile(path.join(root, "test/fixtures/lang/ringbuf-trap.ts")), { mem: 4096, maxSteps: 100 });
+    expect(JSON.parse(jsonSafe(sim.maps)).out).toEqual(j.maps.out);
+    expect(sim.get("steps")).toBe(2n);
+    const b = loaderJson(budget);
+    expect([b.ok, b.stage, b.trap?.kind, b.trap?.source]).toEqual([false, "trap", "loop", "for (let k: u32 = 0; k < n; k++) {"]);
+    expect(b.maps.out).toEqual([]);
   });
 
   it("events: the ring buffer holds one record per request, in completion order, with each request's result", () => {

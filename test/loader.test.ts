@@ -8,6 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TRAP_LOOP_BIT } from "../compiler/contract/geometry";
 
 const root = path.join(__dirname, "..");
 const cache = process.env.UBPF_CACHE ?? path.join(root, ".cache", "uringbpf");
@@ -322,9 +323,15 @@ describe.skipIf(!haveLoader)("uringbpf-loader: the MEM region, traps and --trace
     expect(r.stderr).toMatch(new RegExp(`program stopped at \\S*mem\\.ts:${SLOTS_LINE}: p\\.slots\\[idx\\] = p\\.count \\* 10; \\(run-time check failed\\)`));
     expect(r.json.mem.count).toBe(0); // the rest of the report is still there
 
+    // The trap word's top bit (TRAP_LOOP_BIT) marks a loop whose budget ran out: the same line, another cause.
+    const loop = mem(ctx, "--set", `uringbpf_trap=${(TRAP_LOOP_BIT | SLOTS_LINE) >>> 0}`);
+    expect(loop.status).toBe(8);
+    expect(loop.json.trap).toMatchObject({ line: SLOTS_LINE, kind: "loop" });
+    expect(loop.json.error).toMatch(/\(loop budget spent\)$/);
+
     const none = mem(ctx, "--set", "uringbpf_trap=999");
     expect(none.status).toBe(8);
-    expect(none.json.trap).toMatchObject({ line: 999, source: "" });
+    expect(none.json.trap).toMatchObject({ line: 999, kind: "check", source: "" });
     expect(none.stderr).toContain("program stopped at line 999");
   });
 });

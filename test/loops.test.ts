@@ -13,6 +13,7 @@ import { compileFile, compileSource, formatDiagnostics, type CompileOptions } fr
 import { runInVm, type VmCase, type VmRunResult } from "../runtime/vm/vm";
 import { runOnFakeRing } from "./support/fakering";
 import { kernelTestsCanRun } from "./support/kernelgate";
+import { TRAP_LOOP_BIT } from "../compiler/contract/geometry";
 
 const root = path.join(__dirname, "..");
 const dir = path.join(__dirname, "fixtures", "loops");
@@ -187,7 +188,8 @@ describe.skipIf(!canRun)("loops in the 7.x kernel", () => {
     expect(r.exitCode, r.output).toBe(8);
     const j = loaderJson(r.output);
     expect(j.globals.after).toBe(0);
-    expect(j.error).toContain(`endless.ts:${ENDLESS_LINE}: while (x !== 0) {`);
+    expect(j.error).toContain(`endless.ts:${ENDLESS_LINE}: while (x !== 0) { (loop budget spent)`);
+    expect(j.trap).toMatchObject({ line: ENDLESS_LINE, kind: "loop" });
   });
 
   it("the issue's rejected nest converges and is accepted", () => {
@@ -230,7 +232,7 @@ describe("loops on the host", () => {
     // One iteration per may_goto (unrolled, the loop would make 8 per may_goto and take 8 times longer here).
     const res = compileSource("endless.ts", ENDLESS, { loopUnroll: 1 });
     const sim = runOnFakeRing(res, { maxSteps: 1 });
-    expect(sim.get("uringbpf_trap")).toBe(BigInt(ENDLESS_LINE));
+    expect(sim.get("uringbpf_trap")).toBe(BigInt((TRAP_LOOP_BIT | ENDLESS_LINE) >>> 0)); // the line, marked a loop budget
     expect(sim.get("after")).toBe(0n);
     expect(sim.get("x")).toBe(1n + 2n * 8_388_608n);
   }, 120_000);

@@ -25,48 +25,42 @@ static __always_inline int fail(int err)
 SEC("struct_ops.s/cp")
 int cp(unsigned long long *ctx)
 {
-	struct io_ring_ctx *ring = RING(ctx);
-	struct iou_loop_params *lp = LOOP_PARAMS(ctx);
-	struct io_uring_sqe *sq = sq_region(ring);
-	__u8 *cq = cq_region(ring);
-	if (!sq || !cq)
+	struct ring r;
+	ring_open(&r, ctx, 0);
+	if (!r.sq || !r.cq)
 		return fail(-EINVAL);
+	__u8 *cq = r.cq;
 	if (inFd < 0 || outFd < 0 || buf == 0)
 		return fail(-EINVAL);
 
 	__u32 head = *cq_head(cq);
 	if (!started) {
 		started = 1;
-		prep(sq_at(sq, 0), IORING_OP_READ, inFd, buf, bufSize, copied, READ);
+		prep_read(sq_at(r.sq, 0), inFd, buf, bufSize, copied, READ);
 	} else {
-		if (head == cq_tail(cq)) {
-			lp->cq_wait_idx = head + 1;
-			return CONTINUE;
-		}
-		struct io_uring_cqe *cqe = cq_at(cq, head);
-		int res = cqe->res;
-		__u64 op = cqe->user_data;
-		head++;
-		*cq_head(cq) = head;
+		if (head == cq_tail(cq))
+			return wait_cq(&r, head + 1);
+		int res;
+		__u64 op;
+		cq_take(cq, &head, &res, &op);
 		if (res < 0)
 			return fail(res);
 		if (op == READ) {
 			if (res == 0)
 				return fail(0); /* end of file: done */
 			pending = (__u32)res;
-			prep(sq_at(sq, 0), IORING_OP_WRITE, outFd, buf, pending, copied, WRITE);
+			prep_write(sq_at(r.sq, 0), outFd, buf, pending, copied, WRITE);
 		} else {
 			if ((__u32)res != pending)
 				return fail(-EIO); /* short write */
 			copied += (__u64)res;
-			prep(sq_at(sq, 0), IORING_OP_READ, inFd, buf, bufSize, copied, READ);
+			prep_read(sq_at(r.sq, 0), inFd, buf, bufSize, copied, READ);
 		}
 	}
-	int submitted = bpf_io_uring_submit_sqes(ring, 1);
+	int submitted = bpf_io_uring_submit_sqes(r.ctx, 1);
 	if (submitted != 1)
 		return fail(submitted < 0 ? submitted : -EIO);
-	lp->cq_wait_idx = head + 1;
-	return CONTINUE;
+	return wait_cq(&r, head + 1);
 }
 
 LOOP_OPS(cp);

@@ -12,14 +12,13 @@ static __u32 inflight = 0;
 SEC("struct_ops.s/nops")
 int nops(unsigned long long *ctx)
 {
-	struct io_ring_ctx *ring = RING(ctx);
-	struct iou_loop_params *lp = LOOP_PARAMS(ctx);
-	struct io_uring_sqe *sq = sq_region(ring);
-	__u8 *cq = cq_region(ring);
-	if (!sq || !cq) {
+	struct ring r;
+	ring_open(&r, ctx, 0);
+	if (!r.sq || !r.cq) {
 		result = -22;
 		return STOP;
 	}
+	__u8 *cq = r.cq;
 
 	/* Reap what has completed. */
 	__u32 head = *cq_head(cq);
@@ -46,12 +45,12 @@ int nops(unsigned long long *ctx)
 	for (__u32 i = 0; i < MAX_INFLIGHT; i++) {
 		if (inflight + n >= MAX_INFLIGHT || reqsToRun <= 0)
 			break;
-		prep(sq_at(sq, i), IORING_OP_NOP, 0, 0, 0, 0, TOKEN);
+		prep_nop(sq_at(r.sq, i), TOKEN);
 		n++;
 		reqsToRun--;
 	}
 	if (n > 0) {
-		int submitted = bpf_io_uring_submit_sqes(ring, n);
+		int submitted = bpf_io_uring_submit_sqes(r.ctx, n);
 		if (submitted != (int)n) {
 			result = submitted < 0 ? submitted : -5;
 			return STOP;
@@ -62,8 +61,7 @@ int nops(unsigned long long *ctx)
 		return STOP;
 
 	/* Sleep until everything in flight has completed. */
-	lp->cq_wait_idx = head + inflight;
-	return CONTINUE;
+	return wait_cq(&r, head + inflight);
 }
 
 LOOP_OPS(nops);

@@ -29,13 +29,13 @@ static __u32 inflight = 0;
 SEC("struct_ops.s/qd")
 int qd(unsigned long long *ctx)
 {
-	struct io_ring_ctx *ring = RING(ctx);
-	struct iou_loop_params *lp = LOOP_PARAMS(ctx);
-	struct Queue *q = (struct Queue *)bpf_io_uring_get_region(ring, REGION_MEM, sizeof(struct Queue));
-	struct io_uring_sqe *sq = sq_region(ring);
-	__u8 *cq = cq_region(ring);
-	if (!q || !sq || !cq)
+	struct ring r;
+	ring_open(&r, ctx, sizeof(struct Queue));
+	struct Queue *q = r.mem;
+	if (!q || !r.sq || !r.cq)
 		return STOP;
+	struct io_uring_sqe *sq = r.sq;
+	__u8 *cq = r.cq;
 	if (depth == 0 || depth > uringbpf_sq_entries || q->count > MAX_REQS) {
 		q->status = -22;
 		return STOP;
@@ -68,12 +68,12 @@ int qd(unsigned long long *ctx)
 		__u32 k = q->submitted + n;
 		if (k >= MAX_REQS) /* the index check uringbpf makes (a trap there) */
 			return STOP;
-		struct Req *r = &q->reqs[k];
-		prep(sq_at(sq, i), r->opcode, r->fd, r->addr, r->len, r->off, k);
+		struct Req *req = &q->reqs[k];
+		prep(sq_at(sq, i), req->opcode, req->fd, req->addr, req->len, req->off, k);
 		n++;
 	}
 	if (n > 0) {
-		int got = bpf_io_uring_submit_sqes(ring, n);
+		int got = bpf_io_uring_submit_sqes(r.ctx, n);
 		if (got != (int)n) {
 			q->status = got < 0 ? got : -5;
 			return STOP;
@@ -83,8 +83,7 @@ int qd(unsigned long long *ctx)
 		if (inflight > q->maxInflight)
 			q->maxInflight = inflight;
 	}
-	lp->cq_wait_idx = head + 1;
-	return CONTINUE;
+	return wait_cq(&r, head + 1);
 }
 
 LOOP_OPS(qd);

@@ -21,41 +21,36 @@ MEM_LAYOUT(struct Records);
 
 int inFd = -1;
 static __u64 offset = 0; /* file offset of the next header */
-__u32 started = 0; /* not static: clang -O2 would shrink a static 0/1 variable to a 1-byte bool, whose BTF type stays 4 bytes */
+__u32 started = 0; /* not static: clang -O2 would shrink a static 0/1 variable to a 1-byte bool, whose BTF type stays 4 bytes (the kernel's BTF check refuses that) */
 
 #define USER_ADDR(field) (uringbpf_mem_uaddr + __builtin_offsetof(struct Records, field))
 
 static __always_inline void read_header(struct io_uring_sqe *sqe)
 {
-	prep(sqe, IORING_OP_READ, inFd, USER_ADDR(length), 4, offset, HEADER);
+	prep_read(sqe, inFd, USER_ADDR(length), 4, offset, HEADER);
 }
 
 SEC("struct_ops.s/records")
 int records(unsigned long long *ctx)
 {
-	struct io_ring_ctx *ring = RING(ctx);
-	struct iou_loop_params *lp = LOOP_PARAMS(ctx);
-	struct Records *p = (struct Records *)bpf_io_uring_get_region(ring, REGION_MEM, sizeof(struct Records));
-	struct io_uring_sqe *sq = sq_region(ring);
-	__u8 *cq = cq_region(ring);
-	if (!p || !sq || !cq)
+	struct ring r;
+	ring_open(&r, ctx, sizeof(struct Records));
+	struct Records *p = r.mem;
+	if (!p || !r.sq || !r.cq)
 		return STOP;
-	struct io_uring_sqe *sqe = sq_at(sq, 0);
+	__u8 *cq = r.cq;
+	struct io_uring_sqe *sqe = sq_at(r.sq, 0);
 	__u32 head = *cq_head(cq);
 	if (started == 0) {
 		started = 1;
 		p->status = 1;
 		read_header(sqe);
 	} else {
-		if (head == cq_tail(cq)) {
-			lp->cq_wait_idx = head + 1;
-			return CONTINUE;
-		}
-		struct io_uring_cqe *cqe = cq_at(cq, head);
-		int res = cqe->res;
-		__u64 what = cqe->user_data;
-		head++;
-		*cq_head(cq) = head;
+		if (head == cq_tail(cq))
+			return wait_cq(&r, head + 1);
+		int res;
+		__u64 what;
+		cq_take(cq, &head, &res, &what);
 		if (res < 0) {
 			p->status = res;
 			return STOP;
@@ -75,7 +70,7 @@ int records(unsigned long long *ctx)
 				offset += 4;
 				read_header(sqe);
 			} else {
-				prep(sqe, IORING_OP_READ, inFd, USER_ADDR(data), len, offset + 4, BODY);
+				prep_read(sqe, inFd, USER_ADDR(data), len, offset + 4, BODY);
 			}
 		} else {
 			__u32 len = p->length;
@@ -98,12 +93,11 @@ int records(unsigned long long *ctx)
 			read_header(sqe);
 		}
 	}
-	if (bpf_io_uring_submit_sqes(ring, 1) != 1) {
+	if (bpf_io_uring_submit_sqes(r.ctx, 1) != 1) {
 		p->status = -5;
 		return STOP;
 	}
-	lp->cq_wait_idx = head + 1;
-	return CONTINUE;
+	return wait_cq(&r, head + 1);
 }
 
 LOOP_OPS(records);

@@ -1,8 +1,10 @@
 /* What a C loop_step program needs to follow docs/OBJECT.md without libbpf headers: the io_uring BPF ops
  * types, the two kfuncs, the hidden ring globals the loader fills, and small helpers that do what the
  * TypeScript DSL's ring API does (sq.at(i), cq.at(head), the prep* methods clearing the whole SQE).
- * Used by the C references in bench/c/, built with clang -O2 -g -target bpf -mcpu=v3 (or v4) by
- * bench/size.ts and test/cref.test.ts. */
+ * Used by the C references in bench/c/ (built with clang -O2 -g -target bpf -mcpu=v3 or v4 by
+ * bench/size.ts and test/cref.test.ts) and by the C fixtures of test/fixtures/c/ (test/contract.test.ts,
+ * test/image.test.ts).
+ * -DURINGBPF_NO_RING: the types and kfuncs only, without the ring globals and the helpers over them. */
 #ifndef URINGBPF_H
 #define URINGBPF_H
 
@@ -56,15 +58,21 @@ extern __u8 *bpf_io_uring_get_region(struct io_ring_ctx *ctx, __u32 region_id, c
 #define CONTINUE 0
 #define STOP 1
 
-/* The hidden ring globals (docs/OBJECT.md): WEAK, as uringbpf declares them. */
+#ifndef URINGBPF_NO_RING
+/* The hidden ring globals (docs/OBJECT.md): WEAK, as uringbpf declares them, named uringbpf_NAME.
+ * RING_NAME may be defined before this header to name them otherwise (test/fixtures/c/nops.c -DOTHER_NAMES:
+ * an object whose loader cannot fill them). */
+#ifndef RING_NAME
+#define RING_NAME(name) uringbpf_##name
+#endif
 #define RING_GLOBAL(type, name) const volatile type name __attribute__((weak)) = 0
-RING_GLOBAL(__u32, uringbpf_sq_entries);
-RING_GLOBAL(__u32, uringbpf_cq_entries);
-RING_GLOBAL(__u32, uringbpf_cq_head);
-RING_GLOBAL(__u32, uringbpf_cq_tail);
-RING_GLOBAL(__u32, uringbpf_cq_cqes);
-RING_GLOBAL(__u32, uringbpf_cq_size);
-RING_GLOBAL(__u32, uringbpf_sq_size);
+RING_GLOBAL(__u32, RING_NAME(sq_entries));
+RING_GLOBAL(__u32, RING_NAME(cq_entries));
+RING_GLOBAL(__u32, RING_NAME(cq_head));
+RING_GLOBAL(__u32, RING_NAME(cq_tail));
+RING_GLOBAL(__u32, RING_NAME(cq_cqes));
+RING_GLOBAL(__u32, RING_NAME(cq_size));
+RING_GLOBAL(__u32, RING_NAME(sq_size));
 /* Only programs with a MEM region define this one (uringbpf_mem_uaddr: the region's user address). */
 #define MEM_UADDR() const volatile __u64 uringbpf_mem_uaddr __attribute__((weak)) = 0
 /* Names the MEM region's layout for the loader (BTF only; the value is unused). */
@@ -75,27 +83,27 @@ RING_GLOBAL(__u32, uringbpf_sq_size);
 
 static __always_inline struct io_uring_sqe *sq_region(struct io_ring_ctx *ring)
 {
-	return (struct io_uring_sqe *)bpf_io_uring_get_region(ring, REGION_SQ, uringbpf_sq_size);
+	return (struct io_uring_sqe *)bpf_io_uring_get_region(ring, REGION_SQ, RING_NAME(sq_size));
 }
 static __always_inline __u8 *cq_region(struct io_ring_ctx *ring)
 {
-	return bpf_io_uring_get_region(ring, REGION_CQ, uringbpf_cq_size);
+	return bpf_io_uring_get_region(ring, REGION_CQ, RING_NAME(cq_size));
 }
 static __always_inline __u32 *cq_head(__u8 *cq)
 {
-	return (__u32 *)(cq + uringbpf_cq_head);
+	return (__u32 *)(cq + RING_NAME(cq_head));
 }
 static __always_inline __u32 cq_tail(__u8 *cq)
 {
-	return *(volatile __u32 *)(cq + uringbpf_cq_tail);
+	return *(volatile __u32 *)(cq + RING_NAME(cq_tail));
 }
 static __always_inline struct io_uring_cqe *cq_at(__u8 *cq, __u32 head)
 {
-	return &((struct io_uring_cqe *)(cq + uringbpf_cq_cqes))[head & (uringbpf_cq_entries - 1)];
+	return &((struct io_uring_cqe *)(cq + RING_NAME(cq_cqes)))[head & (RING_NAME(cq_entries) - 1)];
 }
 static __always_inline struct io_uring_sqe *sq_at(struct io_uring_sqe *sq, __u32 i)
 {
-	return &sq[i & (uringbpf_sq_entries - 1)];
+	return &sq[i & (RING_NAME(sq_entries) - 1)];
 }
 /* Every field cleared, then the request's own. */
 static __always_inline void prep(struct io_uring_sqe *sqe, __u8 opcode, __s32 fd, __u64 addr, __u32 len, __u64 off, __u64 user_data)
@@ -108,6 +116,57 @@ static __always_inline void prep(struct io_uring_sqe *sqe, __u8 opcode, __s32 fd
 	sqe->off = off;
 	sqe->user_data = user_data;
 }
+
+static __always_inline void prep_nop(struct io_uring_sqe *sqe, __u64 user_data)
+{
+	prep(sqe, IORING_OP_NOP, 0, 0, 0, 0, user_data);
+}
+static __always_inline void prep_read(struct io_uring_sqe *sqe, __s32 fd, __u64 addr, __u32 len, __u64 off, __u64 user_data)
+{
+	prep(sqe, IORING_OP_READ, fd, addr, len, off, user_data);
+}
+static __always_inline void prep_write(struct io_uring_sqe *sqe, __s32 fd, __u64 addr, __u32 len, __u64 off, __u64 user_data)
+{
+	prep(sqe, IORING_OP_WRITE, fd, addr, len, off, user_data);
+}
+
+/* What a loop_step starts from: its ring and loop parameters (ctx[0], ctx[1]), the MEM region if it has
+ * one, and the SQ and CQ regions. */
+struct ring {
+	struct io_ring_ctx *ctx;
+	struct iou_loop_params *lp;
+	void *mem;
+	struct io_uring_sqe *sq;
+	__u8 *cq;
+};
+/* Fills r from the program's context, r->mem with the MEM region's first mem_size bytes (mem_size 0: no
+ * MEM region, r->mem is NULL). A region that is missing is NULL: the program checks. */
+static __always_inline void ring_open(struct ring *r, unsigned long long *ctx, unsigned long mem_size)
+{
+	r->ctx = RING(ctx);
+	r->lp = LOOP_PARAMS(ctx);
+	r->mem = mem_size ? bpf_io_uring_get_region(r->ctx, REGION_MEM, mem_size) : 0;
+	r->sq = sq_region(r->ctx);
+	r->cq = cq_region(r->ctx);
+}
+/* Takes the completion at *head off the CQ: its result and user_data are read before the new head is
+ * published (from then on the kernel may reuse the entry). */
+static __always_inline void cq_take(__u8 *cq, __u32 *head, __s32 *res, __u64 *user_data)
+{
+	struct io_uring_cqe *cqe = cq_at(cq, *head);
+	*res = cqe->res;
+	*user_data = cqe->user_data;
+	*head += 1;
+	*cq_head(cq) = *head;
+}
+/* The step's end when it waits: the loop sleeps until the CQ's tail reaches idx (CONTINUE). */
+static __always_inline int wait_cq(struct ring *r, __u32 idx)
+{
+	r->lp->cq_wait_idx = idx;
+	return CONTINUE;
+}
+
+#endif /* URINGBPF_NO_RING */
 
 #define LOOP_OPS(prog) \
 	SEC(".struct_ops.link") struct io_uring_bpf_ops prog##_ops = { .loop_step = (void *)prog }; \

@@ -4,6 +4,20 @@
 // it (runtime/engine/driver.ts), and scripts/gen-geometry.ts writes runtime/loader/geometry.h from it for
 // the native loader (`--check` in CI fails when the header is out of date).
 
+/** The trap word (.bss `uringbpf_trap`, a __u32): 0 while no run-time check failed; otherwise the TypeScript
+ *  line of the check, with this bit set when the check was a loop's budget (a may_goto loop ran out of the
+ *  kernel's budget, or an iterator loop out of its LOOP_BUDGET iterations; docs/LANGUAGE.md, Loops) rather
+ *  than a bounds or range check. */
+export const TRAP_LOOP_BIT = 0x80000000;
+/** The iterations of a loop on the iterator (bpf_iter_num_new's end: the kernel's BPF_MAX_LOOPS). */
+export const LOOP_BUDGET = 8 * 1024 * 1024;
+
+/** The trap word decoded. */
+export function decodeTrap(word: number): { line: number; kind: "loop" | "check" } | undefined {
+  if (!word) return undefined;
+  return { line: (word & ~TRAP_LOOP_BIT) >>> 0, kind: (word & TRAP_LOOP_BIT) !== 0 ? "loop" : "check" };
+}
+
 /** What a loader knows after io_uring_setup (and after mapping the MEM region). */
 export interface GeometryInputs {
   sq_entries: number;
@@ -72,6 +86,9 @@ export function geometryHeader(): string {
     "};",
     "",
     `#define URINGBPF_GEOMETRY_COUNT ${GEOMETRY.length}`,
+    "",
+    "/* The trap word uringbpf_trap: the line of a failed run-time check, this bit set for a loop's budget. */",
+    `#define URINGBPF_TRAP_LOOP_BIT 0x${TRAP_LOOP_BIT.toString(16)}u`,
     "",
     "/* Calls set(name, value, size in bytes, arg) for each global, in the table's order. */",
     "static inline void uringbpf_geometry(const struct uringbpf_geometry_inputs *in,",

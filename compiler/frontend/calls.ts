@@ -195,6 +195,6 @@ function inlineCall(cx: LowerContext, e: CallExpression, decl: FunctionDeclarati
     cx.loops.push(...savedLoops);
     cx.b.pos = savedPos;
   }
-  cx.b.setBlock(done);
+  cx.b.enter(done);
   return reg ? { type: retType, op: { reg } } : { type: T.void, op: { imm: 0n } };
 }

@@ -4,6 +4,7 @@
 
 import type { Block, VReg } from "../ir/ir";
 import type { LowerContext } from "./context";
+import { TRAP_LOOP_BIT } from "../contract/geometry";
 import { KFUNC_ITER_DESTROY, TRAP_GLOBAL } from "./ring";
 
 /** Destroy the iterators of every loop being left (before leaving the function). */
@@ -19,17 +20,17 @@ export function iterPtr(cx: LowerContext, slot: number): VReg {
 }
 
 /** Stop the program when a run-time check fails: the hidden global uringbpf_trap gets the line number
- *  and loop_step returns STOP. Returns the block to branch to. */
-export function trapBlock(cx: LowerContext): Block {
+ *  (with TRAP_LOOP_BIT for a loop's spent budget) and loop_step returns STOP. Returns the block to branch to. */
+export function trapBlock(cx: LowerContext, loopBudget = false): Block {
   const t = cx.b.block();
   const saved = cx.b.current;
   cx.b.setBlock(t);
   destroyIterators(cx);
   cx.useRingGlobal(TRAP_GLOBAL);
   cx.mayTrap = true;
-  cx.b.emit({ op: "store", base: cx.b.addr(TRAP_GLOBAL), off: 0, size: "W", src: { imm: BigInt(cx.b.pos?.line ?? 0) } });
+  cx.b.emit({ op: "store", base: cx.b.addr(TRAP_GLOBAL), off: 0, size: "W", src: { imm: BigInt((cx.b.pos?.line ?? 0) | (loopBudget ? TRAP_LOOP_BIT : 0)) } });
   // A program stops; a subprogram returns and its caller stops (see subprogCall).
-  cx.b.terminate({ op: "ret", value: { imm: cx.frames[0]?.subprog ? 0n : 1n } });
+  cx.b.terminate({ op: "ret", value: { imm: cx.frames[0]?.subprog ? 0n : 1n }, trap: true });
   cx.b.setBlock(saved);
   return t;
 }

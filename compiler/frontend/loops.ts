@@ -168,7 +168,7 @@ function lowerFollowed(cx: LowerContext, loop: LoopNode, cond: Expression | unde
     cx.at(cond);
     lowerCond(cx, cond, bodyBlock, exit);
   } else cx.b.terminate({ op: "jmp", target: bodyBlock });
-  cx.b.setBlock(exit);
+  cx.b.enter(exit);
 }
 
 /** A loop the verifier checks until its states converge (see the header of this file):
@@ -252,8 +252,8 @@ function lowerConvergingAs(cx: LowerContext, loop: LoopNode, cond: Expression | 
       }
       cx.b.setBlock(exhausted);
       cx.at(headerNode(loop));
-      cx.b.terminate({ op: "jmp", target: trapBlock(cx) });
-      cx.b.setBlock(exit);
+      cx.b.terminate({ op: "jmp", target: trapBlock(cx, true) });
+      cx.b.enter(exit);
       return;
     }
     let bodyK = bodyBlock;
@@ -286,11 +286,11 @@ function lowerConvergingAs(cx: LowerContext, loop: LoopNode, cond: Expression | 
     }
     cx.b.setBlock(exhausted);
     cx.at(headerNode(loop));
-    cx.b.terminate({ op: "jmp", target: trapBlock(cx) });
+    cx.b.terminate({ op: "jmp", target: trapBlock(cx, true) });
   } finally {
     if (iterator) cx.iterators.pop();
   }
-  cx.b.setBlock(exit);
+  cx.b.enter(exit);
   if (iterator) cx.b.emit({ op: "call", kind: "kfunc", name: KFUNC_ITER_DESTROY, args: [{ reg: iterPtr(cx, slot) }] });
 }
 

@@ -305,6 +305,10 @@ export function checkMapReferences(fn: IrFunction, diagnostics: Diagnostic[]): v
   const line = (r: Ref) => r.at.pos?.line ?? 0;
   const what = (r: Ref) => (r.kind === "record" ? `the record reserved from ${r.map} at line ${line(r)}` : `the ${r.map} value looked up at line ${line(r)}`);
 
+  // The registers by id (the alias map keeps ids), and the discards to add at traps.
+  const regs = new Map<number, VReg>();
+  for (const b of fn.blocks) for (const i of b.insns) if ("dst" in i && i.dst) regs.set(i.dst.id, i.dst);
+  const trapDiscards: { block: Block; reg: VReg; map: string; pos: IrInsn["pos"] }[] = [];
   const inState = new Map<Block, State>();
   inState.set(fn.entry, { alias: new Map(), states: new Map() });
   const work: Block[] = [fn.entry];
@@ -359,8 +363,25 @@ export function checkMapReferences(fn: IrFunction, diagnostics: Diagnostic[]): v
     const t = b.term!;
     if (t.op === "ret") {
       if (emit)
-        for (const r of refList) if (r.kind === "record" && s.states.get(r.id)?.has("live"))
-          report(r.at, `${what(r)} is not submitted or discarded on every path`, `the path through line ${t.pos?.line ?? "?"} returns with it outstanding: call ${r.map}.submit(rec) or ${r.map}.discard(rec) there`);
+        for (const r of refList) {
+          const st = s.states.get(r.id);
+          if (r.kind !== "record" || !st?.has("live")) continue;
+          // A trap (a failed run-time check, a loop's spent budget) is an exit the program cannot put a
+          // discard on: discard there what is surely outstanding, through a register that holds it.
+          const holder = [...s.alias].find(([, id]) => id === r.id)?.[0];
+          const reg = holder === undefined ? undefined : regs.get(holder);
+          if (t.trap && st.size === 1 && reg) {
+            trapDiscards.push({ block: b, reg, map: r.map, pos: t.pos });
+            continue;
+          }
+          report(
+            r.at,
+            `${what(r)} is not submitted or discarded on every path`,
+            t.trap
+              ? `the run-time check at line ${t.pos?.line ?? "?"} (a loop's budget, an index) may stop the program with it maybe null, submitted or outstanding: test it for null right after reserve(), and submit or discard it on one path only`
+              : `the path through line ${t.pos?.line ?? "?"} returns with it outstanding: call ${r.map}.submit(rec) or ${r.map}.discard(rec) there`,
+          );
+        }
       return;
     }
     const out = (target: Block, sOut: State) => {
@@ -399,5 +420,10 @@ export function checkMapReferences(fn: IrFunction, diagnostics: Diagnostic[]): v
   for (const b of fn.blocks) {
     const s = inState.get(b);
     if (s) step(b, cloneState(s), true);
+  }
+  for (const d of trapDiscards) {
+    const call: IrInsn = { op: "call", kind: "helper", name: "bpf_ringbuf_discard", helperId: MAP_HELPER.ringbufDiscard, args: [{ reg: d.reg }, { imm: 0n }], pos: d.pos, depth: d.block.term!.depth };
+    callMap.set(call, d.map);
+    d.block.insns.push(call);
   }
 }

@@ -6,7 +6,7 @@ import type { SizeName } from "../bpf/insn";
 import { T, type IntType } from "./types";
 export { KFUNC_GET_REGION, KFUNC_ITER_DESTROY, KFUNC_ITER_NEW, KFUNC_ITER_NEXT, KFUNC_SUBMIT } from "../ir/module";
 import { allConstants } from "./uapi";
-import { GEOMETRY, geometryValues, type GeometryName } from "../contract/geometry";
+import { GEOMETRY, geometryValues, LOOP_BUDGET, type GeometryName } from "../contract/geometry";
 
 /** A field of a ring structure: byte offset, access size and DSL type. */
 export interface Field {
@@ -69,7 +69,7 @@ export const LOOP_ZERO_GLOBAL = "uringbpf_loop_zero";
 export const REGION = { MEM: 0, CQ: 1, SQ: 2 } as const;
 
 /** The most iterations a loop the compiler cannot bound may run (the kernel's BPF_MAX_LOOPS). */
-export const MAX_LOOP_ITERATIONS = 8 * 1024 * 1024;
+export const MAX_LOOP_ITERATIONS = LOOP_BUDGET;
 
 /** Constants importable from "uringbpf" (name -> value): see uapi.ts. */
 // The name tables are looked up by names from the program: without a prototype, `toString` or

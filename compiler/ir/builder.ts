@@ -60,6 +60,9 @@ export class IrBuilder {
   private layout: Block[] = [];
   private placed = new Set<Block>();
 
+  /** Blocks some reachable terminator jumps to: a join no edge reaches stays unreachable (`enter`). */
+  private targeted = new Set<Block>();
+
   /** Continue emitting into `b`. */
   setBlock(b: Block | null): void {
     if (b && !this.placed.has(b)) {
@@ -79,13 +82,22 @@ export class IrBuilder {
   terminate(t: Without<Terminator, "pos" | "depth">): void {
     if (!this.current) return;
     this.current.term = { ...t, pos: this.pos, depth: this.depth } as Terminator;
+    for (const s of successors(this.current)) this.targeted.add(s);
     this.setBlock(null);
   }
 
-  /** Jump to `b` (if reachable) and continue there. */
+  /** Continue at the join `b` if some reachable code jumps to it; otherwise the position is unreachable
+   *  (after `if (c) return A; else return B;`, a switch whose arms all return, `while (true)` without a
+   *  break), as TypeScript's own control-flow analysis says. Only for joins all of whose edges are
+   *  already emitted: the exit of a statement, not a loop head. */
+  enter(b: Block): void {
+    this.setBlock(this.targeted.has(b) ? b : null);
+  }
+
+  /** Jump to `b` (if reachable) and continue there, if anything reaches it. */
   jumpTo(b: Block): void {
     this.terminate({ op: "jmp", target: b });
-    this.setBlock(b);
+    this.enter(b);
   }
 
   /** dst = src */

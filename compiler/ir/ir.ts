@@ -83,7 +83,9 @@ export type Terminator =
   | ({ op: "jmp"; target: Block } & Meta)
   /** The kernel's may_goto: go on to `next` while the function's loop budget lasts, to `exhausted` after. */
   | ({ op: "maygoto"; exhausted: Block; next: Block } & Meta)
-  | ({ op: "ret"; value: Operand; width?: Width } & Meta);
+  /** `trap`: the exit of a failed run-time check (or a loop's spent budget), where the front end
+   *  discards the ring-buffer records still outstanding (frontend/maps.ts). */
+  | ({ op: "ret"; value: Operand; width?: Width; trap?: boolean } & Meta);
 
 /** A basic block. */
 export interface Block {

@@ -28,7 +28,7 @@ import * as fs from "fs";
 import { Memory, run, type Region } from "./interp";
 import { checkRunnable, decodeValue, geometryHint, loadImage, type Image, type ImageGlobal } from "./image";
 import { runTranslated } from "./translate";
-import { geometryValues } from "../../compiler/contract/geometry";
+import { decodeTrap, geometryValues } from "../../compiler/contract/geometry";
 import { resolveMapAssigns, resolveMem, resolveSet, splitAssign, writeBits } from "../assign";
 import { iterKfuncs } from "./iter";
 import { baseHelpers } from "./helpers";
@@ -176,7 +176,7 @@ export interface EngineResult {
   /** False with noRun (loop_step was not called). */
   ran: boolean;
   /** A failed run-time check (uringbpf_trap != 0): its source line from line_info. */
-  trap?: { line: number; file: string | null; source: string | null };
+  trap?: { line: number; kind: "loop" | "check"; file: string | null; source: string | null };
 }
 
 /**
@@ -654,8 +654,8 @@ export function drive(img: Image, progName: string, prog: Insn[], ring: RingBack
 
 /** A failed run-time check (uringbpf_trap holds its source line): the line's text from line_info. */
 function trapOf(img: Image, globals: Record<string, unknown>): EngineResult["trap"] {
-  const line = typeof globals.uringbpf_trap === "bigint" ? Number(globals.uringbpf_trap) : 0;
-  if (!line) return undefined;
-  const li = img.obj.btfExt?.lines.find((l) => l.line === line);
-  return { line, file: li?.file ?? null, source: li?.text.trim() ?? null };
+  const t = decodeTrap(typeof globals.uringbpf_trap === "bigint" ? Number(globals.uringbpf_trap & 0xffffffffn) : 0);
+  if (!t) return undefined;
+  const li = img.obj.btfExt?.lines.find((l) => l.line === t.line);
+  return { line: t.line, kind: t.kind, file: li?.file ?? null, source: li?.text.trim() ?? null };
 }

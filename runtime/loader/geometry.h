@@ -17,6 +17,9 @@ struct uringbpf_geometry_inputs {
 
 #define URINGBPF_GEOMETRY_COUNT 9
 
+/* The trap word uringbpf_trap: the line of a failed run-time check, this bit set for a loop's budget. */
+#define URINGBPF_TRAP_LOOP_BIT 0x80000000u
+
 /* Calls set(name, value, size in bytes, arg) for each global, in the table's order. */
 static inline void uringbpf_geometry(const struct uringbpf_geometry_inputs *in,
 				     void (*set)(const char *name, unsigned long long value, int size, void *arg), void *arg)

@@ -1245,7 +1245,7 @@ static int read_global(const char *name, unsigned long long *out)
 
 /* ---------- traps: uringbpf_trap names a source line; its text comes from BTF.ext line_info ---------- */
 
-struct trap_info { unsigned long long line; char file[512], source[1024]; int found; };
+struct trap_info { unsigned long long line; int loop; char file[512], source[1024]; int found; };
 
 static void copy_trimmed(char *dst, size_t n, const char *src)
 {
@@ -1403,13 +1403,17 @@ static int loader_main(int argc, char **argv)
 	struct trap_info trap = { 0 };
 	char trap_msg[2048] = "";
 	if (read_global("uringbpf_trap", &trap.line) && trap.line) {
+		/* the trap word (geometry.h): the line, with URINGBPF_TRAP_LOOP_BIT for a loop's spent budget */
+		trap.loop = (trap.line & URINGBPF_TRAP_LOOP_BIT) != 0;
+		trap.line &= 0xffffffffULL & ~(unsigned long long)URINGBPF_TRAP_LOOP_BIT;
 		find_trap_source(&trap);
+		const char *why = trap.loop ? "loop budget spent" : "run-time check failed";
 		if (trap.found)
-			snprintf(trap_msg, sizeof(trap_msg), "program stopped at %s:%llu: %s (run-time check failed)",
-				 trap.file[0] ? trap.file : opt.path, trap.line, trap.source);
+			snprintf(trap_msg, sizeof(trap_msg), "program stopped at %s:%llu: %s (%s)",
+				 trap.file[0] ? trap.file : opt.path, trap.line, trap.source, why);
 		else
-			snprintf(trap_msg, sizeof(trap_msg), "program stopped at line %llu (run-time check failed; no line_info for it)",
-				 trap.line);
+			snprintf(trap_msg, sizeof(trap_msg), "program stopped at line %llu (%s; no line_info for it)",
+				 trap.line, why);
 	}
 
 	int ok = ret >= 0 && !trap.line;
@@ -1438,7 +1442,7 @@ static int loader_main(int argc, char **argv)
 		print_typed(stdout, layout, mem_region, opt.mem_size, 0);
 	}
 	if (trap.line) {
-		printf(",\"trap\":{\"line\":%llu,\"source\":", trap.line);
+		printf(",\"trap\":{\"line\":%llu,\"kind\":\"%s\",\"source\":", trap.line, trap.loop ? "loop" : "check");
 		json_str(stdout, trap.found ? trap.source : NULL);
 		printf(",\"file\":");
 		json_str(stdout, trap.found ? trap.file : NULL);

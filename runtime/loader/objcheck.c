@@ -426,7 +426,10 @@ static int check_datasec(struct obj *o, uint32_t id, const unsigned char *t)
 		int64_t need = type_size(o, t_size(var), 0);
 		if (need < 0) return size_error(o, need, vt, "DATASEC variable");
 		if (!ksyms && vsz < need)
-			return bad(o, "BTF DATASEC '%s' variable '%s': size %u is smaller than its type (%lld bytes)", nb, vb, vsz, (long long)need);
+			/* The kernel's BTF check refuses it too ("Invalid size"): libbpf passes DATASEC sizes on as they are. */
+			return bad(o, "BTF DATASEC '%s' variable '%s': size %u is smaller than its type (%lld bytes), which the kernel's BTF "
+				   "check refuses%s", nb, vb, vsz, (long long)need,
+				   need <= 8 ? " (clang -O2 stores a static variable that only holds 0 or 1 in 1 byte: make it non-static)" : "");
 		uint64_t span = vsz > (uint64_t)need ? vsz : (uint64_t)need;
 		if (dsize) {
 			if (!inside(voff, span, dsize))
