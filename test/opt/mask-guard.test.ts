@@ -44,6 +44,12 @@ describe("mask guard (unrolled copies of a masked-counter loop)", () => {
     expect(loads.slice(0, copies)).toEqual([...Array(copies)].map((_, k) => first + k));
   });
 
+  it("the sum keeps one register around the loop: both back edges go straight to the may_goto, no copy at the head", () => {
+    const head = Number(/(\d+): may_goto/.exec(asm)![1]);
+    const back = [...asm.matchAll(/(\d+): goto -\d+ <(\d+)>/g)].map((m) => [Number(m[1]), Number(m[2])]).filter(([at, to]) => at > head && to >= head - 4 && to <= head);
+    expect(back.map(([, to]) => to), asm).toEqual([head, head]);
+  });
+
   it.each([
     [0, 0],
     [0, 1],
