@@ -104,6 +104,11 @@ export const rangeFold: Pass = {
           // wraps with the address, so any y will do). y must be d.width wide for its bits to be the sum's.
           if (d.width === 32 && (y.reg.width !== 32 || r.of(y, 32, b).hi + k > full(32).hi)) continue;
           if (d.width === 64 && y.reg.width !== 64) continue;
+          // The verifier bounds the new access by y's range plus c: that must not pass what it knew of the
+          // old one (the sum's range, from its own index check). `i < 128; d[i + 1]` checked on i + 1 only
+          // would otherwise reach d[128] as far as the verifier can tell ("Access outside bounds").
+          const sumHi = [r.of({ reg: sum }, d.width, b).hi, r.of(x, d.width, b).hi].reduce((m, v) => (v < m ? v : m));
+          if (r.of(y, d.width, b).hi + k > sumHi) continue;
           if (!mem.every((m) => !m.opaque && fitsOff(m.off + Number(k)))) continue;
           i[side === "a" ? "b" : "a"] = { reg: y.reg };
           for (const m of mem) m.off += Number(k);

@@ -592,4 +592,24 @@ describe("passes", () => {
       ret %19:32
     `);
   });
+  it("range-fold keeps p + (i + c) when only i + c is checked: the verifier would bound the folded access by i's range plus c, past the check", () => {
+    // for (i < 128) d[i + 1] = ... checked on i + 1: folding into [p + i + 1] lets i be 127, the access d[128].
+    const input = ir`
+      function f
+      b0:
+      %0:p = param 0
+      %1:32 = param 1
+      br jlt32 %1:32, 128 ? b1 : b3
+      b1:
+      %2:32 = add32 %1:32, 1
+      br jlt32 %2:32, 128 ? b2 : b3
+      b2:
+      %3:p = add64 %0:p, %2:32
+      store.B [%3:p + 0] = %2:32
+      ret 0
+      b3:
+      ret 1
+    `;
+    expect(run("range-fold", input)).toBe(input);
+  });
 });
