@@ -5,6 +5,12 @@
 // host's, so figures move with host load) and "icount" (QEMU -icount shift=0,sleep=off: the guest clock
 // counts executed guest instructions, 1 ns each; figures repeat within a few percent). Each boot first runs
 // every case twice to warm up (the first seconds after boot read 2-4x high) and discards it.
+// Transparent huge pages are off in the guest: with them on (the kernel's default, "always"), khugepaged
+// wakes every 10 guest seconds (its default scan interval) and collapses the heap of whichever big
+// process is running, which is the loader (libbpf holds the kernel's parsed BTF, megabytes) and never
+// the small liburing program. The run it lands in reads about 9.5M guest insns high (records: 51.6 ->
+// 61.0; with khugepaged's interval set to 20 ms every loader run was slow and no liburing run), and that
+// was records' slow mode in 3 of 5 runs. Neither side's own work depends on huge pages.
 // Writes bench/results/samples.md.
 //
 //   npx tsx bench/samples.ts [--reps 3] [--clock wall|icount|both]        (npm run bench: both)
@@ -81,7 +87,8 @@ async function main(): Promise<void> {
     files.push({ guestPath: `${s.name}.o`, data: res.object });
   }
   const measure = async (clock: Clock): Promise<string> => {
-    const cases: VmCase[] = [{ id: "setup", command: "head -c 4194304 /dev/urandom > /tmp/in" }];
+    const thp = "/sys/kernel/mm/transparent_hugepage/enabled";
+    const cases: VmCase[] = [{ id: "setup", command: `head -c 4194304 /dev/urandom > /tmp/in && echo never > ${thp} && grep -q '\\[never\\]' ${thp}` }];
     // Rounds -2 and -1 warm up (their figures are discarded: after boot, icount reads high for a while).
     for (let r = -WARMUP; r < reps; r++) {
       for (const s of samples) cases.push({ id: `${s.name}.${r}`, command: s.command, timeoutSec: 300 });
@@ -91,8 +98,13 @@ async function main(): Promise<void> {
       cases.push({ id: `dd.${r}`, command: "time sh -c 'for k in 1 2 3 4; do dd if=/tmp/in of=/tmp/dd bs=4096 2>/dev/null; done' 2>&1 && cmp /tmp/in /tmp/dd" });
     }
     const run = await runInVm(cases, { files, icount: clock === "icount", timeoutMs: 40 * 60_000 });
+    const setup = run.byId.get("setup")!;
+    if (setup.exitCode !== 0) throw new Error(`guest set-up failed (transparent huge pages off?):\n${setup.output}`);
     const rows: string[] = [];
     const bpfNs = new Map<string, number>();
+    /** Each run's figure, for the side-by-side rows (a median hides a second mode). */
+    const runsOf = new Map<string, number[]>();
+    const fmt = (xs: number[]) => xs.map((x) => (x / 1e6).toFixed(3)).join(", ");
     let cpNs = 0;
     for (const s of samples) {
       const runs = [...Array(reps)].map((_, r) => {
@@ -104,6 +116,7 @@ async function main(): Promise<void> {
       process.stderr.write(`${clock} ${s.name}: ${runs.map((j) => j.run_ns).join(" ")}\n`);
       if (s.name === "cp") cpNs = ns;
       bpfNs.set(s.name, ns);
+      runsOf.set(s.name, runs.map((j) => j.run_ns as number));
       rows.push(`| \`samples/${s.source ?? s.name}.ts\`${s.options ? ` ${JSON.stringify(s.options)}` : ""} | ${slots.get(s.name)} | ${runs[0].verifier.insns_processed} | ${(ns / 1e6).toFixed(2)} | ${s.result(runs[0])} |`);
     }
     const ddNs = median(
@@ -114,14 +127,16 @@ async function main(): Promise<void> {
         return ((Number(m[1]) * 60 + Number(m[2])) * 1e9) / 4;
       }),
     );
-    const user = (way: string, check: (j: Record<string, any>) => boolean) =>
-      median(
-        [...Array(reps)].map((_, r) => {
-          const j = lastJson(run.byId.get(`user-${way}.${r}`)!.output);
-          if (!check(j)) throw new Error(`userspace ${way} did not do its job: ${JSON.stringify(j)}`);
-          return j.ns as number;
-        }),
-      );
+    const user = (way: string, check: (j: Record<string, any>) => boolean) => {
+      const ns = [...Array(reps)].map((_, r) => {
+        const j = lastJson(run.byId.get(`user-${way}.${r}`)!.output);
+        if (!check(j)) throw new Error(`userspace ${way} did not do its job: ${JSON.stringify(j)}`);
+        return j.ns as number;
+      });
+      process.stderr.write(`${clock} user-${way}: ${ns.join(" ")}\n`);
+      runsOf.set(`user-${way}`, ns);
+      return median(ns);
+    };
     const userRecords = user("records", (j) => j.status === 0 && j.records === records.records && j.checksum === records.checksum);
     const userQd = user("qd", (j) => j.completed === 256 && j.maxInflight === 4);
     const unit = clock === "icount" ? "guest Minsns" : "ms";
@@ -130,7 +145,7 @@ async function main(): Promise<void> {
         ? `## icount clock (-icount shift=0,sleep=off: run time = guest instructions executed, 1 ns each)`
         : `## wall clock (plain TCG: moves with host load)`,
       ``,
-      `Kernel ${run.kernelVersion} under QEMU TCG (emulated: compare ratios, not absolute times); median of ${reps} runs after ${WARMUP} warm-up runs.`,
+      `Kernel ${run.kernelVersion} under QEMU TCG (emulated: compare ratios, not absolute times), transparent huge pages off (see bench/samples.ts); median of ${reps} runs after ${WARMUP} warm-up runs.`,
       ``,
       `| sample | instruction slots | verifier: insns processed | run time (${unit}) | what the run did |`,
       `| --- | --- | --- | --- | --- |`,
@@ -143,6 +158,8 @@ async function main(): Promise<void> {
       `| records | ${(bpfNs.get("records")! / 1e6).toFixed(2)} | liburing: read header, wait, read body, wait | ${(userRecords / 1e6).toFixed(2)} | ${(userRecords / bpfNs.get("records")!).toFixed(2)}x |`,
       `| qd (256 NOPs, depth 4) | ${(bpfNs.get("qd")! / 1e6).toFixed(2)} | liburing: top up to 4, submit_and_wait(1) | ${(userQd / 1e6).toFixed(2)} | ${(userQd / bpfNs.get("qd")!).toFixed(2)}x |`,
       `| cp (4 MiB) | ${(cpNs / 1e6).toFixed(2)} | dd bs=4096 (read/write syscalls) | ${(ddNs / 1e6).toFixed(2)} | ${(ddNs / cpNs).toFixed(2)}x |`,
+      ``,
+      `Each run (${unit}), in order: records loop_step ${fmt(runsOf.get("records")!)}; liburing ${fmt(runsOf.get("user-records")!)}. qd loop_step ${fmt(runsOf.get("qd")!)}; liburing ${fmt(runsOf.get("user-qd")!)}.`,
       ``,
     ].join("\n");
   }

@@ -39,7 +39,10 @@ interface Info {
  *  "linear": linear scan, which large functions get whatever is asked. */
 export type Priority = "cost" | "chaitin" | "linear";
 
-export function allocate(fn: IrFunction, priority: Priority = "cost", coalesceMoves = false): Allocation {
+/** `lookAhead`: a value avoids the registers that the neighbours of its not yet coloured copy partners
+ *  hold (see below). Each of the options wins on some functions; codegen tries them and keeps the
+ *  smallest code. */
+export function allocate(fn: IrFunction, priority: Priority = "cost", coalesceMoves = false, lookAhead = false): Allocation {
   const spills = new Map<number, number>();
   const spilledNames: string[] = [];
   const temps = new Set<number>();
@@ -138,7 +141,17 @@ export function allocate(fn: IrFunction, priority: Priority = "cost", coalesceMo
         if (r !== undefined) prefs.push(r);
       }
       prefs.push(...x.hints);
-      const pick = [...prefs, ...allowed].find((r) => allowed.includes(r) && !taken.has(r));
+      // A copy partner not coloured yet will want this value's register: avoid those its neighbours
+      // already hold, or the copy stays (a loop's phi copy whose partner conflicts with the counter).
+      const avoid = new Set<Reg>();
+      if (lookAhead) for (const m of x.moves) {
+        if (reg.has(m)) continue;
+        for (const n of info.get(m)?.neighbours ?? []) {
+          const r = reg.get(n);
+          if (r !== undefined) avoid.add(r);
+        }
+      }
+      const pick = [...prefs, ...allowed.filter((r) => !avoid.has(r)), ...allowed].find((r) => allowed.includes(r) && !taken.has(r));
       if (pick === undefined) failed.push(x);
       else reg.set(x.v.id, pick);
     }

@@ -235,10 +235,15 @@ function lowerConvergingAs(cx: LowerContext, loop: LoopNode, cond: Expression | 
       cx.b.setBlock(check);
       const left = cx.b.vreg(group.counter.width, "left");
       cx.b.emit({ op: "alu", alu: "SUB", width: group.counter.width, dst: left, a: group.limit, b: { reg: group.counter } });
+      const guard = cx.b.block();
       const fast = cx.b.block();
       const slow = cx.b.block();
-      cx.b.terminate({ op: "br", cmp: "JGE", width: group.counter.width, a: left, b: { imm: BigInt(copies) }, then: fast, else: slow });
+      cx.b.terminate({ op: "br", cmp: "JGE", width: group.counter.width, a: left, b: { imm: BigInt(copies) }, then: guard, else: slow });
+      cx.b.setBlock(guard); // placed here, ended below: the copies decide what it tests
+      const fastFrom = cx.b.fn.blocks.length;
+      let fastBlocks: Block[] = [];
       for (const [start, n] of [[fast, copies], [slow, 1]] as const) {
+        if (start === slow) fastBlocks = [fast, ...cx.b.fn.blocks.slice(fastFrom)];
         cx.b.setBlock(start);
         for (let k = 0; k < n; k++) {
           const next = k === n - 1 ? head : cx.b.block();
@@ -250,6 +255,15 @@ function lowerConvergingAs(cx: LowerContext, loop: LoopNode, cond: Expression | 
         }
         cx.b.setBlock(null);
       }
+      // An index masked for the verifier, `counter & M` (M = 2^n - 1), is counter + k in copy k: while
+      // counter <= M - (copies - 1) no copy's mask changes its index, so the copies run only then and
+      // range-fold drops their masks (one compare a group instead of a mask, an add and an address per
+      // copy). The verifier learns the same bound from this branch.
+      const limit = maskLimit(fastBlocks, group.counter, copies);
+      cx.b.setBlock(guard);
+      cx.at(cond!);
+      if (limit === undefined) cx.b.terminate({ op: "jmp", target: fast });
+      else cx.b.terminate({ op: "br", cmp: "JLE", width: group.counter.width, a: group.counter, b: { imm: limit }, then: fast, else: slow });
       cx.b.setBlock(exhausted);
       cx.at(headerNode(loop));
       cx.b.terminate({ op: "jmp", target: trapBlock(cx, true) });
@@ -297,8 +311,29 @@ function lowerConvergingAs(cx: LowerContext, loop: LoopNode, cond: Expression | 
 /** Bodies of at most this much work (source nodes, no loops, calls or switches inside) are unrolled. */
 const UNROLL_MAX_WORK = 40;
 /** The work all copies of an unrolled body may add up to (the policy is by size, as clang's unroll
- *  threshold is: a body of work 33, records' byte loop, gets 4 copies; one of work 16 gets 8). */
+ *  threshold is: a body of work 20 gets 8 copies, one of 33 gets 4). Masks of the counter do not count
+ *  (see maskedWork): records' byte loop, work 33 of which 8 is `i & (MAX_RECORD - 1)`, gets 6. */
 const UNROLL_BUDGET = 4 * UNROLL_MAX_WORK;
+
+/** The work of a `for` body's `counter & M` expressions: copies of a counted loop compute none of it
+ *  (the group's guard bounds the counter, and range-fold drops the masks; see maskLimit), so it does
+ *  not count against the unrolling budget. */
+function maskedWork(cx: LowerContext, loop: LoopNode, body: Statement): number {
+  if (!Node.isForStatement(loop)) return 0;
+  const init = loop.getInitializer();
+  if (!init || !Node.isVariableDeclarationList(init) || init.getDeclarations().length !== 1) return 0;
+  const d = init.getDeclarations()[0];
+  const isCounter = (e: Node) => Node.isIdentifier(e) && e.getSymbol()?.getDeclarations()[0] === d;
+  // The mask must be a constant expression (literals and constants) for the guard to bound it.
+  const constant = (e: Node) => [e, ...e.getDescendants()].every((x) => !Node.isIdentifier(x) || cx.resolve(x)?.kind === "const" || /^[ui](8|16|32|64)$/.test(x.getText()));
+  let w = 0;
+  for (const n of body.getDescendantsOfKind(SyntaxKind.BinaryExpression)) {
+    if (n.getOperatorToken().getKind() !== SyntaxKind.AmpersandToken) continue;
+    const [l, r] = [n.getLeft(), n.getRight()];
+    if ((isCounter(l) && constant(r)) || (isCounter(r) && constant(l))) w += work(cx, n) - 1;
+  }
+  return w;
+}
 
 /** How many copies of a converging loop's body to lower between two heads (1: no unrolling). */
 function unrollFactor(cx: LowerContext, loop: LoopNode, body: Statement): number {
@@ -310,8 +345,23 @@ function unrollFactor(cx: LowerContext, loop: LoopNode, body: Statement): number
     return !!d && Node.isFunctionDeclaration(d);
   };
   if (inside.some((n) => helperCall(n) || Node.isSwitchStatement(n) || Node.isIterationStatement(n) || Node.isLabeledStatement(n))) return 1;
-  const per = loop.getChildren().reduce((n, c) => n + work(cx, c), 0);
+  const per = loop.getChildren().reduce((n, c) => n + work(cx, c), 0) - maskedWork(cx, loop, body);
   return per <= UNROLL_MAX_WORK ? Math.max(1, Math.min(Math.floor(cx.loopOptions.unroll), Math.floor(UNROLL_BUDGET / Math.max(per, 1)))) : 1;
+}
+
+/** The largest counter value for which no `counter & M` in the copies (M = 2^n - 1, n < 32) wraps,
+ *  counter + copies - 1 <= M: undefined when the copies mask no counter. */
+function maskLimit(blocks: Block[], counter: VReg, copies: number): bigint | undefined {
+  let limit: bigint | undefined;
+  for (const b of blocks)
+    for (const i of b.insns) {
+      if (i.op !== "alu" || i.alu !== "AND" || i.width !== counter.width) continue;
+      const [x, m] = "imm" in i.b ? [i.a, i.b.imm] : "imm" in i.a ? [i.b, i.a.imm] : [undefined, 0n];
+      if (!x || "imm" in x || x.reg.id !== counter.id || m <= 0n || m >= 1n << 31n || (m & (m + 1n)) !== 0n) continue;
+      const l = m - BigInt(copies - 1);
+      if (l >= 0n && (limit === undefined || l < limit)) limit = l;
+    }
+  return limit;
 }
 
 /** A counted `for` loop whose copies need no condition between them: an unsigned counter declared in the

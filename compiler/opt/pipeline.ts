@@ -13,6 +13,7 @@ import { gvn } from "./gvn";
 import { jumpThread } from "./jump-thread";
 import { outOfSsa } from "./out-of-ssa";
 import type { Pass, PassContext } from "./pass";
+import { rangeFold } from "./range-fold";
 import { ssa } from "./ssa";
 import { sink } from "./sink";
 import { storeMerge } from "./store-merge";
@@ -26,6 +27,8 @@ export const PIPELINE: readonly Pass[] = [
   gvn,
   copyProp,
   constFold,
+  rangeFold,
+  copyProp,
   branchSimplify,
   gvn,
   copyProp,

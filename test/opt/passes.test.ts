@@ -538,6 +538,104 @@ const EXACT: (PassCase & { output: string })[] = [
       ret %4:32
     `,
   },
+  {
+    name: "range-fold: a mask that a dominating branch makes redundant goes, and p + (i + c) becomes p + i with c in the offsets; without the branch, or where i + c could pass 2^32, both stay",
+    pass: "range-fold",
+    input: ir`
+      function f
+      b0:
+      %0:p = param 0
+      %1:32 = param 1
+      br jle32 %1:32, 4092 ? b1 : b2
+      b1:
+      %2:32 = and32 %1:32, 4095
+      %3:p = add64 %0:p, %2:32
+      %4:32 = load.B [%3:p + 24]
+      %5:32 = add32 %1:32, 3
+      %6:32 = and32 %5:32, 4095
+      %7:p = add64 %0:p, %6:32
+      %8:32 = load.B [%7:p + 24]
+      %9:32 = add32 %4:32, %8:32
+      %10:32 = load.B [%0:p + 0]
+      %11:32 = and32 %10:32, 511
+      %12:32 = add32 %9:32, %11:32
+      ret %12:32
+      b2:
+      %13:32 = and32 %1:32, 4095
+      %14:p = add64 %0:p, %13:32
+      %15:32 = load.B [%14:p + 24]
+      %16:32 = add32 %1:32, 3
+      %17:p = add64 %0:p, %16:32
+      %18:32 = load.B [%17:p + 24]
+      %19:32 = add32 %15:32, %18:32
+      ret %19:32
+    `,
+    output: ir`
+      function f
+      b0:
+      %0:p = param 0
+      %1:32 = param 1
+      br jle32 %1:32, 4092 ? b1 : b2
+      b1:
+      %2:32 = %1:32
+      %3:p = add64 %0:p, %2:32
+      %4:32 = load.B [%3:p + 24]
+      %5:32 = add32 %1:32, 3
+      %6:32 = %5:32
+      %7:p = add64 %0:p, %1:32
+      %8:32 = load.B [%7:p + 27]
+      %9:32 = add32 %4:32, %8:32
+      %10:32 = load.B [%0:p + 0]
+      %11:32 = %10:32
+      %12:32 = add32 %9:32, %11:32
+      ret %12:32
+      b2:
+      %13:32 = and32 %1:32, 4095
+      %14:p = add64 %0:p, %13:32
+      %15:32 = load.B [%14:p + 24]
+      %16:32 = add32 %1:32, 3
+      %17:p = add64 %0:p, %16:32
+      %18:32 = load.B [%17:p + 24]
+      %19:32 = add32 %15:32, %18:32
+      ret %19:32
+    `,
+  },
+  {
+    name: "range-fold keeps p + (i + c) when only i + c is checked: the verifier would bound the folded access by i's range plus c, past the check",
+    pass: "range-fold",
+    input: ir`
+      function f
+      b0:
+      %0:p = param 0
+      %1:32 = param 1
+      br jlt32 %1:32, 128 ? b1 : b3
+      b1:
+      %2:32 = add32 %1:32, 1
+      br jlt32 %2:32, 128 ? b2 : b3
+      b2:
+      %3:p = add64 %0:p, %2:32
+      store.B [%3:p + 0] = %2:32
+      ret 0
+      b3:
+      ret 1
+    `,
+    output: ir`
+      function f
+      b0:
+      %0:p = param 0
+      %1:32 = param 1
+      br jlt32 %1:32, 128 ? b1 : b3
+      b1:
+      %2:32 = add32 %1:32, 1
+      br jlt32 %2:32, 128 ? b2 : b3
+      b2:
+      %3:p = add64 %0:p, %2:32
+      store.B [%3:p + 0] = %2:32
+      ret 0
+      b3:
+      ret 1
+    `,
+  },
 ];
 
 /** Cases that check one line of the output. */
@@ -563,7 +661,7 @@ const CONTAINS: (PassCase & { contains: string })[] = [
 
 describe("passes", () => {
   it("every pass of the pipeline has a test here", () => {
-    expect([...PASS_NAMES].sort()).toEqual(["addr-fold","branch-simplify","const-fold","copy-prop","dce","gvn","jump-thread","out-of-ssa","sink","ssa","store-merge","tail-merge"]);
+    expect([...PASS_NAMES].sort()).toEqual(["addr-fold","branch-simplify","const-fold","copy-prop","dce","gvn","jump-thread","out-of-ssa","range-fold","sink","ssa","store-merge","tail-merge"]);
     expect([...new Set([...EXACT, ...CONTAINS].map((c) => c.pass))].sort()).toEqual([...PASS_NAMES].sort());
   });
 
