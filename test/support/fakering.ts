@@ -119,7 +119,7 @@ export function simRing(opts: { sqEntries?: number; cqEntries?: number; files?: 
         prev.linked = ud; // a NOP linked after a pending timeout
         continue;
       }
-      if (opcode === 0) post(ud, 0);
+      if (opcode === 0) post(ud, opFlags & 1 ? len | 0 : 0); // IORING_NOP_INJECT_RESULT: res is sqe->len, as the kernel's
       else if (opcode === 3) post(ud, files.has(fd) ? 0 : -9);
       else if (opcode === 11) {
         const sec = read(addr, 8);
