@@ -224,6 +224,9 @@ describe("loops on the host", () => {
     expect(kinds("counter-branch-for.ts").mayGoto).toBe(1);
     // A three-deep nest of converging loops: the two outer ones on iterators, the innermost on may_goto.
     expect(kinds("nest3-config.ts")).toEqual({ mayGoto: 1, iters: 2 });
+    // Constant loops around converging ones (written out or in an inlined helper) converge on iterators,
+    // not walked trip by trip; the one-trip loop and the constant nest stay walked (no heads).
+    expect(kinds("const-around-converging.ts")).toEqual({ mayGoto: 3, iters: 2 });
   });
 
   it("the userspace engine stops a loop that never ends after may_goto's 8,388,608 iterations, naming its line", () => {
