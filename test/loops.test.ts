@@ -257,6 +257,27 @@ export const p = loopStep((ring, lp) => {
     expect(compileSource("never.ts", src.replace("s += j;", "s += j;\n    if (s > 100) break;")).ok).toBe(true);
   });
 
+  it("a comparison its operand's type makes always true is never false too (newuser's found/04)", () => {
+    const src = `import { loopStep, u32, u8, i32, STOP } from "uringbpf";
+export let s: u32 = 0;
+export let g: u32 = 5;
+export const p = loopStep((ring, lp) => {
+  for (let k: u32 = 10; k >= 0; k--) s += k;
+  for (let k: u8 = 0; k < 256; k++) s += k;
+  while (255 >= u8(g)) g++;
+  let m: i32 = 3;
+  while (m >= 0) m--;
+  for (let k: u8 = 0; k < 255; k++) s += k;
+  return STOP;
+});
+`;
+    const res = compileSource("never.ts", src);
+    expect(res.ok).toBe(false);
+    // Not the signed count-down (m >= 0 ends) nor the u8 loop to 255.
+    expect(res.diagnostics.map((d) => [d.code, d.range?.line])).toEqual([[2040, 5], [2040, 6], [2040, 7]]);
+    expect(formatDiagnostics(res.diagnostics)).toContain("`k >= 0` is never false");
+  });
+
   it("followed by force, the issue's nest is refused at compile time at its line", () => {
     const res = compileSource("heavy.ts", HEAVY, { loopBudget: 1e9 });
     expect(res.ok).toBe(false);

@@ -596,5 +596,44 @@ function knownNonZero(cx: LowerContext, e: Node): boolean {
   const v = constValue(cx, e);
   if (v !== undefined) return v !== 0n;
   if (Node.isBinaryExpression(e) && e.getOperatorToken().getText() === "|") return knownNonZero(cx, e.getLeft()) || knownNonZero(cx, e.getRight());
+  if (Node.isBinaryExpression(e)) return alwaysTrueComparison(cx, e.getLeft(), e.getOperatorToken().getText(), e.getRight());
   return false;
+}
+
+/** The values a variable (or a cast to an integer type) can hold, by its type. */
+function typeRange(cx: LowerContext, e: Node): [bigint, bigint] | undefined {
+  if (Node.isParenthesizedExpression(e)) return typeRange(cx, e.getExpression());
+  let ty: IntType | undefined;
+  if (Node.isIdentifier(e)) {
+    const b = cx.resolve(e);
+    const t = b?.kind === "local" ? b.type : b?.kind === "global" ? b.global.type : undefined;
+    if (t?.kind === "int") ty = t;
+  } else if (Node.isCallExpression(e) && e.getArguments().length === 1 && Node.isIdentifier(e.getExpression())) {
+    const t = scalarTypeFromName(e.getExpression().getText());
+    if (t?.kind === "int") ty = t;
+  }
+  if (!ty) return undefined;
+  const bits = BigInt(ty.bits);
+  return ty.signed ? [-(1n << (bits - 1n)), (1n << (bits - 1n)) - 1n] : [0n, (1n << bits) - 1n];
+}
+
+/** A comparison of a variable with a constant that its type makes always true (`k >= 0` with k unsigned,
+ *  `k < 256` with k a u8): the classic count-down and narrow-counter loops that never end. */
+function alwaysTrueComparison(cx: LowerContext, l: Node, op: string, r: Node): boolean {
+  const flip: Record<string, string> = { "<": ">", "<=": ">=", ">": "<", ">=": "<=", "!==": "!==", "!=": "!=" };
+  if (!(op in flip)) return false;
+  let range = typeRange(cx, l);
+  let c = constValue(cx, r);
+  if (!range || c === undefined) {
+    range = typeRange(cx, r);
+    c = constValue(cx, l);
+    op = flip[op];
+  }
+  if (!range || c === undefined) return false;
+  const [min, max] = range;
+  if (op === "<") return max < c;
+  if (op === "<=") return max <= c;
+  if (op === ">") return min > c;
+  if (op === ">=") return min >= c;
+  return c < min || c > max;
 }
