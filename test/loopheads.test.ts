@@ -227,4 +227,32 @@ describe("loop heads the verifier converges on", () => {
     // In a register dead at the head (r0), not in r2 or r3 (live).
     expect(out.slice(head - 3, head)).toEqual(["r0 = *(u64 *)(r10 - 8)", "w0 = w0", "*(u64 *)(r10 - 8) = r0"]);
   });
+
+  it("counts what a loop compares as changing round it (a branch narrows both operands)", () => {
+    const f = facts();
+    const items: InsnOrLabel[] = [
+      I.ldx("W", 8, 1, 0),
+      I.ldx("W", 7, 1, 4),
+      I.alu32Imm("MOV", 6, 0),
+      I.alu32Imm("MOV", 2, 0),
+      I.label("head"),
+      I.mayGoto("out"),
+      // r8 is only read, but compared; r7 is only read, in arithmetic.
+      I.jmpImm("JGE", 8, 0x7fffffff, "skip", false),
+      I.alu32Imm("ADD", 6, 1),
+      I.label("skip"),
+      I.alu32Reg("ADD", 6, 7),
+      ...countTo10("head"),
+      I.alu64Reg("MOV", 0, 6),
+      I.alu64Reg("ADD", 0, 7),
+      I.alu64Reg("ADD", 0, 8),
+      I.exit(),
+      I.label("out"),
+      I.alu32Imm("MOV", 0, 1),
+      I.exit(),
+    ];
+    const out = run(items, f);
+    const head = out.findIndex((s) => s.startsWith("may_goto"));
+    expect(out.slice(head - 2, head)).toEqual(["w2 = 0", "w8 = w8"]);
+  });
 });

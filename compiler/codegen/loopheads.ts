@@ -18,7 +18,9 @@
 // (zero-extended on every path, as uringbpf keeps them) that the body leaves as it is, copies with a 64-bit
 // move or spills, or that an operation the verifier does not track (a shift or division by a register)
 // rewrites, reaches the head again as a 64-bit unknown, and the first state, where it was 32 bits wide,
-// never contains the later ones (generated seed 101155). Fixed here by `w = w` before the head (a 32-bit
+// never contains the later ones (generated seed 101155). A value the loop only reads changes too when the
+// loop compares it (a branch narrows both operands, and the scalars linked with them: seed 104578). Fixed
+// here by `w = w` before the head (a 32-bit
 // move zero-extends, so the verifier bounds the value to 32 bits again; at run time it changes nothing),
 // and for a spilled one by the same move before the spills that reach the head.
 // Runs on the emitted instructions after the peephole, labels still symbolic.
@@ -342,12 +344,17 @@ function joinInto(into: LinkState, from: LinkState): boolean {
   return changed;
 }
 
+/** The locations that may share an id, before each instruction. */
+function linkAnalysis(flow: Flow, facts: EmitFacts, entryKinds: Map<Loc, Kind>): (LinkState | undefined)[] {
+  const copyState = (st: LinkState): LinkState => ({ kind: new Map(st.kind), links: new Set(st.links) });
+  return forward<LinkState>(flow, { kind: new Map(entryKinds), links: new Set<string>() }, copyState, (k, st) => transfer(flow.insns[k], st, facts), joinInto);
+}
+
 /** Clear the ids of scalars that may be linked with another live location at a loop head. */
 function unlinkAtHeads(items: InsnOrLabel[], facts: EmitFacts, entryKinds: Map<Loc, Kind>): InsnOrLabel[] {
   const flow = flowOf(items);
   if (!flow.insns.some(isHead)) return items;
-  const copyState = (st: LinkState): LinkState => ({ kind: new Map(st.kind), links: new Set(st.links) });
-  const inState = forward<LinkState>(flow, { kind: new Map(entryKinds), links: new Set<string>() }, copyState, (k, st) => transfer(flow.insns[k], st, facts), joinInto);
+  const inState = linkAnalysis(flow, facts, entryKinds);
   const live = liveness(flow, facts, true);
   const stack = stackLiveness(flow);
   const before = new Map<Insn, Insn[]>();
@@ -468,24 +475,38 @@ function cycleThrough(flow: Flow, h: number): Set<number> {
   return new Set([...walk(flow.succ)].filter((k) => back.has(k)));
 }
 
+const NO_FACTS: EmitFacts = { argc: new WeakMap(), ptr: new WeakMap() };
+
+/** The locations whose state the verifier may see change round the loop through `h`, and so may widen
+ *  there: what the loop writes, what its conditional jumps compare (a branch narrows both operands), and
+ *  what shares an id with those at the jump (the verifier narrows linked scalars together). */
+function changedRound(flow: Flow, h: number, links: (LinkState | undefined)[]): Set<Loc> {
+  const out = new Set<Loc>();
+  for (const k of cycleThrough(flow, h)) {
+    const x = flow.insns[k];
+    for (const r of defs(x)) out.add(r);
+    const s = slotOf(x);
+    if (s && cls(x) !== I.Class.LDX) out.add(s);
+    const branch = isJump(x) && !isCall(x) && x.opcode !== EXIT && x.opcode !== I.MAY_GOTO && opField(x.opcode) !== I.JmpOp.JA;
+    if (!branch) continue;
+    for (const r of uses(x, NO_FACTS, false)) {
+      out.add(r);
+      const st = links[k];
+      if (st) for (const l of linked(st, r)) out.add(l);
+    }
+  }
+  return out;
+}
+
 /** Zero-extend, before each loop head, the 32-bit values the verifier may no longer know are 32-bit there
  *  (see the header); a value the loop never writes is the same on every pass and never widened. */
-function zeroExtendAtHeads(items: InsnOrLabel[], facts: EmitFacts): InsnOrLabel[] {
+function zeroExtendAtHeads(items: InsnOrLabel[], facts: EmitFacts, entryKinds: Map<Loc, Kind>): InsnOrLabel[] {
   const flow = flowOf(items);
   const heads = flow.insns.map((x, k) => (isHead(x) ? k : -1)).filter((k) => k >= 0);
   if (!heads.length) return items;
-  // What each head's loop writes: widened after the head.
+  const links = linkAnalysis(flow, facts, entryKinds);
   const written = new Map<number, Set<Loc>>();
-  for (const h of heads) {
-    const w = new Set<Loc>();
-    for (const k of cycleThrough(flow, h)) {
-      const x = flow.insns[k];
-      for (const r of defs(x)) w.add(r);
-      const s = slotOf(x);
-      if (s && cls(x) !== I.Class.LDX) w.add(s);
-    }
-    written.set(h, w);
-  }
+  for (const h of heads) written.set(h, changedRound(flow, h, links));
   const lowestTaken = lowestAddressTaken(flow.insns);
   const step = (k: number, st: Map<Loc, number>) => {
     widthTransfer(flow.insns[k], st, lowestTaken);
@@ -510,7 +531,9 @@ function zeroExtendAtHeads(items: InsnOrLabel[], facts: EmitFacts): InsnOrLabel[
   const add = (at: Insn, xs: Insn[]) => {
     for (const a of xs) facts.ptr.set(a, false);
     const list = before.get(at) ?? [];
-    for (const a of xs) if (!list.some((b) => formatKey(b) === formatKey(a))) list.push(a);
+    // A spill that reaches two heads (nested loops) is zero-extended once.
+    if (xs.length === 1 && list.some((b) => formatKey(b) === formatKey(xs[0]))) return;
+    list.push(...xs);
     before.set(at, list);
   };
   const zext = (r: number) => I.alu32Reg("MOV", r as Reg, r as Reg);
@@ -563,5 +586,5 @@ const formatKey = (x: Insn) => `${x.opcode}:${x.dst}:${x.src}:${x.off}:${x.imm}`
 /** Make every loop head of a function's emitted code one the verifier converges on (see the header). */
 export function steadyLoopHeads(items: InsnOrLabel[], facts: EmitFacts, entryKinds: Map<number, Kind>): InsnOrLabel[] {
   if (!items.some((x) => !I.isLabel(x) && isHead(x))) return items;
-  return unlinkAtHeads(zeroExtendAtHeads(zeroUnusedArguments(items, facts), facts), facts, entryKinds);
+  return unlinkAtHeads(zeroExtendAtHeads(zeroUnusedArguments(items, facts), facts, entryKinds), facts, entryKinds);
 }
