@@ -226,6 +226,9 @@ describe("loops on the host", () => {
     expect(kinds("counter-branch-for.ts").mayGoto).toBe(1);
     // A three-deep nest of converging loops: the two outer ones on iterators, the innermost on may_goto.
     expect(kinds("nest3-config.ts")).toEqual({ mayGoto: 1, iters: 2 });
+    // Constant loops around converging ones (written out or in an inlined helper) converge on iterators,
+    // not walked trip by trip; the one-trip loop and the constant nest stay walked (no heads).
+    expect(kinds("const-around-converging.ts")).toEqual({ mayGoto: 3, iters: 2 });
   });
 
   it("the userspace engine stops a loop that never ends after may_goto's 8,388,608 iterations, naming its line", () => {
@@ -254,6 +257,27 @@ export const p = loopStep((ring, lp) => {
     expect(formatDiagnostics(res.diagnostics)).toContain("`j | 4` is never false");
     // With a way out it compiles.
     expect(compileSource("never.ts", src.replace("s += j;", "s += j;\n    if (s > 100) break;")).ok).toBe(true);
+  });
+
+  it("a comparison its operand's type makes always true is never false too (newuser's found/04)", () => {
+    const src = `import { loopStep, u32, u8, i32, STOP } from "uringbpf";
+export let s: u32 = 0;
+export let g: u32 = 5;
+export const p = loopStep((ring, lp) => {
+  for (let k: u32 = 10; k >= 0; k--) s += k;
+  for (let k: u8 = 0; k < 256; k++) s += k;
+  while (255 >= u8(g)) g++;
+  let m: i32 = 3;
+  while (m >= 0) m--;
+  for (let k: u8 = 0; k < 255; k++) s += k;
+  return STOP;
+});
+`;
+    const res = compileSource("never.ts", src);
+    expect(res.ok).toBe(false);
+    // Not the signed count-down (m >= 0 ends) nor the u8 loop to 255.
+    expect(res.diagnostics.map((d) => [d.code, d.range?.line])).toEqual([[2040, 5], [2040, 6], [2040, 7]]);
+    expect(formatDiagnostics(res.diagnostics)).toContain("`k >= 0` is never false");
   });
 
   it("followed by force, the issue's nest is refused at compile time at its line", () => {

@@ -13,6 +13,16 @@
 //    copy on the loop's entry edge (or on one path round the loop) that is not on the others makes every
 //    later state differ from the first. Fixed here by `r &= -1` (value unchanged, id cleared) right before
 //    the head, on the registers a forward analysis finds may be linked there.
+// And one thing the verifier itself does: when a state at the head is new, it widens every imprecise scalar
+// that differs from the previous pass's to a 64-bit unknown before walking the body again. A 32-bit value
+// (zero-extended on every path, as uringbpf keeps them) that the body leaves as it is, copies with a 64-bit
+// move or spills, or that an operation the verifier does not track (a shift or division by a register)
+// rewrites, reaches the head again as a 64-bit unknown, and the first state, where it was 32 bits wide,
+// never contains the later ones (generated seed 101155). A value the loop only reads changes too when the
+// loop compares it (a branch narrows both operands, and the scalars linked with them: seed 104578). Fixed
+// here by `w = w` before the head (a 32-bit
+// move zero-extends, so the verifier bounds the value to 32 bits again; at run time it changes nothing),
+// and for a spilled one by the same move before the spills that reach the head.
 // Runs on the emitted instructions after the peephole, labels still symbolic.
 
 import { insnClass, isLdImm64, modeField, opField, sizeField, srcIsReg } from "../bpf/decode";
@@ -66,6 +76,29 @@ function flowOf(items: InsnOrLabel[]): Flow {
   const pred: number[][] = insns.map(() => []);
   succ.forEach((s, k) => s.forEach((t) => pred[t].push(k)));
   return { insns, succ, pred };
+}
+
+/** A forward analysis to its fixed point: the state before each instruction (undefined: unreached). */
+function forward<S>(flow: Flow, entry: S, copy: (st: S) => S, step: (k: number, st: S) => void, join: (into: S, from: S) => boolean): (S | undefined)[] {
+  const inState: (S | undefined)[] = new Array(flow.insns.length);
+  inState[0] = entry;
+  const work = [0];
+  const queued = new Set(work);
+  while (work.length) {
+    const k = work.shift()!;
+    queued.delete(k);
+    const st = copy(inState[k]!);
+    step(k, st);
+    for (const s of flow.succ[k]) {
+      const target = inState[s];
+      const changed = target ? join(target, st) : ((inState[s] = copy(st)), true);
+      if (changed && !queued.has(s)) {
+        queued.add(s);
+        work.push(s);
+      }
+    }
+  }
+  return inState;
 }
 
 /** Registers an instruction reads; `verifier`: as the verifier's liveness counts them (a subprogram call
@@ -311,29 +344,17 @@ function joinInto(into: LinkState, from: LinkState): boolean {
   return changed;
 }
 
+/** The locations that may share an id, before each instruction. */
+function linkAnalysis(flow: Flow, facts: EmitFacts, entryKinds: Map<Loc, Kind>): (LinkState | undefined)[] {
+  const copyState = (st: LinkState): LinkState => ({ kind: new Map(st.kind), links: new Set(st.links) });
+  return forward<LinkState>(flow, { kind: new Map(entryKinds), links: new Set<string>() }, copyState, (k, st) => transfer(flow.insns[k], st, facts), joinInto);
+}
+
 /** Clear the ids of scalars that may be linked with another live location at a loop head. */
 function unlinkAtHeads(items: InsnOrLabel[], facts: EmitFacts, entryKinds: Map<Loc, Kind>): InsnOrLabel[] {
   const flow = flowOf(items);
-  const n = flow.insns.length;
   if (!flow.insns.some(isHead)) return items;
-  const inState: (LinkState | undefined)[] = new Array(n);
-  inState[0] = { kind: new Map(entryKinds), links: new Set() };
-  const work = [0];
-  const queued = new Set(work);
-  while (work.length) {
-    const k = work.shift()!;
-    queued.delete(k);
-    const st: LinkState = { kind: new Map(inState[k]!.kind), links: new Set(inState[k]!.links) };
-    transfer(flow.insns[k], st, facts);
-    for (const s of flow.succ[k]) {
-      const target = inState[s];
-      const changed = target ? joinInto(target, st) : ((inState[s] = { kind: new Map(st.kind), links: new Set(st.links) }), true);
-      if (changed && !queued.has(s)) {
-        queued.add(s);
-        work.push(s);
-      }
-    }
-  }
+  const inState = linkAnalysis(flow, facts, entryKinds);
   const live = liveness(flow, facts, true);
   const stack = stackLiveness(flow);
   const before = new Map<Insn, Insn[]>();
@@ -354,8 +375,216 @@ function unlinkAtHeads(items: InsnOrLabel[], facts: EmitFacts, entryKinds: Map<L
   return insertBefore(items, before);
 }
 
+// ---- 32-bit values the verifier may see as 64-bit ones at a head ----
+
+/** Bits of what is known of a location's value: ZX, its upper 32 bits are zero on every path (so `w = w`
+ *  changes nothing); SEEN, the verifier knows that too (its 64-bit range is within 32 bits). */
+const ZX = 1;
+const SEEN = 2;
+
+function slotOf(x: Insn): string | undefined {
+  const c = cls(x);
+  if (c === I.Class.LDX) return x.src === 10 ? slot(x.off) : undefined;
+  return (c === I.Class.STX || c === I.Class.ST) && x.dst === 10 ? slot(x.off) : undefined;
+}
+
+/** ALU32 operations whose result the verifier computes a range for (and so zero-extends); for the others
+ *  (division, modulo, byte swaps, shifts by a register) it marks the whole register unknown. */
+function verifierBounds32(x: Insn): boolean {
+  const op = opField(x.opcode);
+  if ([I.AluOp.ADD, I.AluOp.SUB, I.AluOp.MUL, I.AluOp.AND, I.AluOp.OR, I.AluOp.XOR, I.AluOp.MOV, I.AluOp.NEG].includes(op as never)) return true;
+  return (op === I.AluOp.LSH || op === I.AluOp.RSH || op === I.AluOp.ARSH) && !srcIsReg(x.opcode);
+}
+
+/** The lowest stack offset whose address the code takes (-Infinity if it cannot tell): stack objects
+ *  (iterators, arrays) sit above the spill slots, and a call may write them through a pointer. */
+function lowestAddressTaken(insns: Insn[]): number {
+  let low = Infinity;
+  insns.forEach((x, k) => {
+    if (cls(x) === I.Class.STX && x.src === 10) low = -Infinity;
+    if (!isAlu(x) || !srcIsReg(x.opcode) || x.src !== 10) return;
+    const next = insns[k + 1];
+    const copy = x.opcode === (I.Class.ALU64 | I.AluOp.MOV | I.Src.X) && x.off === 0;
+    if (copy && next && next.opcode === (I.Class.ALU64 | I.AluOp.ADD | I.Src.K) && next.dst === x.dst) low = Math.min(low, next.imm);
+    else if (copy && next && next.opcode === (I.Class.ALU64 | I.AluOp.SUB | I.Src.K) && next.dst === x.dst) low = Math.min(low, -next.imm);
+    else low = -Infinity;
+  });
+  return low;
+}
+
+function widthTransfer(x: Insn, st: Map<Loc, number>, lowestTaken: number): void {
+  const get = (l: Loc) => st.get(l) ?? 0;
+  const set = (l: Loc, v: number): void => {
+    if (v) st.set(l, v);
+    else st.delete(l);
+  };
+  const c = cls(x);
+  if (isCall(x)) {
+    for (const r of [0, ...ARG_REGS]) set(r, 0);
+    // A call may write the stack objects it is given (not the spill slots below them).
+    for (const l of [...st.keys()]) if (typeof l === "string" && Number(l.slice(1)) + 8 > lowestTaken) st.delete(l);
+    return;
+  }
+  if (isLdImm64(x.opcode)) {
+    const v = x.imm64 ?? BigInt(x.imm);
+    return set(x.dst, !x.reloc && v >= 0n && v <= 0xffffffffn ? ZX | SEEN : 0);
+  }
+  if (c === I.Class.ALU) {
+    const op = opField(x.opcode);
+    if (op === I.AluOp.END && x.imm === 64) return set(x.dst, 0);
+    return set(x.dst, ZX | (verifierBounds32(x) ? SEEN : 0));
+  }
+  if (c === I.Class.ALU64) {
+    const op = opField(x.opcode);
+    const reg = srcIsReg(x.opcode);
+    if (op === I.AluOp.MOV) return set(x.dst, reg ? (x.off === 0 ? get(x.src) : 0) : x.imm >= 0 ? ZX | SEEN : 0);
+    if (op === I.AluOp.AND && !reg) return set(x.dst, x.imm >= 0 ? ZX | SEEN : get(x.dst));
+    return set(x.dst, 0);
+  }
+  const s = slotOf(x);
+  if (c === I.Class.LDX) {
+    if (modeField(x.opcode) !== I.Mode.MEM) return set(x.dst, 0);
+    if (sizeField(x.opcode) !== I.Size.DW) return set(x.dst, ZX | SEEN);
+    return set(x.dst, s ? get(s) : 0);
+  }
+  if (c === I.Class.STX && modeField(x.opcode) === I.Mode.ATOMIC) {
+    for (const r of defs(x)) set(r, 0);
+    if (s) set(s, 0);
+    return;
+  }
+  if (s && (c === I.Class.STX || c === I.Class.ST)) {
+    const whole = sizeField(x.opcode) === I.Size.DW && x.off % 8 === 0;
+    if (!whole) {
+      set(s, 0);
+      set(slot(Math.floor(x.off / 8) * 8), 0);
+      return;
+    }
+    return set(s, c === I.Class.STX ? get(x.src) : x.imm >= 0 ? ZX | SEEN : 0);
+  }
+}
+
+/** The instructions on a cycle through `h` (the strongly connected part of the flow graph holding it). */
+function cycleThrough(flow: Flow, h: number): Set<number> {
+  const walk = (next: number[][]) => {
+    const seen = new Set<number>([h]);
+    const todo = [h];
+    while (todo.length) for (const s of next[todo.pop()!]) if (!seen.has(s)) (seen.add(s), todo.push(s));
+    return seen;
+  };
+  const back = walk(flow.pred);
+  return new Set([...walk(flow.succ)].filter((k) => back.has(k)));
+}
+
+const NO_FACTS: EmitFacts = { argc: new WeakMap(), ptr: new WeakMap() };
+
+/** The locations whose state the verifier may see change round the loop through `h`, and so may widen
+ *  there: what the loop writes, what its conditional jumps compare (a branch narrows both operands), and
+ *  what shares an id with those at the jump (the verifier narrows linked scalars together). */
+function changedRound(flow: Flow, h: number, links: (LinkState | undefined)[]): Set<Loc> {
+  const out = new Set<Loc>();
+  for (const k of cycleThrough(flow, h)) {
+    const x = flow.insns[k];
+    for (const r of defs(x)) out.add(r);
+    const s = slotOf(x);
+    if (s && cls(x) !== I.Class.LDX) out.add(s);
+    const branch = isJump(x) && !isCall(x) && x.opcode !== EXIT && x.opcode !== I.MAY_GOTO && opField(x.opcode) !== I.JmpOp.JA;
+    if (!branch) continue;
+    for (const r of uses(x, NO_FACTS, false)) {
+      out.add(r);
+      const st = links[k];
+      if (st) for (const l of linked(st, r)) out.add(l);
+    }
+  }
+  return out;
+}
+
+/** Zero-extend, before each loop head, the 32-bit values the verifier may no longer know are 32-bit there
+ *  (see the header); a value the loop never writes is the same on every pass and never widened. */
+function zeroExtendAtHeads(items: InsnOrLabel[], facts: EmitFacts, entryKinds: Map<Loc, Kind>): InsnOrLabel[] {
+  const flow = flowOf(items);
+  const heads = flow.insns.map((x, k) => (isHead(x) ? k : -1)).filter((k) => k >= 0);
+  if (!heads.length) return items;
+  const links = linkAnalysis(flow, facts, entryKinds);
+  const written = new Map<number, Set<Loc>>();
+  for (const h of heads) written.set(h, changedRound(flow, h, links));
+  const lowestTaken = lowestAddressTaken(flow.insns);
+  const step = (k: number, st: Map<Loc, number>) => {
+    widthTransfer(flow.insns[k], st, lowestTaken);
+    const w = written.get(k);
+    if (w) for (const l of w) if (st.has(l)) st.set(l, st.get(l)! & ~SEEN);
+  };
+  const join = (into: Map<Loc, number>, from: Map<Loc, number>) => {
+    let changed = false;
+    for (const [l, v] of into) {
+      const nv = v & (from.get(l) ?? 0);
+      if (nv === v) continue;
+      if (nv) into.set(l, nv);
+      else into.delete(l);
+      changed = true;
+    }
+    return changed;
+  };
+  const inState = forward(flow, new Map<Loc, number>(), (st) => new Map(st), step, join);
+  const live = liveness(flow, facts, true);
+  const stack = stackLiveness(flow);
+  const before = new Map<Insn, Insn[]>();
+  const add = (at: Insn, xs: Insn[]) => {
+    for (const a of xs) facts.ptr.set(a, false);
+    const list = before.get(at) ?? [];
+    // A spill that reaches two heads (nested loops) is zero-extended once.
+    if (xs.length === 1 && list.some((b) => formatKey(b) === formatKey(xs[0]))) return;
+    list.push(...xs);
+    before.set(at, list);
+  };
+  const zext = (r: number) => I.alu32Reg("MOV", r as Reg, r as Reg);
+  for (const h of heads) {
+    const st = inState[h];
+    if (!st) continue;
+    const regs: number[] = [];
+    for (let r = 0; r < 10; r++) if (live[h] & (1 << r) && st.get(r) === ZX) regs.push(r);
+    const slots: Insn[] = [];
+    for (const off of stack[h]) {
+      const s = slot(off);
+      // The spills that reach the head: their registers are zero-extended before them, unless a path
+      // round the loop keeps the slot's old (widened) value; then it is reloaded, zero-extended and
+      // spilled again at the head, in a register dead there.
+      const spills = new Set<number>();
+      let around = false;
+      const seen = new Set<number>();
+      const todo = [...flow.pred[h]];
+      while (todo.length) {
+        const k = todo.pop()!;
+        if (seen.has(k)) continue;
+        seen.add(k);
+        if (k === h) {
+          around = true;
+          continue;
+        }
+        const x = flow.insns[k];
+        if (slotOf(x) === s && cls(x) !== I.Class.LDX) {
+          spills.add(k);
+          continue;
+        }
+        todo.push(...flow.pred[k]);
+      }
+      const src = (k: number) => flow.insns[k].src;
+      const wanted = [...spills].filter((k) => cls(flow.insns[k]) === I.Class.STX && sizeField(flow.insns[k].opcode) === I.Size.DW && inState[k]?.get(src(k)) === ZX);
+      if (around && st.get(s) === ZX) {
+        const scratch = [0, 1, 2, 3, 4, 5].find((r) => !(live[h] & (1 << r)));
+        if (scratch === undefined) continue;
+        const r = scratch as Reg;
+        slots.push(I.ldx("DW", r, 10, off), zext(r), I.stx("DW", 10, off, r));
+      } else if (!around) for (const k of wanted) add(flow.insns[k], [zext(src(k))]);
+    }
+    if (regs.length || slots.length) add(flow.insns[h], [...slots, ...regs.map(zext)]);
+  }
+  return insertBefore(items, before);
+}
+
+const formatKey = (x: Insn) => `${x.opcode}:${x.dst}:${x.src}:${x.off}:${x.imm}`;
+
 /** Make every loop head of a function's emitted code one the verifier converges on (see the header). */
 export function steadyLoopHeads(items: InsnOrLabel[], facts: EmitFacts, entryKinds: Map<number, Kind>): InsnOrLabel[] {
   if (!items.some((x) => !I.isLabel(x) && isHead(x))) return items;
-  return unlinkAtHeads(zeroUnusedArguments(items, facts), facts, entryKinds);
+  return unlinkAtHeads(zeroExtendAtHeads(zeroUnusedArguments(items, facts), facts, entryKinds), facts, entryKinds);
 }

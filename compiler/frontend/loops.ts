@@ -3,7 +3,7 @@
 //
 // The verifier proves loops one of two ways, and each loop is lowered for one of them:
 //  - "followed": a `for` loop whose counter starts at a compile-time constant, is stepped by a constant and
-//    is compared with a constant is walked by the verifier iteration by iteration. That costs it about
+//    is compared with a constant, and holds no converging loop, is walked by the verifier iteration by iteration. That costs it about
 //    trips x body instructions and the program nothing at run time, so it is chosen when that product is
 //    small (LoopOptions.budget).
 //  - "converging": every other loop. The variables the loop assigns are laundered on entry (xor-ed with a
@@ -82,8 +82,7 @@ export function lowerFor(cx: LowerContext, s: ForStatement, lower: StatementLowe
     else lowerExpr(cx, init as Expression);
   }
   checkWork(cx, s);
-  const shape = followedFor(cx, s);
-  if (shape && followedCost(cx, s, shape.trips) <= cx.loopOptions.budget)
+  if (followed(cx, s))
     return loopDepth(cx, () => lowerFollowed(cx, s, s.getCondition(), s.getIncrementor(), s.getStatement(), lower));
   return loopDepth(cx, () => lowerConverging(cx, s, s.getCondition(), s.getIncrementor(), s.getStatement(), false, lower));
 }
@@ -188,14 +187,34 @@ function lowerConverging(cx: LowerContext, loop: LoopNode, cond: Expression | un
   lowerConvergingAs(cx, loop, cond, inc, body, bodyFirst, lower, iterator);
 }
 
-/** Whether a loop body holds a loop that converges (not one the verifier follows). */
-function containsConverging(cx: LowerContext, body: Statement): boolean {
+/** Whether a loop body holds a loop that converges (not one the verifier follows), itself or in a helper
+ *  it calls (inlined or not). */
+function containsConverging(cx: LowerContext, body: Node, seen: Set<Node> = new Set()): boolean {
   return body.getDescendants().some((n) => {
     if (Node.isWhileStatement(n) || Node.isDoStatement(n)) return true;
-    if (!Node.isForStatement(n)) return false;
-    const shape = followedFor(cx, n);
-    return !shape || followedCost(cx, n, shape.trips) > cx.loopOptions.budget;
+    if (Node.isForStatement(n)) return !followed(cx, n, seen);
+    if (!Node.isCallExpression(n) || !Node.isIdentifier(n.getExpression())) return false;
+    const d = n.getExpression().getSymbol()?.getDeclarations()[0];
+    if (!d || !Node.isFunctionDeclaration(d) || !d.getBody() || seen.has(d)) return false;
+    seen.add(d);
+    try {
+      return containsConverging(cx, d.getBody()!, seen);
+    } finally {
+      seen.delete(d);
+    }
   });
+}
+
+/** Whether the verifier follows a `for` loop (see the header): a counted shape, cheap enough, and no
+ *  converging loop inside. The verifier walks such a loop pass by pass with the values of that pass; at a
+ *  converging loop inside, it widens whatever differs from the previous outer pass, so the inner loop's
+ *  first state (with this pass's values) never contains its later ones, and a counter the inner body pins
+ *  is walked value by value until "8193 jumps" (generated seed 100664). Such a loop converges instead,
+ *  which also costs the verifier a few passes, not one per trip. A loop of one trip has no previous pass. */
+function followed(cx: LowerContext, s: ForStatement, seen: Set<Node> = new Set()): boolean {
+  const shape = followedFor(cx, s);
+  if (!shape || followedCost(cx, s, shape.trips) > cx.loopOptions.budget) return false;
+  return shape.trips <= 1n || !containsConverging(cx, s.getStatement(), seen);
 }
 
 function lowerConvergingAs(cx: LowerContext, loop: LoopNode, cond: Expression | undefined, inc: Expression | undefined, body: Statement, bodyFirst: boolean, lower: StatementLowering, iterator: boolean): void {
@@ -565,8 +584,8 @@ function work(cx: LowerContext, n: Node, seen: Set<Node> = new Set()): number {
 function loopWork(cx: LowerContext, loop: LoopNode, seen: Set<Node>): number {
   const body = work(cx, loop.getStatement(), seen);
   const rest = loop.getChildren().filter((c) => c !== loop.getStatement()).reduce((n, c) => n + work(cx, c, seen), 0);
-  const shape = Node.isForStatement(loop) ? followedFor(cx, loop) : undefined;
-  if (shape && Number(shape.trips) * (body + rest) <= cx.loopOptions.budget) return Number(shape.trips) * (body + rest) + rest;
+  const shape = Node.isForStatement(loop) && followed(cx, loop) ? followedFor(cx, loop) : undefined;
+  if (shape) return Number(shape.trips) * (body + rest) + rest;
   return CONVERGE_PASSES * (body + rest);
 }
 
@@ -627,5 +646,44 @@ function knownNonZero(cx: LowerContext, e: Node): boolean {
   const v = constValue(cx, e);
   if (v !== undefined) return v !== 0n;
   if (Node.isBinaryExpression(e) && e.getOperatorToken().getText() === "|") return knownNonZero(cx, e.getLeft()) || knownNonZero(cx, e.getRight());
+  if (Node.isBinaryExpression(e)) return alwaysTrueComparison(cx, e.getLeft(), e.getOperatorToken().getText(), e.getRight());
   return false;
+}
+
+/** The values a variable (or a cast to an integer type) can hold, by its type. */
+function typeRange(cx: LowerContext, e: Node): [bigint, bigint] | undefined {
+  if (Node.isParenthesizedExpression(e)) return typeRange(cx, e.getExpression());
+  let ty: IntType | undefined;
+  if (Node.isIdentifier(e)) {
+    const b = cx.resolve(e);
+    const t = b?.kind === "local" ? b.type : b?.kind === "global" ? b.global.type : undefined;
+    if (t?.kind === "int") ty = t;
+  } else if (Node.isCallExpression(e) && e.getArguments().length === 1 && Node.isIdentifier(e.getExpression())) {
+    const t = scalarTypeFromName(e.getExpression().getText());
+    if (t?.kind === "int") ty = t;
+  }
+  if (!ty) return undefined;
+  const bits = BigInt(ty.bits);
+  return ty.signed ? [-(1n << (bits - 1n)), (1n << (bits - 1n)) - 1n] : [0n, (1n << bits) - 1n];
+}
+
+/** A comparison of a variable with a constant that its type makes always true (`k >= 0` with k unsigned,
+ *  `k < 256` with k a u8): the classic count-down and narrow-counter loops that never end. */
+function alwaysTrueComparison(cx: LowerContext, l: Node, op: string, r: Node): boolean {
+  const flip: Record<string, string> = { "<": ">", "<=": ">=", ">": "<", ">=": "<=", "!==": "!==", "!=": "!=" };
+  if (!(op in flip)) return false;
+  let range = typeRange(cx, l);
+  let c = constValue(cx, r);
+  if (!range || c === undefined) {
+    range = typeRange(cx, r);
+    c = constValue(cx, l);
+    op = flip[op];
+  }
+  if (!range || c === undefined) return false;
+  const [min, max] = range;
+  if (op === "<") return max < c;
+  if (op === "<=") return max <= c;
+  if (op === ">") return min > c;
+  if (op === ">=") return min >= c;
+  return c < min || c > max;
 }
