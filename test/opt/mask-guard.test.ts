@@ -46,8 +46,15 @@ describe("mask guard (unrolled copies of a masked-counter loop)", () => {
 
   it("the sum keeps one register around the loop: both back edges go straight to the may_goto, no copy at the head", () => {
     const head = Number(/(\d+): may_goto/.exec(asm)![1]);
+    // The head may start with the zero-extensions loopheads.ts puts there (`w4 = w4`): not copies.
+    let entry = head;
+    for (;;) {
+      const m = new RegExp(`\\n\\s*${entry - 1}: w(\\d+) = w(\\d+)\\n`).exec(asm);
+      if (!m || m[1] !== m[2]) break;
+      entry--;
+    }
     const back = [...asm.matchAll(/(\d+): goto -\d+ <(\d+)>/g)].map((m) => [Number(m[1]), Number(m[2])]).filter(([at, to]) => at > head && to >= head - 4 && to <= head);
-    expect(back.map(([, to]) => to), asm).toEqual([head, head]);
+    expect(back.map(([, to]) => to), asm).toEqual([entry, entry]);
   });
 
   it.each([
