@@ -4,7 +4,7 @@
 
 import { predecessors, removeUnreachable, retargetPhis } from "../ir/cfg";
 import { isImm, mapSuccessors, successors, type Block, type IrFunction, type IrInsn, type Operand } from "../ir/ir";
-import { definitions, evalCmp, type Pass } from "./pass";
+import { bits, definitions, evalCmp, type Pass } from "./pass";
 
 export const branchSimplify: Pass = {
   name: "branch-simplify",
@@ -26,7 +26,9 @@ function foldBranches(fn: IrFunction): boolean {
   const constOf = (o: Operand): bigint | undefined => {
     if (isImm(o)) return o.imm;
     const d = defs.get(o.reg.id);
-    return d?.op === "mov" && isImm(d.src) ? d.src.imm : undefined;
+    // A register's constant is its value at the register's width (a 32-bit -1 is 0xffffffff in a 64-bit
+    // compare: w registers zero-extend), not the canonical sign-extended immediate (generated seed 106052).
+    return d?.op === "mov" && isImm(d.src) ? bits(d.src.imm, o.reg.width) : undefined;
   };
   let changed = false;
   for (const b of fn.blocks) {

@@ -6,14 +6,14 @@
 
 import { def, isImm, mapSuccessors, type Block, type IrFunction, type VReg } from "../ir/ir";
 import { removeUnreachable } from "../ir/cfg";
-import { evalCmp, type Pass } from "./pass";
+import { bits, evalCmp, type Pass } from "./pass";
 
 /** The constant `r` holds at the end of `b`, when b's last assignment to it is a constant. */
 function constAtEnd(b: Block, r: VReg): bigint | undefined {
   for (let k = b.insns.length - 1; k >= 0; k--) {
     const i = b.insns[k];
     if (def(i)?.id !== r.id) continue;
-    return i.op === "mov" && isImm(i.src) ? i.src.imm : undefined;
+    return i.op === "mov" && isImm(i.src) ? bits(i.src.imm, r.width) : undefined; // its value at its width
   }
   return undefined;
 }

@@ -641,6 +641,21 @@ const EXACT: (PassCase & { output: string })[] = [
 /** Cases that check one line of the output. */
 const CONTAINS: (PassCase & { contains: string })[] = [
   {
+    name: "branch-simplify: a 32-bit constant compared at 64 bits is zero-extended (a w register's -1 is 0xffffffff; generated seed 106052)",
+    pass: "branch-simplify",
+    input: ir`
+      function f
+      b0:
+      %0:32 = -1
+      br jlt64 %0:32, 18446744073709551614 ? b1 : b2
+      b1:
+      ret 1
+      b2:
+      ret 2
+    `,
+    contains: "ret 1",
+  },
+  {
     name: "const-fold: a 32-bit constant feeding a 64-bit phi keeps its zero-extended bits (differential seed 100176)",
     pass: "const-fold",
     input: ir`
