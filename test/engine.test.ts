@@ -5,6 +5,7 @@ import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { compileFile, compileSource } from "../compiler/index";
 import { runOnFakeRing } from "./support/fakering";
+import { ENDLESS, ENDLESS_LINE } from "./support/endless";
 import { readObject } from "../compiler/elf/reader";
 
 const sample = (n: string) => compileFile(path.join(__dirname, "..", "samples", n));
@@ -174,21 +175,10 @@ export const t = loopStep((ring, lp) => {
 });
 
 describe("a call that only its loop budget or --timeout ends", () => {
-  const ENDLESS = `import { loopStep, u32, STOP } from "uringbpf";
-export let x: u32 = 1;
-export let after: u32 = 0;
-export const p = loopStep((ring, lp) => {
-  while (x !== 0) {
-    x += 2;
-  }
-  after = 1;
-  return STOP;
-});
-`;
   it("an unrolled endless loop reaches may_goto's budget (a loop trap at its header), not an instruction cap", () => {
     const res = compileSource("endless.ts", ENDLESS);
     const sim = runOnFakeRing(res, { maxSteps: 1, maxInsns: null });
-    expect(sim.result.trap).toMatchObject({ line: 5, kind: "loop" });
+    expect(sim.result.trap).toMatchObject({ line: ENDLESS_LINE, kind: "loop" });
     expect(sim.get("after")).toBe(0n);
     // Far more instructions than the oracle's deterministic 100,000,000 cap would have let it run.
     expect(sim.executed).toBeGreaterThan(100_000_000);

@@ -13,6 +13,7 @@ import { compileFile, compileSource, formatDiagnostics, type CompileOptions } fr
 import { runInVm, type VmCase, type VmRunResult } from "../runtime/vm/vm";
 import { runOnFakeRing } from "./support/fakering";
 import { kernelTestsCanRun } from "./support/kernelgate";
+import { ENDLESS, ENDLESS_LINE } from "./support/endless";
 import { TRAP_LOOP_BIT } from "../compiler/contract/geometry";
 
 const root = path.join(__dirname, "..");
@@ -36,19 +37,6 @@ const expected = new Map<string, Record<string, bigint>>();
 const cases: VmCase[] = [];
 let run: VmRunResult;
 
-/** Never ends at run time (x stays odd), though the compiler cannot tell: the budget stops it. */
-const ENDLESS = `import { loopStep, u32, STOP } from "uringbpf";
-export let x: u32 = 1;
-export let after: u32 = 0;
-export const p = loopStep((ring, lp) => {
-  while (x !== 0) {
-    x += 2;
-  }
-  after = 1;
-  return STOP;
-});
-`;
-const ENDLESS_LINE = 5;
 
 /** Two nested constant loops with a data-dependent branch (the issue's rejected program): with the
  *  default budget the outer loop converges and it is accepted; told to follow both (a large loopBudget)
