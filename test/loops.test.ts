@@ -197,6 +197,23 @@ describe.skipIf(!canRun)("loops in the 7.x kernel", () => {
 });
 
 describe("loops on the host", () => {
+  it("a deep nest of constant loops is estimated in time linear in its depth, and refused at its line (UBPF2041)", () => {
+    // Every level asked whether its inner loops are followed, and what they cost, from scratch: a 20-deep
+    // nest of 2-trip loops took minutes (fuzz seed 20261201). 24 levels would take hours that way.
+    const depth = 24;
+    const src = [
+      `import { loopStep, u32, STOP } from "uringbpf";`,
+      `export let x: u32 = 1;`,
+      `export const p = loopStep((ring, lp) => {`,
+      ...[...Array(depth)].map((_, k) => `for (let i${k}: u32 = 0; i${k} < 2; i${k}++) {`),
+      `x = x + 1;${"}".repeat(depth)}`,
+      `  return STOP;`,
+      `});`,
+    ].join("\n");
+    const res = compileSource("deep.ts", src, { typeCheck: false });
+    expect(res.diagnostics.map((d) => [d.code, d.range?.line])).toEqual([[2041, 4]]);
+  }, 20_000);
+
   it("may_goto encodes as BPF_JMP|BPF_JCOND (0xe5, src 0, imm 0) and disassembles with its target", () => {
     const insns = resolveLabels([mayGoto("out"), { opcode: 0x07, dst: 1, src: 0, off: 0, imm: 1 }, label("out"), exit()]);
     expect([...encode(insns).slice(0, 8)]).toEqual([0xe5, 0x00, 0x01, 0x00, 0, 0, 0, 0]);

@@ -212,9 +212,23 @@ function containsConverging(cx: LowerContext, body: Node, seen: Set<Node> = new 
  *  is walked value by value until "8193 jumps" (generated seed 100664). Such a loop converges instead,
  *  which also costs the verifier a few passes, not one per trip. A loop of one trip has no previous pass. */
 function followed(cx: LowerContext, s: ForStatement, seen: Set<Node> = new Set()): boolean {
+  // Memoized per node (outside helpers being entered): a nest asks about its inner loops from every
+  // level, which was exponential in the depth (a 20-deep nest of 2-trip loops took minutes: fuzz).
+  const memo = seen.size === 0 ? memoOf(cx).followed : undefined;
+  const known = memo?.get(s);
+  if (known !== undefined) return known;
   const shape = followedFor(cx, s);
-  if (!shape || followedCost(cx, s, shape.trips) > cx.loopOptions.budget) return false;
-  return shape.trips <= 1n || !containsConverging(cx, s.getStatement(), seen);
+  const r = !!shape && followedCost(cx, s, shape.trips) <= cx.loopOptions.budget && (shape.trips <= 1n || !containsConverging(cx, s.getStatement(), seen));
+  memo?.set(s, r);
+  return r;
+}
+
+/** Per-function answers of `followed` and `work` (the source does not change while it is lowered). */
+const memos = new WeakMap<LowerContext, { followed: Map<Node, boolean>; work: Map<Node, number> }>();
+function memoOf(cx: LowerContext): { followed: Map<Node, boolean>; work: Map<Node, number> } {
+  let m = memos.get(cx);
+  if (!m) memos.set(cx, (m = { followed: new Map(), work: new Map() }));
+  return m;
 }
 
 function lowerConvergingAs(cx: LowerContext, loop: LoopNode, cond: Expression | undefined, inc: Expression | undefined, body: Statement, bodyFirst: boolean, lower: StatementLowering, iterator: boolean): void {
@@ -564,6 +578,15 @@ function constValue(cx: LowerContext, e: Node): bigint | undefined {
 
 /** Source nodes of a subtree, with loops and inlined calls counted as the verifier walks them. */
 function work(cx: LowerContext, n: Node, seen: Set<Node> = new Set()): number {
+  const memo = seen.size === 0 ? memoOf(cx).work : undefined;
+  const known = memo?.get(n);
+  if (known !== undefined) return known;
+  const w = workOf(cx, n, seen);
+  memo?.set(n, w);
+  return w;
+}
+
+function workOf(cx: LowerContext, n: Node, seen: Set<Node>): number {
   if (Node.isForStatement(n) || Node.isWhileStatement(n) || Node.isDoStatement(n)) return loopWork(cx, n, seen);
   let w = 1;
   if (Node.isCallExpression(n)) {
