@@ -27,7 +27,7 @@ import {
   type VariableDeclarationList,
   type WhileStatement,
 } from "ts-morph";
-import type { Block, VReg } from "../ir/ir";
+import { isImm, type Block, type VReg } from "../ir/ir";
 import type { LowerContext } from "./context";
 import { iterPtr, trapBlock } from "./exits";
 import { lowerCond, lowerExpr } from "./expressions";
@@ -389,8 +389,8 @@ function maskLimit(blocks: Block[], counter: VReg, copies: number): bigint | und
   for (const b of blocks)
     for (const i of b.insns) {
       if (i.op !== "alu" || i.alu !== "AND" || i.width !== counter.width) continue;
-      const [x, m] = "imm" in i.b ? [i.a, i.b.imm] : "imm" in i.a ? [i.b, i.a.imm] : [undefined, 0n];
-      if (!x || "imm" in x || x.reg.id !== counter.id || m <= 0n || m >= 1n << 31n || (m & (m + 1n)) !== 0n) continue;
+      const [x, m] = isImm(i.b) ? [i.a, i.b.imm] : isImm(i.a) ? [i.b, i.a.imm] : [undefined, 0n];
+      if (!x || isImm(x) || x.reg.id !== counter.id || m <= 0n || m >= 1n << 31n || (m & (m + 1n)) !== 0n) continue;
       const l = m - BigInt(copies - 1);
       if (l >= 0n && (limit === undefined || l < limit)) limit = l;
     }
